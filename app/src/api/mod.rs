@@ -1,0 +1,5 @@
+//! Server functions, one module per area. Thin: authorize, call `backend`, map to a DTO.
+
+pub mod auth;
+pub mod catalog;
+pub mod events;

@@ -1,0 +1,17 @@
+//! Server-side domain code: database, registry client, token service, events, users.
+//! Nothing here knows about Leptos views; HTTP handlers live in the server crate or in `api`.
+
+pub mod access;
+pub mod config;
+pub mod db;
+pub mod events;
+pub mod passwords;
+pub mod registry;
+pub mod registry_config;
+pub mod session;
+pub mod state;
+pub mod synthetic;
+pub mod tokens;
+pub mod users;
+
+pub use state::AppState;

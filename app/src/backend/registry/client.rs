@@ -1,0 +1,414 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK, LOCATION, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode};
+use url::Url;
+
+use super::challenge::parse_challenge;
+use super::error::RegistryError;
+use crate::backend::tokens::{parse_scope, TokenSigner};
+
+/// Every manifest GET/HEAD sends all four types, or the registry converts or refuses.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+pub enum RegistryAuth {
+    Anonymous,
+    /// The console's own access: tokens it signs itself, no round trip.
+    Minted(Arc<TokenSigner>),
+    /// A user's credentials, answered to the registry's challenge (Bearer via the realm, or Basic).
+    Credentials { username: String, password: String },
+}
+
+#[derive(Clone)]
+pub struct RegistryClient {
+    http: reqwest::Client,
+    base: Url,
+    auth: RegistryAuth,
+    /// Bearer tokens fetched with credentials, by scope.
+    tokens: Arc<Mutex<HashMap<String, (String, Instant)>>>,
+}
+
+/// A request body that can be sent again after an auth challenge.
+pub struct Body {
+    pub bytes: Bytes,
+    pub content_type: String,
+}
+
+impl RegistryClient {
+    pub fn new(base: Url, auth: RegistryAuth) -> RegistryClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("static reqwest client configuration is valid");
+        RegistryClient {
+            http,
+            base,
+            auth,
+            tokens: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, path_and_query: &str) -> Result<Url, RegistryError> {
+        self.base
+            .join(path_and_query)
+            .map_err(|e| RegistryError::Protocol(format!("bad URL {path_and_query}: {e}")))
+    }
+
+    /// Sends a request with the auth this client has, answering one challenge if needed.
+    pub async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        scope: &str,
+        headers: HeaderMap,
+        body: Option<&Body>,
+    ) -> Result<Response, RegistryError> {
+        let url = self.url(path_and_query)?;
+        let first_auth = self.authorization_for(scope)?;
+        let response = self.attempt(&method, &url, &headers, body, first_auth.as_deref()).await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let RegistryAuth::Credentials { username, password } = &self.auth else {
+            return Ok(response);
+        };
+        let Some(challenge) = response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_challenge)
+        else {
+            return Ok(response);
+        };
+        let authorization = match challenge.scheme.as_str() {
+            "basic" => basic(username, password),
+            "bearer" => {
+                let realm = challenge
+                    .params
+                    .get("realm")
+                    .ok_or_else(|| RegistryError::Protocol("Bearer challenge without realm".into()))?;
+                let service = challenge.params.get("service").cloned().unwrap_or_default();
+                let scope = challenge.params.get("scope").cloned().unwrap_or_else(|| scope.to_string());
+                let token = self.fetch_token(realm, &service, &scope, username, password).await?;
+                let value = format!("Bearer {token}");
+                self.tokens
+                    .lock()
+                    .expect("token cache lock")
+                    .insert(scope, (value.clone(), Instant::now() + Duration::from_secs(50)));
+                value
+            }
+            other => return Err(RegistryError::Protocol(format!("unsupported auth scheme {other}"))),
+        };
+        self.attempt(&method, &url, &headers, body, Some(&authorization)).await
+    }
+
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &HeaderMap,
+        body: Option<&Body>,
+        authorization: Option<&str>,
+    ) -> Result<Response, RegistryError> {
+        let mut request = self.http.request(method.clone(), url.clone()).headers(headers.clone());
+        if let Some(value) = authorization {
+            request = request.header(AUTHORIZATION, value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, body.content_type.as_str())
+                .body(body.bytes.clone());
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| RegistryError::from_reqwest(self.base.as_str(), e))
+    }
+
+    fn authorization_for(&self, scope: &str) -> Result<Option<String>, RegistryError> {
+        match &self.auth {
+            RegistryAuth::Anonymous => Ok(None),
+            RegistryAuth::Minted(signer) => {
+                let access = parse_scope(scope).map_err(|e| RegistryError::Token(e.to_string()))?;
+                let token = signer
+                    .sign("wharf-console", &[access])
+                    .map_err(|e| RegistryError::Token(e.to_string()))?;
+                Ok(Some(format!("Bearer {}", token.token)))
+            }
+            RegistryAuth::Credentials { .. } => {
+                let tokens = self.tokens.lock().expect("token cache lock");
+                Ok(tokens
+                    .get(scope)
+                    .filter(|(_, until)| *until > Instant::now())
+                    .map(|(value, _)| value.clone()))
+            }
+        }
+    }
+
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: &str,
+        scope: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<String, RegistryError> {
+        let mut url = Url::parse(realm).map_err(|e| RegistryError::Protocol(format!("bad realm {realm}: {e}")))?;
+        url.query_pairs_mut().append_pair("service", service);
+        if !scope.is_empty() {
+            url.query_pairs_mut().append_pair("scope", scope);
+        }
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(username, Some(password))
+            .send()
+            .await
+            .map_err(|e| RegistryError::from_reqwest(realm, e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(RegistryError::Denied {
+                status: status.as_u16(),
+                body,
+            });
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenBody {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let body: TokenBody = response
+            .json()
+            .await
+            .map_err(|e| RegistryError::Protocol(format!("token response: {e}")))?;
+        body.token
+            .or(body.access_token)
+            .ok_or_else(|| RegistryError::Protocol("token response without token".into()))
+    }
+
+    /// `GET /v2/`: the registry is up when it answers at all with 200 or 401.
+    pub async fn ping(&self) -> Result<(), RegistryError> {
+        let url = self.url("/v2/")?;
+        let response = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await
+            .map_err(|e| RegistryError::from_reqwest(self.base.as_str(), e))?;
+        match response.status() {
+            s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(()),
+            s => Err(RegistryError::Status {
+                status: s.as_u16(),
+                body: String::new(),
+            }),
+        }
+    }
+
+    /// One page of `/v2/_catalog`; the second value is the `last` cursor of the next page.
+    pub async fn catalog_page(&self, n: usize, last: Option<&str>) -> Result<(Vec<String>, Option<String>), RegistryError> {
+        let mut url = self.url("/v2/_catalog")?;
+        url.query_pairs_mut().append_pair("n", &n.to_string());
+        if let Some(last) = last {
+            url.query_pairs_mut().append_pair("last", last);
+        }
+        let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+        let response = self
+            .send(Method::GET, &path, "registry:catalog:*", HeaderMap::new(), None)
+            .await?;
+        let response = expect_success(response, "catalog").await?;
+        let next = response
+            .headers()
+            .get(LINK)
+            .and_then(|v| v.to_str().ok())
+            .and_then(next_last_from_link);
+        #[derive(serde::Deserialize)]
+        struct Catalog {
+            repositories: Option<Vec<String>>,
+        }
+        let body: Catalog = response
+            .json()
+            .await
+            .map_err(|e| RegistryError::Protocol(format!("catalog body: {e}")))?;
+        Ok((body.repositories.unwrap_or_default(), next))
+    }
+
+    /// Whether the blob is already in the repository.
+    pub async fn blob_exists(&self, repository: &str, digest: &str) -> Result<bool, RegistryError> {
+        let response = self
+            .send(
+                Method::HEAD,
+                &format!("/v2/{repository}/blobs/{digest}"),
+                &format!("repository:{repository}:pull,push"),
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => expect_success(response, "blob HEAD").await.map(|_| false),
+        }
+    }
+
+    /// Monolithic upload: POST to open a session, PUT the bytes with the digest.
+    pub async fn upload_blob(&self, repository: &str, digest: &str, bytes: Bytes) -> Result<(), RegistryError> {
+        let scope = format!("repository:{repository}:pull,push");
+        let opened = self
+            .send(
+                Method::POST,
+                &format!("/v2/{repository}/blobs/uploads/"),
+                &scope,
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        let opened = expect_success(opened, "blob upload start").await?;
+        let location = opened
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| RegistryError::Protocol("upload without Location".into()))?;
+        let mut target = self.url(location)?;
+        target.query_pairs_mut().append_pair("digest", digest);
+        let path = match target.query() {
+            Some(q) => format!("{}?{}", target.path(), q),
+            None => target.path().to_string(),
+        };
+        let body = Body {
+            bytes,
+            content_type: "application/octet-stream".into(),
+        };
+        let done = self.send(Method::PUT, &path, &scope, HeaderMap::new(), Some(&body)).await?;
+        expect_success(done, "blob upload").await.map(|_| ())
+    }
+
+    /// PUT a manifest under a tag or digest; returns the digest the registry computed.
+    pub async fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<String, RegistryError> {
+        let body = Body {
+            bytes,
+            content_type: media_type.to_string(),
+        };
+        let response = self
+            .send(
+                Method::PUT,
+                &format!("/v2/{repository}/manifests/{reference}"),
+                &format!("repository:{repository}:pull,push"),
+                HeaderMap::new(),
+                Some(&body),
+            )
+            .await?;
+        let response = expect_success(response, "manifest upload").await?;
+        Ok(response
+            .headers()
+            .get("Docker-Content-Digest")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// GET a manifest by tag or digest: (media type, digest, body).
+    pub async fn get_manifest(&self, repository: &str, reference: &str) -> Result<(String, String, Bytes), RegistryError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, MANIFEST_ACCEPT.parse().expect("static header"));
+        let response = self
+            .send(
+                Method::GET,
+                &format!("/v2/{repository}/manifests/{reference}"),
+                &format!("repository:{repository}:pull"),
+                headers,
+                None,
+            )
+            .await?;
+        let response = expect_success(response, "manifest").await?;
+        let media_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let digest = response
+            .headers()
+            .get("Docker-Content-Digest")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| RegistryError::from_reqwest(self.base.as_str(), e))?;
+        Ok((media_type, digest, bytes))
+    }
+}
+
+fn basic(username: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+    )
+}
+
+async fn expect_success(response: Response, what: &str) -> Result<Response, RegistryError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    let body: String = body.chars().take(500).collect();
+    Err(match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RegistryError::Denied {
+            status: status.as_u16(),
+            body,
+        },
+        StatusCode::NOT_FOUND => RegistryError::NotFound(format!("{what}: {body}")),
+        _ => RegistryError::Status {
+            status: status.as_u16(),
+            body: format!("{what}: {body}"),
+        },
+    })
+}
+
+/// The `last` parameter of a `Link: </v2/_catalog?last=x&n=50>; rel="next"` header.
+fn next_last_from_link(link: &str) -> Option<String> {
+    let start = link.find('<')? + 1;
+    let end = link[start..].find('>')? + start;
+    let target = Url::parse("http://registry.invalid").ok()?.join(&link[start..end]).ok()?;
+    let last = target.query_pairs().find(|(k, _)| k == "last").map(|(_, v)| v.into_owned());
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_next_cursor_from_link() {
+        assert_eq!(
+            next_last_from_link(r#"</v2/_catalog?last=team%2Fapp&n=50>; rel="next""#).as_deref(),
+            Some("team/app")
+        );
+        assert_eq!(next_last_from_link("garbage"), None);
+    }
+}

@@ -1,0 +1,43 @@
+//! The one application state: handed to axum with `with_state` and to Leptos with `provide_context`.
+
+use std::sync::Arc;
+
+use leptos::config::LeptosOptions;
+
+use super::config::Settings;
+use super::db::Db;
+use super::registry::RegistryClient;
+use super::tokens::TokenSigner;
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+pub struct App {
+    pub settings: Settings,
+    pub db: Db,
+    pub signer: Arc<TokenSigner>,
+    /// The console's own registry client; it mints its own short-lived tokens.
+    pub registry: RegistryClient,
+    pub leptos_options: LeptosOptions,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// The state inside a server function (provided as context by the router).
+    pub fn from_context() -> Result<AppState, crate::model::AppError> {
+        leptos::prelude::use_context::<AppState>()
+            .ok_or_else(|| crate::model::AppError::Internal("application state missing".into()))
+    }
+}

@@ -1,0 +1,33 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+use crate::model::AppError;
+
+/// Shows an error from a server function; "sign in" errors offer the sign-in link.
+#[component]
+pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    let location = use_location();
+    match error {
+        AppError::Unauthorized => {
+            let next = location.pathname.get_untracked();
+            let href = format!("/login?next={}", urlencode(&next));
+            view! {
+                <div class="panel signin-needed">
+                    <p>"Sign in to see this page."</p>
+                    <a class="button" href=href>"Sign in"</a>
+                </div>
+            }
+            .into_any()
+        }
+        other => view! { <div class="banner banner-error" role="alert">{other.to_string()}</div> }.into_any(),
+    }
+}
+
+fn urlencode(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

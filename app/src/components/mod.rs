@@ -1,0 +1,5 @@
+//! Reusable view pieces.
+
+pub mod error_panel;
+pub mod format;
+pub mod nav;

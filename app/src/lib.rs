@@ -1,0 +1,82 @@
+//! The Wharf web app: compiled to wasm (hydrate) and natively (ssr).
+
+pub mod api;
+pub mod components;
+pub mod model;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::api::auth::{current_user, Login, Logout};
+use crate::components::nav::Nav;
+use crate::model::{AppError, CurrentUser};
+use crate::pages::{catalog::CatalogPage, coming::ComingPage, events::EventsPage, login::LoginPage, not_found::NotFound};
+
+/// The HTML document around the app (server side only renders it).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Sign-in state shared by the navigation and the pages.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+    pub user: Resource<Result<Option<CurrentUser>, AppError>>,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let login = ServerAction::<Login>::new();
+    let logout = ServerAction::<Logout>::new();
+    let user = Resource::new(move || (login.version().get(), logout.version().get()), |_| current_user());
+    provide_context(Auth { login, logout, user });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/wharf.css"/>
+        <Title formatter=|text: String| if text.is_empty() { "Wharf".to_string() } else { format!("{text} · Wharf") }/>
+        <Router>
+            <Nav/>
+            <main class="content">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=CatalogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/events") view=EventsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/webhooks")
+                        view=|| view! { <ComingPage title="Webhooks" what="Forward registry pushes and deletes to Microsoft Teams, Slack, Logic Apps and any HTTPS endpoint."/> }
+                    />
+                    <Route
+                        path=path!("/access")
+                        view=|| view! { <ComingPage title="Access" what="Users, teams, robot accounts and Reader / Contributor / Owner roles per registry, namespace or repository."/> }
+                    />
+                    <Route
+                        path=path!("/settings")
+                        view=|| view! { <ComingPage title="Settings" what="Registry connection, notification endpoint and token service settings."/> }
+                    />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,31 @@
+//! The one error type that server functions return: each variant maps to a message a user can act on.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Sign in to continue.")]
+    Unauthorized,
+    #[error("You do not have permission to {0}.")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0} was not found.")]
+    NotFound(String),
+    #[error("The registry cannot be reached: {0}")]
+    RegistryUnavailable(String),
+    #[error("Something went wrong on the server: {0}. Try again; if it persists, check the server log.")]
+    Internal(String),
+    #[error("The request did not reach the server: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}

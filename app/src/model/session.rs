@@ -1,0 +1,8 @@
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user as the views see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub username: String,
+    pub is_admin: bool,
+}

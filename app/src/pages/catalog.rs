@@ -1,0 +1,97 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::catalog::list_repositories;
+use crate::components::error_panel::ErrorPanel;
+use crate::model::CatalogPage as Page;
+
+#[component]
+pub fn CatalogPage() -> impl IntoView {
+    let query = use_query_map();
+    let last = move || query.read().get("last");
+    let page = Resource::new(last, list_repositories);
+    view! {
+        <Title text="Catalog"/>
+        <h1>"Catalog"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading repositories…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(page) => view! { <CatalogTable page/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn CatalogTable(page: Page) -> impl IntoView {
+    if let Some(error) = page.registry_error {
+        return view! {
+            <div class="banner banner-error" role="alert">
+                <strong>"The registry cannot be reached. "</strong>
+                {error}
+                " Check that it is running; this page shows repositories as soon as it answers again."
+            </div>
+        }
+        .into_any();
+    }
+    if page.repositories.is_empty() {
+        return view! { <EmptyCatalog host=page.registry_host/> }.into_any();
+    }
+    let next = page.next.map(|last| format!("/?last={}", js_safe(&last)));
+    view! {
+        <table class="data catalog">
+            <thead>
+                <tr>
+                    <th scope="col">"Repository"</th>
+                    <th scope="col">"Pull"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {page
+                    .repositories
+                    .into_iter()
+                    .map(|repo| {
+                        view! {
+                            <tr>
+                                <td class="name">{repo.name}</td>
+                                <td><code class="pull">{format!("docker pull {}:latest", repo.reference)}</code></td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            <a href="/">"First page"</a>
+            {next.map(|href| view! { <a href=href rel="next">"Next page →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+/// What to type to get the first image in.
+#[component]
+fn EmptyCatalog(host: String) -> impl IntoView {
+    view! {
+        <div class="panel empty">
+            <p><strong>"No repositories yet."</strong>" Push an image to see it here:"</p>
+            <pre class="commands">
+                {format!("docker login {host}\ndocker tag alpine:latest {host}/demo/alpine:latest\ndocker push {host}/demo/alpine:latest")}
+            </pre>
+        </div>
+    }
+}
+
+/// Percent-encodes a cursor for a query string.
+fn js_safe(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,36 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::Auth;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_else(|| "/".to_string());
+    let error = move || match auth.login.value().get() {
+        Some(Err(err)) => Some(err.to_string()),
+        _ => None,
+    };
+    view! {
+        <Title text="Sign in"/>
+        <section class="login">
+            <h1>"Sign in to Wharf"</h1>
+            <ActionForm action=auth.login attr:class="stack">
+                <input type="hidden" name="next" prop:value=next/>
+                <label>
+                    "User name"
+                    <input type="text" name="username" autocomplete="username" required autofocus/>
+                </label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required/>
+                </label>
+                <button type="submit" class="button primary" disabled=move || auth.login.pending().get()>"Sign in"</button>
+            </ActionForm>
+            {move || error().map(|message| view! { <p class="banner banner-error" role="alert">{message}</p> })}
+            <p class="hint">"The first administrator is "<code>"admin"</code>". Its password was printed when the server first started, or set with "<code>"WHARF_ADMIN_PASSWORD"</code>"."</p>
+        </section>
+    }
+}

@@ -1,0 +1,99 @@
+//! Command line and environment: every flag also reads a `WHARF_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(name = "wharf", version, about = "Web console and token server for a self-hosted container registry")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the console (and, unless --registry-url is given, a registry next to it). The default.
+    Serve(ServeArgs),
+    /// Push a generated image to a registry, or write it as an OCI image layout.
+    PushSynthetic(PushArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where the database, keys, registry config and registry storage live.
+    #[arg(long, env = "WHARF_DATA_DIR", default_value = ".wharf")]
+    pub data_dir: PathBuf,
+    /// Address the console listens on.
+    #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// URL users and registry clients reach the console at (default: http://LISTEN).
+    #[arg(long, env = "WHARF_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+    /// sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB (default: SQLite in the data directory).
+    #[arg(long, env = "WHARF_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Use this existing registry instead of starting one, e.g. http://127.0.0.1:5000.
+    #[arg(long, env = "WHARF_REGISTRY_URL")]
+    pub registry_url: Option<Url>,
+    /// Address of the registry Wharf starts.
+    #[arg(long, env = "WHARF_REGISTRY_LISTEN", default_value = "127.0.0.1:5000")]
+    pub registry_listen: SocketAddr,
+    /// The registry program Wharf starts (CNCF distribution).
+    #[arg(long, env = "WHARF_REGISTRY_BIN", default_value = "docker-registry")]
+    pub registry_bin: String,
+    /// Directory with the built web assets (pkg/).
+    #[arg(long, env = "WHARF_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Push a few demo images after start.
+    #[arg(long, env = "WHARF_DEMO")]
+    pub demo: bool,
+    #[arg(long, env = "WHARF_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// Registry base URL.
+    #[arg(long, env = "WHARF_PUSH_REGISTRY", default_value = "http://127.0.0.1:5000")]
+    pub registry: Url,
+    #[arg(long)]
+    pub repository: String,
+    #[arg(long, default_value = "latest")]
+    pub tag: String,
+    /// Comma-separated os/arch[/variant]; more than one gives a multi-arch image.
+    #[arg(long, default_value = "linux/amd64", value_delimiter = ',')]
+    pub platforms: Vec<String>,
+    /// Media types: oci or docker.
+    #[arg(long, default_value = "oci")]
+    pub format: String,
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    /// Bytes of (incompressible) content per layer.
+    #[arg(long, default_value_t = 4096)]
+    pub layer_size: usize,
+    /// Config labels, KEY=VALUE, repeatable.
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Same seed, same content.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, env = "WHARF_PUSH_USERNAME")]
+    pub username: Option<String>,
+    #[arg(long, env = "WHARF_PUSH_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Write an OCI image layout to this directory instead of pushing.
+    #[arg(long)]
+    pub oci_layout: Option<PathBuf>,
+}

@@ -1,0 +1,40 @@
+//! The `wharf` binary: the console server and a synthetic image pusher.
+
+mod cli;
+mod data_dir;
+mod health;
+mod push_command;
+mod registry_events;
+mod registry_process;
+mod routes;
+mod serve;
+mod sessions;
+mod startup_error;
+mod token_endpoint;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Some(cli::Command::PushSynthetic(args)) => push_command::run(args).await,
+            Some(cli::Command::Serve(args)) => serve::run(args).await,
+            None => serve::run(cli.serve).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

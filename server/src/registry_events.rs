@@ -1,0 +1,48 @@
+//! `POST /registry/events`: the registry's notification intake. Authenticated by the shared
+//! secret; a malformed envelope is refused whole with a reason; events are stored once.
+//! A stored envelope is always answered 200, since the registry retries 4xx/5xx forever.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use subtle::ConstantTimeEq;
+
+use app::backend::{events, AppState};
+
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let expected = format!("Bearer {}", state.settings.notification_secret);
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !bool::from(presented.ct_eq(expected.as_bytes())) {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"error": "missing or wrong Authorization header; use the registry config Wharf generated"}),
+        );
+    }
+    let parsed = match events::parse_envelope(&body) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            tracing::warn!(error = %err, "refused a notification envelope");
+            return reply(StatusCode::BAD_REQUEST, serde_json::json!({"error": err.to_string()}));
+        }
+    };
+    match events::store(&state.db, &parsed).await {
+        Ok(outcome) => {
+            tracing::info!(stored = outcome.stored, duplicates = outcome.duplicates, "registry events received");
+            reply(StatusCode::OK, serde_json::to_value(outcome).unwrap_or_default())
+        }
+        Err(err) => {
+            // Not stored: let the registry retry.
+            tracing::error!(error = %err, "cannot store registry events");
+            reply(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"error": "database unavailable"}))
+        }
+    }
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
+}

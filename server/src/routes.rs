@@ -1,0 +1,47 @@
+//! The HTTP surface: Leptos pages and server functions, the token server, the notification
+//! intake, health endpoints, static assets; compression and request tracing around all of it.
+
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use app::backend::AppState;
+use app::{shell, App};
+
+use crate::{health, registry_events, sessions, token_endpoint};
+use crate::startup_error::StartupError;
+
+/// Notification envelopes are small; anything bigger is not from the registry.
+const EVENTS_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, StartupError> {
+    let options = state.leptos_options.clone();
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let router = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .route("/auth/token", get(token_endpoint::issue))
+        .route(
+            "/registry/events",
+            post(registry_events::receive).layer(axum::extract::DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    let router = sessions::layer(router, &state.db, secure_cookie).await?;
+    Ok(router
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state))
+}

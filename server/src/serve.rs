@@ -1,0 +1,231 @@
+//! Start-up and shutdown of the console (and the registry it manages).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use leptos::config::LeptosOptions;
+use url::Url;
+
+use app::backend::config::{Settings, TOKEN_ISSUER, TOKEN_SERVICE};
+use app::backend::db::{redact_url, Db};
+use app::backend::registry::{RegistryAuth, RegistryClient};
+use app::backend::registry_config::{render, RegistryConfigInput};
+use app::backend::tokens::{SigningKey, TokenSigner};
+use app::backend::users::{self, AdminSetup};
+use app::backend::state::App;
+use app::backend::AppState;
+
+use crate::cli::{LogFormat, ServeArgs};
+use crate::data_dir::{self, NOTIFICATION_SECRET_FILE, REGISTRY_HTTP_SECRET_FILE};
+use crate::registry_process::{self, Launch, ManagedRegistry};
+use crate::startup_error::StartupError;
+
+const TOKEN_LIFETIME_SECS: i64 = 300;
+
+pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
+    init_tracing(args.log_format);
+    let data_dir = data_dir::prepare(&args.data_dir)?;
+    let key = SigningKey::load_or_create(&data_dir)?;
+    let notification_secret = data_dir::secret(&data_dir, NOTIFICATION_SECRET_FILE)?;
+
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("wharf.db").display()));
+    tracing::info!(database = %redact_url(&database_url), "connecting to the database");
+    let db = Db::connect(&database_url).await?;
+    match users::ensure_admin(&db, std::env::var("WHARF_ADMIN_PASSWORD").ok().as_deref())
+        .await
+        .map_err(|e| StartupError::Other(format!("cannot create the admin user: {e}")))?
+    {
+        AdminSetup::Created {
+            password_generated: Some(password),
+        } => println!(
+            "Created user admin with password: {password}\n(shown once; set WHARF_ADMIN_PASSWORD before the first start to choose it)"
+        ),
+        AdminSetup::Created { password_generated: None } => {
+            println!("Created user admin with the password from WHARF_ADMIN_PASSWORD")
+        }
+        AdminSetup::AlreadyPresent => {}
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| StartupError::Listen {
+            addr: args.listen.to_string(),
+            reason: e.to_string(),
+            flag: "--listen",
+        })?;
+    let local = loopback_if_unspecified(args.listen);
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| Url::parse(&format!("http://{local}")).expect("socket address makes a URL"));
+
+    let (registry_url, managed) = match &args.registry_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let managed = start_registry(&args, &data_dir, &public_url, local, &key, &notification_secret).await?;
+            let url = Url::parse(&format!("http://{}", args.registry_listen)).expect("socket address makes a URL");
+            (url, Some(managed))
+        }
+    };
+    let registry_host = match (registry_url.host_str(), registry_url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        _ => registry_url.to_string(),
+    };
+
+    let signer = Arc::new(TokenSigner::new(key, TOKEN_ISSUER, TOKEN_SERVICE, TOKEN_LIFETIME_SECS));
+    let registry = RegistryClient::new(registry_url.clone(), RegistryAuth::Minted(signer.clone()));
+    let leptos_options = LeptosOptions::builder()
+        .output_name("wharf")
+        .site_root(args.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(args.listen)
+        .env(leptos::config::Env::PROD)
+        .build();
+    let state = AppState(Arc::new(App {
+        settings: Settings {
+            data_dir: data_dir.clone(),
+            registry_url: registry_url.clone(),
+            registry_host: registry_host.clone(),
+            token_service: TOKEN_SERVICE.to_string(),
+            token_issuer: TOKEN_ISSUER.to_string(),
+            notification_secret,
+            managed_registry: managed.is_some(),
+        },
+        db,
+        signer,
+        registry,
+        leptos_options,
+    }));
+    let router = crate::routes::router(state.clone(), public_url.scheme() == "https").await?;
+
+    println!("Wharf is ready at {public_url}");
+    println!("Registry at {registry_url} — log in with:");
+    println!("  docker login {registry_host} -u admin");
+    println!("  skopeo login --tls-verify=false {registry_host} -u admin");
+    if args.demo {
+        tokio::spawn(push_demo_images(state.clone()));
+    }
+
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    if let Some(registry) = managed {
+        tracing::info!("stopping the registry");
+        registry.stop().await;
+    }
+    served.map_err(|e| StartupError::Other(format!("server error: {e}")))
+}
+
+async fn start_registry(
+    args: &ServeArgs,
+    data_dir: &std::path::Path,
+    public_url: &Url,
+    console: SocketAddr,
+    key: &SigningKey,
+    notification_secret: &str,
+) -> Result<ManagedRegistry, StartupError> {
+    let storage = data_dir.join("registry");
+    std::fs::create_dir_all(&storage).map_err(|e| StartupError::DataDir {
+        path: storage.clone(),
+        reason: e.to_string(),
+    })?;
+    let http_secret = data_dir::secret(data_dir, REGISTRY_HTTP_SECRET_FILE)?;
+    let realm = public_url.join("/auth/token").expect("static path joins");
+    let config = render(&RegistryConfigInput {
+        listen: &args.registry_listen.to_string(),
+        storage_dir: &storage,
+        realm: realm.as_str(),
+        service: TOKEN_SERVICE,
+        issuer: TOKEN_ISSUER,
+        cert_path: &key.cert_path,
+        jwks_path: &key.jwks_path,
+        events_url: &format!("http://{console}/registry/events"),
+        notification_secret,
+        http_secret: &http_secret,
+    });
+    let config_path = data_dir.join("registry.yml");
+    std::fs::write(&config_path, config).map_err(|e| StartupError::DataDir {
+        path: config_path.clone(),
+        reason: e.to_string(),
+    })?;
+    tracing::info!(listen = %args.registry_listen, "starting the registry");
+    registry_process::start(Launch {
+        bin: &args.registry_bin,
+        config_path: &config_path,
+        log_path: data_dir.join("registry.log"),
+        listen: args.registry_listen,
+    })
+    .await
+}
+
+fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
+async fn push_demo_images(state: AppState) {
+    use app::backend::synthetic::{self, Flavor, ImageSpec};
+    let client = RegistryClient::new(state.settings.registry_url.clone(), RegistryAuth::Minted(state.signer.clone()));
+    let demos: [(&str, &str, &[&str], Flavor); 4] = [
+        ("demo/hello", "1.0", &["linux/amd64"], Flavor::Oci),
+        ("demo/hello", "latest", &["linux/amd64", "linux/arm64"], Flavor::Oci),
+        ("demo/api", "2.3.1", &["linux/amd64", "linux/arm/v7"], Flavor::Docker),
+        ("tools/debug", "bookworm", &["linux/amd64"], Flavor::Docker),
+    ];
+    for (repository, tag, platforms, flavor) in demos {
+        let spec = ImageSpec {
+            platforms: platforms.iter().filter_map(|p| p.parse().ok()).collect(),
+            flavor,
+            layers: 3,
+            layer_size: 64 * 1024,
+            labels: [
+                ("org.opencontainers.image.description".to_string(), format!("Demo image {repository}")),
+                ("org.opencontainers.image.version".to_string(), tag.to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            ..ImageSpec::default()
+        };
+        let image = synthetic::generate(&spec);
+        match synthetic::push(&client, repository, tag, &image).await {
+            Ok(digest) => tracing::info!(%repository, %tag, %digest, "demo image pushed"),
+            Err(err) => tracing::warn!(%repository, %tag, error = %err, "demo image push failed"),
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,83 @@
+//! `/registry/events`: authenticated intake, stored once, bad envelopes refused whole.
+
+mod support;
+
+use sqlx::Row;
+use support::Wharf;
+
+fn secret(wharf: &Wharf) -> String {
+    std::fs::read_to_string(wharf.data_dir.join("notification-secret")).unwrap()
+}
+
+async fn stored_events(wharf: &Wharf) -> i64 {
+    let db = wharf.db().await;
+    sqlx::query("SELECT COUNT(*) AS n FROM registry_events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .get::<i64, _>("n")
+}
+
+fn envelope(id: &str, repository: &str) -> String {
+    serde_json::json!({"events": [{
+        "id": id, "timestamp": "2026-11-23T10:00:00.5Z", "action": "push",
+        "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 100,
+                   "digest": "sha256:0123456789abcdef", "repository": repository, "tag": "t1"},
+        "actor": {"name": "admin"}, "source": {"addr": "registry:5000", "instanceID": "x"}
+    }]})
+    .to_string()
+}
+
+async fn post(wharf: &Wharf, authorization: Option<&str>, body: &str) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/registry/events", wharf.url))
+        .header("Content-Type", "application/vnd.docker.distribution.events.v1+json")
+        .body(body.to_string());
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn intake_authenticates_validates_and_deduplicates() {
+    let wharf = Wharf::start().await;
+    let bearer = format!("Bearer {}", secret(&wharf));
+    let before = stored_events(&wharf).await;
+
+    assert_eq!(post(&wharf, None, &envelope("a", "x/y")).await.status(), 401);
+    assert_eq!(post(&wharf, Some("Bearer wrong"), &envelope("a", "x/y")).await.status(), 401);
+    assert_eq!(stored_events(&wharf).await, before, "unauthenticated events must not be stored");
+
+    for bad in [
+        "not json",
+        "{}",
+        r#"{"events": "no"}"#,
+        r#"{"events": [{"id": "b"}]}"#,
+        r#"{"events": [{"id": "c", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "ok"}},
+                       {"id": "d", "timestamp": "never", "action": "push", "target": {"repository": "ok"}}]}"#,
+    ] {
+        let response = post(&wharf, Some(&bearer), bad).await;
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(!body["error"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(stored_events(&wharf).await, before, "nothing of a refused envelope may be stored");
+
+    let first = post(&wharf, Some(&bearer), &envelope("evt-1", "dedup/app")).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.json::<serde_json::Value>().await.unwrap()["stored"], 1);
+    let again = post(&wharf, Some(&bearer), &envelope("evt-1", "dedup/app")).await;
+    assert_eq!(again.status(), 200, "a redelivered event is acknowledged");
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap()["duplicates"], 1);
+    assert_eq!(stored_events(&wharf).await, before + 1);
+
+    let client = wharf.signed_in_client("admin", support::ADMIN_PASSWORD).await;
+    let (_, html) = wharf.page(&client, "/events").await;
+    assert!(html.contains("dedup/app"));
+    assert!(html.contains("sha256:0123456789ab"));
+
+    let big = "x".repeat(5 * 1024 * 1024);
+    assert_eq!(post(&wharf, Some(&bearer), &big).await.status(), 413);
+    assert_eq!(reqwest::get(format!("{}/healthz", wharf.url)).await.unwrap().status(), 200);
+}

@@ -1,0 +1,270 @@
+//! Test harness: starts the real `wharf` binary (with a real registry it manages) on free ports
+//! in a temporary data directory, and offers the few client steps tests share.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wharf_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_wharf")
+}
+
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wharf-test-{label}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Fails with a clear message when a real part the tests need is not installed.
+pub fn require_program(name: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(found, "{name} is not installed: run scripts/setup first");
+}
+
+pub struct Options {
+    pub database_url: Option<String>,
+    /// Use this registry instead of starting one.
+    pub registry_url: Option<String>,
+    pub extra_args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            database_url: None,
+            registry_url: None,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+pub struct Wharf {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub url: String,
+    pub registry_host: String,
+    pub data_dir: PathBuf,
+}
+
+impl Wharf {
+    pub async fn start() -> Wharf {
+        Wharf::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Wharf {
+        if options.registry_url.is_none() {
+            require_program("docker-registry");
+        }
+        let dir = temp_dir("server");
+        let data_dir = dir.join("data");
+        let port = free_port();
+        let registry_port = free_port();
+        let mut command = Command::new(wharf_bin());
+        command
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--registry-listen")
+            .arg(format!("127.0.0.1:{registry_port}"))
+            .arg("--site-root")
+            .arg(dir.join("site"))
+            .args(&options.extra_args)
+            .env("WHARF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("WHARF_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(File::create(dir.join("stdout.log")).unwrap())
+            .stderr(File::create(dir.join("stderr.log")).unwrap());
+        if let Some(url) = &options.database_url {
+            command.arg("--database-url").arg(url);
+        }
+        let registry_host = match &options.registry_url {
+            Some(url) => {
+                command.arg("--registry-url").arg(url);
+                url.trim_start_matches("http://").to_string()
+            }
+            None => format!("127.0.0.1:{registry_port}"),
+        };
+        let child = command.spawn().expect("start wharf");
+        let mut wharf = Wharf {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
+            registry_host,
+            data_dir,
+            dir,
+        };
+        wharf.wait_healthy().await;
+        wharf
+    }
+
+    async fn wait_healthy(&mut self) {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+        for _ in 0..240 {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("wharf exited early with {status}:\n{}", self.logs());
+            }
+            if let Ok(response) = client.get(format!("{}/healthz", self.url)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("wharf did not become healthy within 60 s:\n{}", self.logs());
+    }
+
+    pub fn logs(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        format!("--- stdout\n{}\n--- stderr\n{}", read("stdout.log"), read("stderr.log"))
+    }
+
+    pub fn registry_url(&self) -> String {
+        format!("http://{}", self.registry_host)
+    }
+
+    /// A browser-like client with a cookie jar, signed in through the login form.
+    pub async fn signed_in_client(&self, username: &str, password: &str) -> reqwest::Client {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let response = client
+            .post(format!("{}/api/login", self.url))
+            .header("Referer", format!("{}/login", self.url))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "sign-in answered {}", response.status());
+        client
+    }
+
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> (u16, String) {
+        let response = client.get(format!("{}{path}", self.url)).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// A direct handle on the console's database (the same file the server uses).
+    pub async fn db(&self) -> app::backend::db::Db {
+        let url = format!("sqlite://{}", self.data_dir.join("wharf.db").display());
+        app::backend::db::Db::connect(&url).await.unwrap()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().unwrap().try_wait().unwrap().is_none()
+    }
+
+    /// SIGTERM and wait: returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        for _ in 0..100 {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        panic!("wharf did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Wharf {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            for _ in 0..50 {
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `wharf ARGS` to completion with a time bound: for start-up failures.
+pub fn run_wharf_to_exit(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(wharf_bin())
+        .args(args)
+        .envs(envs.iter().copied())
+        .env("WHARF_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..300 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("wharf {args:?} did not exit within 30 s");
+}
+
+/// Writes a generated image as an OCI layout with the project's pusher CLI.
+pub fn oci_layout(dir: &Path, tag: &str, extra: &[&str]) {
+    let output = Command::new(wharf_bin())
+        .args(["push-synthetic", "--repository", "unused", "--tag", tag, "--oci-layout"])
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// Runs skopeo with a time bound.
+pub fn skopeo(args: &[&str]) -> Output {
+    require_program("skopeo");
+    let mut child = Command::new("skopeo")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..1200 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("skopeo {args:?} did not finish within 120 s");
+}
+
+/// Polls `check` up to `tries` times, 250 ms apart.
+pub async fn eventually<F, Fut>(tries: usize, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..tries {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
