@@ -13,7 +13,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-use crate::api::auth::{current_user, Login, Logout};
+use crate::api::auth::{who_am_i, Login, Logout};
 use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
 use crate::pages::{catalog::CatalogPage, coming::ComingPage, events::EventsPage, login::LoginPage, not_found::NotFound};
@@ -50,7 +50,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let login = ServerAction::<Login>::new();
     let logout = ServerAction::<Logout>::new();
-    let user = Resource::new(move || (login.version().get(), logout.version().get()), |_| current_user());
+    let user = Resource::new(move || (login.version().get(), logout.version().get()), |_| who_am_i());
     provide_context(Auth { login, logout, user });
 
     view! {

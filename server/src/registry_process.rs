@@ -12,7 +12,6 @@ use crate::startup_error::StartupError;
 
 pub struct ManagedRegistry {
     child: Child,
-    pub log_path: PathBuf,
 }
 
 pub struct Launch<'a> {
@@ -66,10 +65,7 @@ pub async fn start(launch: Launch<'_>) -> Result<ManagedRegistry, StartupError> 
             });
         }
         if client.get(&url).send().await.is_ok() {
-            return Ok(ManagedRegistry {
-                child,
-                log_path: launch.log_path,
-            });
+            return Ok(ManagedRegistry { child });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -4,7 +4,7 @@ use crate::model::{AppError, CurrentUser};
 
 /// Who is signed in, or `None`.
 #[server(prefix = "/api", endpoint = "me")]
-pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
+pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
     use crate::backend::{session, AppState};
     let state = AppState::from_context()?;
     let session = leptos_axum::extract::<tower_sessions::Session>().await?;
@@ -51,12 +51,6 @@ pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
         _ => "/".to_string(),
-    }
-}
-
-impl From<ServerFnError> for AppError {
-    fn from(err: ServerFnError) -> Self {
-        AppError::Internal(err.to_string())
     }
 }
 

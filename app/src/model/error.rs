@@ -29,3 +29,9 @@ impl FromServerFnError for AppError {
         AppError::Transport(value.to_string())
     }
 }
+
+impl From<ServerFnErrorErr> for AppError {
+    fn from(value: ServerFnErrorErr) -> Self {
+        AppError::from_server_fn_error(value)
+    }
+}
