@@ -16,7 +16,9 @@ use leptos_router::{path, SsrMode};
 use crate::api::auth::{who_am_i, Login, Logout};
 use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
-use crate::pages::{catalog::CatalogPage, coming::ComingPage, events::EventsPage, login::LoginPage, not_found::NotFound};
+use crate::pages::{
+    catalog::CatalogPage, coming::ComingPage, events::EventsPage, login::LoginPage, not_found::NotFound,
+};
 
 /// The HTML document around the app (server side only renders it).
 pub fn shell(options: LeptosOptions) -> impl IntoView {

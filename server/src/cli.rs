@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
 #[derive(Debug, Parser)]
-#[command(name = "wharf", version, about = "Web console and token server for a self-hosted container registry")]
+#[command(
+    name = "wharf",
+    version,
+    about = "Web console and token server for a self-hosted container registry"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]

@@ -46,7 +46,11 @@ pub async fn run(args: PushArgs) -> Result<(), StartupError> {
     let auth = match (args.username, args.password) {
         (Some(username), Some(password)) => RegistryAuth::Credentials { username, password },
         (None, None) => RegistryAuth::Anonymous,
-        _ => return Err(bad("give both --username and --password (or WHARF_PUSH_PASSWORD)".into())),
+        _ => {
+            return Err(bad(
+                "give both --username and --password (or WHARF_PUSH_PASSWORD)".into()
+            ))
+        }
     };
     let client = RegistryClient::new(args.registry.clone(), auth);
     let digest = synthetic::push(&client, &args.repository, &args.tag, &image)

@@ -32,13 +32,20 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     };
     match events::store(&state.db, &parsed).await {
         Ok(outcome) => {
-            tracing::info!(stored = outcome.stored, duplicates = outcome.duplicates, "registry events received");
+            tracing::info!(
+                stored = outcome.stored,
+                duplicates = outcome.duplicates,
+                "registry events received"
+            );
             reply(StatusCode::OK, serde_json::to_value(outcome).unwrap_or_default())
         }
         Err(err) => {
             // Not stored: let the registry retry.
             tracing::error!(error = %err, "cannot store registry events");
-            reply(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"error": "database unavailable"}))
+            reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"error": "database unavailable"}),
+            )
         }
     }
 }

@@ -80,8 +80,14 @@ impl ManagedRegistry {
     /// SIGTERM, then SIGKILL if it has not exited after a few seconds.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
-            if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_ok() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+                .await
+                .is_ok()
+            {
                 return;
             }
         }

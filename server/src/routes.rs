@@ -11,8 +11,8 @@ use tower_http::trace::TraceLayer;
 use app::backend::AppState;
 use app::{shell, App};
 
-use crate::{health, registry_events, sessions, token_endpoint};
 use crate::startup_error::StartupError;
+use crate::{health, registry_events, sessions, token_endpoint};
 
 /// Notification envelopes are small; anything bigger is not from the registry.
 const EVENTS_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -22,15 +22,10 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let router = Router::new()
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(context_state.clone()),
-            {
-                let options = options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&state, routes, move || provide_context(context_state.clone()), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
         .route("/auth/token", get(token_endpoint::issue))
         .route(
             "/registry/events",

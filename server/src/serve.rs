@@ -10,9 +10,9 @@ use app::backend::config::{Settings, TOKEN_ISSUER, TOKEN_SERVICE};
 use app::backend::db::{redact_url, Db};
 use app::backend::registry::{RegistryAuth, RegistryClient};
 use app::backend::registry_config::{render, RegistryConfigInput};
+use app::backend::state::App;
 use app::backend::tokens::{SigningKey, TokenSigner};
 use app::backend::users::{self, AdminSetup};
-use app::backend::state::App;
 use app::backend::AppState;
 
 use crate::cli::{LogFormat, ServeArgs};
@@ -172,7 +172,10 @@ fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
 
 async fn push_demo_images(state: AppState) {
     use app::backend::synthetic::{self, Flavor, ImageSpec};
-    let client = RegistryClient::new(state.settings.registry_url.clone(), RegistryAuth::Minted(state.signer.clone()));
+    let client = RegistryClient::new(
+        state.settings.registry_url.clone(),
+        RegistryAuth::Minted(state.signer.clone()),
+    );
     let demos: [(&str, &str, &[&str], Flavor); 4] = [
         ("demo/hello", "1.0", &["linux/amd64"], Flavor::Oci),
         ("demo/hello", "latest", &["linux/amd64", "linux/arm64"], Flavor::Oci),
@@ -186,7 +189,10 @@ async fn push_demo_images(state: AppState) {
             layers: 3,
             layer_size: 64 * 1024,
             labels: [
-                ("org.opencontainers.image.description".to_string(), format!("Demo image {repository}")),
+                (
+                    "org.opencontainers.image.description".to_string(),
+                    format!("Demo image {repository}"),
+                ),
                 ("org.opencontainers.image.version".to_string(), tag.to_string()),
             ]
             .into_iter()
@@ -204,7 +210,10 @@ async fn push_demo_images(state: AppState) {
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

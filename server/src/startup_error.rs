@@ -11,7 +11,11 @@ pub enum StartupError {
     #[error("{0}; check --database-url (WHARF_DATABASE_URL)")]
     Database(#[from] app::backend::db::DbError),
     #[error("cannot listen on {addr}: {reason}; stop the program using it or choose another address with {flag}")]
-    Listen { addr: String, reason: String, flag: &'static str },
+    Listen {
+        addr: String,
+        reason: String,
+        flag: &'static str,
+    },
     #[error("registry program {bin:?} was not found; install it (apt-get install docker-registry), set --registry-bin, or use an existing registry with --registry-url")]
     RegistryMissing { bin: String },
     #[error("the registry failed to start: {reason}; see {log}")]

@@ -56,7 +56,11 @@ pub async fn issue(State(state): State<AppState>, headers: HeaderMap, RawQuery(q
                 }
                 Err(err) => {
                     tracing::error!(error = %err, "token request: database error");
-                    return error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "database unavailable, try again");
+                    return error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "UNAVAILABLE",
+                        "database unavailable, try again",
+                    );
                 }
             }
         }
@@ -94,9 +98,10 @@ fn decode_basic(value: &str) -> Option<(String, String)> {
 
 fn unauthorized(message: &str) -> Response {
     let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(BASIC_CHALLENGE));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static(BASIC_CHALLENGE),
+    );
     response
 }
 

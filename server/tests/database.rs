@@ -8,7 +8,9 @@ use app::backend::{events, users};
 
 async fn sqlite() -> Db {
     let dir = support::temp_dir("db");
-    Db::connect(&format!("sqlite://{}", dir.join("wharf.db").display())).await.unwrap()
+    Db::connect(&format!("sqlite://{}", dir.join("wharf.db").display()))
+        .await
+        .unwrap()
 }
 
 /// A fresh database on the test PostgreSQL server, or `None` when there is none.
@@ -23,7 +25,10 @@ async fn postgres() -> Option<Db> {
     };
     let name = format!("wharf_test_{}", uuid::Uuid::new_v4().simple());
     let admin = Db::connect_without_migrations(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin.pool)
+        .await
+        .unwrap();
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&format!("/{name}"));
     Some(Db::connect(url.as_str()).await.unwrap())
@@ -49,7 +54,9 @@ async fn events_are_stored_once_and_paged(db: &Db) {
 
     let ids: Vec<String> = (0..120).map(|i| format!("bulk-{i:03}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    events::store(db, &events::parse_envelope(&envelope(&refs)).unwrap()).await.unwrap();
+    events::store(db, &events::parse_envelope(&envelope(&refs)).unwrap())
+        .await
+        .unwrap();
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -72,15 +79,24 @@ async fn events_are_stored_once_and_paged(db: &Db) {
 
 async fn users_and_passwords(db: &Db) {
     let setup = users::ensure_admin(db, None).await.unwrap();
-    let users::AdminSetup::Created { password_generated: Some(password) } = setup else {
+    let users::AdminSetup::Created {
+        password_generated: Some(password),
+    } = setup
+    else {
         panic!("first call creates the admin with a generated password");
     };
-    assert_eq!(users::ensure_admin(db, Some("other")).await.unwrap(), users::AdminSetup::AlreadyPresent);
+    assert_eq!(
+        users::ensure_admin(db, Some("other")).await.unwrap(),
+        users::AdminSetup::AlreadyPresent
+    );
     let admin = users::authenticate(db, "admin", &password).await.unwrap().unwrap();
     assert!(admin.is_admin);
     assert!(users::authenticate(db, "admin", "wrong").await.unwrap().is_none());
     assert!(users::authenticate(db, "ghost", &password).await.unwrap().is_none());
-    assert!(users::create(db, "admin", "x", false).await.is_err(), "user names are unique");
+    assert!(
+        users::create(db, "admin", "x", false).await.is_err(),
+        "user names are unique"
+    );
     assert_eq!(users::find_by_id(db, &admin.id).await.unwrap(), Some(admin));
 }
 

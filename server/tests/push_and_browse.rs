@@ -13,25 +13,72 @@ async fn skopeo_push_shows_in_catalog_and_events() {
     let authfile = authfile.to_str().unwrap();
 
     let login = skopeo(&[
-        "login", "--authfile", authfile, "--tls-verify=false", "-u", "admin", "-p", ADMIN_PASSWORD, &wharf.registry_host,
+        "login",
+        "--authfile",
+        authfile,
+        "--tls-verify=false",
+        "-u",
+        "admin",
+        "-p",
+        ADMIN_PASSWORD,
+        &wharf.registry_host,
     ]);
-    assert!(login.status.success(), "skopeo login: {}", String::from_utf8_lossy(&login.stderr));
+    assert!(
+        login.status.success(),
+        "skopeo login: {}",
+        String::from_utf8_lossy(&login.stderr)
+    );
 
-    let wrong = skopeo(&["login", "--authfile", authfile, "--tls-verify=false", "-u", "admin", "-p", "nope", &wharf.registry_host]);
+    let wrong = skopeo(&[
+        "login",
+        "--authfile",
+        authfile,
+        "--tls-verify=false",
+        "-u",
+        "admin",
+        "-p",
+        "nope",
+        &wharf.registry_host,
+    ]);
     assert!(!wrong.status.success(), "login with a wrong password must fail");
 
     let layout = work.join("layout");
-    oci_layout(&layout, "1.0", &["--platforms", "linux/amd64,linux/arm64", "--layers", "2"]);
+    oci_layout(
+        &layout,
+        "1.0",
+        &["--platforms", "linux/amd64,linux/arm64", "--layers", "2"],
+    );
     let destination = format!("docker://{}/team/app:1.0", wharf.registry_host);
     let copy = skopeo(&[
-        "copy", "--authfile", authfile, "--dest-tls-verify=false", "--all",
-        &format!("oci:{}:1.0", layout.display()), &destination,
+        "copy",
+        "--authfile",
+        authfile,
+        "--dest-tls-verify=false",
+        "--all",
+        &format!("oci:{}:1.0", layout.display()),
+        &destination,
     ]);
-    assert!(copy.status.success(), "skopeo copy: {}\n{}", String::from_utf8_lossy(&copy.stderr), wharf.logs());
+    assert!(
+        copy.status.success(),
+        "skopeo copy: {}\n{}",
+        String::from_utf8_lossy(&copy.stderr),
+        wharf.logs()
+    );
 
     // Reading it back with the same real client proves the registry accepts our tokens for pull.
-    let inspect = skopeo(&["inspect", "--authfile", authfile, "--tls-verify=false", "--raw", &destination]);
-    assert!(inspect.status.success(), "skopeo inspect: {}", String::from_utf8_lossy(&inspect.stderr));
+    let inspect = skopeo(&[
+        "inspect",
+        "--authfile",
+        authfile,
+        "--tls-verify=false",
+        "--raw",
+        &destination,
+    ]);
+    assert!(
+        inspect.status.success(),
+        "skopeo inspect: {}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
     assert!(String::from_utf8_lossy(&inspect.stdout).contains("application/vnd.oci.image.index.v1+json"));
 
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;

@@ -46,8 +46,15 @@ async fn intake_authenticates_validates_and_deduplicates() {
     let before = stored_events(&wharf).await;
 
     assert_eq!(post(&wharf, None, &envelope("a", "x/y")).await.status(), 401);
-    assert_eq!(post(&wharf, Some("Bearer wrong"), &envelope("a", "x/y")).await.status(), 401);
-    assert_eq!(stored_events(&wharf).await, before, "unauthenticated events must not be stored");
+    assert_eq!(
+        post(&wharf, Some("Bearer wrong"), &envelope("a", "x/y")).await.status(),
+        401
+    );
+    assert_eq!(
+        stored_events(&wharf).await,
+        before,
+        "unauthenticated events must not be stored"
+    );
 
     for bad in [
         "not json",
@@ -62,7 +69,11 @@ async fn intake_authenticates_validates_and_deduplicates() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert!(!body["error"].as_str().unwrap().is_empty());
     }
-    assert_eq!(stored_events(&wharf).await, before, "nothing of a refused envelope may be stored");
+    assert_eq!(
+        stored_events(&wharf).await,
+        before,
+        "nothing of a refused envelope may be stored"
+    );
 
     let first = post(&wharf, Some(&bearer), &envelope("evt-1", "dedup/app")).await;
     assert_eq!(first.status(), 200);
@@ -79,5 +90,8 @@ async fn intake_authenticates_validates_and_deduplicates() {
 
     let big = "x".repeat(5 * 1024 * 1024);
     assert_eq!(post(&wharf, Some(&bearer), &big).await.status(), 413);
-    assert_eq!(reqwest::get(format!("{}/healthz", wharf.url)).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", wharf.url)).await.unwrap().status(),
+        200
+    );
 }

@@ -70,7 +70,10 @@ fn database_unreachable() {
     let output = run(&args, &[]);
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("cannot connect to database") && err.contains("--database-url"), "{err}");
+    assert!(
+        err.contains("cannot connect to database") && err.contains("--database-url"),
+        "{err}"
+    );
     assert!(!err.contains("secret-pw"), "the password must not be printed: {err}");
 
     let mut args = serve_args(&dir, free_port(), free_port());
@@ -94,7 +97,11 @@ fn data_dir_not_writable() {
 #[test]
 fn corrupt_signing_key() {
     let dir = temp_dir("corrupt");
-    std::fs::write(dir.join("token-signing-key.pem"), "-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n").unwrap();
+    std::fs::write(
+        dir.join("token-signing-key.pem"),
+        "-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
     let output = run(&serve_args(&dir, free_port(), free_port()), &[]);
     assert!(!output.status.success());
     let err = stderr(&output);
@@ -125,7 +132,10 @@ fn registry_that_fails_to_start() {
     let output = run(&args, &[]);
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("failed to start") && err.contains("configuration error"), "{err}");
+    assert!(
+        err.contains("failed to start") && err.contains("configuration error"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

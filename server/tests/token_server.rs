@@ -7,7 +7,9 @@ use support::{Wharf, ADMIN_PASSWORD};
 
 fn decode_segment(token: &str, index: usize) -> serde_json::Value {
     let segment = token.split('.').nth(index).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
 
@@ -55,7 +57,12 @@ async fn token_rules() {
 
     // The registry accepts the token: the catalog answers 200 with it and 401 without.
     let catalog = format!("{}/v2/_catalog", wharf.registry_url());
-    let with = reqwest::Client::new().get(&catalog).bearer_auth(jwt).send().await.unwrap();
+    let with = reqwest::Client::new()
+        .get(&catalog)
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(with.status(), 200);
     let without = reqwest::get(&catalog).await.unwrap();
     assert_eq!(without.status(), 401);
@@ -71,19 +78,42 @@ async fn token_rules() {
 
     // A signed-in non-admin user gets nothing yet, and the registry refuses it.
     let db = wharf.db().await;
-    app::backend::users::create(&db, "reader", "reader-password", false).await.unwrap();
-    let reader = token(&wharf, "service=wharf-registry&scope=registry:catalog:*", Some(("reader", "reader-password"))).await;
+    app::backend::users::create(&db, "reader", "reader-password", false)
+        .await
+        .unwrap();
+    let reader = token(
+        &wharf,
+        "service=wharf-registry&scope=registry:catalog:*",
+        Some(("reader", "reader-password")),
+    )
+    .await;
     assert_eq!(reader.status(), 200);
-    let reader_jwt = reader.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let reader_jwt = reader.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(decode_segment(&reader_jwt, 1)["access"], serde_json::json!([]));
-    let refused = reqwest::Client::new().get(&catalog).bearer_auth(&reader_jwt).send().await.unwrap();
+    let refused = reqwest::Client::new()
+        .get(&catalog)
+        .bearer_auth(&reader_jwt)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 401);
 
     // Wrong credentials: 401 with a Basic challenge.
     for credentials in [("admin", "wrong"), ("nobody", "x")] {
-        let denied = token(&wharf, "service=wharf-registry&scope=repository:a:pull", Some(credentials)).await;
+        let denied = token(
+            &wharf,
+            "service=wharf-registry&scope=repository:a:pull",
+            Some(credentials),
+        )
+        .await;
         assert_eq!(denied.status(), 401);
-        assert!(denied.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm="));
+        assert!(denied.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic realm="));
         let body: serde_json::Value = denied.json().await.unwrap();
         assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED");
     }
@@ -96,23 +126,55 @@ async fn token_rules() {
     assert_eq!(garbage.status(), 401);
 
     // Malformed scope and foreign service: 400 with a reason.
-    let bad_scope = token(&wharf, "service=wharf-registry&scope=repository", Some(("admin", ADMIN_PASSWORD))).await;
+    let bad_scope = token(
+        &wharf,
+        "service=wharf-registry&scope=repository",
+        Some(("admin", ADMIN_PASSWORD)),
+    )
+    .await;
     assert_eq!(bad_scope.status(), 400);
     assert!(bad_scope.text().await.unwrap().contains("invalid scope"));
     let other_service = token(&wharf, "service=elsewhere", None).await;
     assert_eq!(other_service.status(), 400);
 
     // Still up after all of it.
-    assert_eq!(reqwest::get(format!("{}/healthz", wharf.url)).await.unwrap().status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", wharf.url)).await.unwrap().status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn synthetic_pusher_pushes_through_the_token_flow() {
     let wharf = Wharf::start().await;
     let output = std::process::Command::new(support::wharf_bin())
-        .args(["push-synthetic", "--registry", &wharf.registry_url(), "--repository", "synthetic/multi", "--tag", "v1"])
-        .args(["--platforms", "linux/amd64,linux/arm/v7", "--format", "docker", "--layers", "3", "--layer-size", "2048"])
-        .args(["--username", "admin", "--password", ADMIN_PASSWORD, "--label", "org.opencontainers.image.version=1"])
+        .args([
+            "push-synthetic",
+            "--registry",
+            &wharf.registry_url(),
+            "--repository",
+            "synthetic/multi",
+            "--tag",
+            "v1",
+        ])
+        .args([
+            "--platforms",
+            "linux/amd64,linux/arm/v7",
+            "--format",
+            "docker",
+            "--layers",
+            "3",
+            "--layer-size",
+            "2048",
+        ])
+        .args([
+            "--username",
+            "admin",
+            "--password",
+            ADMIN_PASSWORD,
+            "--label",
+            "org.opencontainers.image.version=1",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -120,10 +182,20 @@ async fn synthetic_pusher_pushes_through_the_token_flow() {
     assert!(pushed.contains("synthetic/multi:v1 sha256:"), "{pushed}");
 
     let denied = std::process::Command::new(support::wharf_bin())
-        .args(["push-synthetic", "--registry", &wharf.registry_url(), "--repository", "synthetic/x"])
+        .args([
+            "push-synthetic",
+            "--registry",
+            &wharf.registry_url(),
+            "--repository",
+            "synthetic/x",
+        ])
         .args(["--username", "admin", "--password", "wrong"])
         .output()
         .unwrap();
     assert!(!denied.status.success());
-    assert!(String::from_utf8_lossy(&denied.stderr).contains("401"), "{}", String::from_utf8_lossy(&denied.stderr));
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&denied.stderr)
+    );
 }

@@ -27,7 +27,12 @@ impl Subject {
 }
 
 /// The subset of `requested` actions that `subject` may perform on the resource.
-pub fn allowed_actions(subject: &Subject, _resource_type: &str, _resource_name: &str, requested: &[String]) -> Vec<String> {
+pub fn allowed_actions(
+    subject: &Subject,
+    _resource_type: &str,
+    _resource_name: &str,
+    requested: &[String],
+) -> Vec<String> {
     let everything = match subject {
         Subject::Console => true,
         Subject::User(user) => user.is_admin,
@@ -58,6 +63,9 @@ mod tests {
         assert_eq!(allowed_actions(&user(true), "repository", "a/b", &asked), asked);
         assert!(allowed_actions(&user(false), "repository", "a/b", &asked).is_empty());
         assert!(allowed_actions(&Subject::Anonymous, "repository", "a/b", &asked).is_empty());
-        assert_eq!(allowed_actions(&Subject::Console, "registry", "catalog", &["*".to_string()]), vec!["*"]);
+        assert_eq!(
+            allowed_actions(&Subject::Console, "registry", "catalog", &["*".to_string()]),
+            vec!["*"]
+        );
     }
 }

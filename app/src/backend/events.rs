@@ -144,7 +144,11 @@ pub async fn list(db: &Db, cursor: Option<&str>) -> Result<EventsPage, sqlx::Err
          ORDER BY received_at DESC, id DESC LIMIT $3",
     )
     .bind(before_at)
-    .bind(if before_at == i64::MAX { "\u{10FFFF}".to_string() } else { before_id })
+    .bind(if before_at == i64::MAX {
+        "\u{10FFFF}".to_string()
+    } else {
+        before_id
+    })
     .bind(PAGE_SIZE + 1)
     .fetch_all(&db.pool)
     .await?;
@@ -206,13 +210,26 @@ mod tests {
     fn rejects_bad_envelopes_with_a_reason() {
         assert!(matches!(parse_envelope(b"not json"), Err(EnvelopeError::NotJson(_))));
         assert_eq!(parse_envelope(b"{}").unwrap_err(), EnvelopeError::NoEvents);
-        assert_eq!(parse_envelope(br#"{"events":{}}"#).unwrap_err(), EnvelopeError::NoEvents);
+        assert_eq!(
+            parse_envelope(br#"{"events":{}}"#).unwrap_err(),
+            EnvelopeError::NoEvents
+        );
         let no_repo = r#"{"events":[{"id":"x","timestamp":"2026-11-23T10:00:00Z","action":"push","target":{}}]}"#;
-        assert!(matches!(parse_envelope(no_repo.as_bytes()), Err(EnvelopeError::InvalidEvent { index: 0, .. })));
+        assert!(matches!(
+            parse_envelope(no_repo.as_bytes()),
+            Err(EnvelopeError::InvalidEvent { index: 0, .. })
+        ));
         let bad_time = r#"{"events":[{"id":"x","timestamp":"yesterday","action":"push","target":{"repository":"a"}}]}"#;
-        assert!(matches!(parse_envelope(bad_time.as_bytes()), Err(EnvelopeError::InvalidEvent { .. })));
-        let empty_id = r#"{"events":[{"id":"","timestamp":"2026-11-23T10:00:00Z","action":"push","target":{"repository":"a"}}]}"#;
-        assert!(matches!(parse_envelope(empty_id.as_bytes()), Err(EnvelopeError::InvalidEvent { .. })));
+        assert!(matches!(
+            parse_envelope(bad_time.as_bytes()),
+            Err(EnvelopeError::InvalidEvent { .. })
+        ));
+        let empty_id =
+            r#"{"events":[{"id":"","timestamp":"2026-11-23T10:00:00Z","action":"push","target":{"repository":"a"}}]}"#;
+        assert!(matches!(
+            parse_envelope(empty_id.as_bytes()),
+            Err(EnvelopeError::InvalidEvent { .. })
+        ));
     }
 
     #[test]

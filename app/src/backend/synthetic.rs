@@ -81,7 +81,9 @@ impl FromStr for Platform {
                 architecture: arch.to_string(),
                 variant: Some(variant.to_string()),
             }),
-            _ => Err(format!("invalid platform {s:?}: use os/arch or os/arch/variant, e.g. linux/arm64")),
+            _ => Err(format!(
+                "invalid platform {s:?}: use os/arch or os/arch/variant, e.g. linux/arm64"
+            )),
         }
     }
 }
@@ -162,14 +164,18 @@ pub fn generate(spec: &ImageSpec) -> GeneratedImage {
         let mut rng = rand::rngs::StdRng::seed_from_u64(spec.seed.wrapping_add(index as u64 * 7919));
         let mut layers = Vec::new();
         let mut diff_ids = Vec::new();
-        let mut history = vec![json!({"created": created, "created_by": "/bin/sh -c #(nop) ENV APP_HOME=/app", "empty_layer": true})];
+        let mut history =
+            vec![json!({"created": created, "created_by": "/bin/sh -c #(nop) ENV APP_HOME=/app", "empty_layer": true})];
         for layer in 0..spec.layers {
             let (compressed, diff_id) = layer_tar_gz(&mut rng, layer, spec.layer_size);
             diff_ids.push(diff_id);
-            history.push(json!({"created": created, "created_by": format!("COPY layer-{layer}.bin /data/ # buildkit")}));
+            history
+                .push(json!({"created": created, "created_by": format!("COPY layer-{layer}.bin /data/ # buildkit")}));
             layers.push(Blob::new(media.layer, compressed));
         }
-        history.push(json!({"created": created, "created_by": "/bin/sh -c #(nop) CMD [\"/app/run\"]", "empty_layer": true}));
+        history.push(
+            json!({"created": created, "created_by": "/bin/sh -c #(nop) CMD [\"/app/run\"]", "empty_layer": true}),
+        );
         let mut config = json!({
             "architecture": platform.architecture,
             "os": platform.os,
@@ -195,7 +201,10 @@ pub fn generate(spec: &ImageSpec) -> GeneratedImage {
             "config": config.descriptor(),
             "layers": layers.iter().map(Blob::descriptor).collect::<Vec<_>>(),
         });
-        manifests.push((platform.clone(), Blob::new(media.manifest, serde_json::to_vec(&manifest).expect("json"))));
+        manifests.push((
+            platform.clone(),
+            Blob::new(media.manifest, serde_json::to_vec(&manifest).expect("json")),
+        ));
         blobs.extend(layers);
         blobs.push(config);
     }
@@ -248,7 +257,12 @@ fn layer_tar_gz(rng: &mut rand::rngs::StdRng, layer: usize, size: usize) -> (Vec
 
 /// Pushes blobs (skipping ones present), platform manifests by digest, then the top under `tag`.
 /// Returns the digest of the top manifest.
-pub async fn push(client: &RegistryClient, repository: &str, tag: &str, image: &GeneratedImage) -> Result<String, RegistryError> {
+pub async fn push(
+    client: &RegistryClient,
+    repository: &str,
+    tag: &str,
+    image: &GeneratedImage,
+) -> Result<String, RegistryError> {
     for blob in &image.blobs {
         if !client.blob_exists(repository, &blob.digest).await? {
             client.upload_blob(repository, &blob.digest, blob.bytes.clone()).await?;
@@ -256,7 +270,12 @@ pub async fn push(client: &RegistryClient, repository: &str, tag: &str, image: &
     }
     for manifest in &image.platform_manifests {
         client
-            .put_manifest(repository, &manifest.digest, &manifest.media_type, manifest.bytes.clone())
+            .put_manifest(
+                repository,
+                &manifest.digest,
+                &manifest.media_type,
+                manifest.bytes.clone(),
+            )
             .await?;
     }
     client
@@ -276,7 +295,8 @@ pub fn write_oci_layout(dir: &Path, tag: &str, image: &GeneratedImage) -> std::i
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     let mut descriptor = image.top.descriptor();
     descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
-    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [descriptor]});
+    let index =
+        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [descriptor]});
     std::fs::write(dir.join("index.json"), serde_json::to_vec_pretty(&index).expect("json"))
 }
 
@@ -302,7 +322,11 @@ mod tests {
             assert_eq!(blob.bytes.len() as u64, layer["size"].as_u64().unwrap());
             assert_eq!(sha256_digest(&blob.bytes), blob.digest);
         }
-        let config = image.blobs.iter().find(|b| b.digest == manifest["config"]["digest"]).unwrap();
+        let config = image
+            .blobs
+            .iter()
+            .find(|b| b.digest == manifest["config"]["digest"])
+            .unwrap();
         let config: serde_json::Value = serde_json::from_slice(&config.bytes).unwrap();
         assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
         assert_eq!(config["history"].as_array().unwrap().len(), 5);
@@ -318,7 +342,10 @@ mod tests {
         };
         let image = generate(&spec);
         assert_eq!(image.platform_manifests.len(), 2);
-        assert_eq!(image.top.media_type, "application/vnd.docker.distribution.manifest.list.v2+json");
+        assert_eq!(
+            image.top.media_type,
+            "application/vnd.docker.distribution.manifest.list.v2+json"
+        );
         let index: serde_json::Value = serde_json::from_slice(&image.top.bytes).unwrap();
         assert_eq!(index["manifests"][1]["platform"]["variant"], "v7");
         assert_ne!(image.platform_manifests[0].digest, image.platform_manifests[1].digest);

@@ -31,7 +31,11 @@ pub fn rfc3339_to_display(timestamp: &str) -> String {
         None => return timestamp.to_string(),
     };
     let clock: String = rest.chars().take(8).collect();
-    let zone = if rest.ends_with('Z') { "UTC".to_string() } else { rest.chars().skip_while(|c| *c != '+' && *c != '-').collect() };
+    let zone = if rest.ends_with('Z') {
+        "UTC".to_string()
+    } else {
+        rest.chars().skip_while(|c| *c != '+' && *c != '-').collect()
+    };
     format!("{date} {clock} {zone}")
 }
 
@@ -45,7 +49,13 @@ mod tests {
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
         assert_eq!(short_digest("sha256:0123456789abcdef0123"), "sha256:0123456789ab");
-        assert_eq!(rfc3339_to_display("2026-11-23T10:00:00.123456789Z"), "2026-11-23 10:00:00 UTC");
-        assert_eq!(rfc3339_to_display("2026-11-23T10:00:00+01:00"), "2026-11-23 10:00:00 +01:00");
+        assert_eq!(
+            rfc3339_to_display("2026-11-23T10:00:00.123456789Z"),
+            "2026-11-23 10:00:00 UTC"
+        );
+        assert_eq!(
+            rfc3339_to_display("2026-11-23T10:00:00+01:00"),
+            "2026-11-23 10:00:00 +01:00"
+        );
     }
 }

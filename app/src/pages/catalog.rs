@@ -46,7 +46,7 @@ fn CatalogTable(page: Page) -> impl IntoView {
             <thead>
                 <tr>
                     <th scope="col">"Repository"</th>
-                    <th scope="col">"Pull"</th>
+                    <th scope="col">"Image"</th>
                 </tr>
             </thead>
             <tbody>
@@ -57,7 +57,7 @@ fn CatalogTable(page: Page) -> impl IntoView {
                         view! {
                             <tr>
                                 <td class="name">{repo.name}</td>
-                                <td><code class="pull">{format!("docker pull {}:latest", repo.reference)}</code></td>
+                                <td><code class="pull">{repo.reference}</code></td>
                             </tr>
                         }
                     })

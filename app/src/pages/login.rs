@@ -2,6 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use leptos::server_fn::error::ServerFnUrlError;
+
+use crate::model::AppError;
 use crate::Auth;
 
 #[component]
@@ -9,9 +12,17 @@ pub fn LoginPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/".to_string());
+    // Without JavaScript the form posts natively and a failure comes back encoded in the URL.
+    let url_error = move || {
+        query
+            .read()
+            .get("__err")
+            .map(|encoded| ServerFnUrlError::<AppError>::decode_err(&encoded).to_string())
+    };
     let error = move || match auth.login.value().get() {
         Some(Err(err)) => Some(err.to_string()),
-        _ => None,
+        Some(Ok(())) => None,
+        None => url_error(),
     };
     view! {
         <Title text="Sign in"/>

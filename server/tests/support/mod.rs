@@ -35,21 +35,12 @@ pub fn require_program(name: &str) {
     assert!(found, "{name} is not installed: run scripts/setup first");
 }
 
+#[derive(Default)]
 pub struct Options {
     pub database_url: Option<String>,
     /// Use this registry instead of starting one.
     pub registry_url: Option<String>,
     pub extra_args: Vec<String>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            database_url: None,
-            registry_url: None,
-            extra_args: Vec::new(),
-        }
-    }
 }
 
 pub struct Wharf {
@@ -113,7 +104,10 @@ impl Wharf {
     }
 
     async fn wait_healthy(&mut self) {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
         for _ in 0..240 {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("wharf exited early with {status}:\n{}", self.logs());

@@ -23,7 +23,10 @@ pub enum RegistryAuth {
     /// The console's own access: tokens it signs itself, no round trip.
     Minted(Arc<TokenSigner>),
     /// A user's credentials, answered to the registry's challenge (Bearer via the realm, or Basic).
-    Credentials { username: String, password: String },
+    Credentials {
+        username: String,
+        password: String,
+    },
 }
 
 #[derive(Clone)]
@@ -79,7 +82,9 @@ impl RegistryClient {
     ) -> Result<Response, RegistryError> {
         let url = self.url(path_and_query)?;
         let first_auth = self.authorization_for(scope)?;
-        let response = self.attempt(&method, &url, &headers, body, first_auth.as_deref()).await?;
+        let response = self
+            .attempt(&method, &url, &headers, body, first_auth.as_deref())
+            .await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -102,7 +107,11 @@ impl RegistryClient {
                     .get("realm")
                     .ok_or_else(|| RegistryError::Protocol("Bearer challenge without realm".into()))?;
                 let service = challenge.params.get("service").cloned().unwrap_or_default();
-                let scope = challenge.params.get("scope").cloned().unwrap_or_else(|| scope.to_string());
+                let scope = challenge
+                    .params
+                    .get("scope")
+                    .cloned()
+                    .unwrap_or_else(|| scope.to_string());
                 let token = self.fetch_token(realm, &service, &scope, username, password).await?;
                 let value = format!("Bearer {token}");
                 self.tokens
@@ -221,7 +230,11 @@ impl RegistryClient {
     }
 
     /// One page of `/v2/_catalog`; the second value is the `last` cursor of the next page.
-    pub async fn catalog_page(&self, n: usize, last: Option<&str>) -> Result<(Vec<String>, Option<String>), RegistryError> {
+    pub async fn catalog_page(
+        &self,
+        n: usize,
+        last: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), RegistryError> {
         let mut url = self.url("/v2/_catalog")?;
         url.query_pairs_mut().append_pair("n", &n.to_string());
         if let Some(last) = last {
@@ -294,7 +307,9 @@ impl RegistryClient {
             bytes,
             content_type: "application/octet-stream".into(),
         };
-        let done = self.send(Method::PUT, &path, &scope, HeaderMap::new(), Some(&body)).await?;
+        let done = self
+            .send(Method::PUT, &path, &scope, HeaderMap::new(), Some(&body))
+            .await?;
         expect_success(done, "blob upload").await.map(|_| ())
     }
 
@@ -329,7 +344,11 @@ impl RegistryClient {
     }
 
     /// GET a manifest by tag or digest: (media type, digest, body).
-    pub async fn get_manifest(&self, repository: &str, reference: &str) -> Result<(String, String, Bytes), RegistryError> {
+    pub async fn get_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<(String, String, Bytes), RegistryError> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, MANIFEST_ACCEPT.parse().expect("static header"));
         let response = self
@@ -394,8 +413,14 @@ async fn expect_success(response: Response, what: &str) -> Result<Response, Regi
 fn next_last_from_link(link: &str) -> Option<String> {
     let start = link.find('<')? + 1;
     let end = link[start..].find('>')? + start;
-    let target = Url::parse("http://registry.invalid").ok()?.join(&link[start..end]).ok()?;
-    let last = target.query_pairs().find(|(k, _)| k == "last").map(|(_, v)| v.into_owned());
+    let target = Url::parse("http://registry.invalid")
+        .ok()?
+        .join(&link[start..end])
+        .ok()?;
+    let last = target
+        .query_pairs()
+        .find(|(k, _)| k == "last")
+        .map(|(_, v)| v.into_owned());
     last
 }
 

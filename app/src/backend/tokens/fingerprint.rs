@@ -24,7 +24,9 @@ mod tests {
         let groups: Vec<&str> = kid.split(':').collect();
         assert_eq!(groups.len(), 12);
         assert!(groups.iter().all(|g| g.len() == 4));
-        assert!(kid.chars().all(|c| c == ':' || c.is_ascii_uppercase() || ('2'..='7').contains(&c)));
+        assert!(kid
+            .chars()
+            .all(|c| c == ':' || c.is_ascii_uppercase() || ('2'..='7').contains(&c)));
     }
 
     #[test]

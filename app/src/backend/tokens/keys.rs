@@ -26,7 +26,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -36,7 +38,9 @@ pub enum KeyError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path} is corrupt ({reason}); move it away to generate a new key (registry clients then need to log in again)")]
+    #[error(
+        "{path} is corrupt ({reason}); move it away to generate a new key (registry clients then need to log in again)"
+    )]
     Corrupt { path: PathBuf, reason: String },
     #[error("cannot generate the signing key: {0}")]
     Generate(String),
@@ -99,13 +103,16 @@ impl SigningKey {
 }
 
 fn self_signed_certificate(key_pair: &KeyPair) -> Result<String, KeyError> {
-    let mut params = CertificateParams::new(vec!["wharf-token-signer".to_string()]).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let mut params = CertificateParams::new(vec!["wharf-token-signer".to_string()])
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, "Wharf registry token signer");
     params.distinguished_name = name;
     params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
     params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(3650);
-    let cert = params.self_signed(key_pair).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let cert = params
+        .self_signed(key_pair)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
     Ok(cert.pem())
 }
 
@@ -168,7 +175,8 @@ mod tests {
         let second = SigningKey::load_or_create(&dir).unwrap();
         assert_eq!(first.kid, second.kid);
         assert_eq!(first.cert_der_base64, second.cert_der_base64);
-        let jwks: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(JWKS_FILE)).unwrap()).unwrap();
+        let jwks: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(JWKS_FILE)).unwrap()).unwrap();
         assert_eq!(jwks["keys"][0]["kid"], first.kid);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -56,7 +56,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_scopes() {
-        for bad in ["", "repository", "repository:", ":a:pull", "repository::pull", "repository:a b:pull"] {
+        for bad in [
+            "",
+            "repository",
+            "repository:",
+            ":a:pull",
+            "repository::pull",
+            "repository:a b:pull",
+        ] {
             assert!(parse_scope(bad).is_err(), "{bad:?} should be rejected");
         }
     }
