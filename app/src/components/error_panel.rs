@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
+use crate::components::format::percent_encode;
 use crate::model::AppError;
 
 /// Shows an error from a server function; "sign in" errors offer the sign-in link.
@@ -10,7 +11,7 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     match error {
         AppError::Unauthorized => {
             let next = location.pathname.get_untracked();
-            let href = format!("/login?next={}", urlencode(&next));
+            let href = format!("/login?next={}", percent_encode(&next, true));
             view! {
                 <div class="panel signin-needed">
                     <p>"Sign in to see this page."</p>
@@ -21,13 +22,4 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
         }
         other => view! { <div class="banner banner-error" role="alert">{other.to_string()}</div> }.into_any(),
     }
-}
-
-fn urlencode(path: &str) -> String {
-    path.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

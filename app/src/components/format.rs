@@ -39,6 +39,18 @@ pub fn rfc3339_to_display(timestamp: &str) -> String {
     format!("{date} {clock} {zone}")
 }
 
+/// Percent-encodes a value for a query string (`/` kept when `keep_slash`, for paths).
+pub fn percent_encode(value: &str, keep_slash: bool) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'/' if keep_slash => "/".to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

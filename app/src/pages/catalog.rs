@@ -4,6 +4,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::catalog::list_repositories;
 use crate::components::error_panel::ErrorPanel;
+use crate::components::format::percent_encode;
 use crate::model::CatalogPage as Page;
 
 #[component]
@@ -40,7 +41,7 @@ fn CatalogTable(page: Page) -> impl IntoView {
     if page.repositories.is_empty() {
         return view! { <EmptyCatalog host=page.registry_host/> }.into_any();
     }
-    let next = page.next.map(|last| format!("/?last={}", js_safe(&last)));
+    let next = page.next.map(|last| format!("/?last={}", percent_encode(&last, false)));
     view! {
         <table class="data catalog">
             <thead>
@@ -83,15 +84,4 @@ fn EmptyCatalog(host: String) -> impl IntoView {
             </pre>
         </div>
     }
-}
-
-/// Percent-encodes a cursor for a query string.
-fn js_safe(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

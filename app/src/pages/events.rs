@@ -4,7 +4,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::events::list_events;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{human_size, rfc3339_to_display, short_digest};
+use crate::components::format::{human_size, percent_encode, rfc3339_to_display, short_digest};
 use crate::model::EventsPage as Page;
 
 #[component]
@@ -38,7 +38,9 @@ fn EventsTable(page: Page) -> impl IntoView {
         .into_any();
     }
     let total = page.total;
-    let next = page.next.map(|cursor| format!("/events?before={cursor}"));
+    let next = page
+        .next
+        .map(|cursor| format!("/events?before={}", percent_encode(&cursor, false)));
     view! {
         <p class="totals">{format!("{total} events stored")}</p>
         <table class="data events">

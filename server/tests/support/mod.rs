@@ -198,7 +198,7 @@ impl Drop for Wharf {
 
 /// Runs `wharf ARGS` to completion with a time bound: for start-up failures.
 pub fn run_wharf_to_exit(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(wharf_bin())
+    let child = Command::new(wharf_bin())
         .args(args)
         .envs(envs.iter().copied())
         .env("WHARF_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -207,14 +207,20 @@ pub fn run_wharf_to_exit(args: &[&str], envs: &[(&str, &str)]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    for _ in 0..300 {
+    wait_bounded(child, Duration::from_secs(30), &format!("wharf {args:?}"))
+}
+
+/// Waits for a child to exit, killing it and failing the test after `limit`.
+fn wait_bounded(mut child: Child, limit: Duration, what: &str) -> Output {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
         if child.try_wait().unwrap().is_some() {
             return child.wait_with_output().unwrap();
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
-    panic!("wharf {args:?} did not exit within 30 s");
+    panic!("{what} did not finish within {limit:?}");
 }
 
 /// Writes a generated image as an OCI layout with the project's pusher CLI.
@@ -231,21 +237,14 @@ pub fn oci_layout(dir: &Path, tag: &str, extra: &[&str]) {
 /// Runs skopeo with a time bound.
 pub fn skopeo(args: &[&str]) -> Output {
     require_program("skopeo");
-    let mut child = Command::new("skopeo")
+    let child = Command::new("skopeo")
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    for _ in 0..1200 {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    panic!("skopeo {args:?} did not finish within 120 s");
+    wait_bounded(child, Duration::from_secs(120), &format!("skopeo {args:?}"))
 }
 
 /// Polls `check` up to `tries` times, 250 ms apart.

@@ -335,12 +335,7 @@ impl RegistryClient {
             )
             .await?;
         let response = expect_success(response, "manifest upload").await?;
-        Ok(response
-            .headers()
-            .get("Docker-Content-Digest")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string())
+        Ok(header_string(&response, "Docker-Content-Digest"))
     }
 
     /// GET a manifest by tag or digest: (media type, digest, body).
@@ -361,24 +356,24 @@ impl RegistryClient {
             )
             .await?;
         let response = expect_success(response, "manifest").await?;
-        let media_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let digest = response
-            .headers()
-            .get("Docker-Content-Digest")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let media_type = header_string(&response, CONTENT_TYPE.as_str());
+        let digest = header_string(&response, "Docker-Content-Digest");
         let bytes = response
             .bytes()
             .await
             .map_err(|e| RegistryError::from_reqwest(self.base.as_str(), e))?;
         Ok((media_type, digest, bytes))
     }
+}
+
+/// A response header as a string, empty when absent or not text.
+fn header_string(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn basic(username: &str, password: &str) -> String {
