@@ -6,11 +6,13 @@ mod support;
 use app::backend::db::Db;
 use app::backend::{events, users};
 
-async fn sqlite() -> Db {
+/// A fresh SQLite database, and the directory guard that removes it.
+async fn sqlite() -> (tempfile::TempDir, Db) {
     let dir = support::temp_dir("db");
-    Db::connect(&format!("sqlite://{}", dir.join("wharf.db").display()))
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join("wharf.db").display()))
         .await
-        .unwrap()
+        .unwrap();
+    (dir, db)
 }
 
 /// A fresh database on the test PostgreSQL server, or `None` when there is none.
@@ -102,12 +104,14 @@ async fn users_and_passwords(db: &Db) {
 
 #[tokio::test]
 async fn sqlite_events() {
-    events_are_stored_once_and_paged(&sqlite().await).await;
+    let (_dir, db) = sqlite().await;
+    events_are_stored_once_and_paged(&db).await;
 }
 
 #[tokio::test]
 async fn sqlite_users() {
-    users_and_passwords(&sqlite().await).await;
+    let (_dir, db) = sqlite().await;
+    users_and_passwords(&db).await;
 }
 
 #[tokio::test]

@@ -8,7 +8,8 @@ use support::{eventually, oci_layout, skopeo, temp_dir, Wharf, ADMIN_PASSWORD};
 #[tokio::test]
 async fn skopeo_push_shows_in_catalog_and_events() {
     let wharf = Wharf::start().await;
-    let work = temp_dir("skopeo");
+    let guard = temp_dir("skopeo");
+    let work = guard.path();
     let authfile = work.join("auth.json");
     let authfile = authfile.to_str().unwrap();
 
@@ -93,7 +94,6 @@ async fn skopeo_push_shows_in_catalog_and_events() {
     })
     .await;
     assert!(seen, "the push never reached the Events page:\n{}", wharf.logs());
-    let _ = std::fs::remove_dir_all(work);
 }
 
 #[tokio::test]

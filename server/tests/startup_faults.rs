@@ -31,8 +31,9 @@ fn run(args: &[String], envs: &[(&str, &str)]) -> std::process::Output {
 fn console_port_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let dir = temp_dir("port");
-    let output = run(&serve_args(&dir, port, free_port()), &[]);
+    let guard = temp_dir("port");
+    let dir = guard.path();
+    let output = run(&serve_args(dir, port, free_port()), &[]);
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(err.contains("cannot listen on") && err.contains("--listen"), "{err}");
@@ -43,8 +44,9 @@ fn registry_port_in_use() {
     support::require_program("docker-registry");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let dir = temp_dir("regport");
-    let output = run(&serve_args(&dir, free_port(), port), &[]);
+    let guard = temp_dir("regport");
+    let dir = guard.path();
+    let output = run(&serve_args(dir, free_port(), port), &[]);
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(err.contains("--registry-listen"), "{err}");
@@ -52,8 +54,9 @@ fn registry_port_in_use() {
 
 #[test]
 fn registry_binary_missing() {
-    let dir = temp_dir("nobin");
-    let mut args = serve_args(&dir, free_port(), free_port());
+    let guard = temp_dir("nobin");
+    let dir = guard.path();
+    let mut args = serve_args(dir, free_port(), free_port());
     args.extend(["--registry-bin".into(), "/nonexistent/docker-registry".into()]);
     let output = run(&args, &[]);
     assert!(!output.status.success());
@@ -63,8 +66,9 @@ fn registry_binary_missing() {
 
 #[test]
 fn database_unreachable() {
-    let dir = temp_dir("nodb");
-    let mut args = serve_args(&dir, free_port(), free_port());
+    let guard = temp_dir("nodb");
+    let dir = guard.path();
+    let mut args = serve_args(dir, free_port(), free_port());
     let url = format!("postgres://wharf:secret-pw@127.0.0.1:{}/wharf", free_port());
     args.extend(["--database-url".into(), url]);
     let output = run(&args, &[]);
@@ -76,7 +80,7 @@ fn database_unreachable() {
     );
     assert!(!err.contains("secret-pw"), "the password must not be printed: {err}");
 
-    let mut args = serve_args(&dir, free_port(), free_port());
+    let mut args = serve_args(dir, free_port(), free_port());
     args.extend(["--database-url".into(), "mysql://x".into()]);
     let err = stderr(&run(&args, &[]));
     assert!(err.contains("unsupported database URL"), "{err}");
@@ -84,7 +88,8 @@ fn database_unreachable() {
 
 #[test]
 fn data_dir_not_writable() {
-    let dir = temp_dir("ro");
+    let guard = temp_dir("ro");
+    let dir = guard.path();
     let file = dir.join("a-file");
     std::fs::write(&file, "x").unwrap();
     // A directory below a regular file cannot be created, even by root.
@@ -96,13 +101,14 @@ fn data_dir_not_writable() {
 
 #[test]
 fn corrupt_signing_key() {
-    let dir = temp_dir("corrupt");
+    let guard = temp_dir("corrupt");
+    let dir = guard.path();
     std::fs::write(
         dir.join("token-signing-key.pem"),
         "-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n",
     )
     .unwrap();
-    let output = run(&serve_args(&dir, free_port(), free_port()), &[]);
+    let output = run(&serve_args(dir, free_port(), free_port()), &[]);
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(err.contains("is corrupt"), "{err}");
@@ -119,7 +125,8 @@ fn invalid_setting_in_the_environment() {
 #[test]
 fn registry_that_fails_to_start() {
     // A "registry" that exits at once with an error message.
-    let dir = temp_dir("badreg");
+    let guard = temp_dir("badreg");
+    let dir = guard.path();
     let script = dir.join("fake-registry");
     std::fs::write(&script, "#!/bin/sh\necho 'configuration error: bad yaml' >&2\nexit 1\n").unwrap();
     #[cfg(unix)]

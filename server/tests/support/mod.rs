@@ -18,10 +18,12 @@ pub fn wharf_bin() -> &'static str {
     env!("CARGO_BIN_EXE_wharf")
 }
 
-pub fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wharf-test-{label}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A temporary directory, removed when dropped.
+pub fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("wharf-test-{label}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Fails with a clear message when a real part the tests need is not installed.
@@ -45,6 +47,7 @@ pub struct Options {
 
 pub struct Wharf {
     child: Option<Child>,
+    _dir_guard: tempfile::TempDir,
     pub dir: PathBuf,
     pub url: String,
     pub registry_host: String,
@@ -60,7 +63,8 @@ impl Wharf {
         if options.registry_url.is_none() {
             require_program("docker-registry");
         }
-        let dir = temp_dir("server");
+        let dir_guard = temp_dir("server");
+        let dir = dir_guard.path().to_path_buf();
         let data_dir = dir.join("data");
         let port = free_port();
         let registry_port = free_port();
@@ -98,6 +102,7 @@ impl Wharf {
             registry_host,
             data_dir,
             dir,
+            _dir_guard: dir_guard,
         };
         wharf.wait_healthy().await;
         wharf
@@ -192,7 +197,6 @@ impl Drop for Wharf {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
