@@ -17,8 +17,9 @@ pub fn CatalogPage() -> impl IntoView {
         <h1>"Catalog"</h1>
         <Transition fallback=|| view! { <p class="loading">"Loading repositories…"</p> }>
             {move || Suspend::new(async move {
+                let first = last().is_none();
                 match page.await {
-                    Ok(page) => view! { <CatalogTable page/> }.into_any(),
+                    Ok(page) => view! { <CatalogTable page first/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -27,7 +28,7 @@ pub fn CatalogPage() -> impl IntoView {
 }
 
 #[component]
-fn CatalogTable(page: Page) -> impl IntoView {
+fn CatalogTable(page: Page, first: bool) -> impl IntoView {
     if let Some(error) = page.registry_error {
         return view! {
             <div class="banner banner-error" role="alert">
@@ -66,7 +67,7 @@ fn CatalogTable(page: Page) -> impl IntoView {
             </tbody>
         </table>
         <nav class="pager" aria-label="Pages">
-            <a href="/">"First page"</a>
+            {(!first).then(|| view! { <a href="/">"← First page"</a> })}
             {next.map(|href| view! { <a href=href rel="next">"Next page →"</a> })}
         </nav>
     }

@@ -18,8 +18,9 @@ pub fn EventsPage() -> impl IntoView {
         <p class="hint">"Every push and delete the registry reported, newest first."</p>
         <Transition fallback=|| view! { <p class="loading">"Loading events…"</p> }>
             {move || Suspend::new(async move {
+                let newest = cursor().is_none();
                 match page.await {
-                    Ok(page) => view! { <EventsTable page/> }.into_any(),
+                    Ok(page) => view! { <EventsTable page newest/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -28,7 +29,7 @@ pub fn EventsPage() -> impl IntoView {
 }
 
 #[component]
-fn EventsTable(page: Page) -> impl IntoView {
+fn EventsTable(page: Page, newest: bool) -> impl IntoView {
     if page.events.is_empty() {
         return view! {
             <div class="panel empty">
@@ -77,7 +78,7 @@ fn EventsTable(page: Page) -> impl IntoView {
             </tbody>
         </table>
         <nav class="pager" aria-label="Pages">
-            <a href="/events">"Newest"</a>
+            {(!newest).then(|| view! { <a href="/events">"← Newest"</a> })}
             {next.map(|href| view! { <a href=href rel="next">"Older →"</a> })}
         </nav>
     }
