@@ -22,6 +22,14 @@ use crate::startup_error::StartupError;
 
 const TOKEN_LIFETIME_SECS: i64 = 300;
 
+/// Prints a line for the operator on stdout; a closed stdout (`wharf serve | head`) is no error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     init_tracing(args.log_format);
     let data_dir = data_dir::prepare(&args.data_dir)?;
@@ -40,11 +48,11 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     {
         AdminSetup::Created {
             password_generated: Some(password),
-        } => println!(
+        } => say!(
             "Created user admin with password: {password}\n(shown once; set WHARF_ADMIN_PASSWORD before the first start to choose it)"
         ),
         AdminSetup::Created { password_generated: None } => {
-            println!("Created user admin with the password from WHARF_ADMIN_PASSWORD")
+            say!("Created user admin with the password from WHARF_ADMIN_PASSWORD")
         }
         AdminSetup::AlreadyPresent => {}
     }
@@ -102,10 +110,10 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     }));
     let router = crate::routes::router(state.clone(), public_url.scheme() == "https").await?;
 
-    println!("Wharf is ready at {public_url}");
-    println!("Registry at {registry_url} — log in with:");
-    println!("  docker login {registry_host} -u admin");
-    println!("  skopeo login --tls-verify=false {registry_host} -u admin");
+    say!("Wharf is ready at {public_url}");
+    say!("Registry at {registry_url} — log in with:");
+    say!("  docker login {registry_host} -u admin");
+    say!("  skopeo login --tls-verify=false {registry_host} -u admin");
     if args.demo {
         tokio::spawn(push_demo_images(state.clone()));
     }

@@ -110,7 +110,11 @@ async fn pages_ask_for_sign_in_and_server_functions_refuse_anonymous_callers() {
         .send()
         .await
         .unwrap();
-    assert!(!events.status().is_success(), "anonymous server fn call must fail");
+    assert_eq!(
+        events.status(),
+        401,
+        "anonymous server fn call must be refused as unauthorized"
+    );
     let body = events.text().await.unwrap();
     assert!(body.contains("Unauthorized"), "{body}");
 
@@ -123,13 +127,33 @@ async fn pages_ask_for_sign_in_and_server_functions_refuse_anonymous_callers() {
 async fn wrong_password_does_not_sign_in() {
     let wharf = Wharf::start().await;
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let _ = client
+    let refused = client
         .post(format!("{}/api/login", wharf.url))
         .header("Accept", "application/json")
         .form(&[("username", "admin"), ("password", "wrong")])
         .send()
         .await
         .unwrap();
+    assert_eq!(refused.status(), 400, "a user's mistake is a 4xx, not a 500");
+    assert!(refused.text().await.unwrap().contains("Wrong user name or password"));
+
+    // A plain HTML form post (no JavaScript) is sent back to the form with the error.
+    let form = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/api/login", wharf.url))
+        .header("Accept", "text/html")
+        .header("Referer", format!("{}/login", wharf.url))
+        .form(&[("username", "admin"), ("password", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 302);
+    let location = form.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("/login") && location.contains("__err="), "{location}");
+    let (_, html) = wharf.page(&client, location.trim_start_matches(&wharf.url)).await;
+    assert!(html.contains("Wrong user name or password"), "{html}");
     let (_, html) = wharf.page(&client, "/").await;
     assert!(html.contains("Sign in to see this page"));
 }

@@ -6,44 +6,62 @@ use crate::model::{AppError, CurrentUser};
 #[server(prefix = "/api", endpoint = "me")]
 pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
     use crate::backend::{session, AppState};
-    let state = AppState::from_context()?;
-    let session = leptos_axum::extract::<tower_sessions::Session>().await?;
-    Ok(session::current_user(&state, &session).await?.map(|u| CurrentUser {
-        username: u.username,
-        is_admin: u.is_admin,
-    }))
+    crate::backend::responses::with_status(
+        async move {
+            let state = AppState::from_context()?;
+            let session = leptos_axum::extract::<tower_sessions::Session>().await?;
+            Ok(session::current_user(&state, &session).await?.map(|u| CurrentUser {
+                username: u.username,
+                is_admin: u.is_admin,
+            }))
+        }
+        .await,
+    )
+    .await
 }
 
 /// Signs in with a user name and password, then sends the browser to `next` (a local path) or `/`.
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::{session, users, AppState};
-    let state = AppState::from_context()?;
-    let session = leptos_axum::extract::<tower_sessions::Session>().await?;
-    let username = username.trim();
-    if username.is_empty() || password.is_empty() {
-        return Err(AppError::BadRequest("Enter your user name and password.".into()));
-    }
-    if username.len() > 256 || password.len() > 1024 {
-        return Err(AppError::BadRequest("User name or password is too long.".into()));
-    }
-    let user = users::authenticate(&state.db, username, &password)
-        .await
-        .map_err(session::internal)?
-        .ok_or_else(|| AppError::BadRequest("Wrong user name or password.".into()))?;
-    session::sign_in(&session, &user).await?;
-    tracing::info!(user = %user.username, "signed in");
-    leptos_axum::redirect(&safe_next(next.as_deref()));
-    Ok(())
+    crate::backend::responses::with_status(
+        async move {
+            let state = AppState::from_context()?;
+            let session = leptos_axum::extract::<tower_sessions::Session>().await?;
+            let username = username.trim();
+            if username.is_empty() || password.is_empty() {
+                return Err(AppError::BadRequest("Enter your user name and password.".into()));
+            }
+            if username.len() > 256 || password.len() > 1024 {
+                return Err(AppError::BadRequest("User name or password is too long.".into()));
+            }
+            let user = users::authenticate(&state.db, username, &password)
+                .await
+                .map_err(session::internal)?
+                .ok_or_else(|| AppError::BadRequest("Wrong user name or password.".into()))?;
+            session::sign_in(&session, &user).await?;
+            tracing::info!(user = %user.username, "signed in");
+            leptos_axum::redirect(&safe_next(next.as_deref()));
+            Ok(())
+        }
+        .await,
+    )
+    .await
 }
 
 #[server(prefix = "/api", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     use crate::backend::session;
-    let session = leptos_axum::extract::<tower_sessions::Session>().await?;
-    session::sign_out(&session).await?;
-    leptos_axum::redirect("/login");
-    Ok(())
+    crate::backend::responses::with_status(
+        async move {
+            let session = leptos_axum::extract::<tower_sessions::Session>().await?;
+            session::sign_out(&session).await?;
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+    .await
 }
 
 /// Only local paths are followed after sign-in, never another site.

@@ -8,6 +8,7 @@ pub mod events;
 pub mod passwords;
 pub mod registry;
 pub mod registry_config;
+pub mod responses;
 pub mod session;
 pub mod state;
 pub mod synthetic;

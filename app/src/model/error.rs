@@ -22,6 +22,20 @@ pub enum AppError {
     Transport(String),
 }
 
+impl AppError {
+    /// The HTTP status a server function answers with for this error.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::Unauthorized => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::BadRequest(_) => 400,
+            AppError::NotFound(_) => 404,
+            AppError::RegistryUnavailable(_) => 503,
+            AppError::Internal(_) | AppError::Transport(_) => 500,
+        }
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
