@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { defineConfig, type ReporterDescription } from "@playwright/test";
 
 // scripts/test starts `wharf serve` (console and registry on free ports) and sets:
@@ -11,6 +13,8 @@ const baseURL = process.env.WHARF_E2E_URL ?? "http://127.0.0.1:3000";
 
 const reporter: ReporterDescription[] = [["list"]];
 if (process.env.WHARF_E2E_JSON) reporter.push(["json", { outputFile: process.env.WHARF_E2E_JSON }]);
+
+const launch = JSON.parse(readFileSync(join(__dirname, "chromium.json"), "utf8"));
 
 export default defineConfig({
   testDir: "./tests",
@@ -29,18 +33,9 @@ export default defineConfig({
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
     launchOptions: {
-      // Playwright's own browser download cannot work here: use Debian's chromium.
-      executablePath: process.env.WHARF_E2E_CHROMIUM ?? "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      // Debian's chromium (see chromium.json): Playwright's own browser download cannot work here.
+      executablePath: process.env.WHARF_E2E_CHROMIUM ?? launch.executablePath,
+      args: launch.args,
     },
   },
   projects: [{ name: "chromium", use: { browserName: "chromium" } }],

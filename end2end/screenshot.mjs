@@ -5,7 +5,7 @@
 //
 // --wait-for reloads the page (bounded) until that text shows, for pushes the registry is still reporting.
 import { chromium } from "@playwright/test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -22,18 +22,10 @@ const { values } = parseArgs({
   },
 });
 
+const launch = JSON.parse(readFileSync(new URL("./chromium.json", import.meta.url), "utf8"));
 const browser = await chromium.launch({
-  executablePath: process.env.WHARF_E2E_CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
+  executablePath: process.env.WHARF_E2E_CHROMIUM ?? launch.executablePath,
+  args: launch.args,
 });
 try {
   const page = await browser.newPage({
