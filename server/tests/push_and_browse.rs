@@ -13,34 +13,27 @@ async fn skopeo_push_shows_in_catalog_and_events() {
     let authfile = work.join("auth.json");
     let authfile = authfile.to_str().unwrap();
 
-    let login = skopeo(&[
-        "login",
-        "--authfile",
-        authfile,
-        "--tls-verify=false",
-        "-u",
-        "admin",
-        "-p",
-        ADMIN_PASSWORD,
-        &wharf.registry_host,
-    ]);
+    let skopeo_login = |password: &str| {
+        skopeo(&[
+            "login",
+            "--authfile",
+            authfile,
+            "--tls-verify=false",
+            "-u",
+            "admin",
+            "-p",
+            password,
+            &wharf.registry_host,
+        ])
+    };
+    let login = skopeo_login(ADMIN_PASSWORD);
     assert!(
         login.status.success(),
         "skopeo login: {}",
         String::from_utf8_lossy(&login.stderr)
     );
 
-    let wrong = skopeo(&[
-        "login",
-        "--authfile",
-        authfile,
-        "--tls-verify=false",
-        "-u",
-        "admin",
-        "-p",
-        "nope",
-        &wharf.registry_host,
-    ]);
+    let wrong = skopeo_login("nope");
     assert!(!wrong.status.success(), "login with a wrong password must fail");
 
     let layout = work.join("layout");
