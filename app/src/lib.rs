@@ -14,10 +14,12 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::api::auth::{who_am_i, Login, Logout};
+use crate::components::live::provide_live_updates;
 use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
 use crate::pages::{
     catalog::CatalogPage, coming::ComingPage, events::EventsPage, login::LoginPage, not_found::NotFound,
+    reference::ReferencePage, settings::SettingsPage,
 };
 
 /// The HTML document around the app (server side only renders it).
@@ -54,6 +56,9 @@ pub fn App() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     let user = Resource::new(move || (login.version().get(), logout.version().get()), |_| who_am_i());
     provide_context(Auth { login, logout, user });
+    provide_live_updates(Signal::derive(move || {
+        user.get().and_then(|u| u.ok()).flatten().is_some()
+    }));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/wharf.css"/>
@@ -73,10 +78,8 @@ pub fn App() -> impl IntoView {
                         path=path!("/access")
                         view=|| view! { <ComingPage title="Access" what="Users, teams, robot accounts and Reader / Contributor / Owner roles per registry, namespace or repository."/> }
                     />
-                    <Route
-                        path=path!("/settings")
-                        view=|| view! { <ComingPage title="Settings" what="Registry connection, notification endpoint and token service settings."/> }
-                    />
+                    <Route path=path!("/r/*path") view=ReferencePage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -51,6 +51,28 @@ pub struct ServeArgs {
     /// Use this existing registry instead of starting one, e.g. http://127.0.0.1:5000.
     #[arg(long, env = "WHARF_REGISTRY_URL")]
     pub registry_url: Option<Url>,
+    /// Basic-auth user for a registry Wharf does not manage (--registry-url).
+    #[arg(long, env = "WHARF_REGISTRY_USERNAME", requires = "registry_url")]
+    pub registry_username: Option<String>,
+    /// Its password (prefer --registry-password-file or the variable over the flag).
+    #[arg(
+        long,
+        env = "WHARF_REGISTRY_PASSWORD",
+        hide_env_values = true,
+        requires = "registry_username"
+    )]
+    pub registry_password: Option<String>,
+    /// A file holding the password (trailing newline ignored).
+    #[arg(
+        long,
+        env = "WHARF_REGISTRY_PASSWORD_FILE",
+        requires = "registry_username",
+        conflicts_with = "registry_password"
+    )]
+    pub registry_password_file: Option<PathBuf>,
+    /// Seconds between reconciles of the index with the registry (0: only at start and on request).
+    #[arg(long, env = "WHARF_RECONCILE_INTERVAL", default_value_t = 600)]
+    pub reconcile_interval: u64,
     /// Address of the registry Wharf starts.
     #[arg(long, env = "WHARF_REGISTRY_LISTEN", default_value = "127.0.0.1:5000")]
     pub registry_listen: SocketAddr,

@@ -3,6 +3,7 @@
 mod cli;
 mod data_dir;
 mod health;
+mod live_stream;
 mod push_command;
 mod registry_events;
 mod registry_process;

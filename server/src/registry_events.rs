@@ -37,6 +37,9 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
                 duplicates = outcome.duplicates,
                 "registry events received"
             );
+            if outcome.stored > 0 {
+                state.sync.events_stored.notify_one();
+            }
             reply(StatusCode::OK, serde_json::to_value(outcome).unwrap_or_default())
         }
         Err(err) => {

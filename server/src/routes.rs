@@ -12,7 +12,7 @@ use app::backend::AppState;
 use app::{shell, App};
 
 use crate::startup_error::StartupError;
-use crate::{health, registry_events, sessions, token_endpoint};
+use crate::{health, live_stream, registry_events, sessions, token_endpoint};
 
 /// Notification envelopes are small; anything bigger is not from the registry.
 const EVENTS_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -31,6 +31,7 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
             "/registry/events",
             post(registry_events::receive).layer(axum::extract::DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
         )
+        .route("/api/stream", get(live_stream::stream))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use leptos::config::LeptosOptions;
 use url::Url;
@@ -11,6 +12,7 @@ use app::backend::db::{redact_url, Db};
 use app::backend::registry::{RegistryAuth, RegistryClient};
 use app::backend::registry_config::{render, RegistryConfigInput};
 use app::backend::state::App;
+use app::backend::sync::{worker, SyncHub};
 use app::backend::tokens::{SigningKey, TokenSigner};
 use app::backend::users::{self, AdminSetup};
 use app::backend::AppState;
@@ -85,7 +87,12 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     };
 
     let signer = Arc::new(TokenSigner::new(key, TOKEN_ISSUER, TOKEN_SERVICE, TOKEN_LIFETIME_SECS));
-    let registry = RegistryClient::new(registry_url.clone(), RegistryAuth::Minted(signer.clone()));
+    let registry_auth = if managed.is_some() {
+        RegistryAuth::Minted(signer.clone())
+    } else {
+        registry_credentials(&args)?
+    };
+    let registry = RegistryClient::new(registry_url.clone(), registry_auth);
     let leptos_options = LeptosOptions::builder()
         .output_name("wharf")
         .site_root(args.site_root.to_string_lossy().to_string())
@@ -102,12 +109,17 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
             token_issuer: TOKEN_ISSUER.to_string(),
             notification_secret,
             managed_registry: managed.is_some(),
+            registry_username: args.registry_username.clone(),
+            public_url: public_url.clone(),
+            reconcile_interval: Duration::from_secs(args.reconcile_interval),
         },
         db,
         signer,
         registry,
+        sync: Arc::new(SyncHub::default()),
         leptos_options,
     }));
+    worker::spawn(state.clone(), state.settings.reconcile_interval);
     let router = crate::routes::router(state.clone(), public_url.scheme() == "https").await?;
 
     say!("Wharf is ready at {public_url}");
@@ -119,7 +131,14 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     }
 
     let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown({
+            let state = state.clone();
+            async move {
+                shutdown_signal().await;
+                // Ends the workers and the live streams, so the server can finish.
+                state.sync.stop();
+            }
+        })
         .await;
     if let Some(registry) = managed {
         tracing::info!("stopping the registry");
@@ -168,6 +187,31 @@ async fn start_registry(
         listen: args.registry_listen,
     })
     .await
+}
+
+/// How the console authenticates to a registry it does not manage: basic credentials, or none.
+fn registry_credentials(args: &ServeArgs) -> Result<RegistryAuth, StartupError> {
+    let Some(username) = args.registry_username.clone() else {
+        return Ok(RegistryAuth::Anonymous);
+    };
+    let password = match (&args.registry_password, &args.registry_password_file) {
+        (Some(password), _) => password.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| {
+                StartupError::Other(format!(
+                    "cannot read the registry password file {}: {e}",
+                    path.display()
+                ))
+            })?
+            .trim_end_matches(['\r', '\n'])
+            .to_string(),
+        (None, None) => {
+            return Err(StartupError::Other(
+                "--registry-username needs a password: set WHARF_REGISTRY_PASSWORD or --registry-password-file".into(),
+            ))
+        }
+    };
+    Ok(RegistryAuth::Credentials { username, password })
 }
 
 fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {

@@ -1,44 +1,36 @@
 use leptos::prelude::*;
 
-use crate::model::{AppError, CatalogPage};
+use crate::model::{AppError, CatalogPage, CatalogQuery};
 
-pub const CATALOG_PAGE_SIZE: usize = 50;
-
-/// A page of repositories, read from the registry's catalog.
+/// A page of repositories from the index: search, namespace filter, sort, page.
 #[server(prefix = "/api", endpoint = "catalog")]
-pub async fn list_repositories(last: Option<String>) -> Result<CatalogPage, AppError> {
+pub async fn list_repositories(query: CatalogQuery) -> Result<CatalogPage, AppError> {
+    use crate::backend::index::queries::{self, CATALOG_PAGE_SIZE};
     use crate::backend::{session, AppState};
-    use crate::model::RepositoryRow;
     crate::backend::responses::with_status(
         async move {
             let state = AppState::from_context()?;
-            let session = leptos_axum::extract::<tower_sessions::Session>().await?;
-            session::require_user(&state, &session).await?;
-            let registry_host = state.settings.registry_host.clone();
-            let last = last.filter(|l| !l.is_empty());
-            match state.registry.catalog_page(CATALOG_PAGE_SIZE, last.as_deref()).await {
-                Ok((names, next)) => Ok(CatalogPage {
-                    repositories: names
-                        .into_iter()
-                        .map(|name| RepositoryRow {
-                            reference: format!("{registry_host}/{name}"),
-                            name,
-                        })
-                        .collect(),
-                    next,
-                    registry_error: None,
-                    registry_host,
-                }),
-                Err(err) => {
-                    tracing::warn!(error = %err, "catalog read failed");
-                    Ok(CatalogPage {
-                        repositories: Vec::new(),
-                        next: None,
-                        registry_error: Some(err.to_string()),
-                        registry_host,
-                    })
-                }
+            let session = session::current_session().await?;
+            session::require_access(&state, &session, "registry", "catalog", "*", "browse the catalog").await?;
+            if query.search.len() > 256 || query.namespace.len() > 256 {
+                return Err(AppError::BadRequest(
+                    "The search text is too long (at most 256 characters).".into(),
+                ));
             }
+            let rows = queries::catalog(&state.db, &query, &state.settings.registry_host)
+                .await
+                .map_err(session::internal)?;
+            Ok(CatalogPage {
+                repositories: rows.repositories,
+                matching: rows.matching,
+                total: rows.total,
+                page: query.page.max(1),
+                page_size: CATALOG_PAGE_SIZE,
+                namespaces: rows.namespaces,
+                registry_host: state.settings.registry_host.clone(),
+                sync: state.sync.status(),
+                generated_at_ms: crate::backend::db::now_ms(),
+            })
         }
         .await,
     )

@@ -3,3 +3,6 @@
 pub mod auth;
 pub mod catalog;
 pub mod events;
+pub mod images;
+pub mod repository;
+pub mod sync;

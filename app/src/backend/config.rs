@@ -17,6 +17,12 @@ pub struct Settings {
     pub notification_secret: String,
     /// Whether the console generated and started the registry itself.
     pub managed_registry: bool,
+    /// Basic-auth user name for a registry Wharf does not manage (the password is not kept here).
+    pub registry_username: Option<String>,
+    /// Where users and registry clients reach the console.
+    pub public_url: url::Url,
+    /// Time between periodic reconciles (zero: only on start and on request).
+    pub reconcile_interval: std::time::Duration,
 }
 
 pub const TOKEN_SERVICE: &str = "wharf-registry";

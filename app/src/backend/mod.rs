@@ -1,16 +1,19 @@
-//! Server-side domain code: database, registry client, token service, events, users.
-//! Nothing here knows about Leptos views; HTTP handlers live in the server crate or in `api`.
+//! Server-side domain code: database, registry client, token service, events, index and sync,
+//! users. Nothing here knows about Leptos views; HTTP handlers live in the server crate or in `api`.
 
 pub mod access;
 pub mod config;
 pub mod db;
+pub mod deletion;
 pub mod events;
+pub mod index;
 pub mod passwords;
 pub mod registry;
 pub mod registry_config;
 pub mod responses;
 pub mod session;
 pub mod state;
+pub mod sync;
 pub mod synthetic;
 pub mod tokens;
 pub mod users;

@@ -30,11 +30,30 @@ const IGNORED_MEDIA_TYPES: &[&str] = &[
     "application/vnd.oci.image.config.v1+json",
 ];
 
-pub fn render(input: &RegistryConfigInput<'_>) -> String {
+/// The `notifications` section that sends manifest events to the console's intake: part of the
+/// managed registry's config, and what the Settings page offers for a registry Wharf does not manage.
+pub fn notification_stanza(events_url: &str, secret: &str) -> String {
     let ignored: String = IGNORED_MEDIA_TYPES
         .iter()
         .map(|m| format!("          - {m}\n"))
         .collect();
+    format!(
+        r#"notifications:
+  endpoints:
+    - name: wharf
+      url: {events_url}
+      headers:
+        Authorization: [Bearer {secret}]
+      timeout: 5s
+      threshold: 3
+      backoff: 2s
+      ignore:
+        mediatypes:
+{ignored}"#
+    )
+}
+
+pub fn render(input: &RegistryConfigInput<'_>) -> String {
     format!(
         r#"# Written by Wharf on every start from its flags; edit those, not this file.
 version: 0.1
@@ -60,18 +79,7 @@ auth:
     issuer: {issuer}
     rootcertbundle: {cert}
     jwks: {jwks}
-notifications:
-  endpoints:
-    - name: wharf
-      url: {events_url}
-      headers:
-        Authorization: [Bearer {secret}]
-      timeout: 5s
-      threshold: 3
-      backoff: 2s
-      ignore:
-        mediatypes:
-{ignored}"#,
+{notifications}"#,
         storage = input.storage_dir.display(),
         listen = input.listen,
         http_secret = input.http_secret,
@@ -80,8 +88,6 @@ notifications:
         issuer = input.issuer,
         cert = input.cert_path.display(),
         jwks = input.jwks_path.display(),
-        events_url = input.events_url,
-        secret = input.notification_secret,
-        ignored = ignored,
+        notifications = notification_stanza(input.events_url, input.notification_secret),
     )
 }

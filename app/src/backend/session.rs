@@ -35,3 +35,28 @@ pub fn internal(err: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %err, "internal error");
     AppError::Internal("see the server log".into())
 }
+
+/// The signed-in user, if `allowed_actions` grants them `action` on the resource; otherwise
+/// `Unauthorized` (signed out) or `Forbidden` with `what` ("delete images in team/app").
+pub async fn require_access(
+    state: &AppState,
+    session: &Session,
+    resource_type: &str,
+    resource_name: &str,
+    action: &str,
+    what: &str,
+) -> Result<User, AppError> {
+    let user = require_user(state, session).await?;
+    let subject = super::access::Subject::User(user.clone());
+    let granted = super::access::allowed_actions(&subject, resource_type, resource_name, &[action.to_string()]);
+    if granted.iter().any(|a| a == action) {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden(what.to_string()))
+    }
+}
+
+/// The session of the current server function call.
+pub async fn current_session() -> Result<Session, AppError> {
+    Ok(leptos_axum::extract::<Session>().await?)
+}

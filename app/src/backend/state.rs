@@ -7,6 +7,7 @@ use leptos::config::LeptosOptions;
 use super::config::Settings;
 use super::db::Db;
 use super::registry::RegistryClient;
+use super::sync::SyncHub;
 use super::tokens::TokenSigner;
 
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct App {
     pub signer: Arc<TokenSigner>,
     /// The console's own registry client; it mints its own short-lived tokens.
     pub registry: RegistryClient,
+    /// Registry reachability, reconcile progress and the live-update channel.
+    pub sync: Arc<SyncHub>,
     pub leptos_options: LeptosOptions,
 }
 

@@ -71,3 +71,63 @@ mod tests {
         );
     }
 }
+
+/// `now - then` in words: "just now", "5 minutes ago", "3 days ago".
+pub fn time_ago(then_ms: i64, now_ms: i64) -> String {
+    let seconds = (now_ms - then_ms).max(0) / 1000;
+    let (value, unit) = match seconds {
+        s if s < 45 => return "just now".to_string(),
+        s if s < 3600 => ((s + 30) / 60, "minute"),
+        s if s < 86_400 => ((s + 1800) / 3600, "hour"),
+        s if s < 30 * 86_400 => ((s + 43_200) / 86_400, "day"),
+        s if s < 365 * 86_400 => (s / (30 * 86_400), "month"),
+        s => (s / (365 * 86_400), "year"),
+    };
+    let value = value.max(1);
+    format!("{value} {unit}{} ago", if value == 1 { "" } else { "s" })
+}
+
+/// Unix milliseconds → `2026-11-23 10:00:00 UTC` (no time zone database in the browser bundle).
+pub fn ms_to_display(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rest = ms.rem_euclid(86_400_000) / 1000;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day); Howard Hinnant's civil-from-days algorithm.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn relative_and_exact_times() {
+        let now = 1_000_000_000_000;
+        assert_eq!(time_ago(now - 10_000, now), "just now");
+        assert_eq!(time_ago(now - 5 * 60_000, now), "5 minutes ago");
+        assert_eq!(time_ago(now - 3_600_000, now), "1 hour ago");
+        assert_eq!(time_ago(now - 3 * 86_400_000, now), "3 days ago");
+        assert_eq!(time_ago(now + 5000, now), "just now");
+        assert_eq!(ms_to_display(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(ms_to_display(1_795_437_296_000), "2026-11-23 09:54:56 UTC");
+        assert_eq!(ms_to_display(951_782_400_000), "2000-02-29 00:00:00 UTC");
+    }
+}

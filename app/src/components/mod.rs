@@ -1,5 +1,11 @@
 //! Reusable view pieces.
 
+pub mod copy_button;
 pub mod error_panel;
 pub mod format;
+pub mod live;
 pub mod nav;
+pub mod pager;
+pub mod pull_commands;
+pub mod sync_banner;
+pub mod time;

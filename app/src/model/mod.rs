@@ -3,9 +3,17 @@
 mod catalog;
 mod error;
 mod events;
+mod manifest;
+mod repository;
 mod session;
+mod settings;
+mod sync;
 
-pub use catalog::{CatalogPage, RepositoryRow};
+pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};
 pub use error::AppError;
 pub use events::{EventRow, EventsPage};
+pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, LayerRow, ManifestView};
+pub use repository::{Attachment, ImageRow, Label, PlatformRow, RepositoryView};
 pub use session::CurrentUser;
+pub use settings::SettingsView;
+pub use sync::{IndexUpdate, ReconcileProgress, SyncStatus};

@@ -1,25 +1,73 @@
+//! The catalog: every repository in the index, searchable as you type, sortable, filterable by
+//! namespace, 50 per page. All of it lives in the URL, so a view can be shared and the back
+//! button works; without JavaScript the search form submits as a plain GET.
+
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
 
 use crate::api::catalog::list_repositories;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::percent_encode;
-use crate::model::CatalogPage as Page;
+use crate::components::format::{human_size, percent_encode};
+use crate::components::live::use_live_changes;
+use crate::components::pager::Pager;
+use crate::components::sync_banner::StaleBanner;
+use crate::components::time::TimeAgo;
+use crate::model::{CatalogPage as Page, CatalogQuery, CatalogSort};
+
+/// The catalog address for a query (defaults left out, so the plain `/` stays plain).
+pub fn catalog_href(query: &CatalogQuery) -> String {
+    let mut params = Vec::new();
+    if !query.search.is_empty() {
+        params.push(format!("q={}", percent_encode(&query.search, true)));
+    }
+    if !query.namespace.is_empty() {
+        params.push(format!("ns={}", percent_encode(&query.namespace, true)));
+    }
+    if query.sort != CatalogSort::default() {
+        params.push(format!("sort={}", query.sort.as_param()));
+    }
+    if query.page > 1 {
+        params.push(format!("page={}", query.page));
+    }
+    if params.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/?{}", params.join("&"))
+    }
+}
+
+/// The repository page address.
+pub fn repository_href(name: &str) -> String {
+    format!("/r/{}", percent_encode(name, true))
+}
 
 #[component]
 pub fn CatalogPage() -> impl IntoView {
-    let query = use_query_map();
-    let last = move || query.read().get("last");
-    let page = Resource::new(last, list_repositories);
+    let query_map = use_query_map();
+    let query = Memo::new(move |_| {
+        let map = query_map.read();
+        CatalogQuery {
+            search: map.get("q").unwrap_or_default(),
+            sort: CatalogSort::from_param(&map.get("sort").unwrap_or_default()),
+            namespace: map.get("ns").unwrap_or_default(),
+            page: map.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+        }
+    });
+    let changes = use_live_changes();
+    let page = Resource::new(
+        move || (query.get(), changes.get()),
+        |(query, _)| list_repositories(query),
+    );
     view! {
         <Title text="Catalog"/>
         <h1>"Catalog"</h1>
+        <SearchBar query/>
         <Transition fallback=|| view! { <p class="loading">"Loading repositories…"</p> }>
             {move || Suspend::new(async move {
-                let first = last().is_none();
                 match page.await {
-                    Ok(page) => view! { <CatalogTable page first/> }.into_any(),
+                    Ok(page) => view! { <CatalogTable page query=query.get_untracked()/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -27,49 +75,187 @@ pub fn CatalogPage() -> impl IntoView {
     }
 }
 
+/// Search box, namespace filter and sort: a GET form that also navigates as you type.
 #[component]
-fn CatalogTable(page: Page, first: bool) -> impl IntoView {
-    if let Some(error) = page.registry_error {
-        return view! {
-            <div class="banner banner-error" role="alert">
-                <strong>"The registry cannot be reached. "</strong>
-                {error}
-                " Check that it is running; this page shows repositories as soon as it answers again."
-            </div>
+fn SearchBar(query: Memo<CatalogQuery>) -> impl IntoView {
+    let navigate = use_navigate();
+    let go = move |change: &dyn Fn(&mut CatalogQuery)| {
+        let mut next = query.get_untracked();
+        change(&mut next);
+        next.page = 1;
+        navigate(
+            &catalog_href(&next),
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..NavigateOptions::default()
+            },
+        );
+    };
+    let on_input = {
+        let go = go.clone();
+        move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            go(&|q: &mut CatalogQuery| q.search = value.clone());
         }
-        .into_any();
-    }
-    if page.repositories.is_empty() {
-        return view! { <EmptyCatalog host=page.registry_host/> }.into_any();
-    }
-    let next = page.next.map(|last| format!("/?last={}", percent_encode(&last, false)));
+    };
+    let on_submit = {
+        let go = go.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            go(&|_: &mut CatalogQuery| {});
+        }
+    };
     view! {
+        <form class="toolbar" method="get" action="/" role="search" on:submit=on_submit>
+            <label class="visually-hidden" for="catalog-search">"Search repositories"</label>
+            <input
+                id="catalog-search"
+                type="search"
+                name="q"
+                placeholder="Search repositories (team/ for a namespace)"
+                autocomplete="off"
+                prop:value=move || query.read().search.clone()
+                on:input=on_input
+            />
+            <input type="hidden" name="sort" prop:value=move || query.read().sort.as_param()/>
+            <input type="hidden" name="ns" prop:value=move || query.read().namespace.clone()/>
+            <button type="submit">"Search"</button>
+        </form>
+    }
+}
+
+#[component]
+fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
+    let stale = view! { <StaleBanner status=page.sync.clone()/> };
+    let reconcile = page.sync.reconcile.clone();
+    let progress = (reconcile.running && page.total == 0).then(|| {
+        view! {
+            <p class="hint" role="status">
+                {format!(
+                    "Reading the registry: {} of {} repositories…",
+                    reconcile.repositories_done, reconcile.repositories_total
+                )}
+            </p>
+        }
+    });
+    if page.total == 0 && !reconcile.running {
+        return view! { {stale} <EmptyCatalog host=page.registry_host/> }.into_any();
+    }
+    let sort_links = CatalogSort::ALL
+        .into_iter()
+        .map(|sort| {
+            let href = catalog_href(&CatalogQuery {
+                sort,
+                page: 1,
+                ..query.clone()
+            });
+            let current = sort == query.sort;
+            view! {
+                <a href=href aria-current=current.then_some("true") class:current=current>{sort.label()}</a>
+            }
+        })
+        .collect_view();
+    let namespace_links = (!page.namespaces.is_empty()).then(|| {
+        let all_href = catalog_href(&CatalogQuery {
+            namespace: String::new(),
+            page: 1,
+            ..query.clone()
+        });
+        let links = page
+            .namespaces
+            .iter()
+            .map(|ns| {
+                let href = catalog_href(&CatalogQuery {
+                    namespace: ns.namespace.clone(),
+                    page: 1,
+                    ..query.clone()
+                });
+                let current = ns.namespace == query.namespace;
+                view! {
+                    <a href=href class:current=current aria-current=current.then_some("true")>
+                        {ns.namespace.clone()}
+                        <span class="count">{ns.repositories}</span>
+                    </a>
+                }
+            })
+            .collect_view();
+        view! {
+            <nav class="namespaces" aria-label="Namespaces">
+                <span class="muted">"Namespace:"</span>
+                <a href=all_href class:current=query.namespace.is_empty()>"All"</a>
+                {links}
+            </nav>
+        }
+    });
+    let totals = if page.matching == page.total {
+        format!("{} repositories", page.total)
+    } else {
+        format!("{} of {} repositories match", page.matching, page.total)
+    };
+    let now = page.generated_at_ms;
+    let pages = page.page_count();
+    let rows = if page.repositories.is_empty() {
+        view! {
+            <tr>
+                <td colspan="5" class="empty-row">
+                    "No repository matches. "
+                    <a href="/">"Clear the search"</a>
+                </td>
+            </tr>
+        }
+        .into_any()
+    } else {
+        page.repositories
+            .into_iter()
+            .map(|repo| {
+                let href = repository_href(&repo.name);
+                view! {
+                    <tr>
+                        <td class="name"><a href=href>{repo.name.clone()}</a></td>
+                        <td class="num">{repo.tag_count}</td>
+                        <td class="num">{human_size(repo.size_bytes)}</td>
+                        <td>
+                            {match repo.last_push_at_ms {
+                                Some(at) => view! { <TimeAgo at_ms=at now_ms=now/> }.into_any(),
+                                None => view! { <span class="muted">"—"</span> }.into_any(),
+                            }}
+                        </td>
+                        <td><code class="pull">{repo.reference}</code></td>
+                    </tr>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        {stale}
+        {progress}
+        {namespace_links}
+        <div class="table-head">
+            <span class="totals">{totals}</span>
+            <nav class="sort" aria-label="Sort by">
+                <span class="muted">"Sort:"</span>
+                {sort_links}
+            </nav>
+        </div>
         <table class="data catalog">
             <thead>
                 <tr>
                     <th scope="col">"Repository"</th>
-                    <th scope="col">"Image"</th>
+                    <th scope="col" class="num">"Tags"</th>
+                    <th scope="col" class="num">"Size"</th>
+                    <th scope="col">"Last push"</th>
+                    <th scope="col">"Pull from"</th>
                 </tr>
             </thead>
-            <tbody>
-                {page
-                    .repositories
-                    .into_iter()
-                    .map(|repo| {
-                        view! {
-                            <tr>
-                                <td class="name">{repo.name}</td>
-                                <td><code class="pull">{repo.reference}</code></td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
+            <tbody>{rows}</tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            {(!first).then(|| view! { <a href="/">"← First page"</a> })}
-            {next.map(|href| view! { <a href=href rel="next">"Next page →"</a> })}
-        </nav>
+        <Pager
+            page=page.page
+            pages
+            href=move |n| catalog_href(&CatalogQuery { page: n, ..query.clone() })
+        />
     }
     .into_any()
 }
@@ -84,5 +270,25 @@ fn EmptyCatalog(host: String) -> impl IntoView {
                 {format!("docker login {host}\ndocker tag alpine:latest {host}/demo/alpine:latest\ndocker push {host}/demo/alpine:latest")}
             </pre>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_addresses_carry_the_state() {
+        assert_eq!(catalog_href(&CatalogQuery::default()), "/");
+        assert_eq!(
+            catalog_href(&CatalogQuery {
+                search: "team/a b".into(),
+                sort: CatalogSort::Size,
+                namespace: "team".into(),
+                page: 3,
+            }),
+            "/?q=team/a%20b&ns=team&sort=size&page=3"
+        );
+        assert_eq!(repository_href("team/app"), "/r/team/app");
     }
 }

@@ -2,6 +2,11 @@
 
 pub mod catalog;
 pub mod coming;
+pub mod delete_forms;
 pub mod events;
 pub mod login;
+pub mod manifest;
 pub mod not_found;
+pub mod reference;
+pub mod repository;
+pub mod settings;

@@ -366,6 +366,86 @@ impl RegistryClient {
     }
 }
 
+impl RegistryClient {
+    /// `GET /v2/<name>/tags/list`: unsorted, and `null` once every tag was deleted.
+    pub async fn tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
+        let response = self
+            .send(
+                Method::GET,
+                &format!("/v2/{repository}/tags/list"),
+                &format!("repository:{repository}:pull"),
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        let response = expect_success(response, "tag list").await?;
+        #[derive(serde::Deserialize)]
+        struct TagList {
+            tags: Option<Vec<String>>,
+        }
+        let body: TagList = response
+            .json()
+            .await
+            .map_err(|e| RegistryError::Protocol(format!("tag list body: {e}")))?;
+        Ok(body.tags.unwrap_or_default())
+    }
+
+    /// `HEAD` a manifest: the digest a tag points at.
+    pub async fn manifest_digest(&self, repository: &str, reference: &str) -> Result<String, RegistryError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, MANIFEST_ACCEPT.parse().expect("static header"));
+        let response = self
+            .send(
+                Method::HEAD,
+                &format!("/v2/{repository}/manifests/{reference}"),
+                &format!("repository:{repository}:pull"),
+                headers,
+                None,
+            )
+            .await?;
+        let response = expect_success(response, "manifest HEAD").await?;
+        let digest = header_string(&response, "Docker-Content-Digest");
+        if digest.is_empty() {
+            return Err(RegistryError::Protocol(
+                "manifest HEAD without Docker-Content-Digest".into(),
+            ));
+        }
+        Ok(digest)
+    }
+
+    /// `GET` a blob (used for image configs, which are small JSON documents).
+    pub async fn get_blob(&self, repository: &str, digest: &str) -> Result<Bytes, RegistryError> {
+        let response = self
+            .send(
+                Method::GET,
+                &format!("/v2/{repository}/blobs/{digest}"),
+                &format!("repository:{repository}:pull"),
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        let response = expect_success(response, "blob").await?;
+        response
+            .bytes()
+            .await
+            .map_err(|e| RegistryError::from_reqwest(self.base.as_str(), e))
+    }
+
+    /// `DELETE` a manifest by digest (the registry refuses deletes by tag).
+    pub async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<(), RegistryError> {
+        let response = self
+            .send(
+                Method::DELETE,
+                &format!("/v2/{repository}/manifests/{digest}"),
+                &format!("repository:{repository}:delete"),
+                HeaderMap::new(),
+                None,
+            )
+            .await?;
+        expect_success(response, "manifest delete").await.map(|_| ())
+    }
+}
+
 /// A response header as a string, empty when absent or not text.
 fn header_string(response: &Response, name: &str) -> String {
     response

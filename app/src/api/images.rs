@@ -1,0 +1,124 @@
+//! Deleting images and tags. Both ask the user to type what they delete.
+
+use leptos::prelude::*;
+
+use crate::model::{AppError, DeleteOutcome};
+
+/// What confirms an image delete: one of its tags, or the first 12 hex digits of an untagged digest.
+pub fn image_confirmation(digest: &str, tags: &[String]) -> String {
+    tags.first().cloned().unwrap_or_else(|| {
+        digest
+            .split_once(':')
+            .map(|(_, hex)| hex.chars().take(12).collect())
+            .unwrap_or_default()
+    })
+}
+
+/// Deletes an image by digest: every tag on it goes with it.
+#[server(prefix = "/api", endpoint = "delete_image")]
+pub async fn delete_image(repository: String, digest: String, confirm: String) -> Result<DeleteOutcome, AppError> {
+    use crate::backend::index::queries;
+    use crate::backend::{deletion, session, AppState};
+    crate::backend::responses::with_status(
+        async move {
+            let state = AppState::from_context()?;
+            let session = session::current_session().await?;
+            session::require_access(
+                &state,
+                &session,
+                "repository",
+                &repository,
+                "delete",
+                &format!("delete images in {repository}"),
+            )
+            .await?;
+            if !digest.starts_with("sha256:") || digest.len() != 71 {
+                return Err(AppError::BadRequest(format!("{digest:?} is not a sha256 digest.")));
+            }
+            let tags = queries::tags_of(&state.db, &repository, &digest)
+                .await
+                .map_err(session::internal)?;
+            let expected = image_confirmation(&digest, &tags);
+            if confirm.trim() != expected && !tags.iter().any(|t| t == confirm.trim()) {
+                return Err(AppError::BadRequest(format!(
+                    "Type {expected} to confirm the delete; nothing was deleted."
+                )));
+            }
+            let removed = deletion::delete_image(&state, &repository, &digest)
+                .await
+                .map_err(|e| delete_error(&e.to_string()))?;
+            tracing::info!(%repository, %digest, tags = ?removed, "image deleted");
+            Ok(DeleteOutcome {
+                message: if removed.is_empty() {
+                    format!("Deleted the untagged image {digest} from {repository}.")
+                } else {
+                    format!(
+                        "Deleted {digest} from {repository} with its tags {}.",
+                        removed.join(", ")
+                    )
+                },
+                repository,
+            })
+        }
+        .await,
+    )
+    .await
+}
+
+/// Deletes one tag; the image and its other tags stay.
+#[server(prefix = "/api", endpoint = "delete_tag")]
+pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Result<DeleteOutcome, AppError> {
+    use crate::backend::index::queries;
+    use crate::backend::{deletion, session, AppState};
+    crate::backend::responses::with_status(
+        async move {
+            let state = AppState::from_context()?;
+            let session = session::current_session().await?;
+            session::require_access(
+                &state,
+                &session,
+                "repository",
+                &repository,
+                "delete",
+                &format!("delete tags in {repository}"),
+            )
+            .await?;
+            if confirm.trim() != tag {
+                return Err(AppError::BadRequest(format!(
+                    "Type the tag {tag} to confirm the delete; nothing was deleted."
+                )));
+            }
+            queries::tag_digest(&state.db, &repository, &tag)
+                .await
+                .map_err(session::internal)?
+                .ok_or_else(|| AppError::NotFound(format!("Tag {repository}:{tag}")))?;
+            deletion::delete_tag(&state, &repository, &tag)
+                .await
+                .map_err(|e| delete_error(&e.to_string()))?;
+            tracing::info!(%repository, %tag, "tag deleted");
+            Ok(DeleteOutcome {
+                message: format!("Deleted the tag {repository}:{tag}. The image and its other tags are still there."),
+                repository,
+            })
+        }
+        .await,
+    )
+    .await
+}
+
+#[cfg(feature = "ssr")]
+fn delete_error(reason: &str) -> AppError {
+    tracing::warn!(%reason, "delete failed");
+    AppError::RegistryUnavailable(format!("{reason}. Nothing was removed from the index; try again."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_confirmation;
+
+    #[test]
+    fn confirmation_text() {
+        assert_eq!(image_confirmation("sha256:0123456789abcdef", &["v1".into()]), "v1");
+        assert_eq!(image_confirmation("sha256:0123456789abcdef", &[]), "0123456789ab");
+    }
+}

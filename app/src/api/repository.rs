@@ -1,0 +1,122 @@
+use leptos::prelude::*;
+
+use crate::model::{AppError, ManifestView, RepositoryView};
+
+/// A repository's images (one row per digest with its tags), newest push first.
+#[server(prefix = "/api", endpoint = "repository")]
+pub async fn repository(name: String, filter: String, page: u32) -> Result<RepositoryView, AppError> {
+    use crate::backend::index::queries::{self, TAGS_PAGE_SIZE};
+    use crate::backend::{session, AppState};
+    crate::backend::responses::with_status(
+        async move {
+            let state = AppState::from_context()?;
+            let session = session::current_session().await?;
+            session::require_access(&state, &session, "repository", &name, "pull", &format!("browse {name}")).await?;
+            let summary = queries::repository(&state.db, &name)
+                .await
+                .map_err(session::internal)?
+                .ok_or_else(|| AppError::NotFound(format!("Repository {name}")))?;
+            let page = page.max(1);
+            let images = queries::images(&state.db, &name, &filter, page)
+                .await
+                .map_err(session::internal)?;
+            Ok(RepositoryView {
+                registry_host: state.settings.registry_host.clone(),
+                images: images.images,
+                matching: images.matching,
+                tag_count: summary.tag_count,
+                size_bytes: summary.size_bytes,
+                last_push_at_ms: summary.last_push_at_ms,
+                page,
+                page_size: TAGS_PAGE_SIZE,
+                labels: queries::display_labels(&images.labels),
+                sync: state.sync.status(),
+                generated_at_ms: crate::backend::db::now_ms(),
+                name,
+            })
+        }
+        .await,
+    )
+    .await
+}
+
+/// One manifest: `reference` is a digest (`sha256:…`) or a tag.
+#[server(prefix = "/api", endpoint = "manifest")]
+pub async fn manifest(repository: String, reference: String) -> Result<ManifestView, AppError> {
+    use crate::backend::index::{detail, queries};
+    use crate::backend::registry::RegistryError;
+    use crate::backend::{session, AppState};
+    crate::backend::responses::with_status(
+        async move {
+            let state = AppState::from_context()?;
+            let session = session::current_session().await?;
+            session::require_access(
+                &state,
+                &session,
+                "repository",
+                &repository,
+                "pull",
+                &format!("browse {repository}"),
+            )
+            .await?;
+            let not_found = || AppError::NotFound(format!("{repository}@{reference}"));
+            let unavailable = |err: RegistryError| {
+                AppError::RegistryUnavailable(format!(
+                    "{err}. This manifest is not in Wharf's cache yet, so it cannot be shown until the registry answers."
+                ))
+            };
+            let digest = if reference.starts_with("sha256:") {
+                // The cache is shared by all repositories: check that this one holds the digest.
+                let indexed = queries::has_manifest(&state.db, &repository, &reference)
+                    .await
+                    .map_err(session::internal)?;
+                if !indexed {
+                    match state.registry.manifest_digest(&repository, &reference).await {
+                        Ok(_) => {}
+                        Err(RegistryError::NotFound(_)) => return Err(not_found()),
+                        Err(err) => return Err(unavailable(err)),
+                    }
+                }
+                reference.clone()
+            } else {
+                queries::tag_digest(&state.db, &repository, &reference)
+                    .await
+                    .map_err(session::internal)?
+                    .ok_or_else(not_found)?
+            };
+            let content = match detail::manifest_content(&state.db, &state.registry, &repository, &digest).await {
+                Ok(content) => content,
+                Err(err) if err.is_not_found() => return Err(not_found()),
+                Err(detail::FetchError::Registry(
+                    err @ (RegistryError::Unreachable { .. } | RegistryError::Status { .. }),
+                )) => return Err(unavailable(err)),
+                Err(err) => return Err(session::internal(err)),
+            };
+            let tags = queries::tags_of(&state.db, &repository, &digest)
+                .await
+                .map_err(session::internal)?;
+            let attachments = queries::attachments_of(&state.db, &repository, &digest)
+                .await
+                .map_err(session::internal)?;
+            Ok(ManifestView {
+                registry_host: state.settings.registry_host.clone(),
+                digest,
+                media_type: content.media_type,
+                manifest_size: content.manifest_size,
+                kind: content.kind,
+                tags,
+                platforms: content.platforms,
+                image: content.image,
+                annotations: content.annotations,
+                subject: content.subject,
+                attachments,
+                raw: content.raw,
+                warnings: content.warnings,
+                sync: state.sync.status(),
+                repository,
+            })
+        }
+        .await,
+    )
+    .await
+}

@@ -1,0 +1,60 @@
+use leptos::prelude::*;
+
+use crate::model::{AppError, SettingsView, SyncStatus};
+
+/// Asks the reconcile worker to walk the registry now (administrators).
+#[server(prefix = "/api", endpoint = "resync")]
+pub async fn resync() -> Result<SyncStatus, AppError> {
+    use crate::backend::{session, AppState};
+    crate::backend::responses::with_status(
+        async move {
+            let state = AppState::from_context()?;
+            let session = session::current_session().await?;
+            session::require_access(&state, &session, "registry", "catalog", "*", "resync the index").await?;
+            state.sync.resync_requested.notify_one();
+            Ok(state.sync.status())
+        }
+        .await,
+    )
+    .await
+}
+
+/// How Wharf is connected to its registry (administrators: it holds the notification secret).
+#[server(prefix = "/api", endpoint = "settings")]
+pub async fn settings() -> Result<SettingsView, AppError> {
+    use crate::backend::registry_config::notification_stanza;
+    use crate::backend::{session, AppState};
+    crate::backend::responses::with_status(
+        async move {
+            let state = AppState::from_context()?;
+            let session = session::current_session().await?;
+            let user = session::require_user(&state, &session).await?;
+            if !user.is_admin {
+                return Err(AppError::Forbidden("see the registry settings".into()));
+            }
+            let settings = &state.settings;
+            let events_url = settings
+                .public_url
+                .join("/registry/events")
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            Ok(SettingsView {
+                managed_registry: settings.managed_registry,
+                registry_url: settings.registry_url.to_string(),
+                registry_host: settings.registry_host.clone(),
+                registry_username: settings.registry_username.clone(),
+                token_realm: settings
+                    .public_url
+                    .join("/auth/token")
+                    .map(|u| u.to_string())
+                    .unwrap_or_default(),
+                token_service: settings.token_service.clone(),
+                notification_stanza: notification_stanza(&events_url, &settings.notification_secret),
+                reconcile_interval_secs: settings.reconcile_interval.as_secs(),
+                sync: state.sync.status(),
+            })
+        }
+        .await,
+    )
+    .await
+}

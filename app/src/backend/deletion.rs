@@ -1,0 +1,101 @@
+//! Deleting images and tags in the registry, and the index with them.
+//!
+//! The registry deletes manifests by digest only, which removes every tag on that digest. To
+//! remove one tag and keep its siblings, Wharf points the tag at a tiny manifest of its own
+//! (unique, so no other tag shares it) and deletes that by digest.
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::index::{queries, store};
+use super::registry::{RegistryClient, RegistryError};
+use super::AppState;
+
+/// The OCI "empty" JSON blob used as the placeholder's config.
+const EMPTY_CONFIG: &[u8] = b"{}";
+const EMPTY_CONFIG_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The placeholder manifest for `tag`: unique by a random annotation.
+pub fn placeholder_manifest(tag: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": EMPTY_CONFIG_TYPE, "digest": sha256_digest(EMPTY_CONFIG), "size": EMPTY_CONFIG.len()},
+        "layers": [],
+        "annotations": {
+            "io.wharf.placeholder": format!("removes tag {tag}"),
+            "io.wharf.nonce": uuid::Uuid::new_v4().to_string(),
+        },
+    }))
+    .expect("static JSON serializes")
+}
+
+/// Deletes an image (manifest) by digest, with every tag on it. Returns the tags it had.
+pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> Result<Vec<String>, DeleteError> {
+    let tags = queries::tags_of(&state.db, repository, digest).await?;
+    match state.registry.delete_manifest(repository, digest).await {
+        // Already gone from the registry: still clear it from the index.
+        Ok(()) | Err(RegistryError::NotFound(_)) => {}
+        Err(err) => return Err(err.into()),
+    }
+    store::remove_manifest(&state.db, repository, digest).await?;
+    store::refresh_repository(&state.db, repository).await?;
+    state.sync.repository_changed(repository);
+    Ok(tags)
+}
+
+/// Removes one tag; the image and its other tags stay.
+pub async fn delete_tag(state: &AppState, repository: &str, tag: &str) -> Result<(), DeleteError> {
+    retarget_and_delete(&state.registry, repository, tag).await?;
+    store::remove_tag(&state.db, repository, tag).await?;
+    store::refresh_repository(&state.db, repository).await?;
+    state.sync.repository_changed(repository);
+    Ok(())
+}
+
+async fn retarget_and_delete(registry: &RegistryClient, repository: &str, tag: &str) -> Result<(), RegistryError> {
+    let config_digest = sha256_digest(EMPTY_CONFIG);
+    if !registry.blob_exists(repository, &config_digest).await? {
+        registry
+            .upload_blob(repository, &config_digest, Bytes::from_static(EMPTY_CONFIG))
+            .await?;
+    }
+    let manifest = placeholder_manifest(tag);
+    let expected = sha256_digest(&manifest);
+    let digest = registry
+        .put_manifest(repository, tag, OCI_MANIFEST, Bytes::from(manifest))
+        .await?;
+    let digest = if digest.is_empty() { expected } else { digest };
+    registry.delete_manifest(repository, &digest).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_unique_and_valid_json() {
+        let a = placeholder_manifest("v1");
+        let b = placeholder_manifest("v1");
+        assert_ne!(sha256_digest(&a), sha256_digest(&b));
+        let value: serde_json::Value = serde_json::from_slice(&a).unwrap();
+        assert_eq!(value["config"]["size"], 2);
+        assert_eq!(
+            value["config"]["digest"],
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! The manifest page: the manifest and its config from the blob cache (or the registry, once),
+//! turned into what `docker inspect` and `docker history` would show.
+
+pub use super::fetch::FetchError;
+use super::fetch::{config_bytes, manifest_bytes};
+use super::labels::{all_labels, label};
+use super::parse::{history_layers, parse_config, parse_manifest, ParsedManifest};
+use super::store;
+use crate::backend::db::Db;
+use crate::backend::registry::RegistryClient;
+use crate::model::{HistoryRow, ImageConfigView, ImageDetail, LayerRow, PlatformRow};
+
+/// The parts of a manifest page that come from the manifest's own content.
+pub struct ManifestContent {
+    pub media_type: String,
+    pub manifest_size: i64,
+    pub kind: String,
+    pub platforms: Vec<PlatformRow>,
+    pub image: Option<ImageDetail>,
+    pub annotations: Vec<crate::model::Label>,
+    pub subject: Option<String>,
+    pub raw: String,
+    pub warnings: Vec<String>,
+}
+
+pub async fn manifest_content(
+    db: &Db,
+    registry: &RegistryClient,
+    repository: &str,
+    digest: &str,
+) -> Result<ManifestContent, FetchError> {
+    let (header_type, text) = manifest_bytes(db, registry, repository, digest).await?;
+    let parsed = parse_manifest(&header_type, text.as_bytes());
+    let mut warnings = Vec::new();
+    let raw = pretty(&text);
+    let declared = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_string));
+    let mut content = ManifestContent {
+        media_type: declared.unwrap_or(header_type),
+        manifest_size: text.len() as i64,
+        kind: parsed.kind().to_string(),
+        platforms: Vec::new(),
+        image: None,
+        annotations: Vec::new(),
+        subject: None,
+        raw,
+        warnings: Vec::new(),
+    };
+    match parsed {
+        ParsedManifest::Unknown { reason } => warnings.push(format!("{reason}. The manifest is shown as stored.")),
+        ParsedManifest::Index {
+            manifests,
+            annotations,
+            subject,
+        } => {
+            for child in manifests {
+                let size = match store::manifest(db, &child.reference.digest).await? {
+                    Some(record) => record.total_size,
+                    None => child.reference.size,
+                };
+                let (os, architecture, variant) = child
+                    .platform
+                    .unwrap_or_else(|| ("unknown".into(), "unknown".into(), None));
+                content.platforms.push(PlatformRow {
+                    os,
+                    architecture,
+                    variant,
+                    digest: child.reference.digest,
+                    size,
+                });
+            }
+            content.annotations = all_labels(&annotations);
+            content.subject = subject;
+        }
+        ParsedManifest::Image {
+            config,
+            layers,
+            annotations,
+            subject,
+        } => {
+            let summary = match config_bytes(db, registry, repository, &config.digest, &config.media_type).await {
+                Ok(text) => match parse_config(text.as_bytes()) {
+                    Ok(summary) => Some(summary),
+                    Err(reason) => {
+                        warnings.push(reason);
+                        None
+                    }
+                },
+                Err(err) if err.is_not_found() => {
+                    warnings.push(format!(
+                        "The config blob {} is missing from the registry.",
+                        config.digest
+                    ));
+                    None
+                }
+                Err(err) => return Err(err),
+            };
+            let mut cumulative = 0;
+            let layer_rows: Vec<LayerRow> = layers
+                .iter()
+                .map(|layer| {
+                    cumulative += layer.size;
+                    LayerRow {
+                        digest: layer.digest.clone(),
+                        media_type: layer.media_type.clone(),
+                        size: layer.size,
+                        cumulative,
+                    }
+                })
+                .collect();
+            let history = summary
+                .as_ref()
+                .map(|s| {
+                    let mapping = history_layers(&s.history, layers.len());
+                    s.history
+                        .iter()
+                        .zip(mapping)
+                        .map(|(step, layer)| HistoryRow {
+                            created: step.created.clone(),
+                            created_by: step.created_by.clone(),
+                            comment: step.comment.clone(),
+                            empty_layer: step.empty_layer,
+                            layer_digest: layer.map(|i| layers[i].digest.clone()),
+                            layer_size: layer.map(|i| layers[i].size),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let total_size = config.size + cumulative;
+            let config_view = summary.map(|s| ImageConfigView {
+                config_digest: config.digest.clone(),
+                os: s.os,
+                architecture: s.architecture,
+                variant: s.variant,
+                created: s.created,
+                author: s.author,
+                env: s.env,
+                entrypoint: s.entrypoint,
+                cmd: s.cmd,
+                working_dir: s.working_dir,
+                user: s.user,
+                exposed_ports: s.exposed_ports,
+                volumes: s.volumes,
+                labels: s.labels.iter().map(|(k, v)| label(k, v)).collect(),
+            });
+            if let Some(config) = &config_view {
+                content.platforms.push(PlatformRow {
+                    os: config.os.clone(),
+                    architecture: config.architecture.clone(),
+                    variant: config.variant.clone(),
+                    digest: digest.to_string(),
+                    size: total_size,
+                });
+            }
+            content.image = Some(ImageDetail {
+                config: config_view,
+                history,
+                layers: layer_rows,
+                total_size,
+            });
+            content.annotations = all_labels(&annotations);
+            content.subject = subject;
+        }
+    }
+    content.warnings = warnings;
+    Ok(content)
+}
+
+/// Pretty-printed JSON (key order kept), or the text as it is when it is not JSON.
+fn pretty(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pretty;
+
+    #[test]
+    fn pretty_prints_and_keeps_key_order() {
+        assert_eq!(pretty(r#"{"b":1,"a":2}"#), "{\n  \"b\": 1,\n  \"a\": 2\n}");
+        assert_eq!(pretty("{broken"), "{broken");
+    }
+}

@@ -1,0 +1,215 @@
+//! Bringing a manifest into the index: its bytes (from the blob cache or the registry), its
+//! config, and for an index its platform manifests, as one [`ManifestRecord`].
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use super::parse::{parse_config, parse_manifest, ConfigSummary, ParsedManifest};
+use super::store::{self, ManifestRecord};
+use crate::backend::db::Db;
+use crate::backend::registry::{RegistryClient, RegistryError};
+use crate::model::PlatformRow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl FetchError {
+    /// The registry no longer has it: nothing to retry.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, FetchError::Registry(RegistryError::NotFound(_)))
+    }
+}
+
+/// A manifest's bytes: from the cache, or fetched and cached (the digest is checked first).
+pub async fn manifest_bytes(
+    db: &Db,
+    registry: &RegistryClient,
+    repository: &str,
+    digest: &str,
+) -> Result<(String, String), FetchError> {
+    if let Some(cached) = store::cached_blob(db, digest).await? {
+        return Ok(cached);
+    }
+    let (media_type, _, bytes) = registry.get_manifest(repository, digest).await?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if digest_matches(digest, &bytes) {
+        store::cache_blob(db, digest, &media_type, &text).await?;
+    }
+    Ok((media_type, text))
+}
+
+/// A config blob's bytes, cached the same way.
+pub async fn config_bytes(
+    db: &Db,
+    registry: &RegistryClient,
+    repository: &str,
+    digest: &str,
+    media_type: &str,
+) -> Result<String, FetchError> {
+    if let Some((_, content)) = store::cached_blob(db, digest).await? {
+        return Ok(content);
+    }
+    let bytes = registry.get_blob(repository, digest).await?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if digest_matches(digest, &bytes) {
+        store::cache_blob(db, digest, media_type, &text).await?;
+    }
+    Ok(text)
+}
+
+fn digest_matches(digest: &str, bytes: &[u8]) -> bool {
+    match digest.strip_prefix("sha256:") {
+        Some(hex) => hex::encode(Sha256::digest(bytes)) == hex,
+        None => false,
+    }
+}
+
+/// Makes sure the manifest (and, for an index, its platform manifests) is in the index and
+/// recorded as present in `repository`. Known digests cost one query: manifests never change.
+pub async fn index_manifest(
+    db: &Db,
+    registry: &RegistryClient,
+    repository: &str,
+    digest: &str,
+) -> Result<ManifestRecord, FetchError> {
+    index_manifest_depth(db, registry, repository, digest, 0).await
+}
+
+async fn index_manifest_depth(
+    db: &Db,
+    registry: &RegistryClient,
+    repository: &str,
+    digest: &str,
+    depth: u8,
+) -> Result<ManifestRecord, FetchError> {
+    if let Some(known) = store::manifest(db, digest).await? {
+        store::add_repository_manifest(db, repository, digest).await?;
+        return Ok(known);
+    }
+    let (media_type, text) = manifest_bytes(db, registry, repository, digest).await?;
+    let parsed = parse_manifest(&media_type, text.as_bytes());
+    let mut record = ManifestRecord {
+        digest: digest.to_string(),
+        media_type: declared_media_type(&text).unwrap_or(media_type),
+        manifest_size: text.len() as i64,
+        total_size: text.len() as i64,
+        kind: parsed.kind().to_string(),
+        config_digest: None,
+        platforms: Vec::new(),
+        created: None,
+        layer_count: 0,
+        annotations: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        subject: None,
+    };
+    match parsed {
+        ParsedManifest::Image {
+            config,
+            layers,
+            annotations,
+            subject,
+        } => {
+            let summary = match config_bytes(db, registry, repository, &config.digest, &config.media_type).await {
+                Ok(text) => parse_config(text.as_bytes()).ok(),
+                Err(err) if err.is_not_found() => None,
+                Err(err) => return Err(err),
+            };
+            let total = config.size + layers.iter().map(|l| l.size).sum::<i64>();
+            let ConfigSummary {
+                os,
+                architecture,
+                variant,
+                created,
+                labels,
+                ..
+            } = summary.unwrap_or_default();
+            record.total_size = total;
+            record.config_digest = Some(config.digest);
+            record.layer_count = layers.len() as i64;
+            record.platforms = vec![PlatformRow {
+                os,
+                architecture,
+                variant,
+                digest: digest.to_string(),
+                size: total,
+            }];
+            record.created = created;
+            record.labels = labels;
+            record.annotations = annotations;
+            record.subject = subject;
+        }
+        ParsedManifest::Index {
+            manifests,
+            annotations,
+            subject,
+        } if depth == 0 => {
+            let mut total = 0;
+            for child in manifests {
+                let child_record = match Box::pin(index_manifest_depth(
+                    db,
+                    registry,
+                    repository,
+                    &child.reference.digest,
+                    depth + 1,
+                ))
+                .await
+                {
+                    Ok(record) => record,
+                    Err(err) if err.is_not_found() => continue,
+                    Err(err) => return Err(err),
+                };
+                total += child_record.total_size;
+                let Some((os, architecture, variant)) = child.platform else {
+                    continue;
+                };
+                if os == "unknown" {
+                    // Build attestations ride along in an index with platform unknown/unknown.
+                    continue;
+                }
+                if record.created.is_none() {
+                    record.created = child_record.created.clone();
+                    record.labels = child_record.labels.clone();
+                }
+                record.platforms.push(PlatformRow {
+                    os,
+                    architecture,
+                    variant,
+                    digest: child.reference.digest,
+                    size: child_record.total_size,
+                });
+            }
+            record.total_size = total;
+            record.annotations = annotations;
+            record.subject = subject;
+        }
+        ParsedManifest::Index { .. } | ParsedManifest::Unknown { .. } => {}
+    }
+    store::put_manifest(db, &record).await?;
+    store::add_repository_manifest(db, repository, digest).await?;
+    Ok(record)
+}
+
+/// The `mediaType` a manifest declares in its body, if any.
+fn declared_media_type(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    value.get("mediaType")?.as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_digests() {
+        let hex = hex::encode(Sha256::digest(b"{}"));
+        assert!(digest_matches(&format!("sha256:{hex}"), b"{}"));
+        assert!(!digest_matches(&format!("sha256:{hex}"), b"{ }"));
+        assert!(!digest_matches("sha512:00", b"{}"));
+    }
+}

@@ -1,0 +1,340 @@
+//! Reads of the index for the pages: each is a handful of indexed queries, whatever the size
+//! of the registry.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::Row;
+
+use super::labels::well_known_labels;
+use super::parse::attachment_of;
+use super::store::{self, ManifestRecord};
+use crate::backend::db::Db;
+use crate::model::{Attachment, CatalogQuery, CatalogSort, ImageRow, NamespaceCount, RepositoryRow};
+
+pub const CATALOG_PAGE_SIZE: u32 = 50;
+pub const TAGS_PAGE_SIZE: u32 = 50;
+
+/// `LIKE` pattern for a literal text (`%`, `_` and `\` escaped; used with `ESCAPE '\'`).
+fn like_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
+}
+
+pub struct CatalogRows {
+    pub repositories: Vec<RepositoryRow>,
+    pub matching: i64,
+    pub total: i64,
+    pub namespaces: Vec<NamespaceCount>,
+}
+
+pub async fn catalog(db: &Db, query: &CatalogQuery, registry_host: &str) -> Result<CatalogRows, sqlx::Error> {
+    let search = query.search.trim().to_lowercase();
+    let mut conditions = Vec::new();
+    let mut params: Vec<String> = Vec::new();
+    if !search.is_empty() {
+        params.push(if search.ends_with('/') {
+            format!("{}%", like_escape(&search))
+        } else {
+            format!("%{}%", like_escape(&search))
+        });
+        conditions.push(format!("LOWER(name) LIKE ${} ESCAPE '\\'", params.len()));
+    }
+    if !query.namespace.is_empty() {
+        params.push(query.namespace.clone());
+        conditions.push(format!("namespace = ${}", params.len()));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let order = match query.sort {
+        CatalogSort::Name => "name ASC",
+        CatalogSort::LastPush => "last_push_at DESC, name ASC",
+        CatalogSort::Tags => "tag_count DESC, name ASC",
+        CatalogSort::Size => "size_bytes DESC, name ASC",
+    };
+    let page = query.page.max(1);
+    let offset = i64::from(page - 1) * i64::from(CATALOG_PAGE_SIZE);
+    let sql = format!(
+        "SELECT name, tag_count, size_bytes, last_push_at FROM repositories {filter} ORDER BY {order} \
+         LIMIT {CATALOG_PAGE_SIZE} OFFSET {offset}"
+    );
+    let mut rows_query = sqlx::query(&sql);
+    for param in &params {
+        rows_query = rows_query.bind(param);
+    }
+    let rows = rows_query.fetch_all(&db.pool).await?;
+    let repositories = rows
+        .iter()
+        .map(|row| {
+            let name: String = row.try_get("name")?;
+            let last_push: i64 = row.try_get("last_push_at")?;
+            Ok(RepositoryRow {
+                reference: format!("{registry_host}/{name}"),
+                name,
+                tag_count: row.try_get("tag_count")?,
+                size_bytes: row.try_get("size_bytes")?,
+                last_push_at_ms: (last_push > 0).then_some(last_push),
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+
+    let count_sql = format!("SELECT COUNT(*) AS n FROM repositories {filter}");
+    let mut count_query = sqlx::query(&count_sql);
+    for param in &params {
+        count_query = count_query.bind(param);
+    }
+    let matching: i64 = count_query.fetch_one(&db.pool).await?.try_get("n")?;
+    let total: i64 = if params.is_empty() {
+        matching
+    } else {
+        sqlx::query("SELECT COUNT(*) AS n FROM repositories")
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("n")?
+    };
+    let namespaces = sqlx::query(
+        "SELECT namespace, COUNT(*) AS n FROM repositories WHERE namespace <> '' \
+         GROUP BY namespace ORDER BY namespace LIMIT 500",
+    )
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(NamespaceCount {
+            namespace: row.try_get("namespace")?,
+            repositories: row.try_get("n")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(CatalogRows {
+        repositories,
+        matching,
+        total,
+        namespaces,
+    })
+}
+
+pub struct RepositorySummary {
+    pub tag_count: i64,
+    pub size_bytes: i64,
+    pub last_push_at_ms: Option<i64>,
+}
+
+pub async fn repository(db: &Db, name: &str) -> Result<Option<RepositorySummary>, sqlx::Error> {
+    let row = sqlx::query("SELECT tag_count, size_bytes, last_push_at FROM repositories WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.map(|row| {
+        let last: i64 = row.try_get("last_push_at")?;
+        Ok(RepositorySummary {
+            tag_count: row.try_get("tag_count")?,
+            size_bytes: row.try_get("size_bytes")?,
+            last_push_at_ms: (last > 0).then_some(last),
+        })
+    })
+    .transpose()
+}
+
+pub struct ImagePage {
+    pub images: Vec<ImageRow>,
+    pub matching: i64,
+    /// Labels of the newest image on the page (the repository's "about" box).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A page of a repository's images (one row per digest, every tag on it), newest push first.
+/// Cosign-style attachment tags are not rows: they ride on the digest they belong to.
+pub async fn images(db: &Db, repository: &str, filter: &str, page: u32) -> Result<ImagePage, sqlx::Error> {
+    let filter = filter.trim();
+    let pattern = format!("%{}%", like_escape(filter));
+    let tag_filter = if filter.is_empty() {
+        ""
+    } else {
+        " AND tag LIKE $2 ESCAPE '\\'"
+    };
+    let offset = i64::from(page.max(1) - 1) * i64::from(TAGS_PAGE_SIZE);
+    let sql = format!(
+        "SELECT digest, MAX(pushed_at) AS pushed_at, MIN(push_estimated) AS estimated FROM tags \
+         WHERE repository = $1 AND attached_to IS NULL{tag_filter} \
+         GROUP BY digest ORDER BY MAX(pushed_at) DESC, digest ASC LIMIT {TAGS_PAGE_SIZE} OFFSET {offset}"
+    );
+    let mut groups_query = sqlx::query(&sql).bind(repository);
+    let mut count_query = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL",
+    );
+    let count_sql =
+        format!("SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL{tag_filter}");
+    if !filter.is_empty() {
+        groups_query = groups_query.bind(&pattern);
+        count_query = sqlx::query_scalar::<_, i64>(&count_sql).bind(repository).bind(&pattern);
+    } else {
+        count_query = count_query.bind(repository);
+    }
+    let groups = groups_query.fetch_all(&db.pool).await?;
+    let matching = count_query.fetch_one(&db.pool).await?;
+    let digests: Vec<String> = groups
+        .iter()
+        .map(|row| row.try_get("digest"))
+        .collect::<Result<_, _>>()?;
+    if digests.is_empty() {
+        return Ok(ImagePage {
+            images: Vec::new(),
+            matching,
+            labels: BTreeMap::new(),
+        });
+    }
+    let placeholders = (0..digests.len())
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+
+    let tags_sql = format!(
+        "SELECT tag, digest, attached_to FROM tags WHERE repository = $1 \
+         AND (digest IN ({placeholders}) OR attached_to IN ({placeholders})) ORDER BY tag"
+    );
+    let mut tags_query = sqlx::query(&tags_sql).bind(repository);
+    for digest in &digests {
+        tags_query = tags_query.bind(digest);
+    }
+    let mut tags_by_digest: HashMap<String, Vec<String>> = HashMap::new();
+    let mut attachments: HashMap<String, Vec<Attachment>> = HashMap::new();
+    for row in tags_query.fetch_all(&db.pool).await? {
+        let tag: String = row.try_get("tag")?;
+        let digest: String = row.try_get("digest")?;
+        let attached_to: Option<String> = row.try_get("attached_to")?;
+        match attached_to {
+            Some(target) => {
+                let kind = attachment_of(&tag).map(|(kind, _)| kind).unwrap_or("sig");
+                attachments.entry(target).or_default().push(Attachment {
+                    kind: kind.to_string(),
+                    tag,
+                    digest,
+                });
+            }
+            None => tags_by_digest.entry(digest).or_default().push(tag),
+        }
+    }
+
+    let manifests_sql = format!(
+        "SELECT digest, media_type, manifest_size, total_size, kind, config_digest, platforms, created, \
+         layer_count, annotations, labels, subject FROM manifests WHERE digest IN ({})",
+        (0..digests.len())
+            .map(|i| format!("${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut manifests_query = sqlx::query(&manifests_sql);
+    for digest in &digests {
+        manifests_query = manifests_query.bind(digest);
+    }
+    let manifests: HashMap<String, ManifestRecord> = manifests_query
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| store::manifest_from_row(row).map(|m| (m.digest.clone(), m)))
+        .collect::<Result<_, _>>()?;
+
+    let mut labels = BTreeMap::new();
+    let mut images = Vec::with_capacity(groups.len());
+    for row in &groups {
+        let digest: String = row.try_get("digest")?;
+        let pushed_at_ms: i64 = row.try_get("pushed_at")?;
+        let estimated: i64 = row.try_get("estimated")?;
+        let manifest = manifests.get(&digest);
+        if labels.is_empty() {
+            if let Some(manifest) = manifest {
+                labels = manifest.labels.clone();
+            }
+        }
+        images.push(ImageRow {
+            tags: tags_by_digest.remove(&digest).unwrap_or_default(),
+            media_type: manifest.map(|m| m.media_type.clone()).unwrap_or_default(),
+            kind: manifest.map(|m| m.kind.clone()).unwrap_or_else(|| "unknown".into()),
+            platforms: manifest.map(|m| m.platforms.clone()).unwrap_or_default(),
+            size: manifest.map(|m| m.total_size).unwrap_or(0),
+            created: manifest.and_then(|m| m.created.clone()),
+            pushed_at_ms,
+            push_estimated: estimated != 0,
+            attachments: attachments.remove(&digest).unwrap_or_default(),
+            digest,
+        });
+    }
+    Ok(ImagePage {
+        images,
+        matching,
+        labels,
+    })
+}
+
+/// The repository's tags that point at `digest` (attachments excluded), sorted.
+pub async fn tags_of(db: &Db, repository: &str, digest: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT tag FROM tags WHERE repository = $1 AND digest = $2 AND attached_to IS NULL ORDER BY tag",
+    )
+    .bind(repository)
+    .bind(digest)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// The attachments (signatures, attestations, SBOMs) on a digest.
+pub async fn attachments_of(db: &Db, repository: &str, digest: &str) -> Result<Vec<Attachment>, sqlx::Error> {
+    let rows = sqlx::query("SELECT tag, digest FROM tags WHERE repository = $1 AND attached_to = $2 ORDER BY tag")
+        .bind(repository)
+        .bind(digest)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let tag: String = row.try_get("tag")?;
+            Ok(Attachment {
+                kind: attachment_of(&tag).map(|(k, _)| k).unwrap_or("sig").to_string(),
+                digest: row.try_get("digest")?,
+                tag,
+            })
+        })
+        .collect()
+}
+
+/// The digest a tag points at, per the index.
+pub async fn tag_digest(db: &Db, repository: &str, tag: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT digest FROM tags WHERE repository = $1 AND tag = $2")
+        .bind(repository)
+        .bind(tag)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// Whether the repository holds the manifest, per the index.
+pub async fn has_manifest(db: &Db, repository: &str, digest: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT digest FROM repository_manifests WHERE repository = $1 AND digest = $2")
+            .bind(repository)
+            .bind(digest)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Well-known labels of a label map, ready for display.
+pub fn display_labels(labels: &BTreeMap<String, String>) -> Vec<crate::model::Label> {
+    well_known_labels(labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_escape;
+
+    #[test]
+    fn escapes_like_patterns() {
+        assert_eq!(like_escape("a_b%c\\"), "a\\_b\\%c\\\\");
+        assert_eq!(like_escape("team/app"), "team/app");
+    }
+}

@@ -1,0 +1,243 @@
+//! Writes to the index tables. Manifests and cached blobs are content-addressed and never
+//! change once written; tags and repositories follow the registry.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::parse::attachment_of;
+use crate::backend::db::{now_ms, Db};
+use crate::model::PlatformRow;
+
+/// A manifest as the index keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestRecord {
+    pub digest: String,
+    pub media_type: String,
+    pub manifest_size: i64,
+    pub total_size: i64,
+    pub kind: String,
+    pub config_digest: Option<String>,
+    pub platforms: Vec<PlatformRow>,
+    pub created: Option<String>,
+    pub layer_count: i64,
+    pub annotations: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub subject: Option<String>,
+}
+
+/// Everything before the last `/` of a repository name.
+pub fn namespace_of(repository: &str) -> &str {
+    repository.rsplit_once('/').map(|(ns, _)| ns).unwrap_or("")
+}
+
+pub async fn cached_blob(db: &Db, digest: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row = sqlx::query("SELECT media_type, content FROM blob_cache WHERE digest = $1")
+        .bind(digest)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.map(|r| Ok((r.try_get("media_type")?, r.try_get("content")?)))
+        .transpose()
+}
+
+pub async fn cache_blob(db: &Db, digest: &str, media_type: &str, content: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO blob_cache (digest, media_type, content, stored_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (digest) DO NOTHING",
+    )
+    .bind(digest)
+    .bind(media_type)
+    .bind(content)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn manifest(db: &Db, digest: &str) -> Result<Option<ManifestRecord>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT digest, media_type, manifest_size, total_size, kind, config_digest, platforms, created, \
+         layer_count, annotations, labels, subject FROM manifests WHERE digest = $1",
+    )
+    .bind(digest)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|row| manifest_from_row(&row)).transpose()
+}
+
+pub fn manifest_from_row(row: &sqlx::any::AnyRow) -> Result<ManifestRecord, sqlx::Error> {
+    let json = |column: &str| -> Result<String, sqlx::Error> { row.try_get(column) };
+    Ok(ManifestRecord {
+        digest: row.try_get("digest")?,
+        media_type: row.try_get("media_type")?,
+        manifest_size: row.try_get("manifest_size")?,
+        total_size: row.try_get("total_size")?,
+        kind: row.try_get("kind")?,
+        config_digest: row.try_get("config_digest")?,
+        platforms: serde_json::from_str(&json("platforms")?).unwrap_or_default(),
+        created: row.try_get("created")?,
+        layer_count: row.try_get("layer_count")?,
+        annotations: serde_json::from_str(&json("annotations")?).unwrap_or_default(),
+        labels: serde_json::from_str(&json("labels")?).unwrap_or_default(),
+        subject: row.try_get("subject")?,
+    })
+}
+
+pub async fn put_manifest(db: &Db, record: &ManifestRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO manifests (digest, media_type, manifest_size, total_size, kind, config_digest, platforms, \
+         created, layer_count, annotations, labels, subject, indexed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (digest) DO NOTHING",
+    )
+    .bind(&record.digest)
+    .bind(&record.media_type)
+    .bind(record.manifest_size)
+    .bind(record.total_size)
+    .bind(&record.kind)
+    .bind(&record.config_digest)
+    .bind(serde_json::to_string(&record.platforms).unwrap_or_else(|_| "[]".into()))
+    .bind(&record.created)
+    .bind(record.layer_count)
+    .bind(serde_json::to_string(&record.annotations).unwrap_or_else(|_| "{}".into()))
+    .bind(serde_json::to_string(&record.labels).unwrap_or_else(|_| "{}".into()))
+    .bind(&record.subject)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn ensure_repository(db: &Db, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO repositories (name, namespace, indexed_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(namespace_of(name))
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn add_repository_manifest(db: &Db, repository: &str, digest: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO repository_manifests (repository, digest, first_seen_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (repository, digest) DO NOTHING",
+    )
+    .bind(repository)
+    .bind(digest)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Points a tag at a digest. An exact push time (from an event) replaces an estimated one.
+pub async fn set_tag(
+    db: &Db,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+    pushed_at_ms: i64,
+    estimated: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO tags (repository, tag, digest, pushed_at, push_estimated, attached_to) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, pushed_at = excluded.pushed_at, \
+         push_estimated = excluded.push_estimated, attached_to = excluded.attached_to",
+    )
+    .bind(repository)
+    .bind(tag)
+    .bind(digest)
+    .bind(pushed_at_ms)
+    .bind(i64::from(estimated))
+    .bind(attachment_of(tag).map(|(_, digest)| digest))
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn remove_tag(db: &Db, repository: &str, tag: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2")
+        .bind(repository)
+        .bind(tag)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Removes a manifest from a repository, with every tag that pointed at it.
+pub async fn remove_manifest(db: &Db, repository: &str, digest: &str) -> Result<u64, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    let tags = sqlx::query("DELETE FROM tags WHERE repository = $1 AND digest = $2")
+        .bind(repository)
+        .bind(digest)
+        .execute(&mut *tx)
+        .await?;
+    let manifests = sqlx::query("DELETE FROM repository_manifests WHERE repository = $1 AND digest = $2")
+        .bind(repository)
+        .bind(digest)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(tags.rows_affected() + manifests.rows_affected())
+}
+
+pub async fn remove_repository(db: &Db, name: &str) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    for sql in [
+        "DELETE FROM tags WHERE repository = $1",
+        "DELETE FROM repository_manifests WHERE repository = $1",
+        "DELETE FROM repositories WHERE name = $1",
+    ] {
+        sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The tags of a repository as the index has them: tag → digest.
+pub async fn repository_tags(db: &Db, repository: &str) -> Result<BTreeMap<String, String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT tag, digest FROM tags WHERE repository = $1")
+        .bind(repository)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("tag")?, r.try_get("digest")?)))
+        .collect()
+}
+
+pub async fn repository_names(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT name FROM repositories").fetch_all(&db.pool).await?;
+    rows.iter().map(|r| r.try_get("name")).collect()
+}
+
+/// Recomputes a repository's tag count, size and last push from its tags.
+pub async fn refresh_repository(db: &Db, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE repositories SET \
+           tag_count = (SELECT COUNT(*) FROM tags WHERE repository = $1), \
+           size_bytes = COALESCE((SELECT CAST(SUM(m.total_size) AS BIGINT) FROM manifests m \
+               WHERE m.digest IN (SELECT DISTINCT t.digest FROM tags t WHERE t.repository = $1 AND t.attached_to IS NULL)), 0), \
+           last_push_at = COALESCE((SELECT MAX(pushed_at) FROM tags WHERE repository = $1), 0), \
+           indexed_at = $2 \
+         WHERE name = $1",
+    )
+    .bind(name)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::namespace_of;
+
+    #[test]
+    fn namespaces() {
+        assert_eq!(namespace_of("team/app"), "team");
+        assert_eq!(namespace_of("a/b/c"), "a/b");
+        assert_eq!(namespace_of("alpine"), "");
+    }
+}

@@ -1,0 +1,170 @@
+//! Reconcile: walk the registry (catalog with `Link` paging, every tag list, unknown digests)
+//! and make the index match it. Runs on start, on a timer and on an administrator's request.
+//! Repositories are processed with bounded concurrency; progress is published as it goes.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::backend::db::{now_ms, Db};
+use crate::backend::index::fetch::{index_manifest, FetchError};
+use crate::backend::index::store;
+use crate::backend::registry::{RegistryClient, RegistryError};
+
+use super::apply::rfc3339_ms;
+use super::hub::SyncHub;
+
+/// Repositories reconciled at the same time.
+pub const CONCURRENCY: usize = 8;
+/// Catalog page size asked for (the registry may cap it lower; `Link` paging covers the rest).
+const CATALOG_PAGE: usize = 1000;
+/// Upper bound on catalog pages, so a registry that loops its `Link` cannot keep us walking.
+const MAX_CATALOG_PAGES: usize = 100_000;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub repositories: u64,
+    pub repositories_removed: u64,
+    pub tags_added: u64,
+    pub tags_moved: u64,
+    pub tags_removed: u64,
+}
+
+impl std::fmt::Display for ReconcileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} repositories checked; {} tags added, {} moved, {} removed; {} repositories removed",
+            self.repositories, self.tags_added, self.tags_moved, self.tags_removed, self.repositories_removed
+        )
+    }
+}
+
+/// The whole catalog, following `Link` until it ends.
+pub async fn catalog(registry: &RegistryClient) -> Result<Vec<String>, RegistryError> {
+    let mut names = Vec::new();
+    let mut last: Option<String> = None;
+    for _ in 0..MAX_CATALOG_PAGES {
+        let (page, next) = registry.catalog_page(CATALOG_PAGE, last.as_deref()).await?;
+        names.extend(page);
+        match next {
+            Some(next) if Some(&next) != last.as_ref() => last = Some(next),
+            _ => return Ok(names),
+        }
+    }
+    Ok(names)
+}
+
+pub async fn reconcile(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Result<ReconcileReport, FetchError> {
+    hub.update_reconcile(|p| {
+        p.running = true;
+        p.repositories_done = 0;
+        p.repositories_total = 0;
+        p.started_at_ms = Some(now_ms());
+        p.last_error = None;
+    });
+    let result = run(db, registry, hub).await;
+    hub.update_reconcile(|p| {
+        p.running = false;
+        p.finished_at_ms = Some(now_ms());
+        match &result {
+            Ok(report) => p.last_result = Some(report.to_string()),
+            Err(err) => p.last_error = Some(err.to_string()),
+        }
+    });
+    result
+}
+
+async fn run(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Result<ReconcileReport, FetchError> {
+    let names = catalog(registry).await?;
+    let total = names.len() as u64;
+    hub.update_reconcile(|p| p.repositories_total = total);
+
+    let present: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let mut report = ReconcileReport {
+        repositories: total,
+        ..ReconcileReport::default()
+    };
+    for known in store::repository_names(db).await? {
+        if !present.contains(known.as_str()) {
+            store::remove_repository(db, &known).await?;
+            hub.repository_changed(&known);
+            report.repositories_removed += 1;
+        }
+    }
+
+    let done = AtomicU64::new(0);
+    let done = &done;
+    let reports: Vec<ReconcileReport> = stream::iter(names.clone())
+        .map(|name: String| {
+            async move {
+                let repo_report = reconcile_repository(db, registry, &name).await?;
+                if repo_report != ReconcileReport::default() {
+                    hub.repository_changed(&name);
+                }
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                // Progress every 1% (and at the end), not for every repository.
+                if finished == total || finished % (total / 100).max(1) == 0 {
+                    hub.update_reconcile(|p| p.repositories_done = finished);
+                }
+                Ok::<_, FetchError>(repo_report)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    for r in reports {
+        report.tags_added += r.tags_added;
+        report.tags_moved += r.tags_moved;
+        report.tags_removed += r.tags_removed;
+    }
+    Ok(report)
+}
+
+/// Brings one repository's tags in line with the registry's tag list.
+pub async fn reconcile_repository(
+    db: &Db,
+    registry: &RegistryClient,
+    name: &str,
+) -> Result<ReconcileReport, FetchError> {
+    let mut report = ReconcileReport::default();
+    let tags: BTreeSet<String> = match registry.tags(name).await {
+        Ok(tags) => tags.into_iter().collect(),
+        Err(RegistryError::NotFound(_)) => BTreeSet::new(),
+        Err(err) => return Err(err.into()),
+    };
+    store::ensure_repository(db, name).await?;
+    let known = store::repository_tags(db, name).await?;
+    for tag in &tags {
+        let digest = match registry.manifest_digest(name, tag).await {
+            Ok(digest) => digest,
+            // Deleted between the tag list and now.
+            Err(RegistryError::NotFound(_)) => continue,
+            Err(err) => return Err(err.into()),
+        };
+        match known.get(tag) {
+            Some(current) if *current == digest => continue,
+            Some(_) => report.tags_moved += 1,
+            None => report.tags_added += 1,
+        }
+        let record = match index_manifest(db, registry, name, &digest).await {
+            Ok(record) => record,
+            Err(err) if err.is_not_found() => continue,
+            Err(err) => return Err(err),
+        };
+        // Only the registry's events know push times; the image's creation time stands in.
+        let estimated = record.created.as_deref().and_then(rfc3339_ms).unwrap_or_else(now_ms);
+        store::set_tag(db, name, tag, &digest, estimated, true).await?;
+    }
+    for tag in known.keys() {
+        if !tags.contains(tag) {
+            store::remove_tag(db, name, tag).await?;
+            report.tags_removed += 1;
+        }
+    }
+    if report != ReconcileReport::default() {
+        store::refresh_repository(db, name).await?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,80 @@
+//! The background tasks that keep the index in step with the registry: the event applier, the
+//! periodic reconcile and the registry health check. They stop when the shutdown token fires.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::backend::AppState;
+
+use super::{apply, reconcile};
+
+/// How often the registry is pinged for the "data may be stale" banner.
+const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// Pending events are looked at this often even without a wake-up.
+const EVENT_POLL: Duration = Duration::from_secs(5);
+/// Wait after a failed batch (registry down), doubling up to the cap.
+const RETRY_MIN: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Starts the workers. `reconcile_every` of zero disables the timer (start and button only).
+pub fn spawn(state: AppState, reconcile_every: Duration) {
+    let shutdown = state.sync.stopping();
+    tokio::spawn(apply_events(state.clone(), shutdown.clone()));
+    tokio::spawn(reconcile_loop(state.clone(), reconcile_every, shutdown.clone()));
+    tokio::spawn(health_loop(state, shutdown));
+}
+
+async fn apply_events(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut retry = RETRY_MIN;
+    loop {
+        let wait = match apply::apply_pending(&state.db, &state.registry, &state.sync).await {
+            Ok(_) => {
+                retry = RETRY_MIN;
+                EVENT_POLL
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot apply registry events yet; will retry");
+                retry = (retry * 2).min(RETRY_MAX);
+                retry
+            }
+        };
+        tokio::select! {
+            _ = state.sync.events_stored.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match reconcile::reconcile(&state.db, &state.registry, &state.sync).await {
+            Ok(report) => tracing::info!(%report, "reconcile finished"),
+            Err(err) => tracing::warn!(error = %err, "reconcile failed"),
+        }
+        let timer = async {
+            if every.is_zero() {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(every).await
+            }
+        };
+        tokio::select! {
+            _ = state.sync.resync_requested.notified() => {}
+            _ = timer => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn health_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let error = state.registry.ping().await.err().map(|e| e.to_string());
+        state.sync.set_registry_error(error);
+        tokio::select! {
+            _ = tokio::time::sleep(PING_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
