@@ -1,4 +1,5 @@
 //! The `wharf` binary: the console server and a synthetic image pusher.
+#![recursion_limit = "256"]
 
 mod cli;
 mod data_dir;

@@ -75,9 +75,7 @@ fn ManifestBody(view_data: ManifestView) -> impl IntoView {
         .map(|p| p.digest.clone())
         .chain(subject.clone())
         .collect();
-    view! {
-        <StaleBanner status=sync/>
-        <h1>{heading} " " <code class="digest-title">{short_digest(&digest)}</code></h1>
+    let facts = view! {
         {warnings
             .into_iter()
             .map(|w| view! { <div class="banner banner-warning" role="status">{w}</div> })
@@ -110,8 +108,14 @@ fn ManifestBody(view_data: ManifestView) -> impl IntoView {
                 </dd>
             })}
         </dl>
+    }
+    .into_any();
+    view! {
+        <StaleBanner status=sync/>
+        <h1>{heading} " " <code class="digest-title">{short_digest(&digest)}</code></h1>
+        {facts}
         {(kind == "index").then(|| view! { <Platforms repository=repository.clone() platforms=platforms.clone()/> })}
-        {image.map(|image| view! { <ImageSections image/> })}
+        {image.map(|image| view! { <ImageSections image/> }.into_any())}
         <Annotations annotations/>
         <PullCommands host=registry_host repository=repository.clone() tag=tags.first().cloned() digest=Some(digest.clone())/>
         <section>

@@ -265,3 +265,97 @@ where
     }
     false
 }
+
+/// Pushes a generated image with `wharf push-synthetic` (a real v2 client), as admin when
+/// `credentials` is set.
+pub fn push_image(registry_url: &str, repository: &str, tag: &str, extra: &[&str], credentials: bool) {
+    let mut command = Command::new(wharf_bin());
+    command
+        .args([
+            "push-synthetic",
+            "--registry",
+            registry_url,
+            "--repository",
+            repository,
+            "--tag",
+            tag,
+        ])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if credentials {
+        command.args(["--username", "admin", "--password", ADMIN_PASSWORD]);
+    }
+    let output = wait_bounded(command.spawn().unwrap(), Duration::from_secs(60), "push-synthetic");
+    assert!(
+        output.status.success(),
+        "push {repository}:{tag}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Calls a server function the way the browser does (form-encoded, JSON back).
+pub async fn call(
+    wharf: &Wharf,
+    client: &reqwest::Client,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let response = client
+        .post(format!("{}/api/{endpoint}", wharf.url))
+        .header("Accept", "application/json")
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, value)
+}
+
+/// A plain registry (no auth, no notifications) that Wharf does not manage.
+pub struct StandaloneRegistry {
+    child: Child,
+    _dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl StandaloneRegistry {
+    /// `maxentries` caps catalog pages, to exercise `Link` paging.
+    pub async fn start(maxentries: usize) -> StandaloneRegistry {
+        require_program("docker-registry");
+        let dir = temp_dir("standalone-registry");
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: test-secret\ncatalog:\n  maxentries: {maxentries}\n",
+                dir.path().join("storage").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(File::create(dir.path().join("registry.log")).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let up = eventually(80, || async { client.get(format!("{url}/v2/")).send().await.is_ok() }).await;
+        assert!(up, "the standalone registry did not start");
+        StandaloneRegistry { child, _dir: dir, url }
+    }
+}
+
+impl Drop for StandaloneRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

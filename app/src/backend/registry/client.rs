@@ -230,13 +230,17 @@ impl RegistryClient {
     }
 
     /// One page of `/v2/_catalog`; the second value is the `last` cursor of the next page.
+    /// Without `n` the registry uses its own page size (asking for more than its `maxentries`
+    /// is an error, PAGINATION_NUMBER_INVALID).
     pub async fn catalog_page(
         &self,
-        n: usize,
+        n: Option<usize>,
         last: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), RegistryError> {
         let mut url = self.url("/v2/_catalog")?;
-        url.query_pairs_mut().append_pair("n", &n.to_string());
+        if let Some(n) = n {
+            url.query_pairs_mut().append_pair("n", &n.to_string());
+        }
         if let Some(last) = last {
             url.query_pairs_mut().append_pair("last", last);
         }

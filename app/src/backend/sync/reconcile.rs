@@ -17,8 +17,6 @@ use super::hub::SyncHub;
 
 /// Repositories reconciled at the same time.
 pub const CONCURRENCY: usize = 8;
-/// Catalog page size asked for (the registry may cap it lower; `Link` paging covers the rest).
-const CATALOG_PAGE: usize = 1000;
 /// Upper bound on catalog pages, so a registry that loops its `Link` cannot keep us walking.
 const MAX_CATALOG_PAGES: usize = 100_000;
 
@@ -41,12 +39,12 @@ impl std::fmt::Display for ReconcileReport {
     }
 }
 
-/// The whole catalog, following `Link` until it ends.
+/// The whole catalog in the registry's own page size, following `Link` until it ends.
 pub async fn catalog(registry: &RegistryClient) -> Result<Vec<String>, RegistryError> {
     let mut names = Vec::new();
     let mut last: Option<String> = None;
     for _ in 0..MAX_CATALOG_PAGES {
-        let (page, next) = registry.catalog_page(CATALOG_PAGE, last.as_deref()).await?;
+        let (page, next) = registry.catalog_page(None, last.as_deref()).await?;
         names.extend(page);
         match next {
             Some(next) if Some(&next) != last.as_ref() => last = Some(next),

@@ -1,0 +1,309 @@
+//! The index against a real registry: pushes (single and multi-arch, OCI and Docker types) reach
+//! the catalog, repository and manifest pages through notifications; deletes of images and of
+//! single tags; bad input refused with nothing changed; 404 pages; labels rendered as text.
+
+mod support;
+
+use app::backend::registry::{RegistryAuth, RegistryClient};
+use serde_json::Value;
+use support::{call, eventually, push_image, Wharf, ADMIN_PASSWORD};
+
+async fn repository_view(wharf: &Wharf, client: &reqwest::Client, name: &str) -> Value {
+    let (status, view) = call(
+        wharf,
+        client,
+        "repository",
+        &[("name", name), ("filter", ""), ("page", "1")],
+    )
+    .await;
+    assert_eq!(status, 200, "{view}");
+    view
+}
+
+fn tags_of(image: &Value) -> Vec<String> {
+    image["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn admin_registry_client(wharf: &Wharf) -> RegistryClient {
+    RegistryClient::new(
+        wharf.registry_url().parse().unwrap(),
+        RegistryAuth::Credentials {
+            username: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+        },
+    )
+}
+
+/// Puts a second tag on an image, as `docker tag` + `docker push` would.
+async fn retag(wharf: &Wharf, repository: &str, from: &str, to: &str) {
+    let client = admin_registry_client(wharf);
+    let (media_type, _, bytes) = client.get_manifest(repository, from).await.unwrap();
+    client.put_manifest(repository, to, &media_type, bytes).await.unwrap();
+}
+
+async fn registry_tags(wharf: &Wharf, repository: &str) -> Vec<String> {
+    let client = admin_registry_client(wharf);
+    let mut tags = client.tags(repository).await.unwrap();
+    tags.sort();
+    tags
+}
+
+#[tokio::test]
+async fn pushes_reach_the_pages_and_deletes_leave_siblings() {
+    let wharf = Wharf::start().await;
+    let registry = wharf.registry_url();
+    push_image(
+        &registry,
+        "team/app",
+        "1.0",
+        &["--label", "org.opencontainers.image.source=https://example.com/app"],
+        true,
+    );
+    // Two tags on one image.
+    retag(&wharf, "team/app", "1.0", "latest").await;
+    push_image(&registry, "team/app", "0.9", &[], true);
+    push_image(
+        &registry,
+        "team/multi",
+        "2.0",
+        &["--platforms", "linux/amd64,linux/arm/v7", "--format", "docker"],
+        true,
+    );
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+
+    let indexed = eventually(120, || async {
+        let (_, view) = call(
+            &wharf,
+            &client,
+            "repository",
+            &[("name", "team/app"), ("filter", ""), ("page", "1")],
+        )
+        .await;
+        let (_, multi) = call(
+            &wharf,
+            &client,
+            "repository",
+            &[("name", "team/multi"), ("filter", ""), ("page", "1")],
+        )
+        .await;
+        view["tag_count"] == 3 && multi["tag_count"] == 1
+    })
+    .await;
+    assert!(indexed, "pushes never reached the index:\n{}", wharf.logs());
+
+    let view = repository_view(&wharf, &client, "team/app").await;
+    let images = view["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "two digests: {view}");
+    let shared = images
+        .iter()
+        .find(|i| tags_of(i).len() == 2)
+        .expect("tags sharing a digest are grouped");
+    assert_eq!(tags_of(shared), ["1.0", "latest"]);
+    assert_eq!(shared["platforms"][0]["os"], "linux");
+    assert_eq!(shared["platforms"][0]["architecture"], "amd64");
+    assert!(shared["size"].as_i64().unwrap() > 0);
+    assert_eq!(shared["push_estimated"], false, "push time comes from the event");
+    assert_eq!(view["labels"][0]["link"], "https://example.com/app");
+
+    let multi = repository_view(&wharf, &client, "team/multi").await;
+    let index = &multi["images"][0];
+    assert_eq!(index["kind"], "index");
+    assert_eq!(
+        index["media_type"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    let platforms: Vec<String> = index["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}/{}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap(),
+                p["variant"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64/", "linux/arm/v7"]);
+    assert!(index["platforms"][1]["size"].as_i64().unwrap() > 0, "per-platform size");
+
+    // The manifest page of the index lists its platforms; a platform's page shows config and layers.
+    let digest = index["digest"].as_str().unwrap().to_string();
+    let (status, manifest) = call(
+        &wharf,
+        &client,
+        "manifest",
+        &[("repository", "team/multi"), ("reference", &digest)],
+    )
+    .await;
+    assert_eq!(status, 200, "{manifest}");
+    assert_eq!(manifest["platforms"].as_array().unwrap().len(), 2);
+    let child = manifest["platforms"][1]["digest"].as_str().unwrap().to_string();
+    let (status, image) = call(
+        &wharf,
+        &client,
+        "manifest",
+        &[("repository", "team/multi"), ("reference", &child)],
+    )
+    .await;
+    assert_eq!(status, 200, "{image}");
+    assert_eq!(image["image"]["config"]["architecture"], "arm");
+    assert_eq!(image["image"]["config"]["variant"], "v7");
+    assert!(!image["image"]["layers"].as_array().unwrap().is_empty());
+    assert!(!image["image"]["history"].as_array().unwrap().is_empty());
+    assert!(
+        image["raw"].as_str().unwrap().contains("\n  \"schemaVersion\""),
+        "pretty-printed raw JSON"
+    );
+    // By tag, too.
+    let (status, by_tag) = call(
+        &wharf,
+        &client,
+        "manifest",
+        &[("repository", "team/multi"), ("reference", "2.0")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(by_tag["digest"], digest.as_str());
+
+    // Delete one tag of two: the sibling stays, in the registry and in the index.
+    let shared_digest = shared["digest"].as_str().unwrap().to_string();
+    let (status, refused) = call(
+        &wharf,
+        &client,
+        "delete_tag",
+        &[("repository", "team/app"), ("tag", "latest"), ("confirm", "1.0")],
+    )
+    .await;
+    assert_eq!(status, 400, "a wrong confirmation is refused: {refused}");
+    assert_eq!(
+        registry_tags(&wharf, "team/app").await,
+        ["0.9", "1.0", "latest"],
+        "nothing deleted"
+    );
+    let (status, done) = call(
+        &wharf,
+        &client,
+        "delete_tag",
+        &[("repository", "team/app"), ("tag", "latest"), ("confirm", "latest")],
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(registry_tags(&wharf, "team/app").await, ["0.9", "1.0"]);
+    let view = repository_view(&wharf, &client, "team/app").await;
+    let kept = view["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["digest"] == shared_digest.as_str())
+        .unwrap();
+    assert_eq!(tags_of(kept), ["1.0"]);
+
+    // Delete an image by digest: its tag goes with it.
+    let (status, refused) = call(
+        &wharf,
+        &client,
+        "delete_image",
+        &[("repository", "team/app"), ("digest", "sha256:nope"), ("confirm", "x")],
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, done) = call(
+        &wharf,
+        &client,
+        "delete_image",
+        &[
+            ("repository", "team/app"),
+            ("digest", &shared_digest),
+            ("confirm", "1.0"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done["message"].as_str().unwrap().contains("1.0"));
+    assert_eq!(registry_tags(&wharf, "team/app").await, ["0.9"]);
+    // The registry's delete notifications arrive later and must not disturb the index.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let view = repository_view(&wharf, &client, "team/app").await;
+    assert_eq!(view["tag_count"], 1, "{view}");
+    assert_eq!(tags_of(&view["images"][0]), ["0.9"]);
+
+    // The catalog: search, namespace filter, sort.
+    let catalog = |search: &'static str, namespace: &'static str, sort: &'static str| {
+        let client = client.clone();
+        let wharf = &wharf;
+        async move {
+            call(
+                wharf,
+                &client,
+                "catalog",
+                &[
+                    ("query[search]", search),
+                    ("query[sort]", sort),
+                    ("query[namespace]", namespace),
+                    ("query[page]", "1"),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, all) = catalog("", "", "Name").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["total"], 2);
+    let (_, found) = catalog("mul", "", "Name").await;
+    assert_eq!(found["matching"], 1);
+    assert_eq!(found["repositories"][0]["name"], "team/multi");
+    let (_, by_namespace) = catalog("team/", "", "Tags").await;
+    assert_eq!(by_namespace["matching"], 2);
+    let (_, none) = catalog("%_", "", "Size").await;
+    assert_eq!(none["matching"], 0, "LIKE wildcards in the search are literal");
+    let (_, filtered) = catalog("", "team", "LastPush").await;
+    assert_eq!(filtered["repositories"][0]["name"], "team/multi", "newest push first");
+}
+
+#[tokio::test]
+async fn unknown_addresses_are_real_404s_and_labels_are_text() {
+    let wharf = Wharf::start().await;
+    push_image(
+        &wharf.registry_url(),
+        "web/site",
+        "1",
+        &[
+            "--label",
+            "org.opencontainers.image.description=<script>alert('x')</script>",
+        ],
+        true,
+    );
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let indexed = eventually(120, || async {
+        let (status, _) = wharf.page(&client, "/r/web/site").await;
+        status == 200
+    })
+    .await;
+    assert!(indexed, "{}", wharf.logs());
+    let (status, html) = wharf.page(&client, "/r/web/site").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("&lt;script&gt;alert("),
+        "the label is escaped text:\n{html}"
+    );
+    assert!(!html.contains("<script>alert("), "the label must not become a script");
+
+    for path in [
+        "/r/no/such/repo",
+        "/r/web/site:nosuchtag",
+        "/r/web/site@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "/r/Not%20A%20Name",
+    ] {
+        let (status, html) = wharf.page(&client, path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(html.contains("Page not found"), "{path}: {html}");
+    }
+    assert!(wharf.page(&client, "/healthz").await.0 == 200, "still up");
+}

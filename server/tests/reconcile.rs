@@ -1,0 +1,132 @@
+//! Reconcile against a registry Wharf does not manage (no notifications): the index is built
+//! from the catalog (with `Link` paging), tag lists and manifests; lost events are made up for;
+//! `tags: null` after all tags are deleted.
+
+mod support;
+
+use support::{call, eventually, push_image, Options, StandaloneRegistry, Wharf, ADMIN_PASSWORD};
+
+#[tokio::test]
+async fn reconcile_builds_and_repairs_the_index() {
+    // Pages of 2 repositories: the catalog walk must follow `Link`.
+    let registry = StandaloneRegistry::start(2).await;
+    for name in ["a/one", "a/two", "b/three", "b/four", "c"] {
+        push_image(&registry.url, name, "1.0", &[], false);
+    }
+    push_image(
+        &registry.url,
+        "b/four",
+        "multi",
+        &["--platforms", "linux/amd64,linux/arm64"],
+        false,
+    );
+
+    let wharf = Wharf::start_with(Options {
+        registry_url: Some(registry.url.clone()),
+        extra_args: vec!["--reconcile-interval".into(), "0".into()],
+        ..Default::default()
+    })
+    .await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let catalog = || async {
+        call(
+            &wharf,
+            &client,
+            "catalog",
+            &[
+                ("query[search]", ""),
+                ("query[sort]", "Name"),
+                ("query[namespace]", ""),
+                ("query[page]", "1"),
+            ],
+        )
+        .await
+        .1
+    };
+    let built = eventually(120, || async { catalog().await["total"] == 5 }).await;
+    assert!(
+        built,
+        "reconcile did not index 5 repositories: {}\n{}",
+        catalog().await,
+        wharf.logs()
+    );
+    let (_, four) = call(
+        &wharf,
+        &client,
+        "repository",
+        &[("name", "b/four"), ("filter", ""), ("page", "1")],
+    )
+    .await;
+    assert_eq!(four["tag_count"], 2, "{four}");
+    assert!(
+        four["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["push_estimated"] == true),
+        "push times seen only by reconcile are marked estimated: {four}"
+    );
+    let multi = four["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "index")
+        .expect("index indexed");
+    assert_eq!(multi["platforms"].as_array().unwrap().len(), 2);
+
+    // Changes the console never heard of (no notifications): a new repository, a deleted one's
+    // tags (`tags: null` afterwards), then the Resync button.
+    push_image(&registry.url, "d/new", "x", &[], false);
+    let (_, one) = call(
+        &wharf,
+        &client,
+        "repository",
+        &[("name", "a/one"), ("filter", ""), ("page", "1")],
+    )
+    .await;
+    let digest = one["images"][0]["digest"].as_str().unwrap().to_string();
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/v2/a/one/manifests/{digest}", registry.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 202);
+    let tags = reqwest::get(format!("{}/v2/a/one/tags/list", registry.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(tags.contains("\"tags\":null"), "{tags}");
+
+    let (status, _) = call(&wharf, &client, "resync", &[]).await;
+    assert_eq!(status, 200);
+    let repaired = eventually(120, || async {
+        let (_, one) = call(
+            &wharf,
+            &client,
+            "repository",
+            &[("name", "a/one"), ("filter", ""), ("page", "1")],
+        )
+        .await;
+        catalog().await["total"] == 6 && one["tag_count"] == 0
+    })
+    .await;
+    assert!(
+        repaired,
+        "resync did not repair the index: {}\n{}",
+        catalog().await,
+        wharf.logs()
+    );
+
+    // The Settings page says which mode is on and offers the notification stanza.
+    let (status, settings) = call(&wharf, &client, "settings", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(settings["managed_registry"], false);
+    assert!(settings["notification_stanza"]
+        .as_str()
+        .unwrap()
+        .contains("Authorization: [Bearer "));
+    let (_, html) = wharf.page(&client, "/settings").await;
+    assert!(html.contains("not managed by Wharf"), "{html}");
+}
