@@ -87,11 +87,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     };
 
     let signer = Arc::new(TokenSigner::new(key, TOKEN_ISSUER, TOKEN_SERVICE, TOKEN_LIFETIME_SECS));
-    let registry_auth = if managed.is_some() {
-        RegistryAuth::Minted(signer.clone())
-    } else {
-        registry_credentials(&args)?
-    };
+    let registry_auth = registry_credentials(&args)?.unwrap_or_else(|| RegistryAuth::Minted(signer.clone()));
     let registry = RegistryClient::new(registry_url.clone(), registry_auth);
     let leptos_options = LeptosOptions::builder()
         .output_name("wharf")
@@ -189,10 +185,11 @@ async fn start_registry(
     .await
 }
 
-/// How the console authenticates to a registry it does not manage: basic credentials, or none.
-fn registry_credentials(args: &ServeArgs) -> Result<RegistryAuth, StartupError> {
+/// Basic credentials for a registry with its own auth. Without them the console sends tokens it
+/// signs itself: what a registry using Wharf's token auth accepts, and what one without auth ignores.
+fn registry_credentials(args: &ServeArgs) -> Result<Option<RegistryAuth>, StartupError> {
     let Some(username) = args.registry_username.clone() else {
-        return Ok(RegistryAuth::Anonymous);
+        return Ok(None);
     };
     let password = match (&args.registry_password, &args.registry_password_file) {
         (Some(password), _) => password.clone(),
@@ -211,7 +208,7 @@ fn registry_credentials(args: &ServeArgs) -> Result<RegistryAuth, StartupError> 
             ))
         }
     };
-    Ok(RegistryAuth::Credentials { username, password })
+    Ok(Some(RegistryAuth::Credentials { username, password }))
 }
 
 fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {

@@ -55,7 +55,24 @@ async fn registry_tags(wharf: &Wharf, repository: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn pushes_reach_the_pages_and_deletes_leave_siblings() {
-    let wharf = Wharf::start().await;
+    pushes_and_deletes(Wharf::start().await).await;
+}
+
+/// The same on PostgreSQL (skipped without `WHARF_TEST_POSTGRES_URL`).
+#[tokio::test]
+async fn pushes_and_deletes_on_postgres() {
+    let Some(db) = support::postgres_database().await else {
+        return;
+    };
+    let wharf = Wharf::start_with(support::Options {
+        database_url: Some(db.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    pushes_and_deletes(wharf).await;
+}
+
+async fn pushes_and_deletes(wharf: Wharf) {
     let registry = wharf.registry_url();
     push_image(
         &registry,
@@ -306,4 +323,80 @@ async fn unknown_addresses_are_real_404s_and_labels_are_text() {
         assert!(html.contains("Page not found"), "{path}: {html}");
     }
     assert!(wharf.page(&client, "/healthz").await.0 == 200, "still up");
+}
+
+#[tokio::test]
+async fn signatures_ride_on_their_image_and_unknown_configs_show_raw() {
+    let wharf = Wharf::start().await;
+    push_image(&wharf.registry_url(), "sig/app", "1", &[], true);
+    let registry = admin_registry_client(&wharf);
+    let digest = registry.manifest_digest("sig/app", "1").await.unwrap();
+    let signature_tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    retag(&wharf, "sig/app", "1", &signature_tag).await;
+
+    // An OCI artifact whose config is not an image config.
+    let config = br#"{"hello":"world"}"#;
+    let config_digest = format!("sha256:{}", sha256_hex(config));
+    registry
+        .upload_blob("sig/app", &config_digest, bytes::Bytes::from_static(config))
+        .await
+        .unwrap();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.example.config+json", "digest": config_digest, "size": config.len()},
+        "layers": [],
+    });
+    registry
+        .put_manifest(
+            "sig/app",
+            "artifact",
+            "application/vnd.oci.image.manifest.v1+json",
+            serde_json::to_vec(&manifest).unwrap().into(),
+        )
+        .await
+        .unwrap();
+
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let indexed = eventually(120, || async {
+        let (_, view) = call(
+            &wharf,
+            &client,
+            "repository",
+            &[("name", "sig/app"), ("filter", ""), ("page", "1")],
+        )
+        .await;
+        view["tag_count"] == 3
+    })
+    .await;
+    assert!(indexed, "{}", wharf.logs());
+    let view = repository_view(&wharf, &client, "sig/app").await;
+    let images = view["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "the signature tag is no row of its own: {view}");
+    let signed = images.iter().find(|i| i["digest"] == digest.as_str()).unwrap();
+    assert_eq!(tags_of(signed), ["1"]);
+    assert_eq!(signed["attachments"][0]["kind"], "sig");
+    assert_eq!(signed["attachments"][0]["tag"], signature_tag.as_str());
+
+    let (status, artifact) = call(
+        &wharf,
+        &client,
+        "manifest",
+        &[("repository", "sig/app"), ("reference", "artifact")],
+    )
+    .await;
+    assert_eq!(status, 200, "{artifact}");
+    assert!(!artifact["warnings"].as_array().unwrap().is_empty(), "{artifact}");
+    assert!(artifact["raw"]
+        .as_str()
+        .unwrap()
+        .contains("application/vnd.example.config+json"));
+    let (status, html) = wharf.page(&client, "/r/sig/app:artifact").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("banner-warning"), "{html}");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }

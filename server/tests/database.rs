@@ -17,23 +17,7 @@ async fn sqlite() -> (tempfile::TempDir, Db) {
 
 /// A fresh database on the test PostgreSQL server, or `None` when there is none.
 async fn postgres() -> Option<Db> {
-    let Ok(admin_url) = std::env::var("WHARF_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("WHARF_REQUIRE_POSTGRES").is_err(),
-            "WHARF_REQUIRE_POSTGRES is set but WHARF_TEST_POSTGRES_URL is not"
-        );
-        eprintln!("WHARF_TEST_POSTGRES_URL not set: PostgreSQL variant skipped");
-        return None;
-    };
-    let name = format!("wharf_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Db::connect_without_migrations(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin.pool)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin_url).unwrap();
-    url.set_path(&format!("/{name}"));
-    Some(Db::connect(url.as_str()).await.unwrap())
+    support::postgres_database().await
 }
 
 fn envelope(ids: &[&str]) -> Vec<u8> {

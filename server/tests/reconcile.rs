@@ -130,3 +130,123 @@ async fn reconcile_builds_and_repairs_the_index() {
     let (_, html) = wharf.page(&client, "/settings").await;
     assert!(html.contains("not managed by Wharf"), "{html}");
 }
+
+#[tokio::test]
+async fn browses_a_registry_with_basic_auth() {
+    let registry = StandaloneRegistry::start_with_htpasswd(100, Some(("reader", "s3cret-pass"))).await;
+    support::push_image_as(
+        &registry.url,
+        "private/app",
+        "2.0",
+        &[],
+        Some(("reader", "s3cret-pass")),
+    );
+    let anonymous = reqwest::get(format!("{}/v2/_catalog", registry.url)).await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401, "the registry requires credentials");
+
+    let secrets = support::temp_dir("secrets");
+    let password_file = secrets.path().join("password");
+    std::fs::write(&password_file, "s3cret-pass\n").unwrap();
+    let wharf = Wharf::start_with(Options {
+        registry_url: Some(registry.url.clone()),
+        extra_args: vec![
+            "--registry-username".into(),
+            "reader".into(),
+            "--registry-password-file".into(),
+            password_file.display().to_string(),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let indexed = eventually(120, || async {
+        let (_, view) = call(
+            &wharf,
+            &client,
+            "repository",
+            &[("name", "private/app"), ("filter", ""), ("page", "1")],
+        )
+        .await;
+        view["tag_count"] == 1
+    })
+    .await;
+    assert!(indexed, "{}", wharf.logs());
+    assert!(!wharf.logs().contains("s3cret-pass"), "the password is never logged");
+    let (_, settings) = call(&wharf, &client, "settings", &[]).await;
+    assert_eq!(settings["registry_username"], "reader");
+    assert!(
+        !settings.to_string().contains("s3cret-pass"),
+        "the password is never shown"
+    );
+
+    // A wrong password: reconcile fails with a clear reason, the console stays up.
+    std::fs::write(&password_file, "wrong").unwrap();
+    let wrong = Wharf::start_with(Options {
+        registry_url: Some(registry.url.clone()),
+        extra_args: vec![
+            "--registry-username".into(),
+            "reader".into(),
+            "--registry-password-file".into(),
+            password_file.display().to_string(),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let client = wrong.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let reported = eventually(80, || async {
+        let (_, settings) = call(&wrong, &client, "settings", &[]).await;
+        settings["sync"]["reconcile"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("denied") && e.contains("401"))
+    })
+    .await;
+    assert!(reported, "{}", wrong.logs());
+    assert_eq!(wrong.page(&client, "/").await.0, 200);
+}
+
+#[tokio::test]
+async fn registry_down_keeps_index_pages_and_explains_manifest_errors() {
+    let registry = StandaloneRegistry::start(100).await;
+    push_image(&registry.url, "kept/app", "1.0", &[], false);
+    let wharf = Wharf::start_with(Options {
+        registry_url: Some(registry.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let indexed = eventually(120, || async { wharf.page(&client, "/r/kept/app").await.0 == 200 }).await;
+    assert!(indexed, "{}", wharf.logs());
+
+    drop(registry);
+    let bannered = eventually(80, || async {
+        let (status, html) = wharf.page(&client, "/r/kept/app").await;
+        status == 200 && html.contains("may be out of date") && html.contains("1.0")
+    })
+    .await;
+    assert!(bannered, "index pages render from the index while the registry is down");
+    let (status, html) = wharf.page(&client, "/").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("kept/app"));
+    // A manifest the cache does not hold needs the registry: a clear error, not a crash.
+    let unknown = format!("sha256:{}", "1".repeat(64));
+    let (status, error) = call(
+        &wharf,
+        &client,
+        "manifest",
+        &[("repository", "kept/app"), ("reference", &unknown)],
+    )
+    .await;
+    assert_eq!(status, 503, "{error}");
+    assert!(
+        error["RegistryUnavailable"]
+            .as_str()
+            .is_some_and(|e| e.contains("unreachable")),
+        "{error}"
+    );
+    let (status, html) = wharf.page(&client, &format!("/r/kept/app@{unknown}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("The registry cannot be reached"), "{html}");
+    // Cached manifests still show.
+    let (status, _) = wharf.page(&client, "/r/kept/app:1.0").await;
+    assert_eq!(status, 200);
+}

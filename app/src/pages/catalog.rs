@@ -129,7 +129,7 @@ fn SearchBar(query: Memo<CatalogQuery>) -> impl IntoView {
 fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
     let stale = view! { <StaleBanner status=page.sync.clone()/> };
     let reconcile = page.sync.reconcile.clone();
-    let progress = (reconcile.running && page.total == 0).then(|| {
+    let progress = reconcile.running.then(|| {
         view! {
             <p class="hint" role="status">
                 {format!(

@@ -269,6 +269,23 @@ where
 /// Pushes a generated image with `wharf push-synthetic` (a real v2 client), as admin when
 /// `credentials` is set.
 pub fn push_image(registry_url: &str, repository: &str, tag: &str, extra: &[&str], credentials: bool) {
+    push_image_as(
+        registry_url,
+        repository,
+        tag,
+        extra,
+        credentials.then_some(("admin", ADMIN_PASSWORD)),
+    );
+}
+
+/// Pushes a generated image with the given basic credentials (or none).
+pub fn push_image_as(
+    registry_url: &str,
+    repository: &str,
+    tag: &str,
+    extra: &[&str],
+    credentials: Option<(&str, &str)>,
+) {
     let mut command = Command::new(wharf_bin());
     command
         .args([
@@ -284,8 +301,8 @@ pub fn push_image(registry_url: &str, repository: &str, tag: &str, extra: &[&str
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if credentials {
-        command.args(["--username", "admin", "--password", ADMIN_PASSWORD]);
+    if let Some((username, password)) = credentials {
+        command.args(["--username", username, "--password", password]);
     }
     let output = wait_bounded(command.spawn().unwrap(), Duration::from_secs(60), "push-synthetic");
     assert!(
@@ -325,14 +342,28 @@ pub struct StandaloneRegistry {
 impl StandaloneRegistry {
     /// `maxentries` caps catalog pages, to exercise `Link` paging.
     pub async fn start(maxentries: usize) -> StandaloneRegistry {
+        StandaloneRegistry::start_with_htpasswd(maxentries, None).await
+    }
+
+    /// With `htpasswd = Some((user, password))` the registry requires HTTP basic auth.
+    pub async fn start_with_htpasswd(maxentries: usize, htpasswd: Option<(&str, &str)>) -> StandaloneRegistry {
         require_program("docker-registry");
         let dir = temp_dir("standalone-registry");
         let port = free_port();
         let config = dir.path().join("config.yml");
+        let auth = match htpasswd {
+            Some((user, password)) => {
+                let file = dir.path().join("htpasswd");
+                let hash = bcrypt::hash(password, 5).unwrap();
+                std::fs::write(&file, format!("{user}:{hash}\n")).unwrap();
+                format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", file.display())
+            }
+            None => String::new(),
+        };
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: test-secret\ncatalog:\n  maxentries: {maxentries}\n",
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: test-secret\ncatalog:\n  maxentries: {maxentries}\n{auth}",
                 dir.path().join("storage").display()
             ),
         )
@@ -358,4 +389,28 @@ impl Drop for StandaloneRegistry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A fresh PostgreSQL database on the server `WHARF_TEST_POSTGRES_URL` names (scripts/test starts
+/// one); `None` when the variable is unset, unless `WHARF_REQUIRE_POSTGRES` makes that a failure.
+pub async fn postgres_database() -> Option<app::backend::db::Db> {
+    let Ok(admin_url) = std::env::var("WHARF_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("WHARF_REQUIRE_POSTGRES").is_err(),
+            "WHARF_REQUIRE_POSTGRES is set but WHARF_TEST_POSTGRES_URL is not"
+        );
+        eprintln!("WHARF_TEST_POSTGRES_URL not set: PostgreSQL variant skipped");
+        return None;
+    };
+    let name = format!("wharf_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = app::backend::db::Db::connect_without_migrations(&admin_url)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin.pool)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&format!("/{name}"));
+    Some(app::backend::db::Db::connect(url.as_str()).await.unwrap())
 }

@@ -14,6 +14,9 @@ use crate::backend::tokens::{parse_scope, TokenSigner};
 /// Every manifest GET/HEAD sends all four types, or the registry converts or refuses.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// Key of the token cache entry that holds a Basic authorization (scopes never look like this).
+const BASIC_KEY: &str = " basic";
+
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -100,7 +103,15 @@ impl RegistryClient {
             return Ok(response);
         };
         let authorization = match challenge.scheme.as_str() {
-            "basic" => basic(username, password),
+            "basic" => {
+                // Basic answers every scope: send it up front from now on, saving a round trip.
+                let value = basic(username, password);
+                self.tokens.lock().expect("token cache lock").insert(
+                    BASIC_KEY.to_string(),
+                    (value.clone(), Instant::now() + Duration::from_secs(3600)),
+                );
+                value
+            }
             "bearer" => {
                 let realm = challenge
                     .params
@@ -161,7 +172,8 @@ impl RegistryClient {
             RegistryAuth::Credentials { .. } => {
                 let tokens = self.tokens.lock().expect("token cache lock");
                 Ok(tokens
-                    .get(scope)
+                    .get(BASIC_KEY)
+                    .or_else(|| tokens.get(scope))
                     .filter(|(_, until)| *until > Instant::now())
                     .map(|(value, _)| value.clone()))
             }

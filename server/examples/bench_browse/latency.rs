@@ -1,0 +1,232 @@
+//! `http-latency`: sequential requests against a running Wharf whose index was seeded by
+//! `seed-index`. Each case is measured twice: the full server-rendered page (what a first visit
+//! or a reload costs) and the server function the hydrated app calls when it navigates.
+//! Requests ask for `br, gzip` like a browser, so compression is part of the time.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+
+use crate::http::Session;
+use crate::stats::Summary;
+
+const ENCODING: &str = "br, gzip";
+const WARM_UP: usize = 10;
+
+#[derive(Debug, Args)]
+pub struct LatencyArgs {
+    #[arg(long)]
+    url: String,
+    #[arg(long)]
+    password: String,
+    /// The file `seed-index` wrote.
+    #[arg(long)]
+    seed: PathBuf,
+    /// Measured requests per case and kind (page, server function).
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// One thing a user looks at: its page and the server function behind it.
+struct Case {
+    name: String,
+    path: String,
+    endpoint: &'static str,
+    form: Vec<(&'static str, String)>,
+    /// Text the uncompressed page must contain (checks the case shows what it should).
+    expect: String,
+}
+
+pub async fn run(args: LatencyArgs) -> Result<(), String> {
+    let seed = crate::read_json(&args.seed)?;
+    crate::http::wait_healthy(&args.url, Duration::from_secs(60)).await?;
+    let session = Session::sign_in(&args.url, &args.password).await?;
+    let mut results = Vec::new();
+    for case in cases(&seed)? {
+        check(&session, &case).await?;
+        let page = measure(args.requests, || session.get(&case.path, Some(ENCODING))).await?;
+        let form: Vec<(&str, &str)> = case.form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let api = measure(args.requests, || session.call(case.endpoint, &form, Some(ENCODING))).await?;
+        println!(
+            "{:<48} page p50 {:>7.2} ms  p95 {:>7.2} ms | api p50 {:>7.2} ms  p95 {:>7.2} ms",
+            case.name, page.0.p50, page.0.p95, api.0.p50, api.0.p95
+        );
+        results.push(json!({
+            "case": case.name,
+            "path": case.path,
+            "endpoint": format!("/api/{}", case.endpoint),
+            "page": page.0.to_json(),
+            "page_bytes": page.1,
+            "api": api.0.to_json(),
+            "api_bytes": api.1,
+        }));
+    }
+    crate::write_json(&args.out, &json!({"requests": args.requests, "cases": results}))
+}
+
+fn cases(seed: &serde_json::Value) -> Result<Vec<Case>, String> {
+    let text = |key: &str| {
+        seed[key]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("the seed file has no {key}"))
+    };
+    let big = text("big_repository")?;
+    let big_tags = seed["big_repository_tags"].as_u64().unwrap_or(0);
+    let digest = text("big_repository_digest")?;
+    let small = text("small_repository")?;
+    let first = text("first_repository")?;
+    let narrow = text("search_narrow")?;
+    let wide = text("search_wide")?;
+    let namespace = text("namespace")?;
+    let repositories = seed["repositories"].as_u64().unwrap_or(0);
+    let deep_page = (repositories / 50 / 2).max(1);
+    let catalog = |name: String, params: &str, search: &str, sort: &str, ns: &str, page: u64, expect: &str| Case {
+        name,
+        path: format!("/{params}"),
+        endpoint: "catalog",
+        form: vec![
+            ("query[search]", search.to_string()),
+            ("query[sort]", sort.to_string()),
+            ("query[namespace]", ns.to_string()),
+            ("query[page]", page.to_string()),
+        ],
+        expect: expect.to_string(),
+    };
+    let repository = |name: String, repo: &str, page: u64, expect: &str| Case {
+        name,
+        path: if page > 1 {
+            format!("/r/{repo}?page={page}")
+        } else {
+            format!("/r/{repo}")
+        },
+        endpoint: "repository",
+        form: vec![
+            ("name", repo.to_string()),
+            ("filter", String::new()),
+            ("page", page.to_string()),
+        ],
+        expect: expect.to_string(),
+    };
+    Ok(vec![
+        catalog("catalog, sort by name".into(), "", "", "Name", "", 1, &first),
+        catalog(
+            "catalog, sort by last push".into(),
+            "?sort=pushed",
+            "",
+            "LastPush",
+            "",
+            1,
+            "service-",
+        ),
+        catalog("catalog, sort by tags".into(), "?sort=tags", "", "Tags", "", 1, &big),
+        catalog(
+            "catalog, sort by size".into(),
+            "?sort=size",
+            "",
+            "Size",
+            "",
+            1,
+            "service-",
+        ),
+        catalog(
+            format!("catalog, page {deep_page} (sort by name)"),
+            &format!("?page={deep_page}"),
+            "",
+            "Name",
+            "",
+            deep_page,
+            "service-",
+        ),
+        catalog(
+            format!("search \"{narrow}\" (substring, few matches)"),
+            &format!("?q={narrow}"),
+            &narrow,
+            "Name",
+            "",
+            1,
+            &format!("{narrow}0"),
+        ),
+        catalog(
+            format!("search \"{wide}\" (substring, 10% match)"),
+            &format!("?q={wide}"),
+            &wide,
+            "Name",
+            "",
+            1,
+            &wide,
+        ),
+        catalog(
+            format!("search \"{namespace}/\" (namespace prefix)"),
+            &format!("?q={namespace}/"),
+            &format!("{namespace}/"),
+            "Name",
+            "",
+            1,
+            &format!("{namespace}/"),
+        ),
+        catalog(
+            format!("namespace filter {namespace}"),
+            &format!("?ns={namespace}"),
+            "",
+            "Name",
+            &namespace,
+            1,
+            &format!("{namespace}/"),
+        ),
+        repository(format!("repository with {big_tags} tags, page 1"), &big, 1, "build-"),
+        repository(
+            format!("repository with {big_tags} tags, page {}", (big_tags / 50).max(1)),
+            &big,
+            (big_tags / 50).max(1),
+            "build-",
+        ),
+        repository("repository with 10 tags".into(), &small, 1, "1.0."),
+        Case {
+            name: "manifest page (cached)".into(),
+            path: format!("/r/{big}@{digest}"),
+            endpoint: "manifest",
+            form: vec![("repository", big.clone()), ("reference", digest.clone())],
+            // The history comes from the cached config: the page was served without the registry.
+            expect: "layer-0.bin".into(),
+        },
+    ])
+}
+
+/// One uncompressed request of each kind: both must answer 200, the page must show `expect`.
+async fn check(session: &Session, case: &Case) -> Result<(), String> {
+    let page = session.get(&case.path, None).await?;
+    if page.status != 200 || !page.text().contains(&case.expect) {
+        return Err(format!(
+            "{} ({}) answered {} without {:?}: the seeded index is not what the server shows",
+            case.name, case.path, page.status, case.expect
+        ));
+    }
+    let form: Vec<(&str, &str)> = case.form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    session.call_json(case.endpoint, &form).await.map(|_| ())
+}
+
+/// Warm-up, then `count` sequential requests: their summary and the size of the last answer.
+async fn measure<F, Fut>(count: usize, mut request: F) -> Result<(Summary, usize), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<crate::http::Answer, String>>,
+{
+    let mut samples = Vec::with_capacity(count);
+    let mut bytes = 0;
+    for i in 0..WARM_UP + count {
+        let answer = request().await?;
+        if answer.status != 200 {
+            return Err(format!("answered {}: {}", answer.status, answer.text()));
+        }
+        if i >= WARM_UP {
+            samples.push(answer.elapsed.as_secs_f64() * 1000.0);
+        }
+        bytes = answer.body.len();
+    }
+    Ok((Summary::of(&samples), bytes))
+}

@@ -1,0 +1,518 @@
+//! `report`: reads the JSON files the other steps wrote into one directory and writes the
+//! markdown page (`docs/benchmarks.md`), each target with its measured figure and whether it
+//! was met. A step whose file is missing shows up as "not measured".
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde_json::Value;
+
+/// Server-side p95 target.
+const P95_TARGET_MS: f64 = 50.0;
+/// Wharf must be at least this many times faster than the crawl.
+const SPEEDUP_TARGET: f64 = 5.0;
+const RECONCILE_TARGET_S: f64 = 60.0;
+/// wasm + JS + CSS, compressed; 1 KB = 1000 bytes.
+const TRANSFER_TARGET_BYTES: f64 = 350_000.0;
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The directory the other steps wrote their JSON files into.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The markdown file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// The command that produced the results, as a user types it.
+    #[arg(long, default_value = "scripts/bench browse")]
+    command: String,
+    /// Wall time of the whole run, seconds.
+    #[arg(long)]
+    duration: Option<u64>,
+}
+
+/// The results of every step; `Null` where a step wrote nothing.
+struct Results {
+    seed: Value,
+    latency: Value,
+    push: Value,
+    reconcile: Value,
+    browser: Value,
+    transfer: Value,
+}
+
+impl Results {
+    fn load(dir: &Path) -> Results {
+        let read = |name: &str| crate::read_json(&dir.join(name)).unwrap_or(Value::Null);
+        Results {
+            seed: read("seed.json"),
+            latency: read("latency.json"),
+            push: read("push.json"),
+            reconcile: read("reconcile.json"),
+            browser: read("browser.json"),
+            transfer: read("transfer.json"),
+        }
+    }
+}
+
+pub fn run(args: ReportArgs) -> Result<(), String> {
+    let results = Results::load(&args.dir);
+    let mut md = String::new();
+    header(&mut md, &args);
+    summary(&mut md, &results);
+    server_side(&mut md, &results);
+    browser(&mut md, &results);
+    reconcile(&mut md, &results);
+    transfer(&mut md, &results);
+    method(&mut md, &args);
+    if let Some(parent) = args.out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::write(&args.out, &md).map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    println!("{md}");
+    Ok(())
+}
+
+fn yes_no(met: bool) -> &'static str {
+    if met {
+        "yes"
+    } else {
+        "**no**"
+    }
+}
+
+fn num(value: &Value) -> Option<f64> {
+    value.as_f64()
+}
+
+/// `12,345`
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn kb(bytes: f64) -> String {
+    format!("{:.1} KB", bytes / 1000.0)
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory_gib = read("/proc/meminfo")
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map(|kib| kib / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    let os = read("/etc/os-release")
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| "unknown OS".into());
+    format!("{cores} cores ({cpu}), {memory_gib:.0} GiB RAM, {os}")
+}
+
+fn today() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!("{:04}-{:02}-{:02}", now.year(), u8::from(now.month()), now.day())
+}
+
+fn header(md: &mut String, args: &ReportArgs) {
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "<!-- Written by `{}`; change the benchmark, not this file. -->\n",
+        args.command
+    );
+    let _ = writeln!(
+        md,
+        "How fast Wharf shows a large registry: server-side latency on a big index, page loads in \
+         Chromium against a real registry next to a client-side crawl of the same data, the \
+         reconcile that builds the index, and what the first page load downloads.\n"
+    );
+    let _ = writeln!(md, "- Measured: {} (UTC), with `{}`", today(), args.command);
+    let _ = writeln!(md, "- Machine: {}", machine());
+    let _ = writeln!(
+        md,
+        "- Database: SQLite (the default); release build (`cargo leptos build --release`)"
+    );
+    if let Some(seconds) = args.duration {
+        let _ = writeln!(md, "- Whole run: {} min {:02} s", seconds / 60, seconds % 60);
+    }
+    let _ = writeln!(
+        md,
+        "\nOne run on a shared build machine: other work ran next to it, so single figures can \
+         be off by tens of percent. Nothing fails on a slow figure; the tables only say whether \
+         a target was met.\n"
+    );
+}
+
+fn summary(md: &mut String, r: &Results) {
+    let _ = writeln!(md, "## Targets\n");
+    let _ = writeln!(md, "| target | measured | met? |\n| --- | --- | --- |");
+    let not_measured = "not measured (the step failed; see the run's output)";
+    // Server side: the worst p95 over every case, page and server function.
+    match worst_p95(&r.latency) {
+        Some((p95, case)) => {
+            let _ = writeln!(
+                md,
+                "| server p95 < {P95_TARGET_MS:.0} ms, every case | worst p95 {p95:.1} ms ({case}) | {} |",
+                yes_no(p95 < P95_TARGET_MS)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "| server p95 < {P95_TARGET_MS:.0} ms, every case | {not_measured} | — |"
+            );
+        }
+    }
+    for (key, what) in [
+        ("catalog", "catalog rows painted"),
+        ("repository", "repository tag table complete"),
+    ] {
+        let wharf = num(&r.browser["wharf"][key]["median"]);
+        let crawl = num(&r.browser["crawl"][key]["median"]);
+        match (wharf, crawl) {
+            (Some(w), Some(c)) => {
+                let ratio = c / w.max(0.001);
+                let _ = writeln!(
+                    md,
+                    "| {what}: Wharf ≥ {SPEEDUP_TARGET:.0}× faster than a crawl | Wharf {w:.0} ms, crawl {c:.0} ms: {ratio:.1}× | {} |",
+                    yes_no(ratio >= SPEEDUP_TARGET)
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    md,
+                    "| {what}: Wharf ≥ {SPEEDUP_TARGET:.0}× faster than a crawl | {not_measured} | — |"
+                );
+            }
+        }
+    }
+    match num(&r.reconcile["first"]["seconds"]) {
+        Some(seconds) => {
+            let _ = writeln!(
+                md,
+                "| reconcile from an empty database < {RECONCILE_TARGET_S:.0} s | {seconds:.1} s ({}) | {} |",
+                registry_size(r),
+                yes_no(seconds < RECONCILE_TARGET_S)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "| reconcile from an empty database < {RECONCILE_TARGET_S:.0} s | {not_measured} | — |"
+            );
+        }
+    }
+    match num(&r.transfer["total"]["br"]) {
+        Some(br) => {
+            let gzip = num(&r.transfer["total"]["gzip"]).unwrap_or(0.0);
+            let _ = writeln!(
+                md,
+                "| first load, wasm + JS + CSS compressed ≤ 350 KB | {} brotli ({} gzip) | {} |",
+                kb(br),
+                kb(gzip),
+                yes_no(br <= TRANSFER_TARGET_BYTES)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "| first load, wasm + JS + CSS compressed ≤ 350 KB | {not_measured} | — |"
+            );
+        }
+    }
+    let _ = writeln!(md);
+}
+
+fn registry_size(r: &Results) -> String {
+    let repositories = r.push["repositories"].as_u64().unwrap_or(0);
+    let tags = r.push["tags_per_repo"].as_u64().unwrap_or(0);
+    format!("{} repositories × {tags} tags", thousands(repositories))
+}
+
+/// The largest p95 of any case (page or server function), with its name.
+fn worst_p95(latency: &Value) -> Option<(f64, String)> {
+    let cases = latency["cases"].as_array()?;
+    cases
+        .iter()
+        .flat_map(|case| {
+            let name = case["case"].as_str().unwrap_or("?").to_string();
+            [
+                num(&case["page"]["p95_ms"]).map(|p| (p, format!("{name}, page"))),
+                num(&case["api"]["p95_ms"]).map(|p| (p, format!("{name}, server fn"))),
+            ]
+        })
+        .flatten()
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+fn server_side(md: &mut String, r: &Results) {
+    let _ = writeln!(md, "## Server side: a large index\n");
+    let Some(cases) = r.latency["cases"].as_array() else {
+        let _ = writeln!(md, "Not measured in this run.\n");
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "The index holds {} repositories with {} tags ({} manifests; every fifth image a \
+         two-platform index), among them `{}` with {} tags whose manifests and configs are in \
+         the blob cache. It was written straight into a fresh SQLite database made by the real \
+         migrations (`seed-index`, {:.0} s), and the server was started on it with \
+         `--registry-url` pointing at a port where nothing listens and `--reconcile-interval 0`, \
+         so nothing changes the index while it is measured (the pages show the \"registry cannot \
+         be reached\" banner).\n",
+        thousands(r.seed["repositories"].as_u64().unwrap_or(0)),
+        thousands(r.seed["tags"].as_u64().unwrap_or(0)),
+        thousands(r.seed["manifests"].as_u64().unwrap_or(0)),
+        r.seed["big_repository"].as_str().unwrap_or("?"),
+        thousands(r.seed["big_repository_tags"].as_u64().unwrap_or(0)),
+        num(&r.seed["seconds"]).unwrap_or(0.0),
+    );
+    let _ = writeln!(
+        md,
+        "Each case: 10 warm-up requests, then {} sequential requests by one signed-in client \
+         with `Accept-Encoding: br, gzip`, timed to the last byte. *Page* is the full \
+         server-rendered page (a first visit or reload); *server fn* is the POST the hydrated app \
+         makes when it navigates. Milliseconds.\n",
+        r.latency["requests"]
+    );
+    let _ = writeln!(
+        md,
+        "| case | page p50 | page p95 | page max | server fn p50 | server fn p95 | server fn max | p95 < {P95_TARGET_MS:.0} ms? |"
+    );
+    let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for case in cases {
+        let cell = |kind: &str, key: &str| num(&case[kind][key]).map(|v| format!("{v:.1}")).unwrap_or_default();
+        let worst = num(&case["page"]["p95_ms"])
+            .unwrap_or(f64::MAX)
+            .max(num(&case["api"]["p95_ms"]).unwrap_or(f64::MAX));
+        let _ = writeln!(
+            md,
+            "| {} (`{}`) | {} | {} | {} | {} | {} | {} | {} |",
+            case["case"].as_str().unwrap_or("?"),
+            case["path"].as_str().unwrap_or("?"),
+            cell("page", "p50_ms"),
+            cell("page", "p95_ms"),
+            cell("page", "max_ms"),
+            cell("api", "p50_ms"),
+            cell("api", "p95_ms"),
+            cell("api", "max_ms"),
+            yes_no(worst < P95_TARGET_MS)
+        );
+    }
+    let _ = writeln!(md);
+}
+
+fn browser(md: &mut String, r: &Results) {
+    let _ = writeln!(md, "## In Chromium, against a real registry\n");
+    let b = &r.browser;
+    if b.is_null() {
+        let _ = writeln!(md, "Not measured in this run.\n");
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "A standalone `docker-registry` (distribution 2.8, filesystem storage, no auth) was \
+         filled by `push-bulk` with {} single-platform images ({:.0} s, {:.0} images/s); Wharf \
+         indexed it by reconcile (next section). Headless Chromium {} on the same machine, a \
+         fresh browser context (empty cache) for every run, median of {} runs; the four \
+         measurements take turns.\n",
+        registry_size(r),
+        num(&r.push["seconds"]).unwrap_or(0.0),
+        num(&r.push["images_per_second"]).unwrap_or(0.0),
+        b["chromium"].as_str().unwrap_or("?"),
+        b["reps"]
+    );
+    let row = |what: &str, wharf: &Value, crawl: &Value, crawl_what: String| {
+        let w = num(&wharf["median"]).unwrap_or(0.0);
+        let c = num(&crawl["median"]).unwrap_or(0.0);
+        let ratio = c / w.max(0.001);
+        format!(
+            "| {what} | {w:.0} ms | {c:.0} ms ({crawl_what}) | {ratio:.1}× | {} |\n",
+            yes_no(ratio >= SPEEDUP_TARGET)
+        )
+    };
+    let _ = writeln!(
+        md,
+        "| view | Wharf | client-side crawl | crawl / Wharf | ≥ {SPEEDUP_TARGET:.0}×? |\n| --- | ---: | ---: | ---: | --- |"
+    );
+    md.push_str(&row(
+        &format!("catalog, first {} rows", b["catalog_rows"]),
+        &b["wharf"]["catalog"],
+        &b["crawl"]["catalog"],
+        format!("{} requests", b["crawl"]["catalog"]["requests"]),
+    ));
+    md.push_str(&row(
+        &format!(
+            "repository `{}`, {} tags",
+            b["repository"].as_str().unwrap_or("?"),
+            b["repository_rows"]
+        ),
+        &b["wharf"]["repository"],
+        &b["crawl"]["repository"],
+        format!("{} requests", b["crawl"]["repository"]["requests"]),
+    ));
+    let samples = |v: &Value| {
+        v["samples"]
+            .as_array()
+            .map(|s| s.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        md,
+        "\nAll runs, ms — Wharf catalog: {}; Wharf repository: {}; crawl catalog: {}; crawl \
+         repository: {}. Time to first byte of the catalog page (median): {} ms.\n",
+        samples(&b["wharf"]["catalog"]),
+        samples(&b["wharf"]["repository"]),
+        samples(&b["crawl"]["catalog"]),
+        samples(&b["crawl"]["repository"]),
+        b["wharf"]["catalog_ttfb"]["median"]
+    );
+    let _ = writeln!(
+        md,
+        "- **Wharf**: from navigation start (`performance.now()` in the page) to the first task \
+         after the animation frame in which the condition holds: 50 rows in `table.catalog`, or \
+         every row of `table.tags` with its platforms, size and created filled in. The pages are \
+         server-rendered, so the rows arrive with the HTML; hydration happens afterwards.\n\
+         - **Crawl**: what a static registry UI does for the same view, run in a page of the \
+         registry's own origin (the registry sends no CORS headers, so a static UI has to be \
+         served next to it): `GET /v2/_catalog` following `Link`, then for the first 50 \
+         repositories `GET tags/list` and one manifest `GET` per tag (with the four `Accept` \
+         types) for the sizes; for the repository view `GET tags/list`, then per tag the \
+         manifest and the config blob (platform, created). All requests are issued at once and \
+         Chromium runs six at a time per host; then the table is rendered. Its clock starts \
+         when the crawl starts, so loading the static UI itself is not counted.\n"
+    );
+}
+
+fn reconcile(md: &mut String, r: &Results) {
+    let _ = writeln!(md, "## Reconcile\n");
+    let first = &r.reconcile["first"];
+    if first.is_null() {
+        let _ = writeln!(md, "Not measured in this run.\n");
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "Wharf started with an empty data directory and `--registry-url` on the registry above \
+         ({}), `--reconcile-interval 0`; the figures are the server's own start and finish times \
+         of the reconcile (`/api/settings`). The second run is a resync right after, which finds \
+         nothing to change: the cost of each periodic reconcile.\n",
+        registry_size(r)
+    );
+    let _ = writeln!(
+        md,
+        "| run | duration | repositories/s | result | < {RECONCILE_TARGET_S:.0} s? |\n| --- | ---: | ---: | --- | --- |"
+    );
+    for (name, run) in [
+        ("from an empty database", first),
+        ("again, nothing changed", &r.reconcile["second"]),
+    ] {
+        let seconds = num(&run["seconds"]).unwrap_or(f64::MAX);
+        let outcome = run["error"]
+            .as_str()
+            .map(|e| format!("error: {e}"))
+            .or_else(|| run["result"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "| {name} | {seconds:.1} s | {:.0} | {outcome} | {} |",
+            num(&run["repositories_per_second"]).unwrap_or(0.0),
+            yes_no(seconds < RECONCILE_TARGET_S && run["error"].is_null())
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nRepositories in the index afterwards: {}.\n",
+        r.reconcile["repositories_indexed"]
+    );
+}
+
+fn transfer(md: &mut String, r: &Results) {
+    let _ = writeln!(md, "## First page load transfer\n");
+    let Some(assets) = r.transfer["assets"].as_array() else {
+        let _ = writeln!(md, "Not measured in this run.\n");
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "The assets the catalog page references, fetched from the running server with each \
+         `Accept-Encoding` (the server compresses on the fly). 1 KB = 1000 bytes.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| file | uncompressed | brotli | gzip |\n| --- | ---: | ---: | ---: |"
+    );
+    let sizes = |v: &Value| {
+        format!(
+            "{} | {} | {}",
+            kb(num(&v["raw"]).unwrap_or(0.0)),
+            kb(num(&v["br"]).unwrap_or(0.0)),
+            kb(num(&v["gzip"]).unwrap_or(0.0))
+        )
+    };
+    for asset in assets {
+        let _ = writeln!(md, "| `{}` | {} |", asset["path"].as_str().unwrap_or("?"), sizes(asset));
+    }
+    let _ = writeln!(md, "| **wasm + JS + CSS** | {} |", sizes(&r.transfer["total"]));
+    let _ = writeln!(md, "| the catalog page's HTML (`/`) | {} |", sizes(&r.transfer["html"]));
+    let seen = &r.browser["transfer"];
+    if let Some(assets) = num(&seen["assets"]) {
+        let _ = writeln!(
+            md,
+            "\nChromium itself (first catalog load, empty cache; `transferSize`, headers included) \
+             downloaded {} for wasm + JS + CSS (wasm {}, JS {}, CSS {}) and {} for the HTML.",
+            kb(assets),
+            kb(num(&seen["wasm"]).unwrap_or(0.0)),
+            kb(num(&seen["js"]).unwrap_or(0.0)),
+            kb(num(&seen["css"]).unwrap_or(0.0)),
+            kb(num(&seen["html"]).unwrap_or(0.0))
+        );
+    }
+    let _ = writeln!(md);
+}
+
+fn method(md: &mut String, args: &ReportArgs) {
+    let _ = writeln!(md, "## Reproduce\n");
+    let _ = writeln!(
+        md,
+        "```sh\n{}\n```\n\n\
+         `scripts/bench browse` builds the release server and the benchmark program \
+         (`server/examples/bench_browse`), then runs every step on free ports in a temporary \
+         directory and rewrites this file. `scripts/bench browse --quick` runs the same steps \
+         on smaller data and writes its report to `target/bench/benchmarks-quick.md` instead. \
+         The browser part is `end2end/bench/browse.bench.mjs`.",
+        args.command
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(100_990), "100,990");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}
