@@ -39,21 +39,19 @@ fn updates(state: &AppState) -> impl Stream<Item = Result<Event, Infallible>> {
             if let Some(update) = first {
                 return Some((Ok(to_event(&update)), (receiver, stopping, None)));
             }
-            loop {
-                if *stopping.borrow() {
-                    return None;
-                }
-                tokio::select! {
-                    received = receiver.recv() => match received {
-                        Ok(update) => return Some((Ok(to_event(&update)), (receiver, stopping, None))),
-                        // A slow reader missed some: tell it to refetch everything.
-                        Err(RecvError::Lagged(_)) => {
-                            return Some((Ok(Event::default().event("lagged").data("{}")), (receiver, stopping, None)))
-                        }
-                        Err(RecvError::Closed) => return None,
-                    },
-                    _ = stopping.changed() => return None,
-                }
+            if *stopping.borrow() {
+                return None;
+            }
+            tokio::select! {
+                received = receiver.recv() => match received {
+                    Ok(update) => Some((Ok(to_event(&update)), (receiver, stopping, None))),
+                    // A slow reader missed some: tell it to refetch everything.
+                    Err(RecvError::Lagged(_)) => {
+                        Some((Ok(Event::default().event("lagged").data("{}")), (receiver, stopping, None)))
+                    }
+                    Err(RecvError::Closed) => None,
+                },
+                _ = stopping.changed() => None,
             }
         },
     )

@@ -103,7 +103,7 @@ async fn run(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Result<Reconc
                 }
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                 // Progress every 1% (and at the end), not for every repository.
-                if finished == total || finished % (total / 100).max(1) == 0 {
+                if finished == total || finished.is_multiple_of((total / 100).max(1)) {
                     hub.update_reconcile(|p| p.repositories_done = finished);
                 }
                 Ok::<_, FetchError>(repo_report)
