@@ -400,3 +400,37 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+#[tokio::test]
+async fn the_live_stream_announces_pushes_to_signed_in_users() {
+    let mut wharf = Wharf::start().await;
+    let anonymous = reqwest::get(format!("{}/api/stream", wharf.url)).await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let mut stream = client.get(format!("{}/api/stream", wharf.url)).send().await.unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    assert!(stream.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    push_image(&wharf.registry_url(), "live/app", "1", &[], true);
+    let mut received = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !received.contains(r#""kind":"repository","name":"live/app""#) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("no update within 30 s")
+            .unwrap()
+            .expect("stream ended");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        received.starts_with("data: {\"kind\":\"sync\""),
+        "the first message is the status: {received}"
+    );
+    // An open stream does not hold up shutdown.
+    let status = wharf.stop();
+    assert!(status.success(), "{status}");
+    drop(stream);
+}
