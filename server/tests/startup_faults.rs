@@ -161,3 +161,33 @@ async fn sigterm_stops_console_and_registry() {
         .await;
     assert!(gone.is_err(), "the registry must stop with the console");
 }
+
+#[test]
+fn registry_credentials_incomplete_or_unreadable() {
+    let dir = temp_dir("credentials");
+    let mut args = serve_args(&dir.path().join("data"), free_port(), free_port());
+    args.extend([
+        "--registry-url".to_string(),
+        format!("http://127.0.0.1:{}", free_port()),
+        "--registry-username".to_string(),
+        "reader".to_string(),
+    ]);
+    let output = run(&args, &[]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("needs a password"), "{err}");
+
+    let missing = dir.path().join("no-such-file");
+    args.extend(["--registry-password-file".to_string(), missing.display().to_string()]);
+    let output = run(&args, &[]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("cannot read the registry password file"), "{err}");
+
+    // A user name without a registry URL makes no sense: clap refuses it.
+    let mut args = serve_args(&dir.path().join("data"), free_port(), free_port());
+    args.extend(["--registry-username".to_string(), "reader".to_string()]);
+    let output = run(&args, &[]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--registry-url"), "{}", stderr(&output));
+}
