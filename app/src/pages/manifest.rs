@@ -70,6 +70,10 @@ fn ManifestBody(view_data: ManifestView) -> impl IntoView {
         "image" => "Image",
         _ => "Manifest",
     };
+    let config_digest = image
+        .as_ref()
+        .and_then(|i| i.config.as_ref())
+        .map(|c| c.config_digest.clone());
     let manifest_digests: Vec<String> = platforms
         .iter()
         .map(|p| p.digest.clone())
@@ -120,7 +124,7 @@ fn ManifestBody(view_data: ManifestView) -> impl IntoView {
         <PullCommands host=registry_host repository=repository.clone() tag=tags.first().cloned() digest=Some(digest.clone())/>
         <section>
             <h2>"Raw manifest"</h2>
-            <RawJson raw repository manifest_digests/>
+            <RawJson raw repository manifest_digests config_digest/>
         </section>
     }
 }
@@ -322,9 +326,15 @@ fn LabelTable(title: &'static str, labels: Vec<Label>) -> impl IntoView {
     })
 }
 
-/// The raw manifest; `sha256:` digests of manifests link to their page, others to the layer row.
+/// The raw manifest; `sha256:` digests of manifests link to their page, the config digest to the
+/// Config section, others to their layer row.
 #[component]
-fn RawJson(raw: String, repository: String, manifest_digests: Vec<String>) -> impl IntoView {
+fn RawJson(
+    raw: String,
+    repository: String,
+    manifest_digests: Vec<String>,
+    config_digest: Option<String>,
+) -> impl IntoView {
     let pieces = split_digests(&raw);
     view! {
         <pre class="raw-json">
@@ -335,6 +345,8 @@ fn RawJson(raw: String, repository: String, manifest_digests: Vec<String>) -> im
                         view! { <span>{text}</span> }.into_any()
                     } else if manifest_digests.contains(&text) {
                         view! { <a href=manifest_href(&repository, &text)>{text.clone()}</a> }.into_any()
+                    } else if config_digest.as_ref() == Some(&text) {
+                        view! { <a href=format!("#blob-{}", anchor(&text))>{text.clone()}</a> }.into_any()
                     } else {
                         view! { <a href=format!("#layer-{}", anchor(&text))>{text.clone()}</a> }.into_any()
                     }
