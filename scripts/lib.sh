@@ -10,7 +10,7 @@ export WHARF_TOOLS_DIR="${WHARF_TOOLS_DIR:-$HOME/.cache/wharf/tools}"
 
 CARGO_LEPTOS_VERSION="0.3.10"
 BINARYEN_VERSION="132.0.0"
-APT_PACKAGES=(chromium docker-registry skopeo postgresql jq curl)
+APT_PACKAGES=(chromium docker-registry skopeo postgresql jq curl brotli)
 BINARYEN_BIN="$WHARF_TOOLS_DIR/binaryen/node_modules/.bin"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 
@@ -95,8 +95,16 @@ require_build() {
   [[ -f "$SITE_ROOT/pkg/wharf.js" ]] || die "$SITE_ROOT/pkg/wharf.js is missing: run 'cargo leptos build --release'"
 }
 
+# The release build, then the web assets compressed once at the best levels (the server sends
+# `*.br` / `*.gz` when the browser accepts them, instead of compressing on every request).
 leptos_build() {
-  (cd "$ROOT" && cargo leptos build --release)
+  (cd "$ROOT" && cargo leptos build --release) || return
+  local f
+  for f in "$SITE_ROOT"/pkg/*.wasm "$SITE_ROOT"/pkg/*.js "$SITE_ROOT"/pkg/*.css; do
+    [[ -f "$f" ]] || continue
+    brotli --force --keep --quality=11 "$f"
+    gzip --force --keep -9 "$f"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use app::backend::AppState;
@@ -32,6 +33,7 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
             post(registry_events::receive).layer(axum::extract::DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
         )
         .route("/api/stream", get(live_stream::stream))
+        .nest_service("/pkg", precompressed_assets(&options))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
@@ -40,4 +42,11 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state))
+}
+
+/// The built JS, wasm and CSS, sent as the `.br` or `.gz` file the build wrote next to each one
+/// when the browser accepts it (compressed once at the highest level, not per request).
+fn precompressed_assets(options: &leptos::config::LeptosOptions) -> ServeDir {
+    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    ServeDir::new(dir).precompressed_br().precompressed_gzip()
 }
