@@ -80,3 +80,110 @@ export async function eventually(page: Page, path: string, check: () => Promise<
     await check();
   }).toPass({ timeout, intervals: [250, 500, 1000] });
 }
+
+/** Runs a program and returns its stdout; on failure the error carries stdout and stderr. */
+function runOutput(file: string, args: string[], timeout: number, env?: NodeJS.ProcessEnv): string {
+  try {
+    return execFileSync(file, args, { stdio: "pipe", timeout, env: env ?? process.env }).toString();
+  } catch (error) {
+    const e = error as { stdout?: Buffer; stderr?: Buffer; message: string };
+    throw new Error(
+      `${file} ${args.join(" ")} failed: ${e.message}\n${e.stdout?.toString() ?? ""}${e.stderr?.toString() ?? ""}`,
+    );
+  }
+}
+
+export interface SyntheticImage {
+  /** os/arch[/variant]; more than one gives a multi-platform index. */
+  platforms?: string[];
+  format?: "oci" | "docker";
+  /** Config labels. */
+  labels?: Record<string, string>;
+}
+
+/**
+ * Pushes a generated image straight to the registry with `wharf push-synthetic` (multi-arch and
+ * labels, which the skopeo path of `skopeoPush` does not give), as admin. Returns the pushed
+ * top-level digest (the index digest for several platforms).
+ */
+export function pushSynthetic(repository: string, tag: string, image: SyntheticImage = {}): string {
+  const args = [
+    "push-synthetic",
+    "--registry",
+    `http://${registry}`,
+    "--repository",
+    repository,
+    "--tag",
+    tag,
+    "--platforms",
+    (image.platforms ?? ["linux/amd64"]).join(","),
+    "--format",
+    image.format ?? "oci",
+    "--username",
+    "admin",
+  ];
+  for (const [key, value] of Object.entries(image.labels ?? {})) args.push("--label", `${key}=${value}`);
+  // The password goes through the environment, not the command line.
+  const out = runOutput(wharfBin, args, 60_000, { ...process.env, WHARF_PUSH_PASSWORD: password });
+  const digest = out.match(/sha256:[0-9a-f]{64}/)?.[0];
+  if (!digest) throw new Error(`push-synthetic printed no digest: ${out}`);
+  return digest;
+}
+
+/**
+ * Copies `repository:from` to `repository:to` with skopeo (every platform of an index, digests
+ * preserved), so both tags name the same digest.
+ */
+export function skopeoCopyTag(repository: string, from: string, to: string) {
+  runOutput(
+    "skopeo",
+    [
+      "copy",
+      "--quiet",
+      "--all",
+      "--preserve-digests",
+      "--src-tls-verify=false",
+      "--dest-tls-verify=false",
+      "--src-creds",
+      `admin:${password}`,
+      "--dest-creds",
+      `admin:${password}`,
+      `docker://${registry}/${repository}:${from}`,
+      `docker://${registry}/${repository}:${to}`,
+    ],
+    120_000,
+  );
+}
+
+/** The catalog row of `repository` (its name is a link in the first cell). */
+export function catalogRow(page: Page, repository: string) {
+  return page
+    .locator("table.catalog tbody tr")
+    .filter({ has: page.getByRole("link", { name: repository, exact: true }) });
+}
+
+/** The rows of the image table on a repository page. */
+export function imageRows(page: Page) {
+  return page.locator("table.tags tbody tr");
+}
+
+/** The image row on a repository page that carries `tag`. */
+export function imageRow(page: Page, tag: string) {
+  return imageRows(page).filter({ has: page.locator("span.tag", { hasText: new RegExp(`^${escapeRegExp(tag)}$`) }) });
+}
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Opens `path` once the app has hydrated and its live-update stream (/api/stream) is connected,
+ * so that an index change from now on reaches the page without a reload.
+ */
+export async function gotoLive(page: Page, path: string) {
+  const stream = page.waitForResponse((r) => r.url().endsWith("/api/stream") && r.status() === 200, {
+    timeout: 15_000,
+  });
+  await page.goto(path);
+  await stream;
+}
