@@ -6,12 +6,10 @@ use crate::model::{AppError, CatalogPage, CatalogQuery};
 #[server(prefix = "/api", endpoint = "catalog")]
 pub async fn list_repositories(query: CatalogQuery) -> Result<CatalogPage, AppError> {
     use crate::backend::index::queries::{self, CATALOG_PAGE_SIZE};
-    use crate::backend::{session, AppState};
+    use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let state = AppState::from_context()?;
-            let session = session::current_session().await?;
-            session::require_access(&state, &session, "registry", "catalog", "*", "browse the catalog").await?;
+            let state = session::authorize("registry", "catalog", "*", "browse the catalog").await?;
             if query.search.len() > 256 || query.namespace.len() > 256 {
                 return Err(AppError::BadRequest(
                     "The search text is too long (at most 256 characters).".into(),

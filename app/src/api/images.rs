@@ -18,14 +18,10 @@ pub fn image_confirmation(digest: &str, tags: &[String]) -> String {
 #[server(prefix = "/api", endpoint = "delete_image")]
 pub async fn delete_image(repository: String, digest: String, confirm: String) -> Result<DeleteOutcome, AppError> {
     use crate::backend::index::queries;
-    use crate::backend::{deletion, session, AppState};
+    use crate::backend::{deletion, session};
     crate::backend::responses::with_status(
         async move {
-            let state = AppState::from_context()?;
-            let session = session::current_session().await?;
-            session::require_access(
-                &state,
-                &session,
+            let state = session::authorize(
                 "repository",
                 &repository,
                 "delete",
@@ -69,14 +65,10 @@ pub async fn delete_image(repository: String, digest: String, confirm: String) -
 #[server(prefix = "/api", endpoint = "delete_tag")]
 pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Result<DeleteOutcome, AppError> {
     use crate::backend::index::queries;
-    use crate::backend::{deletion, session, AppState};
+    use crate::backend::{deletion, session};
     crate::backend::responses::with_status(
         async move {
-            let state = AppState::from_context()?;
-            let session = session::current_session().await?;
-            session::require_access(
-                &state,
-                &session,
+            let state = session::authorize(
                 "repository",
                 &repository,
                 "delete",

@@ -6,12 +6,10 @@ use crate::model::{AppError, ManifestView, RepositoryView};
 #[server(prefix = "/api", endpoint = "repository")]
 pub async fn repository(name: String, filter: String, page: u32) -> Result<RepositoryView, AppError> {
     use crate::backend::index::queries::{self, TAGS_PAGE_SIZE};
-    use crate::backend::{session, AppState};
+    use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let state = AppState::from_context()?;
-            let session = session::current_session().await?;
-            session::require_access(&state, &session, "repository", &name, "pull", &format!("browse {name}")).await?;
+            let state = session::authorize("repository", &name, "pull", &format!("browse {name}")).await?;
             let summary = queries::repository(&state.db, &name)
                 .await
                 .map_err(session::internal)?
@@ -45,20 +43,13 @@ pub async fn repository(name: String, filter: String, page: u32) -> Result<Repos
 pub async fn manifest(repository: String, reference: String) -> Result<ManifestView, AppError> {
     use crate::backend::index::{detail, queries};
     use crate::backend::registry::RegistryError;
-    use crate::backend::{session, AppState};
+    use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let state = AppState::from_context()?;
-            let session = session::current_session().await?;
-            session::require_access(
-                &state,
-                &session,
-                "repository",
+            let state = session::authorize("repository",
                 &repository,
                 "pull",
-                &format!("browse {repository}"),
-            )
-            .await?;
+                &format!("browse {repository}")).await?;
             let not_found = || AppError::NotFound(format!("{repository}@{reference}"));
             let unavailable = |err: RegistryError| {
                 AppError::RegistryUnavailable(format!(

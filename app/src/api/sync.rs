@@ -5,12 +5,10 @@ use crate::model::{AppError, SettingsView, SyncStatus};
 /// Asks the reconcile worker to walk the registry now (administrators).
 #[server(prefix = "/api", endpoint = "resync")]
 pub async fn resync() -> Result<SyncStatus, AppError> {
-    use crate::backend::{session, AppState};
+    use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let state = AppState::from_context()?;
-            let session = session::current_session().await?;
-            session::require_access(&state, &session, "registry", "catalog", "*", "resync the index").await?;
+            let state = session::authorize("registry", "catalog", "*", "resync the index").await?;
             state.sync.resync_requested.notify_one();
             Ok(state.sync.status())
         }

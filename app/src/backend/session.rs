@@ -60,3 +60,17 @@ pub async fn require_access(
 pub async fn current_session() -> Result<Session, AppError> {
     Ok(leptos_axum::extract::<Session>().await?)
 }
+
+/// The first step of a server function: the app state, once the signed-in user may perform
+/// `action` on the resource (see [`require_access`]).
+pub async fn authorize(
+    resource_type: &str,
+    resource_name: &str,
+    action: &str,
+    what: &str,
+) -> Result<AppState, AppError> {
+    let state = AppState::from_context()?;
+    let session = current_session().await?;
+    require_access(&state, &session, resource_type, resource_name, action, what).await?;
+    Ok(state)
+}

@@ -44,6 +44,21 @@ mod browser {
 
     pub fn connect(live: LiveUpdates, signed_in: Signal<bool>) {
         let source = StoredValue::new_local(None::<EventSource>);
+        // Owned by the app, not by one run of the effect: a stream closed by sign-out may still
+        // deliver an event after the effect has run again.
+        let pending = StoredValue::new_local(false);
+        let bump = move || {
+            if !pending.try_get_value().unwrap_or(true) {
+                pending.set_value(true);
+                set_timeout(
+                    move || {
+                        pending.try_set_value(false);
+                        live.changes.try_update(|n| *n += 1);
+                    },
+                    DEBOUNCE,
+                );
+            }
+        };
         Effect::new(move |_| {
             // Reconnect when the sign-in state changes (the stream refuses anonymous readers).
             if !signed_in.get() {
@@ -60,19 +75,6 @@ mod browser {
                 return;
             };
             source.set_value(Some(events));
-            let pending = StoredValue::new_local(false);
-            let bump = move || {
-                if !pending.get_value() {
-                    pending.set_value(true);
-                    set_timeout(
-                        move || {
-                            pending.set_value(false);
-                            live.changes.update(|n| *n += 1);
-                        },
-                        DEBOUNCE,
-                    );
-                }
-            };
             leptos::task::spawn_local(async move {
                 // A repository update, or "lagged" (updates were missed): both mean refetch.
                 let relevant = messages.filter_map(|message| {
@@ -87,7 +89,10 @@ mod browser {
                         });
                     futures::future::ready(repository_changed.then_some(()))
                 });
-                let mut merged = futures::stream::select(relevant, lagged.map(|_| ()));
+                // Errors (the stream closed at sign-out, or a network failure the browser retries)
+                // are no updates.
+                let lagged = lagged.filter_map(|message| futures::future::ready(message.ok().map(|_| ())));
+                let mut merged = futures::stream::select(relevant, lagged);
                 while merged.next().await.is_some() {
                     bump();
                 }

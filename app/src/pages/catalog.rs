@@ -80,13 +80,16 @@ pub fn CatalogPage() -> impl IntoView {
 fn SearchBar(query: Memo<CatalogQuery>) -> impl IntoView {
     let navigate = use_navigate();
     let go = move |change: &dyn Fn(&mut CatalogQuery)| {
-        let mut next = query.get_untracked();
+        let current = query.get_untracked();
+        let mut next = current.clone();
         change(&mut next);
         next.page = 1;
         navigate(
             &catalog_href(&next),
             NavigateOptions {
-                replace: true,
+                // The first keystroke adds a history entry, the next ones refine it: Back returns
+                // to the list before the search.
+                replace: !current.search.is_empty(),
                 scroll: false,
                 ..NavigateOptions::default()
             },
@@ -115,11 +118,12 @@ fn SearchBar(query: Memo<CatalogQuery>) -> impl IntoView {
                 name="q"
                 placeholder="Search repositories (team/ for a namespace)"
                 autocomplete="off"
+                value=move || query.read().search.clone()
                 prop:value=move || query.read().search.clone()
                 on:input=on_input
             />
-            <input type="hidden" name="sort" prop:value=move || query.read().sort.as_param()/>
-            <input type="hidden" name="ns" prop:value=move || query.read().namespace.clone()/>
+            <input type="hidden" name="sort" value=move || query.read().sort.as_param()/>
+            <input type="hidden" name="ns" value=move || query.read().namespace.clone()/>
             <button type="submit">"Search"</button>
         </form>
     }
@@ -140,6 +144,15 @@ fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
         }
     });
     if page.total == 0 && !reconcile.running {
+        if page.sync.registry_error.is_some() {
+            return view! {
+                {stale}
+                <div class="panel empty">
+                    <p>"Wharf has not been able to read the registry yet. Its repositories show here as soon as it answers."</p>
+                </div>
+            }
+            .into_any();
+        }
         return view! { {stale} <EmptyCatalog host=page.registry_host/> }.into_any();
     }
     let sort_links = CatalogSort::ALL

@@ -29,7 +29,7 @@ pub fn LoginPage() -> impl IntoView {
         <section class="login">
             <h1>"Sign in to Wharf"</h1>
             <ActionForm action=auth.login attr:class="stack">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label>
                     "User name"
                     <input type="text" name="username" autocomplete="username" required autofocus/>

@@ -231,7 +231,8 @@ fn TagFilter(name: String, filter: Memo<String>) -> impl IntoView {
         navigate(
             &repository_query_href(&name, &value, 1),
             NavigateOptions {
-                replace: true,
+                // As in the catalog search: one history entry per filtering, not per keystroke.
+                replace: !filter.get_untracked().is_empty(),
                 scroll: false,
                 ..NavigateOptions::default()
             },
@@ -250,6 +251,7 @@ fn TagFilter(name: String, filter: Memo<String>) -> impl IntoView {
                 name="filter"
                 placeholder="Filter tags"
                 autocomplete="off"
+                value=move || filter.get()
                 prop:value=move || filter.get()
                 on:input=on_input
             />

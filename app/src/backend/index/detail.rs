@@ -2,9 +2,9 @@
 //! turned into what `docker inspect` and `docker history` would show.
 
 pub use super::fetch::FetchError;
-use super::fetch::{config_bytes, manifest_bytes};
+use super::fetch::{manifest_bytes, read_config};
 use super::labels::{all_labels, label};
-use super::parse::{history_layers, parse_config, parse_manifest, ParsedManifest};
+use super::parse::{history_layers, parse_manifest, ParsedManifest};
 use super::store;
 use crate::backend::db::Db;
 use crate::backend::registry::RegistryClient;
@@ -79,22 +79,12 @@ pub async fn manifest_content(
             annotations,
             subject,
         } => {
-            let summary = match config_bytes(db, registry, repository, &config.digest, &config.media_type).await {
-                Ok(text) => match parse_config(text.as_bytes()) {
-                    Ok(summary) => Some(summary),
-                    Err(reason) => {
-                        warnings.push(reason);
-                        None
-                    }
-                },
-                Err(err) if err.is_not_found() => {
-                    warnings.push(format!(
-                        "The config blob {} is missing from the registry.",
-                        config.digest
-                    ));
+            let summary = match read_config(db, registry, repository, &config).await? {
+                Ok(summary) => Some(summary),
+                Err(reason) => {
+                    warnings.push(reason);
                     None
                 }
-                Err(err) => return Err(err),
             };
             let mut cumulative = 0;
             let layer_rows: Vec<LayerRow> = layers

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::parse::{parse_config, parse_manifest, ConfigSummary, ParsedManifest};
+use super::parse::{parse_config, parse_manifest, ConfigSummary, ParsedManifest, Reference};
 use super::store::{self, ManifestRecord};
 use crate::backend::db::Db;
 use crate::backend::registry::{RegistryClient, RegistryError};
@@ -63,6 +63,25 @@ pub async fn config_bytes(
     Ok(text)
 }
 
+/// An image's config, read and parsed: `Err(reason)` inside when it is missing from the registry
+/// or not an image config (artifacts), so callers can show why; registry and database failures
+/// are the outer error.
+pub async fn read_config(
+    db: &Db,
+    registry: &RegistryClient,
+    repository: &str,
+    config: &Reference,
+) -> Result<Result<ConfigSummary, String>, FetchError> {
+    match config_bytes(db, registry, repository, &config.digest, &config.media_type).await {
+        Ok(text) => Ok(parse_config(text.as_bytes())),
+        Err(err) if err.is_not_found() => Ok(Err(format!(
+            "The config blob {} is missing from the registry.",
+            config.digest
+        ))),
+        Err(err) => Err(err),
+    }
+}
+
 fn digest_matches(digest: &str, bytes: &[u8]) -> bool {
     match digest.strip_prefix("sha256:") {
         Some(hex) => hex::encode(Sha256::digest(bytes)) == hex,
@@ -115,11 +134,7 @@ async fn index_manifest_depth(
             annotations,
             subject,
         } => {
-            let summary = match config_bytes(db, registry, repository, &config.digest, &config.media_type).await {
-                Ok(text) => parse_config(text.as_bytes()).ok(),
-                Err(err) if err.is_not_found() => None,
-                Err(err) => return Err(err),
-            };
+            let summary = read_config(db, registry, repository, &config).await?.ok();
             let total = config.size + layers.iter().map(|l| l.size).sum::<i64>();
             let ConfigSummary {
                 os,
