@@ -94,20 +94,8 @@ async fn pushes_and_deletes(wharf: Wharf) {
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
 
     let indexed = eventually(120, || async {
-        let (_, view) = call(
-            &wharf,
-            &client,
-            "repository",
-            &[("name", "team/app"), ("filter", ""), ("page", "1")],
-        )
-        .await;
-        let (_, multi) = call(
-            &wharf,
-            &client,
-            "repository",
-            &[("name", "team/multi"), ("filter", ""), ("page", "1")],
-        )
-        .await;
+        let view = support::repository(&wharf, &client, "team/app").await;
+        let multi = support::repository(&wharf, &client, "team/multi").await;
         view["tag_count"] == 3 && multi["tag_count"] == 1
     })
     .await;
@@ -359,13 +347,7 @@ async fn signatures_ride_on_their_image_and_unknown_configs_show_raw() {
 
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
     let indexed = eventually(120, || async {
-        let (_, view) = call(
-            &wharf,
-            &client,
-            "repository",
-            &[("name", "sig/app"), ("filter", ""), ("page", "1")],
-        )
-        .await;
+        let view = support::repository(&wharf, &client, "sig/app").await;
         view["tag_count"] == 3
     })
     .await;

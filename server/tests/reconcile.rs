@@ -50,13 +50,7 @@ async fn reconcile_builds_and_repairs_the_index() {
         catalog().await,
         wharf.logs()
     );
-    let (_, four) = call(
-        &wharf,
-        &client,
-        "repository",
-        &[("name", "b/four"), ("filter", ""), ("page", "1")],
-    )
-    .await;
+    let four = support::repository(&wharf, &client, "b/four").await;
     assert_eq!(four["tag_count"], 2, "{four}");
     assert!(
         four["images"]
@@ -77,13 +71,7 @@ async fn reconcile_builds_and_repairs_the_index() {
     // Changes the console never heard of (no notifications): a new repository, a deleted one's
     // tags (`tags: null` afterwards), then the Resync button.
     push_image(&registry.url, "d/new", "x", &[], false);
-    let (_, one) = call(
-        &wharf,
-        &client,
-        "repository",
-        &[("name", "a/one"), ("filter", ""), ("page", "1")],
-    )
-    .await;
+    let one = support::repository(&wharf, &client, "a/one").await;
     let digest = one["images"][0]["digest"].as_str().unwrap().to_string();
     let deleted = reqwest::Client::new()
         .delete(format!("{}/v2/a/one/manifests/{digest}", registry.url))
@@ -102,13 +90,7 @@ async fn reconcile_builds_and_repairs_the_index() {
     let (status, _) = call(&wharf, &client, "resync", &[]).await;
     assert_eq!(status, 200);
     let repaired = eventually(120, || async {
-        let (_, one) = call(
-            &wharf,
-            &client,
-            "repository",
-            &[("name", "a/one"), ("filter", ""), ("page", "1")],
-        )
-        .await;
+        let one = support::repository(&wharf, &client, "a/one").await;
         catalog().await["total"] == 6 && one["tag_count"] == 0
     })
     .await;
@@ -160,13 +142,7 @@ async fn browses_a_registry_with_basic_auth() {
     .await;
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
     let indexed = eventually(120, || async {
-        let (_, view) = call(
-            &wharf,
-            &client,
-            "repository",
-            &[("name", "private/app"), ("filter", ""), ("page", "1")],
-        )
-        .await;
+        let view = support::repository(&wharf, &client, "private/app").await;
         view["tag_count"] == 1
     })
     .await;

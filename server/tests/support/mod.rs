@@ -414,3 +414,15 @@ pub async fn postgres_database() -> Option<app::backend::db::Db> {
     url.set_path(&format!("/{name}"));
     Some(app::backend::db::Db::connect(url.as_str()).await.unwrap())
 }
+
+/// The repository server function's answer (any status) for `name`, first page, no filter.
+pub async fn repository(wharf: &Wharf, client: &reqwest::Client, name: &str) -> serde_json::Value {
+    call(
+        wharf,
+        client,
+        "repository",
+        &[("name", name), ("filter", ""), ("page", "1")],
+    )
+    .await
+    .1
+}
