@@ -24,6 +24,17 @@ impl FetchError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, FetchError::Registry(RegistryError::NotFound(_)))
     }
+
+    /// Worth trying again later: the registry or the database is down or overloaded. Anything
+    /// else (refused access, a malformed answer) will fail the same way next time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Database(_) => true,
+            FetchError::Registry(RegistryError::Unreachable { .. }) => true,
+            FetchError::Registry(RegistryError::Status { status, .. }) => *status >= 500 || *status == 429,
+            FetchError::Registry(_) => false,
+        }
+    }
 }
 
 /// A manifest's bytes: from the cache, or fetched and cached (the digest is checked first).
@@ -219,6 +230,25 @@ fn declared_media_type(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_transient_failures_from_permanent_ones() {
+        let unreachable = FetchError::Registry(RegistryError::Unreachable {
+            url: "u".into(),
+            reason: "r".into(),
+        });
+        let overloaded = FetchError::Registry(RegistryError::Status {
+            status: 503,
+            body: String::new(),
+        });
+        let denied = FetchError::Registry(RegistryError::Denied {
+            status: 401,
+            body: String::new(),
+        });
+        let malformed = FetchError::Registry(RegistryError::Protocol("x".into()));
+        assert!(unreachable.is_transient() && overloaded.is_transient());
+        assert!(!denied.is_transient() && !malformed.is_transient());
+    }
 
     #[test]
     fn checks_digests() {

@@ -55,6 +55,10 @@ pub async fn apply_pending(db: &Db, registry: &RegistryClient, hub: &SyncHub) ->
                     // Gone from the registry since: a later event or reconcile says the rest.
                     tracing::debug!(event = %event.id, "event target no longer in the registry");
                 }
+                // Retrying cannot help; skip it rather than block every later event.
+                Err(err) if !err.is_transient() => {
+                    tracing::warn!(event = %event.id, error = %err, "cannot apply a registry event; skipped");
+                }
                 Err(err) => return Err(err),
             }
             sqlx::query("UPDATE registry_events SET indexed_at = $1 WHERE id = $2")
