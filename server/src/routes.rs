@@ -45,8 +45,65 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
 }
 
 /// The built JS, wasm and CSS, sent as the `.br` or `.gz` file the build wrote next to each one
-/// when the browser accepts it (compressed once at the highest level, not per request).
+/// when the browser accepts it (compressed once at the highest level, not per request). If any
+/// compressed copy is stale (a build that did not write them again), none are used.
 fn precompressed_assets(options: &leptos::config::LeptosOptions) -> ServeDir {
     let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
-    ServeDir::new(dir).precompressed_br().precompressed_gzip()
+    let serve = ServeDir::new(&dir);
+    match stale_compressed_copies(&dir) {
+        stale if stale.is_empty() => serve.precompressed_br().precompressed_gzip(),
+        stale => {
+            tracing::warn!(files = ?stale, "compressed web assets are older than the build; compressing per request");
+            serve
+        }
+    }
+}
+
+/// `x.br` / `x.gz` whose modification time differs from `x` (brotli and gzip keep it when they
+/// write the copy), or whose `x` is gone.
+fn stale_compressed_copies(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| matches!(path.extension().and_then(|e| e.to_str()), Some("br" | "gz")))
+        .filter(|copy| {
+            let original = copy.with_extension("");
+            modified(&original).is_none() || modified(&original) != modified(copy)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stale_compressed_copies;
+
+    #[test]
+    fn finds_stale_compressed_copies() {
+        let dir = std::env::temp_dir().join(format!("wharf-assets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let original = dir.join("app.js");
+        std::fs::write(&original, "new").unwrap();
+        let copy = dir.join("app.js.br");
+        std::fs::write(&copy, "old").unwrap();
+        let same = std::fs::metadata(&original).unwrap().modified().unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&copy)
+            .unwrap()
+            .set_modified(same)
+            .unwrap();
+        assert!(stale_compressed_copies(&dir).is_empty());
+        let earlier = same - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&copy)
+            .unwrap()
+            .set_modified(earlier)
+            .unwrap();
+        assert_eq!(stale_compressed_copies(&dir), vec![copy]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
