@@ -60,9 +60,12 @@ fn precompressed_assets(options: &leptos::config::LeptosOptions) -> ServeDir {
 }
 
 /// `x.br` / `x.gz` whose modification time differs from `x` (brotli and gzip keep it when they
-/// write the copy), or whose `x` is gone.
+/// write the copy; brotli to the second), or whose `x` is gone.
 fn stale_compressed_copies(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let modified = |path: &std::path::Path| {
+        let time = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+        time.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
+    };
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
