@@ -45,9 +45,8 @@ test("a new tag appears on the open repository page without a reload", async ({ 
   await stillSameDocument(page);
 });
 
-// Sign-out drops the EventSource; gloo-net then fires an error event that the "lagged" stream in
-// app/src/components/live.rs counts as an update, and `bump` reads a StoredValue disposed with the
-// effect's previous run: a wasm panic that stops the app.
+// Sign-out closes the EventSource, whose subscribers then see an error event: that must neither
+// count as an update nor touch state of the closed stream (a wasm panic would stop the app).
 test("signing out with the live stream open leaves a working page", async ({ page }) => {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
