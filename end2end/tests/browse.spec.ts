@@ -185,8 +185,7 @@ test("unknown repository and manifest addresses are 404 pages", async ({ page })
   }
 });
 
-// Search-as-you-type navigates with `replace: true` (app/src/pages/catalog.rs, SearchBar), so the
-// list before the search is not in the history and Back leaves the catalog.
+// Search-as-you-type adds one history entry per bout of typing: Back returns to the list before it.
 test("catalog: the back button after a search restores the previous list", async ({ page }) => {
   const base = uniqueRepository("back");
   const token = base.split("/")[1];

@@ -9,3 +9,4 @@ pub mod pager;
 pub mod pull_commands;
 pub mod sync_banner;
 pub mod time;
+pub mod typing_history;

@@ -14,6 +14,7 @@ use crate::components::live::use_live_changes;
 use crate::components::pager::Pager;
 use crate::components::sync_banner::StaleBanner;
 use crate::components::time::TimeAgo;
+use crate::components::typing_history::TypingHistory;
 use crate::model::{CatalogPage as Page, CatalogQuery, CatalogSort};
 
 /// The catalog address for a query (defaults left out, so the plain `/` stays plain).
@@ -79,17 +80,15 @@ pub fn CatalogPage() -> impl IntoView {
 #[component]
 fn SearchBar(query: Memo<CatalogQuery>) -> impl IntoView {
     let navigate = use_navigate();
+    let history = TypingHistory::new();
     let go = move |change: &dyn Fn(&mut CatalogQuery)| {
-        let current = query.get_untracked();
-        let mut next = current.clone();
+        let mut next = query.get_untracked();
         change(&mut next);
         next.page = 1;
         navigate(
             &catalog_href(&next),
             NavigateOptions {
-                // The first keystroke adds a history entry, the next ones refine it: Back returns
-                // to the list before the search.
-                replace: !current.search.is_empty(),
+                replace: history.replace(),
                 scroll: false,
                 ..NavigateOptions::default()
             },
@@ -121,6 +120,7 @@ fn SearchBar(query: Memo<CatalogQuery>) -> impl IntoView {
                 value=move || query.read().search.clone()
                 prop:value=move || query.read().search.clone()
                 on:input=on_input
+                on:focus=move |_| history.restart()
             />
             <input type="hidden" name="sort" value=move || query.read().sort.as_param()/>
             <input type="hidden" name="ns" value=move || query.read().namespace.clone()/>

@@ -20,6 +20,7 @@ use crate::components::pager::Pager;
 use crate::components::pull_commands::PullCommands;
 use crate::components::sync_banner::StaleBanner;
 use crate::components::time::{CreatedAt, TimeAgo};
+use crate::components::typing_history::TypingHistory;
 use crate::model::{AppError, ImageRow, Label, RepositoryView};
 use crate::Auth;
 
@@ -227,12 +228,12 @@ fn Labels(labels: Vec<Label>) -> impl IntoView {
 fn TagFilter(name: String, filter: Memo<String>) -> impl IntoView {
     let navigate = use_navigate();
     let action = repository_href(&name);
+    let history = TypingHistory::new();
     let go = move |value: String| {
         navigate(
             &repository_query_href(&name, &value, 1),
             NavigateOptions {
-                // As in the catalog search: one history entry per filtering, not per keystroke.
-                replace: !filter.get_untracked().is_empty(),
+                replace: history.replace(),
                 scroll: false,
                 ..NavigateOptions::default()
             },
@@ -254,6 +255,7 @@ fn TagFilter(name: String, filter: Memo<String>) -> impl IntoView {
                 value=move || filter.get()
                 prop:value=move || filter.get()
                 on:input=on_input
+                on:focus=move |_| history.restart()
             />
             <button type="submit">"Filter"</button>
         </form>
