@@ -57,7 +57,7 @@ pub async fn run(args: PushArgs) -> Result<(), String> {
         .map(|index| async move {
             push_repository(client, index, args_ref).await?;
             let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if finished % 100 == 0 || finished == args_ref.repositories {
+            if finished.is_multiple_of(100) || finished == args_ref.repositories {
                 println!(
                     "pushed {finished}/{} repositories ({:.0} s)",
                     args_ref.repositories,
@@ -124,7 +124,7 @@ fn image_spec(repository: usize, tag_index: usize, tag: &str) -> ImageSpec {
         }],
         layers: 2,
         layer_size: 4096 + (repository % 7) * 1024,
-        flavor: if tag_index % 2 == 0 {
+        flavor: if tag_index.is_multiple_of(2) {
             Flavor::Oci
         } else {
             Flavor::Docker
@@ -141,7 +141,10 @@ async fn push_config_and_manifest(
     tag: &str,
     image: &GeneratedImage,
 ) -> Result<(), RegistryError> {
-    for config in image.blobs.iter().filter(|b| b.media_type.contains("config")) {
+    let manifest: serde_json::Value = serde_json::from_slice(&image.top.bytes)
+        .map_err(|e| RegistryError::Protocol(format!("generated manifest: {e}")))?;
+    let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
+    for config in image.blobs.iter().filter(|b| b.digest == config_digest) {
         client
             .upload_blob(repository, &config.digest, config.bytes.clone())
             .await?;

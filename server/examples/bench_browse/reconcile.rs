@@ -1,13 +1,20 @@
 //! `reconcile`: against a server started with an empty data directory on a populated registry,
 //! waits for the reconcile that runs at start to finish and reads its duration from the
 //! server's own progress (`/api/settings`, `sync.reconcile`). Then asks for a second one
-//! (`/api/resync`), which finds nothing to change: the cost of the periodic check.
+//! (`/api/resync`), which finds nothing to change: the cost of the periodic check. Last, the
+//! same requests the first reconcile makes are sent to the registry alone, with the same
+//! concurrency and no database: how much of the reconcile time is the registry answering.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use app::backend::registry::{RegistryAuth, RegistryClient};
+use app::backend::sync::reconcile::{catalog, CONCURRENCY};
 use clap::Args;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
+use url::Url;
 
 use crate::http::Session;
 
@@ -19,6 +26,9 @@ pub struct ReconcileArgs {
     url: String,
     #[arg(long)]
     password: String,
+    /// The registry the server reconciles (anonymous access), for the registry-only walk.
+    #[arg(long)]
+    registry: Url,
     /// Give up waiting for one reconcile after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout: u64,
@@ -65,14 +75,54 @@ pub async fn run(args: ReconcileArgs) -> Result<(), String> {
         "second reconcile (nothing changed): {:.1} s for {} repositories",
         second.seconds, second.repositories
     );
+    let (walk_seconds, walk_requests) = registry_walk(&args.registry).await?;
+    println!("the same requests to the registry alone: {walk_seconds:.1} s ({walk_requests} requests)");
     crate::write_json(
         &args.out,
         &json!({
             "first": first.to_json(),
             "second": second.to_json(),
             "repositories_indexed": indexed,
+            "registry_only": {
+                "seconds": crate::stats::round(walk_seconds),
+                "requests": walk_requests,
+                "concurrency": CONCURRENCY,
+            },
         }),
     )
+}
+
+/// What a reconcile from an empty index asks the registry, without the database: the catalog,
+/// each tag list, and per tag a manifest HEAD, the manifest and its config blob; repositories
+/// `CONCURRENCY` at a time like reconcile. Returns (seconds, requests).
+async fn registry_walk(registry: &Url) -> Result<(f64, u64), String> {
+    let client = RegistryClient::new(registry.clone(), RegistryAuth::Anonymous);
+    let started = Instant::now();
+    let names = catalog(&client).await.map_err(|e| format!("catalog: {e}"))?;
+    let requests = AtomicU64::new(1);
+    let (client, requests_ref) = (&client, &requests);
+    stream::iter(names)
+        .map(|name| async move {
+            let fail = |e: app::backend::registry::RegistryError| format!("{name}: {e}");
+            let tags = client.tags(&name).await.map_err(fail)?;
+            requests_ref.fetch_add(1, Ordering::Relaxed);
+            for tag in tags {
+                let digest = client.manifest_digest(&name, &tag).await.map_err(fail)?;
+                let (_, _, manifest) = client.get_manifest(&name, &digest).await.map_err(fail)?;
+                let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap_or_default();
+                let mut count = 2;
+                if let Some(config) = manifest["config"]["digest"].as_str() {
+                    client.get_blob(&name, config).await.map_err(fail)?;
+                    count += 1;
+                }
+                requests_ref.fetch_add(count, Ordering::Relaxed);
+            }
+            Ok::<_, String>(())
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok((started.elapsed().as_secs_f64(), requests.load(Ordering::Relaxed)))
 }
 
 /// Polls until a reconcile that started after `after_ms` has finished.

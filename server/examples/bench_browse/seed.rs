@@ -239,7 +239,11 @@ async fn seed_big_repository(
         let spec = ImageSpec {
             layers: 3,
             layer_size: 2048,
-            flavor: if t % 2 == 0 { Flavor::Oci } else { Flavor::Docker },
+            flavor: if t.is_multiple_of(2) {
+                Flavor::Oci
+            } else {
+                Flavor::Docker
+            },
             labels: BTreeMap::from([("org.opencontainers.image.version".to_string(), tag.clone())]),
             seed: 7,
             ..ImageSpec::default()
