@@ -147,15 +147,21 @@ fn header(md: &mut String, args: &ReportArgs) {
     );
     let _ = writeln!(md, "- Measured: {} (UTC), with `{}`", today(), args.command);
     let _ = writeln!(md, "- Machine: {}", machine());
+    let commit = std::fs::read_to_string(args.dir.join("commit")).unwrap_or_default();
     let _ = writeln!(
         md,
-        "- Database: SQLite (the default); release build (`cargo leptos build --release`)"
+        "- Code: commit `{}`, release build (`cargo leptos build --release`); database SQLite (the default)",
+        if commit.trim().is_empty() {
+            "unknown"
+        } else {
+            commit.trim()
+        }
     );
     if let Some(seconds) = args.duration {
         let _ = writeln!(md, "- Whole run: {} min {:02} s", seconds / 60, seconds % 60);
     }
-    let load_start = std::fs::read_to_string(args.dir.join("load-start")).unwrap_or_default();
-    let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = |name: &str| std::fs::read_to_string(args.dir.join(name)).unwrap_or_default();
+    let (load_start, load_end) = (load("load-start"), load("load-end"));
     if let (Some(start), Some(end)) = (load_start.split_whitespace().next(), load_end.split_whitespace().next()) {
         let _ = writeln!(
             md,
@@ -432,12 +438,14 @@ fn browser(md: &mut String, r: &Results) {
         "\nTime to first byte of the catalog page, first visit (median): {} ms.\n",
         b["wharf"]["catalog_ttfb"]["median"]
     );
+    reading(md, r);
     let _ = writeln!(
         md,
         "- **Wharf**: from navigation start (`performance.now()` in the page) to the first task \
          after the animation frame in which the condition holds: 50 rows in `table.catalog`, or \
          every row of `table.tags` with its platforms, size and created filled in. The pages are \
-         server-rendered, so the rows arrive with the HTML; hydration happens afterwards.\n\
+         server-rendered, so the rows arrive with the HTML; loading and hydrating the wasm runs \
+         next to it and can hold up the first paint (with the wasm in the cache it often does).\n\
          - **Crawl**: what a static registry UI does for the same view, run in a page of the \
          registry's own origin (the registry sends no CORS headers, so a static UI has to be \
          served next to it): `GET /v2/_catalog` following `Link`, then for the first 50 \
@@ -454,6 +462,38 @@ fn browser(md: &mut String, r: &Results) {
          loads the view twice; the second load uses what the browser kept from the first (Wharf's \
          wasm, JS and CSS; the registry's blobs, which it lets browsers cache).\n"
     );
+}
+
+/// Where the time goes, from the figures themselves: the crawl's cost grows with the rows shown,
+/// Wharf's server time is in the latency table, the rest is the browser's own work.
+fn reading(md: &mut String, r: &Results) {
+    let b = &r.browser;
+    let server_p50 = r.latency["cases"].as_array().and_then(|cases| {
+        cases
+            .iter()
+            .find(|c| {
+                c["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/r/") && !p.contains('@') && !p.contains("big/"))
+            })
+            .and_then(|c| num(&c["page"]["p50_ms"]))
+    });
+    let _ = write!(
+        md,
+        "Reading the figures: the crawl needs {} requests for the catalog view and {} for the \
+         repository view, so its time grows with what is shown, while Wharf sends one page whatever \
+         the size.",
+        b["crawl"]["catalog"]["requests"], b["crawl"]["repository"]["requests"]
+    );
+    if let Some(p50) = server_p50 {
+        let _ = write!(
+            md,
+            " The server renders a small repository's page in {p50:.1} ms (p50, server-side table); \
+             the rest of Wharf's time is the browser's own work: parsing, the stylesheet, and \
+             compiling and hydrating the wasm."
+        );
+    }
+    let _ = writeln!(md, "\n");
 }
 
 fn reconcile(md: &mut String, r: &Results) {
@@ -502,13 +542,22 @@ fn reconcile(md: &mut String, r: &Results) {
             walk["concurrency"]
         );
     }
-    let _ = writeln!(
+    let _ = write!(
         md,
         "\nRepositories in the index afterwards: {}. The last row is the floor for this registry \
          on this machine: a reconcile from empty asks it the same (catalog, tag lists, a manifest \
-         HEAD, the manifest and its config per tag).\n",
+         HEAD, the manifest and its config per tag).",
         r.reconcile["repositories_indexed"]
     );
+    if let (Some(total), Some(registry)) = (num(&first["seconds"]), num(&walk["seconds"])) {
+        let _ = write!(
+            md,
+            " Answering those requests took the registry {registry:.0} s, {:.0}% of the {total:.0} s \
+             the first reconcile took; the rest is Wharf parsing and writing the index.",
+            100.0 * registry / total.max(0.001)
+        );
+    }
+    let _ = writeln!(md, "\n");
 }
 
 fn transfer(md: &mut String, r: &Results) {
@@ -520,7 +569,7 @@ fn transfer(md: &mut String, r: &Results) {
     let _ = writeln!(
         md,
         "The assets the catalog page references, fetched from the running server with each \
-         `Accept-Encoding` (the server compresses on the fly). 1 KB = 1000 bytes.\n"
+         `Accept-Encoding`, as the server sends them. 1 KB = 1000 bytes.\n"
     );
     let _ = writeln!(
         md,
@@ -562,7 +611,8 @@ fn method(md: &mut String, args: &ReportArgs) {
         "```sh\n{}\n```\n\n\
          `scripts/bench browse` builds the release server and the benchmark program \
          (`server/examples/bench_browse`), then runs every step on free ports in a temporary \
-         directory and rewrites this file. `scripts/bench browse --quick` runs the same steps \
+         directory and rewrites this file; the raw figures (JSON) stay in \
+         `target/bench/results/`. `scripts/bench browse --quick` runs the same steps \
          on smaller data and writes its report to `target/bench/benchmarks-quick.md` instead. \
          The browser part is `end2end/bench/browse.bench.mjs`.",
         args.command
