@@ -48,11 +48,18 @@ pub async fn manifest_bytes(
         return Ok(cached);
     }
     let (media_type, _, bytes) = registry.get_manifest(repository, digest).await?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    if digest_matches(digest, &bytes) {
-        store::cache_blob(db, digest, &media_type, &text).await?;
-    }
+    let text = remember_manifest(db, digest, &media_type, &bytes).await?;
     Ok((media_type, text))
+}
+
+/// Caches manifest bytes fetched some other way (by tag) when they match their digest; returns
+/// them as text.
+pub async fn remember_manifest(db: &Db, digest: &str, media_type: &str, bytes: &[u8]) -> Result<String, sqlx::Error> {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    if digest_matches(digest, bytes) {
+        store::cache_blob(db, digest, media_type, &text).await?;
+    }
+    Ok(text)
 }
 
 /// A config blob's bytes, cached the same way.

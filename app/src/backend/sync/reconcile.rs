@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::backend::db::{now_ms, Db};
-use crate::backend::index::fetch::{index_manifest, FetchError};
+use crate::backend::index::fetch::{index_manifest, remember_manifest, FetchError};
 use crate::backend::index::store;
 use crate::backend::registry::{RegistryClient, RegistryError};
 
@@ -135,8 +135,10 @@ pub async fn reconcile_repository(
     store::ensure_repository(db, name).await?;
     let known = store::repository_tags(db, name).await?;
     for tag in &tags {
-        let digest = match registry.manifest_digest(name, tag).await {
-            Ok(digest) => digest,
+        // One GET by tag gives the digest and, for a new digest, the manifest itself (manifests
+        // are small, so a HEAD first would only add a round trip).
+        let (media_type, digest, bytes) = match registry.get_manifest(name, tag).await {
+            Ok(manifest) => manifest,
             // Deleted between the tag list and now.
             Err(RegistryError::NotFound(_)) => continue,
             Err(err) => return Err(err.into()),
@@ -146,6 +148,7 @@ pub async fn reconcile_repository(
             Some(_) => report.tags_moved += 1,
             None => report.tags_added += 1,
         }
+        remember_manifest(db, &digest, &media_type, &bytes).await?;
         let record = match index_manifest(db, registry, name, &digest).await {
             Ok(record) => record,
             Err(err) if err.is_not_found() => continue,
