@@ -129,17 +129,20 @@ async fn browses_a_registry_with_basic_auth() {
     let secrets = support::temp_dir("secrets");
     let password_file = secrets.path().join("password");
     std::fs::write(&password_file, "s3cret-pass\n").unwrap();
-    let wharf = Wharf::start_with(Options {
-        registry_url: Some(registry.url.clone()),
-        extra_args: vec![
-            "--registry-username".into(),
-            "reader".into(),
-            "--registry-password-file".into(),
-            password_file.display().to_string(),
-        ],
-        ..Default::default()
-    })
-    .await;
+    // Wharf as user "reader" of that registry, password read from the file at start.
+    let start_as_reader = || {
+        Wharf::start_with(Options {
+            registry_url: Some(registry.url.clone()),
+            extra_args: vec![
+                "--registry-username".into(),
+                "reader".into(),
+                "--registry-password-file".into(),
+                password_file.display().to_string(),
+            ],
+            ..Default::default()
+        })
+    };
+    let wharf = start_as_reader().await;
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
     let indexed = eventually(120, || async {
         let view = support::repository(&wharf, &client, "private/app").await;
@@ -157,17 +160,7 @@ async fn browses_a_registry_with_basic_auth() {
 
     // A wrong password: reconcile fails with a clear reason, the console stays up.
     std::fs::write(&password_file, "wrong").unwrap();
-    let wrong = Wharf::start_with(Options {
-        registry_url: Some(registry.url.clone()),
-        extra_args: vec![
-            "--registry-username".into(),
-            "reader".into(),
-            "--registry-password-file".into(),
-            password_file.display().to_string(),
-        ],
-        ..Default::default()
-    })
-    .await;
+    let wrong = start_as_reader().await;
     let client = wrong.signed_in_client("admin", ADMIN_PASSWORD).await;
     let reported = eventually(80, || async {
         let (_, settings) = call(&wrong, &client, "settings", &[]).await;

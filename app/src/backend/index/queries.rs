@@ -165,17 +165,13 @@ pub async fn images(db: &Db, repository: &str, filter: &str, page: u32) -> Resul
          WHERE repository = $1 AND attached_to IS NULL{tag_filter} \
          GROUP BY digest ORDER BY MAX(pushed_at) DESC, digest ASC LIMIT {TAGS_PAGE_SIZE} OFFSET {offset}"
     );
-    let mut groups_query = sqlx::query(&sql).bind(repository);
-    let mut count_query = sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL",
-    );
     let count_sql =
         format!("SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL{tag_filter}");
+    let mut groups_query = sqlx::query(&sql).bind(repository);
+    let mut count_query = sqlx::query_scalar::<_, i64>(&count_sql).bind(repository);
     if !filter.is_empty() {
         groups_query = groups_query.bind(&pattern);
-        count_query = sqlx::query_scalar::<_, i64>(&count_sql).bind(repository).bind(&pattern);
-    } else {
-        count_query = count_query.bind(repository);
+        count_query = count_query.bind(&pattern);
     }
     let groups = groups_query.fetch_all(&db.pool).await?;
     let matching = count_query.fetch_one(&db.pool).await?;
