@@ -4,6 +4,7 @@ pub mod api;
 pub mod components;
 pub mod model;
 pub mod pages;
+pub mod urls;
 
 #[cfg(feature = "ssr")]
 pub mod backend;

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, Stream};
-use tokio::sync::broadcast::error::RecvError;
 use tower_sessions::Session;
 
+use app::backend::notifier::{Received, Signal, Subscription};
 use app::backend::{session, AppState};
 use app::model::IndexUpdate;
 
@@ -27,7 +27,7 @@ pub async fn stream(State(state): State<AppState>, session: Session) -> Response
 }
 
 fn updates(state: &AppState) -> impl Stream<Item = Result<Event, Infallible>> {
-    let receiver = state.sync.subscribe();
+    let receiver = state.notifier.subscribe();
     let stopping = state.sync.stopping();
     // The first message is the current status, so a page knows where reconcile stands.
     let first = Some(IndexUpdate::Sync {
@@ -43,18 +43,28 @@ fn updates(state: &AppState) -> impl Stream<Item = Result<Event, Infallible>> {
                 return None;
             }
             tokio::select! {
-                received = receiver.recv() => match received {
-                    Ok(update) => Some((Ok(to_event(&update)), (receiver, stopping, None))),
+                received = next_live(&mut receiver) => match received {
+                    Received::Signal(Signal::Live(update)) => Some((Ok(to_event(&update)), (receiver, stopping, None))),
                     // A slow reader missed some: tell it to refetch everything.
-                    Err(RecvError::Lagged(_)) => {
+                    Received::Lagged => {
                         Some((Ok(Event::default().event("lagged").data("{}")), (receiver, stopping, None)))
                     }
-                    Err(RecvError::Closed) => None,
+                    Received::Signal(_) | Received::Closed => None,
                 },
                 _ = stopping.changed() => None,
             }
         },
     )
+}
+
+/// The next live update (worker wake-ups are not for browsers).
+async fn next_live(receiver: &mut Subscription) -> Received {
+    loop {
+        let received = receiver.recv().await;
+        if !matches!(received, Received::Signal(ref signal) if !matches!(signal, Signal::Live(_))) {
+            return received;
+        }
+    }
 }
 
 fn to_event(update: &IndexUpdate) -> Event {

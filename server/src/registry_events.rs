@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use subtle::ConstantTimeEq;
 
+use app::backend::intake::{self, IntakeContext};
+use app::backend::notifier::Signal;
 use app::backend::{events, AppState};
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -30,15 +32,24 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             return reply(StatusCode::BAD_REQUEST, serde_json::json!({"error": err.to_string()}));
         }
     };
-    match events::store(&state.db, &parsed).await {
+    let context = IntakeContext {
+        registry_host: &state.settings.registry_host,
+        public_url: state.settings.public_url.as_str(),
+    };
+    match intake::receive(&state.db, &parsed, &context).await {
         Ok(outcome) => {
             tracing::info!(
                 stored = outcome.stored,
                 duplicates = outcome.duplicates,
+                pulls_dropped = outcome.dropped,
+                deliveries = outcome.deliveries,
                 "registry events received"
             );
             if outcome.stored > 0 {
-                state.sync.events_stored.notify_one();
+                state.notifier.publish(Signal::EventsStored);
+            }
+            if outcome.deliveries > 0 {
+                state.notifier.publish(Signal::DeliveriesQueued);
             }
             reply(StatusCode::OK, serde_json::to_value(outcome).unwrap_or_default())
         }

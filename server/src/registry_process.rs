@@ -37,7 +37,16 @@ pub async fn start(launch: Launch<'_>) -> Result<ManagedRegistry, StartupError> 
         reason: e.to_string(),
     })?;
     let log_err = log.try_clone().map_err(|e| StartupError::Other(e.to_string()))?;
-    let mut child = Command::new(launch.bin)
+    let mut command = Command::new(launch.bin);
+    // The registry ends with the console, even when the console is killed outright (its
+    // notifications would otherwise go nowhere and a restart would find the port taken).
+    // SAFETY: the closure only makes one async-signal-safe system call.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command
         .arg("serve")
         .arg(launch.config_path)
         .stdin(Stdio::null())

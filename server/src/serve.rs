@@ -9,12 +9,16 @@ use url::Url;
 
 use app::backend::config::{Settings, TOKEN_ISSUER, TOKEN_SERVICE};
 use app::backend::db::{redact_url, Db};
+use app::backend::notifier::Notifier;
 use app::backend::registry::{RegistryAuth, RegistryClient};
 use app::backend::registry_config::{render, RegistryConfigInput};
 use app::backend::state::App;
 use app::backend::sync::{worker, SyncHub};
 use app::backend::tokens::{SigningKey, TokenSigner};
 use app::backend::users::{self, AdminSetup};
+use app::backend::webhooks::dispatcher::{Dispatcher, STANDARD_SCHEDULE};
+use app::backend::webhooks::outbound::OutboundPolicy;
+use app::backend::work;
 use app::backend::AppState;
 
 use crate::cli::{LogFormat, ServeArgs};
@@ -44,6 +48,16 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("wharf.db").display()));
     tracing::info!(database = %redact_url(&database_url), "connecting to the database");
     let db = Db::connect(&database_url).await?;
+    for queue in [
+        &app::backend::sync::apply::QUEUE,
+        &app::backend::webhooks::deliveries::QUEUE,
+    ] {
+        match work::release_all(&db, queue).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(queue = queue.table, released, "resuming work left by the last run"),
+            Err(err) => tracing::warn!(queue = queue.table, error = %err, "cannot release leases of the last run"),
+        }
+    }
     match users::ensure_admin(&db, std::env::var("WHARF_ADMIN_PASSWORD").ok().as_deref())
         .await
         .map_err(|e| StartupError::Other(format!("cannot create the admin user: {e}")))?
@@ -96,6 +110,11 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         .site_addr(args.listen)
         .env(leptos::config::Env::PROD)
         .build();
+    let notifier = Arc::new(Notifier::default());
+    let webhook_policy = Arc::new(OutboundPolicy {
+        allowed: args.webhook_allow_network.clone(),
+        deny_private: args.webhook_deny_private,
+    });
     let state = AppState(Arc::new(App {
         settings: Settings {
             data_dir: data_dir.clone(),
@@ -112,10 +131,23 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         db,
         signer,
         registry,
-        sync: Arc::new(SyncHub::default()),
+        sync: Arc::new(SyncHub::new(notifier.clone())),
+        notifier,
+        webhook_policy,
         leptos_options,
     }));
     worker::spawn(state.clone(), state.settings.reconcile_interval);
+    let schedule = match &args.webhook_retry_delays {
+        Some(delays) => delays.iter().map(|s| Duration::from_secs(*s)).collect(),
+        None => STANDARD_SCHEDULE.to_vec(),
+    };
+    let dispatcher = Arc::new(Dispatcher::new(
+        state.db.clone(),
+        state.notifier.clone(),
+        state.webhook_policy.clone(),
+        schedule,
+    ));
+    tokio::spawn(dispatcher.run(state.sync.stopping()));
     let router = crate::routes::router(state.clone(), public_url.scheme() == "https").await?;
 
     say!("Wharf is ready at {public_url}");

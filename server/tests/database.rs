@@ -3,8 +3,19 @@
 
 mod support;
 
+use std::time::Duration;
+
 use app::backend::db::Db;
+use app::backend::intake::{self, IntakeContext};
+use app::backend::sync::apply;
+use app::backend::work::{self, WorkerId};
 use app::backend::{events, users};
+use sqlx::Row;
+
+const CONTEXT: IntakeContext<'static> = IntakeContext {
+    registry_host: "127.0.0.1:5000",
+    public_url: "http://127.0.0.1:3000",
+};
 
 /// A fresh SQLite database, and the directory guard that removes it.
 async fn sqlite() -> (tempfile::TempDir, Db) {
@@ -33,14 +44,14 @@ fn envelope(ids: &[&str]) -> Vec<u8> {
 
 async fn events_are_stored_once_and_paged(db: &Db) {
     let first = events::parse_envelope(&envelope(&["1", "2"])).unwrap();
-    let outcome = events::store(db, &first).await.unwrap();
+    let outcome = intake::receive(db, &first, &CONTEXT).await.unwrap();
     assert_eq!((outcome.stored, outcome.duplicates), (2, 0));
-    let again = events::store(db, &first).await.unwrap();
+    let again = intake::receive(db, &first, &CONTEXT).await.unwrap();
     assert_eq!((again.stored, again.duplicates), (0, 2));
 
     let ids: Vec<String> = (0..120).map(|i| format!("bulk-{i:03}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    events::store(db, &events::parse_envelope(&envelope(&refs)).unwrap())
+    intake::receive(db, &events::parse_envelope(&envelope(&refs)).unwrap(), &CONTEXT)
         .await
         .unwrap();
 
@@ -61,6 +72,152 @@ async fn events_are_stored_once_and_paged(db: &Db) {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 122);
+}
+
+async fn claimed_ids(db: &Db, token: &str) -> Vec<String> {
+    sqlx::query("SELECT id FROM registry_events WHERE claimed_by = $1 ORDER BY id")
+        .bind(token)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("id"))
+        .collect()
+}
+
+async fn event_state(db: &Db, id: &str) -> (Option<i64>, Option<i64>, i64, Option<String>) {
+    let row = sqlx::query("SELECT indexed_at, dead_at, attempts, last_error FROM registry_events WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    (
+        row.get("indexed_at"),
+        row.get("dead_at"),
+        row.get("attempts"),
+        row.get("last_error"),
+    )
+}
+
+/// Leased rows: a claimed row is not claimed twice, a failed one waits for its own next attempt
+/// without holding up the others, a lapsed lease is taken over (and the old holder's result is
+/// refused), a dead row is set aside and can be revived.
+async fn leased_work(db: &Db) {
+    let (a, b) = (WorkerId::new("a"), WorkerId::new("b"));
+    let lease = Duration::from_secs(60);
+    intake::receive(
+        db,
+        &events::parse_envelope(&envelope(&["w1", "w2", "w3"])).unwrap(),
+        &CONTEXT,
+    )
+    .await
+    .unwrap();
+    let first = work::claim(db, &apply::QUEUE, &a, apply::CANDIDATES, lease)
+        .await
+        .unwrap();
+    assert_eq!(claimed_ids(db, &first.token).await, ["w1", "w2", "w3"]);
+    let second = work::claim(db, &apply::QUEUE, &b, apply::CANDIDATES, lease)
+        .await
+        .unwrap();
+    assert_eq!(second.count, 0, "leased rows are not claimed again");
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    let later = app::backend::db::now_ms() + 3_600_000;
+    assert!(
+        work::retry(&mut conn, &apply::QUEUE, "w1", &first.token, later, "registry said 500")
+            .await
+            .unwrap()
+    );
+    assert!(work::complete(&mut conn, &apply::QUEUE, "w2", &first.token)
+        .await
+        .unwrap());
+    assert!(work::bury(&mut conn, &apply::QUEUE, "w3", &first.token, "malformed")
+        .await
+        .unwrap());
+    drop(conn);
+    assert_eq!(
+        event_state(db, "w1").await,
+        (None, None, 1, Some("registry said 500".into()))
+    );
+    assert!(event_state(db, "w2").await.0.is_some());
+    assert!(event_state(db, "w3").await.1.is_some());
+    let nothing_due = work::claim(db, &apply::QUEUE, &b, apply::CANDIDATES, lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        nothing_due.count, 0,
+        "a failed row waits for its next attempt; a dead one is set aside"
+    );
+
+    // A lease that lapses: another worker takes the row, the first one's result is refused.
+    intake::receive(db, &events::parse_envelope(&envelope(&["w4"])).unwrap(), &CONTEXT)
+        .await
+        .unwrap();
+    let short = work::claim(db, &apply::QUEUE, &a, apply::CANDIDATES, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(claimed_ids(db, &short.token).await, ["w4"]);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let takeover = work::claim(db, &apply::QUEUE, &b, apply::CANDIDATES, lease)
+        .await
+        .unwrap();
+    assert_eq!(claimed_ids(db, &takeover.token).await, ["w4"]);
+    let mut conn = db.pool.acquire().await.unwrap();
+    assert!(!work::complete(&mut conn, &apply::QUEUE, "w4", &short.token)
+        .await
+        .unwrap());
+    assert!(work::complete(&mut conn, &apply::QUEUE, "w4", &takeover.token)
+        .await
+        .unwrap());
+    assert_eq!(event_state(db, "w4").await.2, 2, "each claim counts an attempt");
+
+    // Handing rows back without counting the attempt (the registry as a whole was down).
+    assert!(work::revive(&mut conn, &apply::QUEUE, "w3").await.unwrap());
+    drop(conn);
+    let revived = work::claim(db, &apply::QUEUE, &a, apply::CANDIDATES, lease)
+        .await
+        .unwrap();
+    assert_eq!(claimed_ids(db, &revived.token).await, ["w3"]);
+    let mut conn = db.pool.acquire().await.unwrap();
+    assert_eq!(
+        work::release(&mut conn, &apply::QUEUE, &revived.token, 0)
+            .await
+            .unwrap(),
+        1
+    );
+    drop(conn);
+    assert_eq!(event_state(db, "w3").await, (None, None, 0, Some("malformed".into())));
+}
+
+/// Many claimers at once never share a row (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one
+/// writer at a time).
+async fn concurrent_claims_are_disjoint(db: &Db) {
+    let ids: Vec<String> = (0..60).map(|i| format!("c-{i:02}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    intake::receive(db, &events::parse_envelope(&envelope(&refs)).unwrap(), &CONTEXT)
+        .await
+        .unwrap();
+    let claims = futures::future::join_all((0..6).map(|i| async move {
+        let worker = WorkerId::new(&format!("w{i}"));
+        let mut mine = Vec::new();
+        for _ in 0..10 {
+            let claim = work::claim(db, &apply::QUEUE, &worker, apply::CANDIDATES, Duration::from_secs(60))
+                .await
+                .unwrap();
+            if claim.count == 0 {
+                break;
+            }
+            mine.extend(claimed_ids(db, &claim.token).await);
+        }
+        mine
+    }))
+    .await;
+    let mut all: Vec<String> = claims.into_iter().flatten().filter(|id| id.starts_with("c-")).collect();
+    let claimed = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), claimed, "no row was claimed twice");
+    assert_eq!(all, ids, "every row was claimed");
 }
 
 async fn users_and_passwords(db: &Db) {
@@ -90,6 +247,21 @@ async fn users_and_passwords(db: &Db) {
 async fn sqlite_events() {
     let (_dir, db) = sqlite().await;
     events_are_stored_once_and_paged(&db).await;
+}
+
+#[tokio::test]
+async fn sqlite_leased_work() {
+    let (_dir, db) = sqlite().await;
+    leased_work(&db).await;
+    concurrent_claims_are_disjoint(&db).await;
+}
+
+#[tokio::test]
+async fn postgres_leased_work() {
+    if let Some(db) = postgres().await {
+        leased_work(&db).await;
+        concurrent_claims_are_disjoint(&db).await;
+    }
 }
 
 #[tokio::test]

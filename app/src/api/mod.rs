@@ -6,3 +6,4 @@ pub mod events;
 pub mod images;
 pub mod repository;
 pub mod sync;
+pub mod webhooks;

@@ -9,7 +9,9 @@ pub async fn resync() -> Result<SyncStatus, AppError> {
     crate::backend::responses::with_status(
         async move {
             let state = session::authorize("registry", "catalog", "*", "resync the index").await?;
-            state.sync.resync_requested.notify_one();
+            state
+                .notifier
+                .publish(crate::backend::notifier::Signal::ResyncRequested);
             Ok(state.sync.status())
         }
         .await,

@@ -51,8 +51,10 @@ pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> R
         Ok(()) | Err(RegistryError::NotFound(_)) => {}
         Err(err) => return Err(err.into()),
     }
-    store::remove_manifest(&state.db, repository, digest).await?;
-    store::refresh_repository(&state.db, repository).await?;
+    let mut tx = state.db.pool.begin().await?;
+    store::remove_manifest(&mut tx, repository, digest).await?;
+    store::refresh_repository(&mut tx, repository).await?;
+    tx.commit().await?;
     state.sync.repository_changed(repository);
     Ok(tags)
 }
@@ -60,8 +62,10 @@ pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> R
 /// Removes one tag; the image and its other tags stay.
 pub async fn delete_tag(state: &AppState, repository: &str, tag: &str) -> Result<(), DeleteError> {
     retarget_and_delete(&state.registry, repository, tag).await?;
-    store::remove_tag(&state.db, repository, tag).await?;
-    store::refresh_repository(&state.db, repository).await?;
+    let mut tx = state.db.pool.begin().await?;
+    store::remove_tag(&mut tx, repository, tag).await?;
+    store::refresh_repository(&mut tx, repository).await?;
+    tx.commit().await?;
     state.sync.repository_changed(repository);
     Ok(())
 }

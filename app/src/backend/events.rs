@@ -2,7 +2,7 @@
 //! newest first.
 
 use serde::Deserialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::db::{now_ms, Db};
 use crate::model::{EventRow, EventsPage};
@@ -92,22 +92,15 @@ pub fn parse_envelope(body: &[u8]) -> Result<Vec<RegistryEvent>, EnvelopeError> 
         .collect()
 }
 
-/// How many events of an envelope were new and how many were already stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct StoreOutcome {
-    pub stored: usize,
-    pub duplicates: usize,
-}
-
-/// Stores the events in one transaction; an id already stored is skipped (the registry retries).
-pub async fn store(db: &Db, events: &[RegistryEvent]) -> Result<StoreOutcome, sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+/// Stores events on the caller's transaction; an id already stored is skipped (the registry
+/// retries). Returns, per event, whether it was new.
+pub async fn store(conn: &mut AnyConnection, events: &[RegistryEvent]) -> Result<Vec<bool>, sqlx::Error> {
     let received_at = now_ms();
-    let mut stored = 0;
+    let mut new = Vec::with_capacity(events.len());
     for event in events {
         let result = sqlx::query(
-            "INSERT INTO registry_events (id, received_at, occurred_at, action, repository, tag, digest, media_type, size, actor, source_addr, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO registry_events (id, received_at, occurred_at, action, repository, tag, digest, media_type, size, actor, source_addr, payload, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&event.id)
         .bind(received_at)
@@ -121,15 +114,12 @@ pub async fn store(db: &Db, events: &[RegistryEvent]) -> Result<StoreOutcome, sq
         .bind(event.actor.as_ref().and_then(|a| a.name.clone()))
         .bind(event.source.as_ref().and_then(|s| s.addr.clone()))
         .bind(&event.raw)
-        .execute(&mut *tx)
+        .bind(received_at)
+        .execute(&mut *conn)
         .await?;
-        stored += result.rows_affected() as usize;
+        new.push(result.rows_affected() == 1);
     }
-    tx.commit().await?;
-    Ok(StoreOutcome {
-        stored,
-        duplicates: events.len() - stored,
-    })
+    Ok(new)
 }
 
 pub const PAGE_SIZE: i64 = 50;

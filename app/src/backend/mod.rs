@@ -7,6 +7,8 @@ pub mod db;
 pub mod deletion;
 pub mod events;
 pub mod index;
+pub mod intake;
+pub mod notifier;
 pub mod passwords;
 pub mod registry;
 pub mod registry_config;
@@ -17,5 +19,7 @@ pub mod sync;
 pub mod synthetic;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
+pub mod work;
 
 pub use state::AppState;

@@ -32,6 +32,7 @@ const IGNORED_MEDIA_TYPES: &[&str] = &[
 
 /// The `notifications` section that sends manifest events to the console's intake: part of the
 /// managed registry's config, and what the Settings page offers for a registry Wharf does not manage.
+/// Pulls are ignored: the registry reports one for every manifest GET and HEAD.
 pub fn notification_stanza(events_url: &str, secret: &str) -> String {
     let ignored: String = IGNORED_MEDIA_TYPES
         .iter()
@@ -48,6 +49,8 @@ pub fn notification_stanza(events_url: &str, secret: &str) -> String {
       threshold: 3
       backoff: 2s
       ignore:
+        actions:
+          - pull
         mediatypes:
 {ignored}"#
     )

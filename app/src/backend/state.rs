@@ -6,6 +6,7 @@ use leptos::config::LeptosOptions;
 
 use super::config::Settings;
 use super::db::Db;
+use super::notifier::Notifier;
 use super::registry::RegistryClient;
 use super::sync::SyncHub;
 use super::tokens::TokenSigner;
@@ -19,8 +20,12 @@ pub struct App {
     pub signer: Arc<TokenSigner>,
     /// The console's own registry client; it mints its own short-lived tokens.
     pub registry: RegistryClient,
-    /// Registry reachability, reconcile progress and the live-update channel.
+    /// Registry reachability and reconcile progress.
     pub sync: Arc<SyncHub>,
+    /// Wakes the workers and carries live updates.
+    pub notifier: Arc<Notifier>,
+    /// Where webhooks may be sent.
+    pub webhook_policy: Arc<super::webhooks::outbound::OutboundPolicy>,
     pub leptos_options: LeptosOptions,
 }
 

@@ -8,6 +8,7 @@ mod repository;
 mod session;
 mod settings;
 mod sync;
+mod webhooks;
 
 pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};
 pub use error::AppError;
@@ -17,3 +18,7 @@ pub use repository::{Attachment, ImageRow, Label, PlatformRow, RepositoryView};
 pub use session::CurrentUser;
 pub use settings::SettingsView;
 pub use sync::{IndexUpdate, ReconcileProgress, SyncStatus};
+pub use webhooks::{
+    AttemptView, DeliveriesPage, DeliveryDetail, DeliveryRow, FormatOption, HeaderField, SavedWebhook, WebhookForm,
+    WebhookHealth, WebhookSummary, WebhookView,
+};

@@ -28,4 +28,6 @@ pub enum IndexUpdate {
     Repository { name: String },
     /// Reconcile progress or registry reachability changed.
     Sync { status: SyncStatus },
+    /// A delivery of this webhook was attempted (its log and health changed).
+    Delivery { webhook_id: String },
 }

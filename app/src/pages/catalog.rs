@@ -39,10 +39,7 @@ pub fn catalog_href(query: &CatalogQuery) -> String {
     }
 }
 
-/// The repository page address.
-pub fn repository_href(name: &str) -> String {
-    format!("/r/{}", percent_encode(name, true))
-}
+pub use crate::urls::repository as repository_href;
 
 #[component]
 pub fn CatalogPage() -> impl IntoView {

@@ -52,10 +52,7 @@ pub fn parse_reference(path: &str) -> Option<Reference> {
     }
 }
 
-/// Manifest page address: by digest.
-pub fn manifest_href(repository: &str, digest: &str) -> String {
-    format!("/r/{repository}@{digest}")
-}
+pub use crate::urls::manifest as manifest_href;
 
 #[component]
 pub fn ReferencePage() -> impl IntoView {

@@ -434,7 +434,9 @@ async fn check_aggregates(db: &Db, names: &[&str]) -> Result<(), String> {
             Ok::<_, String>(values)
         };
         let seeded = read().await?;
-        store::refresh_repository(db, name).await.map_err(db_error)?;
+        let mut conn = db.pool.acquire().await.map_err(db_error)?;
+        store::refresh_repository(&mut conn, name).await.map_err(db_error)?;
+        drop(conn);
         let refreshed = read().await?;
         if seeded != refreshed {
             return Err(format!(

@@ -47,6 +47,8 @@ pub struct Options {
 
 pub struct Wharf {
     child: Option<Child>,
+    /// How it was started, for [`Wharf::restart`].
+    command: Command,
     _dir_guard: tempfile::TempDir,
     pub dir: PathBuf,
     pub url: String,
@@ -98,6 +100,7 @@ impl Wharf {
         let child = command.spawn().expect("start wharf");
         let mut wharf = Wharf {
             child: Some(child),
+            command,
             url: format!("http://127.0.0.1:{port}"),
             registry_host,
             data_dir,
@@ -167,6 +170,32 @@ impl Wharf {
 
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().unwrap().try_wait().unwrap().is_none()
+    }
+
+    /// SIGKILL: the console dies at once, with no shutdown (its registry follows it).
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Starts it again with the same ports and data directory (after [`Wharf::kill9`] or
+    /// [`Wharf::stop`]); the logs are appended to.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop it first");
+        let append = |name: &str| File::options().append(true).open(self.dir.join(name)).unwrap();
+        self.command.stdout(append("stdout.log")).stderr(append("stderr.log"));
+        // The registry of the killed console may take a moment to go.
+        for _ in 0..50 {
+            let child = self.command.spawn().expect("start wharf");
+            self.child = Some(child);
+            std::thread::sleep(Duration::from_millis(300));
+            if self.is_running() {
+                break;
+            }
+            self.child = None;
+        }
+        self.wait_healthy().await;
     }
 
     /// SIGTERM and wait: returns the exit status.

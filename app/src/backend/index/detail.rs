@@ -55,7 +55,7 @@ pub async fn manifest_content(
             subject,
         } => {
             for child in manifests {
-                let size = match store::manifest(db, &child.reference.digest).await? {
+                let size = match store::manifest(&mut *db.pool.acquire().await?, &child.reference.digest).await? {
                     Some(record) => record.total_size,
                     None => child.reference.size,
                 };

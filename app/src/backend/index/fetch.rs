@@ -1,12 +1,15 @@
 //! Bringing a manifest into the index: its bytes (from the blob cache or the registry), its
-//! config, and for an index its platform manifests, as one [`ManifestRecord`].
+//! config, and for an index its platform manifests, as one [`ManifestRecord`]. Fetching only
+//! reads the database; what it found is written by the caller, inside its unit of work.
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
 
 use super::parse::{parse_config, parse_manifest, ConfigSummary, ParsedManifest, Reference};
 use super::store::{self, ManifestRecord};
+
 use crate::backend::db::Db;
 use crate::backend::registry::{RegistryClient, RegistryError};
 use crate::model::PlatformRow;
@@ -37,60 +40,113 @@ impl FetchError {
     }
 }
 
-/// A manifest's bytes: from the cache, or fetched and cached (the digest is checked first).
+/// What bringing a manifest into the index found and will write: blobs to cache, manifests to
+/// record, the digests present in the repository. Fetching reads only; the caller writes it all in
+/// its own transaction with [`Fetched::write`].
+#[derive(Debug, Default)]
+pub struct Fetched {
+    blobs: Vec<(String, String, String)>,
+    manifests: Vec<ManifestRecord>,
+    present: Vec<String>,
+}
+
+impl Fetched {
+    /// Writes the blobs, manifests and repository links (all idempotent).
+    pub async fn write(&self, conn: &mut AnyConnection, repository: &str) -> Result<(), sqlx::Error> {
+        for (digest, media_type, content) in &self.blobs {
+            store::cache_blob(conn, digest, media_type, content).await?;
+        }
+        for record in &self.manifests {
+            store::put_manifest(conn, record).await?;
+        }
+        for digest in &self.present {
+            store::add_repository_manifest(conn, repository, digest).await?;
+        }
+        Ok(())
+    }
+
+    /// Caches `bytes` as the blob `digest` when they match it; returns them as text.
+    fn remember(&mut self, digest: &str, media_type: &str, bytes: &[u8]) -> String {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        if digest_matches(digest, bytes) {
+            self.blobs
+                .push((digest.to_string(), media_type.to_string(), text.clone()));
+        }
+        text
+    }
+}
+
+async fn cached_blob(db: &Db, digest: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    store::cached_blob(&mut conn, digest).await
+}
+
+/// A manifest's bytes: from the cache, or fetched (and cached: the digest is checked first).
 pub async fn manifest_bytes(
     db: &Db,
     registry: &RegistryClient,
     repository: &str,
     digest: &str,
 ) -> Result<(String, String), FetchError> {
-    if let Some(cached) = store::cached_blob(db, digest).await? {
-        return Ok(cached);
-    }
-    let (media_type, _, bytes) = registry.get_manifest(repository, digest).await?;
-    let text = remember_manifest(db, digest, &media_type, &bytes).await?;
-    Ok((media_type, text))
+    let mut fetched = Fetched::default();
+    let found = fetch_manifest_bytes(db, registry, repository, digest, &mut fetched).await?;
+    fetched.write(&mut *db.pool.acquire().await?, repository).await?;
+    Ok(found)
 }
 
-/// Caches manifest bytes fetched some other way (by tag) when they match their digest; returns
-/// them as text.
-pub async fn remember_manifest(db: &Db, digest: &str, media_type: &str, bytes: &[u8]) -> Result<String, sqlx::Error> {
-    let text = String::from_utf8_lossy(bytes).into_owned();
-    if digest_matches(digest, bytes) {
-        store::cache_blob(db, digest, media_type, &text).await?;
-    }
-    Ok(text)
-}
-
-/// A config blob's bytes, cached the same way.
-pub async fn config_bytes(
+async fn fetch_manifest_bytes(
     db: &Db,
     registry: &RegistryClient,
     repository: &str,
     digest: &str,
-    media_type: &str,
+    fetched: &mut Fetched,
+) -> Result<(String, String), FetchError> {
+    if let Some(cached) = cached_blob(db, digest).await? {
+        return Ok(cached);
+    }
+    let (media_type, _, bytes) = registry.get_manifest(repository, digest).await?;
+    let text = fetched.remember(digest, &media_type, &bytes);
+    Ok((media_type, text))
+}
+
+/// A config blob's bytes, from the cache or fetched.
+async fn config_bytes(
+    db: &Db,
+    registry: &RegistryClient,
+    repository: &str,
+    config: &Reference,
+    fetched: &mut Fetched,
 ) -> Result<String, FetchError> {
-    if let Some((_, content)) = store::cached_blob(db, digest).await? {
+    if let Some((_, content)) = cached_blob(db, &config.digest).await? {
         return Ok(content);
     }
-    let bytes = registry.get_blob(repository, digest).await?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    if digest_matches(digest, &bytes) {
-        store::cache_blob(db, digest, media_type, &text).await?;
-    }
-    Ok(text)
+    let bytes = registry.get_blob(repository, &config.digest).await?;
+    Ok(fetched.remember(&config.digest, &config.media_type, &bytes))
 }
 
 /// An image's config, read and parsed: `Err(reason)` inside when it is missing from the registry
 /// or not an image config (artifacts), so callers can show why; registry and database failures
-/// are the outer error.
+/// are the outer error. A config fetched from the registry is cached.
 pub async fn read_config(
     db: &Db,
     registry: &RegistryClient,
     repository: &str,
     config: &Reference,
 ) -> Result<Result<ConfigSummary, String>, FetchError> {
-    match config_bytes(db, registry, repository, &config.digest, &config.media_type).await {
+    let mut fetched = Fetched::default();
+    let summary = fetch_config(db, registry, repository, config, &mut fetched).await?;
+    fetched.write(&mut *db.pool.acquire().await?, repository).await?;
+    Ok(summary)
+}
+
+async fn fetch_config(
+    db: &Db,
+    registry: &RegistryClient,
+    repository: &str,
+    config: &Reference,
+    fetched: &mut Fetched,
+) -> Result<Result<ConfigSummary, String>, FetchError> {
+    match config_bytes(db, registry, repository, config, fetched).await {
         Ok(text) => Ok(parse_config(text.as_bytes())),
         Err(err) if err.is_not_found() => Ok(Err(format!(
             "The config blob {} is missing from the registry.",
@@ -107,15 +163,23 @@ fn digest_matches(digest: &str, bytes: &[u8]) -> bool {
     }
 }
 
-/// Makes sure the manifest (and, for an index, its platform manifests) is in the index and
-/// recorded as present in `repository`. Known digests cost one query: manifests never change.
+/// Finds what the index needs of a manifest (and, for an index, of its platform manifests):
+/// the record, and the writes that record it as present in `repository`, for the caller's
+/// transaction. `known` holds manifest bytes the caller already fetched (by tag). Known digests
+/// cost one query: manifests never change.
 pub async fn index_manifest(
     db: &Db,
     registry: &RegistryClient,
     repository: &str,
     digest: &str,
-) -> Result<ManifestRecord, FetchError> {
-    index_manifest_depth(db, registry, repository, digest, 0).await
+    known: Option<(&str, &[u8])>,
+) -> Result<(ManifestRecord, Fetched), FetchError> {
+    let mut fetched = Fetched::default();
+    if let Some((media_type, bytes)) = known {
+        fetched.remember(digest, media_type, bytes);
+    }
+    let record = index_manifest_depth(db, registry, repository, digest, 0, &mut fetched).await?;
+    Ok((record, fetched))
 }
 
 async fn index_manifest_depth(
@@ -124,12 +188,16 @@ async fn index_manifest_depth(
     repository: &str,
     digest: &str,
     depth: u8,
+    fetched: &mut Fetched,
 ) -> Result<ManifestRecord, FetchError> {
-    if let Some(known) = store::manifest(db, digest).await? {
-        store::add_repository_manifest(db, repository, digest).await?;
+    fetched.present.push(digest.to_string());
+    if let Some(known) = store::manifest(&mut *db.pool.acquire().await?, digest).await? {
         return Ok(known);
     }
-    let (media_type, text) = manifest_bytes(db, registry, repository, digest).await?;
+    let (media_type, text) = match fetched.blobs.iter().find(|(d, _, _)| d == digest) {
+        Some((_, media_type, text)) => (media_type.clone(), text.clone()),
+        None => fetch_manifest_bytes(db, registry, repository, digest, fetched).await?,
+    };
     let parsed = parse_manifest(&media_type, text.as_bytes());
     let mut record = ManifestRecord {
         digest: digest.to_string(),
@@ -152,7 +220,7 @@ async fn index_manifest_depth(
             annotations,
             subject,
         } => {
-            let summary = read_config(db, registry, repository, &config).await?.ok();
+            let summary = fetch_config(db, registry, repository, &config, fetched).await?.ok();
             let total = config.size + layers.iter().map(|l| l.size).sum::<i64>();
             let ConfigSummary {
                 os,
@@ -190,6 +258,7 @@ async fn index_manifest_depth(
                     repository,
                     &child.reference.digest,
                     depth + 1,
+                    fetched,
                 ))
                 .await
                 {
@@ -223,8 +292,7 @@ async fn index_manifest_depth(
         }
         ParsedManifest::Index { .. } | ParsedManifest::Unknown { .. } => {}
     }
-    store::put_manifest(db, &record).await?;
-    store::add_repository_manifest(db, repository, digest).await?;
+    fetched.manifests.push(record.clone());
     Ok(record)
 }
 

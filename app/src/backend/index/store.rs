@@ -1,12 +1,14 @@
-//! Writes to the index tables. Manifests and cached blobs are content-addressed and never
-//! change once written; tags and repositories follow the registry.
+//! Reads and writes of the index tables, on the caller's connection or transaction, so a unit of
+//! work (one event, one repository of a reconcile) commits all its writes together. Manifests and
+//! cached blobs are content-addressed and never change once written; tags and repositories follow
+//! the registry.
 
 use std::collections::BTreeMap;
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::parse::attachment_of;
-use crate::backend::db::{now_ms, Db};
+use crate::backend::db::now_ms;
 use crate::model::PlatformRow;
 
 /// A manifest as the index keeps it.
@@ -31,16 +33,21 @@ pub fn namespace_of(repository: &str) -> &str {
     repository.rsplit_once('/').map(|(ns, _)| ns).unwrap_or("")
 }
 
-pub async fn cached_blob(db: &Db, digest: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+pub async fn cached_blob(conn: &mut AnyConnection, digest: &str) -> Result<Option<(String, String)>, sqlx::Error> {
     let row = sqlx::query("SELECT media_type, content FROM blob_cache WHERE digest = $1")
         .bind(digest)
-        .fetch_optional(&db.pool)
+        .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| Ok((r.try_get("media_type")?, r.try_get("content")?)))
         .transpose()
 }
 
-pub async fn cache_blob(db: &Db, digest: &str, media_type: &str, content: &str) -> Result<(), sqlx::Error> {
+pub async fn cache_blob(
+    conn: &mut AnyConnection,
+    digest: &str,
+    media_type: &str,
+    content: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO blob_cache (digest, media_type, content, stored_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (digest) DO NOTHING",
@@ -49,18 +56,18 @@ pub async fn cache_blob(db: &Db, digest: &str, media_type: &str, content: &str) 
     .bind(media_type)
     .bind(content)
     .bind(now_ms())
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub async fn manifest(db: &Db, digest: &str) -> Result<Option<ManifestRecord>, sqlx::Error> {
+pub async fn manifest(conn: &mut AnyConnection, digest: &str) -> Result<Option<ManifestRecord>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT digest, media_type, manifest_size, total_size, kind, config_digest, platforms, created, \
          layer_count, annotations, labels, subject FROM manifests WHERE digest = $1",
     )
     .bind(digest)
-    .fetch_optional(&db.pool)
+    .fetch_optional(&mut *conn)
     .await?;
     row.map(|row| manifest_from_row(&row)).transpose()
 }
@@ -83,7 +90,7 @@ pub fn manifest_from_row(row: &sqlx::any::AnyRow) -> Result<ManifestRecord, sqlx
     })
 }
 
-pub async fn put_manifest(db: &Db, record: &ManifestRecord) -> Result<(), sqlx::Error> {
+pub async fn put_manifest(conn: &mut AnyConnection, record: &ManifestRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO manifests (digest, media_type, manifest_size, total_size, kind, config_digest, platforms, \
          created, layer_count, annotations, labels, subject, indexed_at) \
@@ -102,24 +109,28 @@ pub async fn put_manifest(db: &Db, record: &ManifestRecord) -> Result<(), sqlx::
     .bind(serde_json::to_string(&record.labels).unwrap_or_else(|_| "{}".into()))
     .bind(&record.subject)
     .bind(now_ms())
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub async fn ensure_repository(db: &Db, name: &str) -> Result<(), sqlx::Error> {
+pub async fn ensure_repository(conn: &mut AnyConnection, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO repositories (name, namespace, indexed_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
     )
     .bind(name)
     .bind(namespace_of(name))
     .bind(now_ms())
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub async fn add_repository_manifest(db: &Db, repository: &str, digest: &str) -> Result<(), sqlx::Error> {
+pub async fn add_repository_manifest(
+    conn: &mut AnyConnection,
+    repository: &str,
+    digest: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO repository_manifests (repository, digest, first_seen_at) VALUES ($1, $2, $3) \
          ON CONFLICT (repository, digest) DO NOTHING",
@@ -127,14 +138,14 @@ pub async fn add_repository_manifest(db: &Db, repository: &str, digest: &str) ->
     .bind(repository)
     .bind(digest)
     .bind(now_ms())
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// Points a tag at a digest. An exact push time (from an event) replaces an estimated one.
 pub async fn set_tag(
-    db: &Db,
+    conn: &mut AnyConnection,
     repository: &str,
     tag: &str,
     digest: &str,
@@ -152,68 +163,69 @@ pub async fn set_tag(
     .bind(pushed_at_ms)
     .bind(i64::from(estimated))
     .bind(attachment_of(tag).map(|(_, digest)| digest))
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub async fn remove_tag(db: &Db, repository: &str, tag: &str) -> Result<bool, sqlx::Error> {
+pub async fn remove_tag(conn: &mut AnyConnection, repository: &str, tag: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2")
         .bind(repository)
         .bind(tag)
-        .execute(&db.pool)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() > 0)
 }
 
 /// Removes a manifest from a repository, with every tag that pointed at it.
-pub async fn remove_manifest(db: &Db, repository: &str, digest: &str) -> Result<u64, sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+pub async fn remove_manifest(conn: &mut AnyConnection, repository: &str, digest: &str) -> Result<u64, sqlx::Error> {
     let tags = sqlx::query("DELETE FROM tags WHERE repository = $1 AND digest = $2")
         .bind(repository)
         .bind(digest)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     let manifests = sqlx::query("DELETE FROM repository_manifests WHERE repository = $1 AND digest = $2")
         .bind(repository)
         .bind(digest)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
     Ok(tags.rows_affected() + manifests.rows_affected())
 }
 
-pub async fn remove_repository(db: &Db, name: &str) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+pub async fn remove_repository(conn: &mut AnyConnection, name: &str) -> Result<(), sqlx::Error> {
     for sql in [
         "DELETE FROM tags WHERE repository = $1",
         "DELETE FROM repository_manifests WHERE repository = $1",
         "DELETE FROM repositories WHERE name = $1",
     ] {
-        sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+        sqlx::query(sql).bind(name).execute(&mut *conn).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
 /// The tags of a repository as the index has them: tag → digest.
-pub async fn repository_tags(db: &Db, repository: &str) -> Result<BTreeMap<String, String>, sqlx::Error> {
+pub async fn repository_tags(
+    conn: &mut AnyConnection,
+    repository: &str,
+) -> Result<BTreeMap<String, String>, sqlx::Error> {
     let rows = sqlx::query("SELECT tag, digest FROM tags WHERE repository = $1")
         .bind(repository)
-        .fetch_all(&db.pool)
+        .fetch_all(&mut *conn)
         .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("tag")?, r.try_get("digest")?)))
         .collect()
 }
 
-pub async fn repository_names(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT name FROM repositories").fetch_all(&db.pool).await?;
+pub async fn repository_names(conn: &mut AnyConnection) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT name FROM repositories")
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(|r| r.try_get("name")).collect()
 }
 
 /// Recomputes a repository's tag count, size and last push from its tags.
-pub async fn refresh_repository(db: &Db, name: &str) -> Result<(), sqlx::Error> {
+pub async fn refresh_repository(conn: &mut AnyConnection, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE repositories SET \
            tag_count = (SELECT COUNT(*) FROM tags WHERE repository = $1), \
@@ -225,7 +237,7 @@ pub async fn refresh_repository(db: &Db, name: &str) -> Result<(), sqlx::Error> 
     )
     .bind(name)
     .bind(now_ms())
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

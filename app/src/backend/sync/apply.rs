@@ -1,15 +1,41 @@
-//! Applying stored registry events to the index, in the order they were received.
+//! Applying stored registry events to the index. Each event is a leased row (see
+//! [`crate::backend::work`]): claimed in the order the events were received, fetched from the
+//! registry, then written in one transaction together with marking the event applied.
+//!
+//! An event that fails on its own (the registry answers 500 for its manifest) gets its own next
+//! attempt with backoff and is set aside after [`MAX_ATTEMPTS`], so it never holds up the events
+//! behind it. When the registry as a whole is unreachable, the claimed events are handed back
+//! without counting the attempt.
 
-use sqlx::Row;
+use std::time::Duration;
+
+use sqlx::{AnyConnection, Row};
 
 use crate::backend::db::{now_ms, Db};
-use crate::backend::index::fetch::{index_manifest, FetchError};
+use crate::backend::index::fetch::{index_manifest, FetchError, Fetched};
 use crate::backend::index::store;
-use crate::backend::registry::RegistryClient;
+use crate::backend::registry::{RegistryClient, RegistryError};
+use crate::backend::work::{self, Queue, WorkerId};
 
 use super::hub::SyncHub;
 
-const BATCH: i64 = 100;
+pub const QUEUE: Queue = Queue {
+    table: "registry_events",
+    done_column: "indexed_at",
+};
+
+/// Due events, oldest first; `$1` is now.
+pub const CANDIDATES: &str = "SELECT id FROM registry_events \
+     WHERE indexed_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $1 \
+     AND (lease_until IS NULL OR lease_until < $1) ORDER BY received_at, id LIMIT 25";
+
+/// Long enough for a batch of fetches from a slow registry; a killed worker's events are
+/// claimed again after it.
+const LEASE: Duration = Duration::from_secs(120);
+/// Failed attempts before an event is set aside.
+pub const MAX_ATTEMPTS: i64 = 8;
+const RETRY_BASE: Duration = Duration::from_secs(10);
+const RETRY_CAP: Duration = Duration::from_secs(3600);
 
 /// One stored event, as much as the index needs of it.
 #[derive(Debug, Clone)]
@@ -21,25 +47,68 @@ pub struct PendingEvent {
     pub digest: Option<String>,
     pub media_type: Option<String>,
     pub occurred_at: String,
+    pub attempts: i64,
 }
 
-/// Applies pending events until none are left or the registry stops answering.
-/// Returns how many were applied.
-pub async fn apply_pending(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Result<usize, FetchError> {
-    let mut applied = 0;
+/// The index writes one event makes, found before any of them is written.
+pub enum Plan {
+    Push {
+        fetched: Fetched,
+        digest: String,
+        tag: Option<String>,
+        pushed_at: i64,
+    },
+    Delete {
+        digest: Option<String>,
+        tag: Option<String>,
+    },
+    Nothing,
+}
+
+/// Applies due events until none are left. Returns how many were finished (applied, or set
+/// aside); an error means the registry or the database is unavailable and the rest waits.
+pub async fn apply_pending(
+    db: &Db,
+    registry: &RegistryClient,
+    hub: &SyncHub,
+    worker: &WorkerId,
+) -> Result<usize, FetchError> {
+    let mut finished = 0;
     loop {
-        let rows = sqlx::query(
-            "SELECT id, action, repository, tag, digest, media_type, occurred_at FROM registry_events \
-             WHERE indexed_at IS NULL ORDER BY received_at, id LIMIT $1",
-        )
-        .bind(BATCH)
-        .fetch_all(&db.pool)
-        .await?;
-        if rows.is_empty() {
-            return Ok(applied);
+        let claim = work::claim(db, &QUEUE, worker, CANDIDATES, LEASE).await?;
+        if claim.count == 0 {
+            return Ok(finished);
         }
-        for row in rows {
-            let event = PendingEvent {
+        for event in claimed(db, &claim.token).await? {
+            match apply_claimed(db, registry, &event, &claim.token).await {
+                Ok(Some(changed)) => {
+                    finished += 1;
+                    if changed {
+                        hub.repository_changed(&event.repository);
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    // Not this event's fault: hand the rest back, uncounted, and wait.
+                    work::release(&mut *db.pool.acquire().await?, &QUEUE, &claim.token, now_ms()).await?;
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
+async fn claimed(db: &Db, token: &str) -> Result<Vec<PendingEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, action, repository, tag, digest, media_type, occurred_at, attempts FROM registry_events \
+         WHERE claimed_by = $1 ORDER BY received_at, id",
+    )
+    .bind(token)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(PendingEvent {
                 id: row.try_get("id")?,
                 action: row.try_get("action")?,
                 repository: row.try_get("repository")?,
@@ -47,27 +116,75 @@ pub async fn apply_pending(db: &Db, registry: &RegistryClient, hub: &SyncHub) ->
                 digest: row.try_get("digest")?,
                 media_type: row.try_get("media_type")?,
                 occurred_at: row.try_get("occurred_at")?,
-            };
-            match apply(db, registry, &event).await {
-                Ok(true) => hub.repository_changed(&event.repository),
-                Ok(false) => {}
-                Err(err) if err.is_not_found() => {
-                    // Gone from the registry since: a later event or reconcile says the rest.
-                    tracing::debug!(event = %event.id, "event target no longer in the registry");
-                }
-                // Retrying cannot help; skip it rather than block every later event.
-                Err(err) if !err.is_transient() => {
-                    tracing::warn!(event = %event.id, error = %err, "cannot apply a registry event; skipped");
-                }
-                Err(err) => return Err(err),
-            }
-            sqlx::query("UPDATE registry_events SET indexed_at = $1 WHERE id = $2")
-                .bind(now_ms())
-                .bind(&event.id)
-                .execute(&db.pool)
-                .await?;
-            applied += 1;
-        }
+                attempts: row.try_get("attempts")?,
+            })
+        })
+        .collect()
+}
+
+/// Applies one claimed event. `Ok(Some(changed))` when it is finished (applied, or set aside),
+/// `Ok(None)` when it waits for its next attempt or the claim was lost, `Err` when the registry
+/// or database is unavailable as a whole.
+async fn apply_claimed(
+    db: &Db,
+    registry: &RegistryClient,
+    event: &PendingEvent,
+    token: &str,
+) -> Result<Option<bool>, FetchError> {
+    if event.attempts > MAX_ATTEMPTS {
+        // Claimed this often without finishing: it takes its worker down with it.
+        let reason = "abandoned: every attempt ended without a result";
+        work::bury(&mut *db.pool.acquire().await?, &QUEUE, &event.id, token, reason).await?;
+        return Ok(Some(false));
+    }
+    let plan = match plan(db, registry, event).await {
+        Ok(plan) => plan,
+        // Gone from the registry since: a later event or reconcile says the rest.
+        Err(err) if err.is_not_found() => Plan::Nothing,
+        Err(err) if is_outage(&err) => return Err(err),
+        Err(err) => return fail(db, event, token, &err).await,
+    };
+    let mut tx = db.pool.begin().await?;
+    let changed = write(&mut tx, &plan, &event.repository).await?;
+    if !work::complete(&mut tx, &QUEUE, &event.id, token).await? {
+        // Another worker took it over after our lease ran out: its result stands.
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(changed))
+}
+
+/// The registry or the database as a whole is unavailable: no event can be applied now.
+fn is_outage(err: &FetchError) -> bool {
+    matches!(
+        err,
+        FetchError::Database(_) | FetchError::Registry(RegistryError::Unreachable { .. })
+    )
+}
+
+/// Records a failure of this event: a next attempt with backoff while that can help, set aside
+/// otherwise.
+async fn fail(db: &Db, event: &PendingEvent, token: &str, err: &FetchError) -> Result<Option<bool>, FetchError> {
+    let mut conn = db.pool.acquire().await?;
+    let reason = err.to_string();
+    if err.is_transient() && event.attempts < MAX_ATTEMPTS {
+        let delay = work::backoff(event.attempts, RETRY_BASE, RETRY_CAP);
+        tracing::warn!(event = %event.id, attempts = event.attempts, error = %reason, ?delay, "cannot apply a registry event yet");
+        work::retry(
+            &mut conn,
+            &QUEUE,
+            &event.id,
+            token,
+            now_ms() + delay.as_millis() as i64,
+            &reason,
+        )
+        .await?;
+        Ok(None)
+    } else {
+        tracing::warn!(event = %event.id, error = %reason, "cannot apply a registry event; set aside");
+        work::bury(&mut conn, &QUEUE, &event.id, token, &reason).await?;
+        Ok(Some(false))
     }
 }
 
@@ -79,36 +196,60 @@ fn is_manifest_event(event: &PendingEvent) -> bool {
             .is_some_and(|m| m.contains("manifest") || m.contains("image.index"))
 }
 
-/// Applies one event; `true` when the index changed.
-pub async fn apply(db: &Db, registry: &RegistryClient, event: &PendingEvent) -> Result<bool, FetchError> {
+/// What applying `event` will write: fetches from the registry, reads the database, writes nothing.
+pub async fn plan(db: &Db, registry: &RegistryClient, event: &PendingEvent) -> Result<Plan, FetchError> {
     match event.action.as_str() {
         "push" if is_manifest_event(event) => {
-            let Some(digest) = event.digest.as_deref() else {
-                return Ok(false);
+            let Some(digest) = event.digest.clone() else {
+                return Ok(Plan::Nothing);
             };
-            store::ensure_repository(db, &event.repository).await?;
-            index_manifest(db, registry, &event.repository, digest).await?;
-            if let Some(tag) = &event.tag {
-                let pushed_at = rfc3339_ms(&event.occurred_at).unwrap_or_else(now_ms);
-                store::set_tag(db, &event.repository, tag, digest, pushed_at, false).await?;
+            let (_, fetched) = index_manifest(db, registry, &event.repository, &digest, None).await?;
+            Ok(Plan::Push {
+                fetched,
+                digest,
+                tag: event.tag.clone(),
+                pushed_at: rfc3339_ms(&event.occurred_at).unwrap_or_else(now_ms),
+            })
+        }
+        "delete" => Ok(Plan::Delete {
+            digest: event.digest.clone().filter(|d| !d.is_empty()),
+            tag: event.tag.clone(),
+        }),
+        _ => Ok(Plan::Nothing),
+    }
+}
+
+/// Writes a plan; `true` when the index changed.
+pub async fn write(conn: &mut AnyConnection, plan: &Plan, repository: &str) -> Result<bool, sqlx::Error> {
+    match plan {
+        Plan::Push {
+            fetched,
+            digest,
+            tag,
+            pushed_at,
+        } => {
+            store::ensure_repository(conn, repository).await?;
+            fetched.write(conn, repository).await?;
+            if let Some(tag) = tag {
+                store::set_tag(conn, repository, tag, digest, *pushed_at, false).await?;
             }
-            store::refresh_repository(db, &event.repository).await?;
+            store::refresh_repository(conn, repository).await?;
             Ok(true)
         }
-        "delete" => {
+        Plan::Delete { digest, tag } => {
             let mut changed = false;
-            if let Some(digest) = event.digest.as_deref().filter(|d| !d.is_empty()) {
-                changed |= store::remove_manifest(db, &event.repository, digest).await? > 0;
+            if let Some(digest) = digest {
+                changed |= store::remove_manifest(conn, repository, digest).await? > 0;
             }
-            if let Some(tag) = &event.tag {
-                changed |= store::remove_tag(db, &event.repository, tag).await?;
+            if let Some(tag) = tag {
+                changed |= store::remove_tag(conn, repository, tag).await?;
             }
             if changed {
-                store::refresh_repository(db, &event.repository).await?;
+                store::refresh_repository(conn, repository).await?;
             }
             Ok(changed)
         }
-        _ => Ok(false),
+        Plan::Nothing => Ok(false),
     }
 }
 
@@ -138,6 +279,7 @@ mod tests {
             digest: Some("sha256:1".into()),
             media_type: Some(media_type.into()),
             occurred_at: String::new(),
+            attempts: 1,
         };
         assert!(is_manifest_event(&event(
             "application/vnd.oci.image.manifest.v1+json",
@@ -152,5 +294,19 @@ mod tests {
             "application/vnd.oci.image.layer.v1.tar+gzip",
             None
         )));
+    }
+
+    #[test]
+    fn outages_are_told_from_failures_of_one_event() {
+        let unreachable = FetchError::Registry(RegistryError::Unreachable {
+            url: "u".into(),
+            reason: "r".into(),
+        });
+        let broken_manifest = FetchError::Registry(RegistryError::Status {
+            status: 500,
+            body: String::new(),
+        });
+        assert!(is_outage(&unreachable));
+        assert!(!is_outage(&broken_manifest) && broken_manifest.is_transient());
     }
 }

@@ -1,36 +1,29 @@
-//! The shared sync state: registry reachability, reconcile progress, the wake-ups of the
-//! workers and the broadcast channel that `/api/stream` forwards to browsers.
+//! The shared sync state: registry reachability and reconcile progress, published as live
+//! updates through the notifier, and the shutdown signal of the workers and live streams.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::watch;
 
+use crate::backend::notifier::{Notifier, Signal};
 use crate::model::{IndexUpdate, ReconcileProgress, SyncStatus};
 
 pub struct SyncHub {
     status: RwLock<SyncStatus>,
-    updates: broadcast::Sender<IndexUpdate>,
-    /// New events were stored: the event worker applies them now instead of at its next tick.
-    pub events_stored: Notify,
-    /// An administrator asked for a reconcile.
-    pub resync_requested: Notify,
+    notifier: Arc<Notifier>,
     /// Set once at shutdown: workers and live streams end.
     stop: watch::Sender<bool>,
 }
 
-impl Default for SyncHub {
-    fn default() -> Self {
+impl SyncHub {
+    pub fn new(notifier: Arc<Notifier>) -> SyncHub {
         SyncHub {
             status: RwLock::new(SyncStatus::default()),
-            updates: broadcast::channel(256).0,
-            events_stored: Notify::new(),
-            resync_requested: Notify::new(),
+            notifier,
             stop: watch::channel(false).0,
         }
     }
-}
 
-impl SyncHub {
     /// Ends the workers and the live streams (graceful shutdown waits for open streams).
     pub fn stop(&self) {
         let _ = self.stop.send(true);
@@ -45,14 +38,10 @@ impl SyncHub {
         self.status.read().expect("sync status lock").clone()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<IndexUpdate> {
-        self.updates.subscribe()
-    }
-
     /// Tells live pages that a repository changed.
     pub fn repository_changed(&self, name: &str) {
-        // No subscriber is fine: nobody is looking.
-        let _ = self.updates.send(IndexUpdate::Repository { name: name.to_string() });
+        self.notifier
+            .publish(Signal::Live(IndexUpdate::Repository { name: name.to_string() }));
     }
 
     /// Records whether the registry answers; broadcasts only on a change.
@@ -77,6 +66,7 @@ impl SyncHub {
     }
 
     fn broadcast_status(&self) {
-        let _ = self.updates.send(IndexUpdate::Sync { status: self.status() });
+        self.notifier
+            .publish(Signal::Live(IndexUpdate::Sync { status: self.status() }));
     }
 }

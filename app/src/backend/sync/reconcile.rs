@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::backend::db::{now_ms, Db};
-use crate::backend::index::fetch::{index_manifest, remember_manifest, FetchError};
+use crate::backend::index::fetch::{index_manifest, FetchError};
 use crate::backend::index::store;
 use crate::backend::registry::{RegistryClient, RegistryError};
 
@@ -84,9 +84,11 @@ async fn run(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Result<Reconc
         repositories: total,
         ..ReconcileReport::default()
     };
-    for known in store::repository_names(db).await? {
+    for known in store::repository_names(&mut *db.pool.acquire().await?).await? {
         if !present.contains(known.as_str()) {
-            store::remove_repository(db, &known).await?;
+            let mut tx = db.pool.begin().await?;
+            store::remove_repository(&mut tx, &known).await?;
+            tx.commit().await?;
             hub.repository_changed(&known);
             report.repositories_removed += 1;
         }
@@ -120,7 +122,8 @@ async fn run(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Result<Reconc
     Ok(report)
 }
 
-/// Brings one repository's tags in line with the registry's tag list.
+/// Brings one repository's tags in line with the registry's tag list: everything is fetched
+/// first, then written in one transaction.
 pub async fn reconcile_repository(
     db: &Db,
     registry: &RegistryClient,
@@ -132,8 +135,8 @@ pub async fn reconcile_repository(
         Err(RegistryError::NotFound(_)) => BTreeSet::new(),
         Err(err) => return Err(err.into()),
     };
-    store::ensure_repository(db, name).await?;
-    let known = store::repository_tags(db, name).await?;
+    let known = store::repository_tags(&mut *db.pool.acquire().await?, name).await?;
+    let mut changed_tags = Vec::new();
     for tag in &tags {
         // One GET by tag gives the digest and, for a new digest, the manifest itself (manifests
         // are small, so a HEAD first would only add a round trip).
@@ -148,24 +151,30 @@ pub async fn reconcile_repository(
             Some(_) => report.tags_moved += 1,
             None => report.tags_added += 1,
         }
-        remember_manifest(db, &digest, &media_type, &bytes).await?;
-        let record = match index_manifest(db, registry, name, &digest).await {
-            Ok(record) => record,
+        let (record, fetched) = match index_manifest(db, registry, name, &digest, Some((&media_type, &bytes))).await {
+            Ok(found) => found,
             Err(err) if err.is_not_found() => continue,
             Err(err) => return Err(err),
         };
         // Only the registry's events know push times; the image's creation time stands in.
         let estimated = record.created.as_deref().and_then(rfc3339_ms).unwrap_or_else(now_ms);
-        store::set_tag(db, name, tag, &digest, estimated, true).await?;
+        changed_tags.push((tag, digest, estimated, fetched));
     }
-    for tag in known.keys() {
-        if !tags.contains(tag) {
-            store::remove_tag(db, name, tag).await?;
-            report.tags_removed += 1;
-        }
+    let removed_tags: Vec<&String> = known.keys().filter(|tag| !tags.contains(*tag)).collect();
+    report.tags_removed = removed_tags.len() as u64;
+
+    let mut tx = db.pool.begin().await?;
+    store::ensure_repository(&mut tx, name).await?;
+    for (tag, digest, estimated, fetched) in &changed_tags {
+        fetched.write(&mut tx, name).await?;
+        store::set_tag(&mut tx, name, tag, digest, *estimated, true).await?;
+    }
+    for tag in removed_tags {
+        store::remove_tag(&mut tx, name, tag).await?;
     }
     if report != ReconcileReport::default() {
-        store::refresh_repository(db, name).await?;
+        store::refresh_repository(&mut tx, name).await?;
     }
+    tx.commit().await?;
     Ok(report)
 }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::backend::notifier::Signal;
+use crate::backend::work::WorkerId;
 use crate::backend::AppState;
 
 use super::{apply, reconcile};
@@ -26,10 +28,16 @@ pub fn spawn(state: AppState, reconcile_every: Duration) {
 }
 
 async fn apply_events(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let worker = WorkerId::new("index");
+    let mut wake = state.notifier.subscribe();
     let mut retry = RETRY_MIN;
     loop {
-        let wait = match apply::apply_pending(&state.db, &state.registry, &state.sync).await {
-            Ok(_) => {
+        let wait = match apply::apply_pending(&state.db, &state.registry, &state.sync, &worker).await {
+            Ok(applied) => {
+                if applied > 0 {
+                    // Deliveries of push events wait for the index (it knows the platforms).
+                    state.notifier.publish(Signal::DeliveriesQueued);
+                }
                 retry = RETRY_MIN;
                 EVENT_POLL
             }
@@ -40,7 +48,7 @@ async fn apply_events(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
         };
         tokio::select! {
-            _ = state.sync.events_stored.notified() => {}
+            _ = wake.wait_for(|s| *s == Signal::EventsStored) => {}
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
         }
@@ -48,6 +56,7 @@ async fn apply_events(state: AppState, mut shutdown: watch::Receiver<bool>) {
 }
 
 async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut wake = state.notifier.subscribe();
     loop {
         match reconcile::reconcile(&state.db, &state.registry, &state.sync).await {
             Ok(report) => tracing::info!(%report, "reconcile finished"),
@@ -61,7 +70,7 @@ async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::R
             }
         };
         tokio::select! {
-            _ = state.sync.resync_requested.notified() => {}
+            _ = wake.wait_for(|s| *s == Signal::ResyncRequested) => {}
             _ = timer => {}
             _ = shutdown.changed() => return,
         }

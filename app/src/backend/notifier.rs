@@ -1,0 +1,117 @@
+//! The one notifier: wakes the workers when work is queued and carries the live updates that
+//! `/api/stream` forwards to browsers. In-process (a broadcast channel) for one console; a
+//! deployment of several replicas swaps in PostgreSQL `LISTEN/NOTIFY` behind the same methods.
+//!
+//! A signal is a hint, never the work itself: workers also poll, so a missed signal only delays.
+
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::model::IndexUpdate;
+
+/// How many signals a slow subscriber may fall behind before it is told it lagged.
+const CAPACITY: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// Registry events were stored: the index worker has events to apply.
+    EventsStored,
+    /// Webhook deliveries were queued or became due.
+    DeliveriesQueued,
+    /// An administrator asked for a reconcile.
+    ResyncRequested,
+    /// For browsers following the live stream.
+    Live(IndexUpdate),
+}
+
+pub struct Notifier {
+    sender: broadcast::Sender<Signal>,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        Notifier {
+            sender: broadcast::channel(CAPACITY).0,
+        }
+    }
+}
+
+impl Notifier {
+    pub fn publish(&self, signal: Signal) {
+        // No subscriber is fine: nobody is waiting.
+        let _ = self.sender.send(signal);
+    }
+
+    /// Signals from now on. Subscribe once and keep it: signals sent while the subscriber is busy
+    /// wait in the channel.
+    pub fn subscribe(&self) -> Subscription {
+        Subscription {
+            receiver: self.sender.subscribe(),
+        }
+    }
+}
+
+pub struct Subscription {
+    receiver: broadcast::Receiver<Signal>,
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    Signal(Signal),
+    /// Signals were dropped because this subscriber fell behind: assume anything happened.
+    Lagged,
+    Closed,
+}
+
+impl Subscription {
+    pub async fn recv(&mut self) -> Received {
+        match self.receiver.recv().await {
+            Ok(signal) => Received::Signal(signal),
+            Err(RecvError::Lagged(_)) => Received::Lagged,
+            Err(RecvError::Closed) => Received::Closed,
+        }
+    }
+
+    /// Waits until a signal that `wanted` accepts arrives (or signals were lost, which may have
+    /// been one). Never returns when the notifier is gone: callers also wait on a timer.
+    pub async fn wait_for(&mut self, wanted: impl Fn(&Signal) -> bool) {
+        loop {
+            match self.recv().await {
+                Received::Signal(signal) if wanted(&signal) => return,
+                Received::Signal(_) => {}
+                Received::Lagged => return,
+                Received::Closed => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_wait_for_the_signals_they_want() {
+        let notifier = Notifier::default();
+        let mut worker = notifier.subscribe();
+        notifier.publish(Signal::Live(IndexUpdate::Repository { name: "a".into() }));
+        notifier.publish(Signal::EventsStored);
+        // Sent before the wait began, still seen.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            worker.wait_for(|s| *s == Signal::EventsStored),
+        )
+        .await
+        .expect("the stored signal wakes the worker");
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told() {
+        let notifier = Notifier::default();
+        let mut slow = notifier.subscribe();
+        for _ in 0..CAPACITY + 5 {
+            notifier.publish(Signal::DeliveriesQueued);
+        }
+        assert_eq!(slow.recv().await, Received::Lagged);
+    }
+}

@@ -1,0 +1,419 @@
+//! The `webhook_deliveries` queue (see [`crate::backend::work`]) and the attempt log.
+//!
+//! Deliveries are made in the intake's transaction, one per new event and matching webhook
+//! (the outbox), so a stored event always has its deliveries. The claim takes only what may go
+//! now: the oldest undelivered event of an ordered webhook, up to `max_in_flight` rows of an
+//! unordered one, no event for a disabled webhook; a push waits a few seconds for the index,
+//! which knows the image's platforms. Pings and tests skip the line and go to disabled webhooks
+//! too (to check a repaired receiver before enabling it again).
+
+use std::time::Duration;
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::event::{EventAction, RequestInfo, WebhookEvent};
+use super::store::{self, Webhook};
+use crate::backend::db::{now_ms, Db};
+use crate::backend::events::RegistryEvent;
+use crate::backend::work::{self, Claim, Queue, WorkerId};
+use crate::urls;
+
+pub const QUEUE: Queue = Queue {
+    table: "webhook_deliveries",
+    done_column: "done_at",
+};
+
+/// How long a push's delivery waits for the index to apply the event.
+pub const INDEX_WAIT: Duration = Duration::from_secs(5);
+/// Longer than the longest timeout: a killed dispatcher's deliveries go out again after it.
+pub const LEASE: Duration = Duration::from_secs(75);
+/// Response and request bodies kept in the log.
+pub const MAX_LOGGED_BODY: usize = 64 * 1024;
+
+/// Due deliveries that may go now, oldest first. `$1` is now; `$2` is now minus the index wait.
+const CANDIDATES: &str = "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+     WHERE d.done_at IS NULL AND d.dead_at IS NULL AND d.next_attempt_at <= $1 \
+     AND (d.lease_until IS NULL OR d.lease_until < $1) \
+     AND (d.kind <> 'event' OR (w.enabled = 1 AND w.disabled_reason IS NULL)) \
+     AND (w.ordered = 0 OR d.kind <> 'event' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
+          WHERE e.webhook_id = d.webhook_id AND e.kind = 'event' AND e.done_at IS NULL AND e.dead_at IS NULL \
+          AND (e.created_at < d.created_at OR (e.created_at = d.created_at AND e.id < d.id)))) \
+     AND (w.ordered = 1 OR (SELECT COUNT(*) FROM webhook_deliveries f WHERE f.webhook_id = d.webhook_id \
+          AND f.done_at IS NULL AND f.dead_at IS NULL AND f.lease_until >= $1) < w.max_in_flight) \
+     AND (d.kind <> 'event' OR d.created_at <= $2 OR NOT EXISTS (SELECT 1 FROM registry_events r \
+          WHERE r.id = d.event_id AND r.indexed_at IS NULL AND r.dead_at IS NULL)) \
+     ORDER BY d.created_at, d.id LIMIT 32";
+
+/// What a delivery is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    Event,
+    Ping,
+    Test,
+}
+
+impl DeliveryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Event => "event",
+            DeliveryKind::Ping => "ping",
+            DeliveryKind::Test => "test",
+        }
+    }
+}
+
+/// The webhook action of a registry event, when it is one webhooks deliver: manifest pushes
+/// (tagged, or untagged platform manifests) and deletes. Blob events and pulls are not.
+pub fn deliverable_action(event: &RegistryEvent) -> Option<EventAction> {
+    let manifest = event.target.tag.is_some()
+        || event
+            .target
+            .media_type
+            .as_deref()
+            .is_some_and(|m| m.contains("manifest") || m.contains("image.index"));
+    match event.action.as_str() {
+        "push" if manifest => Some(EventAction::Push),
+        "delete" => Some(EventAction::Delete),
+        _ => None,
+    }
+}
+
+/// What Wharf knows of an event when it arrives (the index adds platforms later).
+pub fn webhook_event(
+    event: &RegistryEvent,
+    action: EventAction,
+    registry_host: &str,
+    public_url: &str,
+) -> WebhookEvent {
+    let request = event.request.as_ref();
+    let text = |key: &str| {
+        request
+            .and_then(|r| r.get(key))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .chars()
+            .take(1024)
+            .collect::<String>()
+    };
+    WebhookEvent {
+        id: event.id.clone(),
+        action,
+        timestamp: event.timestamp.clone(),
+        repository: event.target.repository.clone(),
+        tag: event.target.tag.clone(),
+        digest: event.target.digest.clone(),
+        media_type: event.target.media_type.clone(),
+        size: event.target.size,
+        actor: event.actor.as_ref().and_then(|a| a.name.clone()),
+        request: RequestInfo {
+            id: text("id"),
+            host: text("host"),
+            method: text("method"),
+            useragent: text("useragent"),
+        },
+        platforms: Vec::new(),
+        registry_host: registry_host.to_string(),
+        wharf_url: Some(wharf_url(
+            public_url,
+            &event.target.repository,
+            event.target.tag.as_deref(),
+            event.target.digest.as_deref(),
+        )),
+    }
+}
+
+/// Wharf's page for a tag (or a digest, or the repository), absolute.
+fn wharf_url(public_url: &str, repository: &str, tag: Option<&str>, digest: Option<&str>) -> String {
+    let path = match (tag, digest) {
+        (Some(tag), _) => urls::tag(repository, tag),
+        (None, Some(digest)) => urls::manifest(repository, digest),
+        (None, None) => urls::repository(repository),
+    };
+    format!("{}{path}", public_url.trim_end_matches('/'))
+}
+
+/// A delivery id: the `webhook-id` header, the same on every attempt.
+fn new_id() -> String {
+    format!("msg_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Queues one delivery per event and matching webhook, on the intake's transaction. `webhooks`
+/// are the active ones. An event already queued for a webhook is not queued again.
+pub async fn enqueue_for_event(
+    conn: &mut AnyConnection,
+    webhooks: &[Webhook],
+    event: &RegistryEvent,
+    registry_host: &str,
+    public_url: &str,
+) -> Result<usize, sqlx::Error> {
+    let Some(action) = deliverable_action(event) else {
+        return Ok(0);
+    };
+    let untagged_manifest = action == EventAction::Push && event.target.tag.is_none();
+    let actor = event.actor.as_ref().and_then(|a| a.name.as_deref());
+    let payload =
+        serde_json::to_string(&webhook_event(event, action, registry_host, public_url)).unwrap_or_else(|_| "{}".into());
+    let now = now_ms();
+    let mut queued = 0;
+    for webhook in webhooks {
+        if untagged_manifest && !webhook.platform_manifests {
+            // The platform manifests of a multi-arch push: the tagged index stands for them.
+            continue;
+        }
+        if !webhook.wants(action, &event.target.repository, event.target.tag.as_deref(), actor) {
+            continue;
+        }
+        queued += insert(conn, &webhook.id, Some(&event.id), DeliveryKind::Event, &payload, now).await?;
+    }
+    Ok(queued)
+}
+
+async fn insert(
+    conn: &mut AnyConnection,
+    webhook_id: &str,
+    event_id: Option<&str>,
+    kind: DeliveryKind,
+    payload: &str,
+    now: i64,
+) -> Result<usize, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (webhook_id, event_id) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(webhook_id)
+    .bind(event_id)
+    .bind(kind.as_str())
+    .bind(payload)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() as usize)
+}
+
+/// Queues a ping or a test delivery of `event`; returns its id.
+pub async fn enqueue_manual(
+    conn: &mut AnyConnection,
+    webhook_id: &str,
+    kind: DeliveryKind,
+    event: &WebhookEvent,
+) -> Result<String, sqlx::Error> {
+    let payload = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, created_at, next_attempt_at) \
+         VALUES ($1, $2, NULL, $3, $4, $5, $5)",
+    )
+    .bind(&id)
+    .bind(webhook_id)
+    .bind(kind.as_str())
+    .bind(payload)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// A claimed delivery with its webhook.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub webhook: Webhook,
+    pub event_id: Option<String>,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub token: String,
+}
+
+#[derive(FromRow)]
+struct DeliveryRow {
+    id: String,
+    webhook_id: String,
+    event_id: Option<String>,
+    kind: String,
+    payload: String,
+    attempts: i64,
+    created_at: i64,
+}
+
+/// Claims the deliveries that may go now (at most `limit` are used; the rest of a claim is
+/// handed back).
+pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+    let now = now_ms();
+    let candidates = CANDIDATES.replace("$2", &(now - INDEX_WAIT.as_millis() as i64).to_string());
+    let Claim { token, count } = work::claim(db, &QUEUE, worker, &candidates, LEASE).await?;
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let mut conn = db.pool.acquire().await?;
+    let rows: Vec<DeliveryRow> = sqlx::query_as(
+        "SELECT id, webhook_id, event_id, kind, payload, attempts, created_at FROM webhook_deliveries \
+         WHERE claimed_by = $1 ORDER BY created_at, id",
+    )
+    .bind(&token)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(webhook) = store::get(&mut conn, &row.webhook_id).await? else {
+            continue;
+        };
+        claimed.push(ClaimedDelivery {
+            id: row.id,
+            webhook,
+            event_id: row.event_id,
+            kind: row.kind,
+            payload: row.payload,
+            attempts: row.attempts,
+            created_at: row.created_at,
+            token: token.clone(),
+        });
+    }
+    Ok(claimed)
+}
+
+/// One attempt as sent and as answered.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptRecord {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: String,
+    pub response_status: Option<u16>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Logs an attempt (its number is the delivery's attempt count) and freezes the payload it sent.
+pub async fn record_attempt(
+    conn: &mut AnyConnection,
+    delivery: &ClaimedDelivery,
+    payload: &str,
+    attempt: &AttemptRecord,
+) -> Result<(), sqlx::Error> {
+    let cap = |text: &str| -> String {
+        let mut end = text.len().min(MAX_LOGGED_BODY);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].to_string()
+    };
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms, url, request_headers, request_body, \
+         response_status, response_headers, response_body, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (delivery_id, attempt) DO NOTHING",
+    )
+    .bind(&delivery.id)
+    .bind(delivery.attempts)
+    .bind(attempt.started_at)
+    .bind(attempt.duration_ms)
+    .bind(&attempt.url)
+    .bind(serde_json::to_string(&attempt.request_headers).unwrap_or_default())
+    .bind(cap(&attempt.request_body))
+    .bind(attempt.response_status.map(i64::from))
+    .bind(serde_json::to_string(&attempt.response_headers).unwrap_or_default())
+    .bind(attempt.response_body.as_deref().map(cap))
+    .bind(&attempt.error)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE webhook_deliveries SET payload = $1, last_status = $2, last_attempt_at = $3, last_duration_ms = $4 \
+         WHERE id = $5",
+    )
+    .bind(payload)
+    .bind(attempt.response_status.map(i64::from))
+    .bind(attempt.started_at)
+    .bind(attempt.duration_ms)
+    .bind(&delivery.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues a delivery again from now, with a fresh attempt count (Redeliver).
+pub async fn redeliver(conn: &mut AnyConnection, id: &str) -> Result<bool, sqlx::Error> {
+    work::revive(conn, &QUEUE, id).await
+}
+
+/// Queues every dead delivery of a webhook again; returns how many.
+pub async fn redeliver_failed(conn: &mut AnyConnection, webhook_id: &str) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries SET dead_at = NULL, attempts = 0, next_attempt_at = $1, claimed_by = NULL, \
+         lease_until = NULL WHERE webhook_id = $2 AND dead_at IS NOT NULL",
+    )
+    .bind(now_ms())
+    .bind(webhook_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Has the webhook had a successful delivery since `since`?
+pub async fn delivered_since(conn: &mut AnyConnection, webhook_id: &str, since: i64) -> Result<bool, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM webhook_deliveries WHERE webhook_id = $1 AND done_at >= $2 LIMIT 1")
+            .bind(webhook_id)
+            .bind(since)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::events::parse_envelope;
+
+    fn event(action: &str, media_type: &str, tag: Option<&str>) -> RegistryEvent {
+        let mut target =
+            serde_json::json!({"mediaType": media_type, "repository": "shop/api", "digest": "sha256:ab", "size": 10});
+        if let Some(tag) = tag {
+            target["tag"] = tag.into();
+        }
+        let envelope = serde_json::json!({"events": [{"id": "e", "timestamp": "2026-11-28T10:00:00Z", "action": action,
+            "target": target, "request": {"id": "r", "host": "reg:5000", "method": "PUT", "useragent": "skopeo"},
+            "actor": {"name": "ci"}}]});
+        parse_envelope(envelope.to_string().as_bytes()).unwrap().remove(0)
+    }
+
+    #[test]
+    fn only_manifest_pushes_and_deletes_are_delivered() {
+        let oci = "application/vnd.oci.image.manifest.v1+json";
+        assert_eq!(
+            deliverable_action(&event("push", oci, Some("v1"))),
+            Some(EventAction::Push)
+        );
+        assert_eq!(deliverable_action(&event("push", oci, None)), Some(EventAction::Push));
+        assert_eq!(
+            deliverable_action(&event("push", "application/vnd.oci.image.layer.v1.tar+gzip", None)),
+            None
+        );
+        assert_eq!(deliverable_action(&event("pull", oci, Some("v1"))), None);
+        assert_eq!(
+            deliverable_action(&event("delete", oci, None)),
+            Some(EventAction::Delete)
+        );
+        assert_eq!(deliverable_action(&event("mount", oci, None)), None);
+    }
+
+    #[test]
+    fn builds_the_webhook_event_with_wharf_links() {
+        let pushed = webhook_event(
+            &event("push", "application/vnd.oci.image.manifest.v1+json", Some("v1")),
+            EventAction::Push,
+            "reg:5000",
+            "https://wharf.example/",
+        );
+        assert_eq!(pushed.request.useragent, "skopeo");
+        assert_eq!(pushed.actor.as_deref(), Some("ci"));
+        assert_eq!(pushed.wharf_url.as_deref(), Some("https://wharf.example/r/shop/api:v1"));
+        assert_eq!(
+            wharf_url("http://w", "a/b", None, Some("sha256:1")),
+            "http://w/r/a/b@sha256:1"
+        );
+    }
+}

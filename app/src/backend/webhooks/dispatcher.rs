@@ -1,0 +1,445 @@
+//! The webhook dispatcher: claims due deliveries, renders each in its webhook's format, signs it
+//! (Standard Webhooks), POSTs it with the webhook's timeout through the checked client, and
+//! records the attempt together with its result (done, next attempt, dead) in one transaction.
+//!
+//! - 2xx is success; anything else, a timeout or a refused address is a failure, retried on the
+//!   Standard Webhooks schedule with jitter; a 3xx is a failure too (redirects are not followed).
+//! - `Retry-After` on 429 and 503 sets the next attempt.
+//! - 410 Gone, and a Slack webhook that no longer exists, disable the webhook with the reason.
+//! - Deliveries run concurrently (a slow receiver holds only its own), with per-webhook order
+//!   and limits enforced by the claim; Slack webhooks are paced to one message a second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use super::deliveries::{self, AttemptRecord, ClaimedDelivery, QUEUE};
+use super::event::{Platform, WebhookEvent};
+use super::formats::{self, slack, Format};
+use super::outbound::OutboundPolicy;
+use super::signing;
+use super::store;
+use crate::backend::db::{now_ms, Db};
+use crate::backend::notifier::{Notifier, Signal};
+use crate::backend::work::{self, WorkerId};
+use crate::model::IndexUpdate;
+
+/// Deliveries in flight at once, across all webhooks.
+const CONCURRENCY: usize = 32;
+/// Due deliveries are looked for this often even without a wake-up (retries come due).
+const POLL: Duration = Duration::from_secs(1);
+/// Slack accepts about one message a second per webhook.
+const SLACK_PACE: Duration = Duration::from_secs(1);
+/// A webhook whose deliveries failed this long with no success in between is disabled.
+const FAILING_FOR: Duration = Duration::from_secs(2 * 24 * 3600);
+/// Retry-After is honoured up to this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The Standard Webhooks retry schedule: the waits after the 1st, 2nd, … failed attempt; after
+/// the last one the delivery is dead.
+pub const STANDARD_SCHEDULE: [Duration; 9] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(14 * 3600),
+    Duration::from_secs(20 * 3600),
+    Duration::from_secs(24 * 3600),
+];
+
+/// What the dispatcher needs besides the database.
+pub struct Dispatcher {
+    pub db: Db,
+    pub notifier: Arc<Notifier>,
+    pub policy: Arc<OutboundPolicy>,
+    /// Waits between attempts ([`STANDARD_SCHEDULE`] unless shortened for tests).
+    pub schedule: Vec<Duration>,
+    client: reqwest::Client,
+    slack_next: Mutex<HashMap<String, Instant>>,
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Delivered,
+    /// Try again; after this long when the receiver said (Retry-After).
+    Retry {
+        after: Option<Duration>,
+    },
+    /// The receiver is gone: stop the webhook.
+    DisableWebhook(String),
+}
+
+impl Dispatcher {
+    pub fn new(db: Db, notifier: Arc<Notifier>, policy: Arc<OutboundPolicy>, schedule: Vec<Duration>) -> Dispatcher {
+        let client = policy.client();
+        Dispatcher {
+            db,
+            notifier,
+            policy,
+            schedule,
+            client,
+            slack_next: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs until `shutdown` changes.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let worker = WorkerId::new("webhooks");
+        let permits = Arc::new(Semaphore::new(CONCURRENCY));
+        let mut wake = self.notifier.subscribe();
+        let (finished_tx, mut finished) = mpsc::unbounded_channel::<()>();
+        loop {
+            if permits.available_permits() > 0 {
+                match deliveries::claim(&self.db, &worker).await {
+                    Ok(claimed) => {
+                        for delivery in claimed {
+                            let Ok(permit) = permits.clone().acquire_owned().await else {
+                                return;
+                            };
+                            let this = self.clone();
+                            let finished_tx = finished_tx.clone();
+                            tokio::spawn(async move {
+                                this.deliver(delivery).await;
+                                drop(permit);
+                                let _ = finished_tx.send(());
+                            });
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cannot claim webhook deliveries"),
+                }
+            }
+            tokio::select! {
+                _ = wake.wait_for(|s| *s == Signal::DeliveriesQueued) => {}
+                _ = finished.recv() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// One attempt of one claimed delivery, recorded whatever happens.
+    async fn deliver(&self, delivery: ClaimedDelivery) {
+        let webhook_id = delivery.webhook.id.clone();
+        if let Err(err) = self.attempt(&delivery).await {
+            // The database failed: the lease runs out and the delivery is claimed again.
+            tracing::warn!(delivery = %delivery.id, error = %err, "cannot record a webhook delivery");
+        }
+        self.notifier
+            .publish(Signal::Live(IndexUpdate::Delivery { webhook_id }));
+    }
+
+    async fn attempt(&self, delivery: &ClaimedDelivery) -> Result<(), sqlx::Error> {
+        let webhook = &delivery.webhook;
+        let event = match self.payload(delivery).await? {
+            Ok(event) => event,
+            Err(reason) => return self.bury(delivery, &reason).await,
+        };
+        let rendered = match formats::render(webhook.format, &event, webhook.template.as_deref()) {
+            Ok(rendered) => rendered,
+            Err(err) => {
+                return self
+                    .bury(
+                        delivery,
+                        &format!("cannot render the {} format: {err}", webhook.format.label()),
+                    )
+                    .await
+            }
+        };
+        if webhook.format == Format::Slack {
+            self.pace_slack(&webhook.id).await;
+        }
+        let payload = serde_json::to_string(&event).unwrap_or_default();
+        let started_at = now_ms();
+        let started = Instant::now();
+        let mut headers: Vec<(String, String)> = vec![("content-type".into(), rendered.content_type.clone())];
+        headers.extend(rendered.headers.iter().cloned());
+        if webhook.format.is_signed() {
+            let secrets = webhook.signing_secrets(started_at);
+            let timestamp = started_at / 1000;
+            let refs: Vec<&signing::SigningSecret> = secrets.iter().collect();
+            headers.push(("webhook-id".into(), delivery.id.clone()));
+            headers.push(("webhook-timestamp".into(), timestamp.to_string()));
+            headers.push((
+                "webhook-signature".into(),
+                signing::signature_header(&refs, &delivery.id, timestamp, &rendered.body),
+            ));
+        }
+        let mut request = self
+            .client
+            .post(&webhook.url)
+            .timeout(webhook.timeout)
+            .body(rendered.body.clone());
+        for (name, value) in headers.iter().chain(webhook.headers.iter()) {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let mut record = AttemptRecord {
+            started_at,
+            url: webhook.url.clone(),
+            // Custom header values are secrets: the log shows their names only.
+            request_headers: headers
+                .iter()
+                .cloned()
+                .chain(webhook.headers.iter().map(|(n, _)| (n.clone(), "****".into())))
+                .collect(),
+            request_body: String::from_utf8_lossy(&rendered.body).into_owned(),
+            ..AttemptRecord::default()
+        };
+        let verdict = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                record.response_status = Some(status);
+                record.response_headers = response
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect();
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                let body = read_capped(response).await;
+                let verdict = judge(webhook.format, status, &body, retry_after);
+                record.response_body = Some(body);
+                verdict
+            }
+            Err(err) => {
+                record.error = Some(describe(&err));
+                Verdict::Retry { after: None }
+            }
+        };
+        record.duration_ms = started.elapsed().as_millis() as i64;
+        self.finish(delivery, &payload, &record, verdict).await
+    }
+
+    /// The event to send: the stored payload, completed at the first attempt with what the index
+    /// knows (the platforms). `Err` inside when the stored payload is unreadable.
+    async fn payload(&self, delivery: &ClaimedDelivery) -> Result<Result<WebhookEvent, String>, sqlx::Error> {
+        let mut event: WebhookEvent = match serde_json::from_str(&delivery.payload) {
+            Ok(event) => event,
+            Err(err) => return Ok(Err(format!("the stored event cannot be read: {err}"))),
+        };
+        if event.platforms.is_empty() {
+            if let Some(digest) = event.digest.clone() {
+                let mut conn = self.db.pool.acquire().await?;
+                if let Some(record) = crate::backend::index::store::manifest(&mut conn, &digest).await? {
+                    event.platforms = record
+                        .platforms
+                        .into_iter()
+                        .filter(|p| !p.os.is_empty())
+                        .map(|p| Platform {
+                            os: p.os,
+                            architecture: p.architecture,
+                            variant: p.variant,
+                        })
+                        .collect();
+                }
+            }
+        }
+        Ok(Ok(event))
+    }
+
+    async fn pace_slack(&self, webhook_id: &str) {
+        let wait = {
+            let mut next = self.slack_next.lock().expect("slack pacing lock");
+            let now = Instant::now();
+            let slot = next.get(webhook_id).copied().filter(|t| *t > now).unwrap_or(now);
+            next.insert(webhook_id.to_string(), slot + SLACK_PACE);
+            slot - now
+        };
+        tokio::time::sleep(wait).await;
+    }
+
+    async fn bury(&self, delivery: &ClaimedDelivery, reason: &str) -> Result<(), sqlx::Error> {
+        let mut conn = self.db.pool.acquire().await?;
+        work::bury(&mut conn, &QUEUE, &delivery.id, &delivery.token, reason).await?;
+        Ok(())
+    }
+
+    /// Records the attempt and its result in one transaction.
+    async fn finish(
+        &self,
+        delivery: &ClaimedDelivery,
+        payload: &str,
+        record: &AttemptRecord,
+        verdict: Verdict,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.pool.begin().await?;
+        deliveries::record_attempt(&mut tx, delivery, payload, record).await?;
+        let failure = || match (record.response_status, &record.error) {
+            (_, Some(error)) => error.clone(),
+            (Some(status), None) => format!("the receiver answered {status}"),
+            (None, None) => "no answer".to_string(),
+        };
+        let kept = match verdict {
+            Verdict::Delivered => work::complete(&mut tx, &QUEUE, &delivery.id, &delivery.token).await?,
+            Verdict::DisableWebhook(reason) => {
+                store::disable(&mut tx, &delivery.webhook.id, &reason).await?;
+                work::bury(&mut tx, &QUEUE, &delivery.id, &delivery.token, &reason).await?
+            }
+            Verdict::Retry { after } => match next_wait(&self.schedule, delivery.attempts, after) {
+                Some(wait) => {
+                    let at = now_ms() + wait.as_millis() as i64;
+                    work::retry(&mut tx, &QUEUE, &delivery.id, &delivery.token, at, &failure()).await?
+                }
+                None => {
+                    let buried = work::bury(&mut tx, &QUEUE, &delivery.id, &delivery.token, &failure()).await?;
+                    let failing_since = delivery.created_at;
+                    if now_ms() - failing_since >= FAILING_FOR.as_millis() as i64
+                        && !deliveries::delivered_since(&mut tx, &delivery.webhook.id, failing_since).await?
+                    {
+                        store::disable(&mut tx, &delivery.webhook.id, "every delivery failed for two days").await?;
+                    }
+                    buried
+                }
+            },
+        };
+        if kept {
+            tx.commit().await
+        } else {
+            // Our lease ran out and another dispatcher took the delivery: its record stands.
+            tx.rollback().await
+        }
+    }
+}
+
+/// How long to wait before the next attempt after `attempts` failed ones; `None`: dead.
+pub fn next_wait(schedule: &[Duration], attempts: i64, retry_after: Option<Duration>) -> Option<Duration> {
+    let planned = *schedule.get(usize::try_from(attempts.max(1) - 1).ok()?)?;
+    Some(match retry_after {
+        Some(after) => after.min(MAX_RETRY_AFTER),
+        None => work::jitter(planned),
+    })
+}
+
+/// The verdict on a receiver's answer.
+pub fn judge(format: Format, status: u16, body: &str, retry_after: Option<Duration>) -> Verdict {
+    if (200..300).contains(&status) {
+        return Verdict::Delivered;
+    }
+    if format == Format::Slack {
+        if let Some(error) = slack::classify_slack_error(status, body) {
+            if error.is_permanent() {
+                return Verdict::DisableWebhook(format!("Slack: {}", error.message()));
+            }
+        }
+        if status == 404 || status == 410 {
+            return Verdict::DisableWebhook(format!("Slack answered {status}: the webhook URL no longer exists"));
+        }
+    }
+    match status {
+        410 => Verdict::DisableWebhook("the receiver answered 410 Gone".into()),
+        429 | 503 => Verdict::Retry { after: retry_after },
+        _ => Verdict::Retry { after: None },
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+}
+
+/// The response body as text, at most [`deliveries::MAX_LOGGED_BODY`] bytes of it.
+async fn read_capped(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = deliveries::MAX_LOGGED_BODY.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= deliveries::MAX_LOGGED_BODY {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// A send error in words: timeouts, refused addresses and connection failures told apart.
+fn describe(err: &reqwest::Error) -> String {
+    use std::error::Error;
+    if err.is_timeout() {
+        return "timed out waiting for the receiver".into();
+    }
+    let mut source = err.source();
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<super::outbound::OutboundError>() {
+            return refused.to_string();
+        }
+        source = cause.source();
+    }
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judges_answers() {
+        assert_eq!(judge(Format::Generic, 200, "", None), Verdict::Delivered);
+        assert_eq!(judge(Format::Teams, 202, "", None), Verdict::Delivered);
+        assert_eq!(judge(Format::Generic, 302, "", None), Verdict::Retry { after: None });
+        assert_eq!(judge(Format::Generic, 500, "", None), Verdict::Retry { after: None });
+        assert!(matches!(
+            judge(Format::Generic, 410, "", None),
+            Verdict::DisableWebhook(_)
+        ));
+        let after = Some(Duration::from_secs(7));
+        assert_eq!(judge(Format::Generic, 429, "", after), Verdict::Retry { after });
+        assert_eq!(judge(Format::Acr, 503, "", after), Verdict::Retry { after });
+        assert_eq!(judge(Format::Generic, 404, "", None), Verdict::Retry { after: None });
+        assert!(matches!(
+            judge(Format::Slack, 404, "no_service", None),
+            Verdict::DisableWebhook(_)
+        ));
+        assert!(matches!(
+            judge(Format::Slack, 410, "channel_is_archived", None),
+            Verdict::DisableWebhook(_)
+        ));
+        assert_eq!(
+            judge(Format::Slack, 400, "invalid_payload", None),
+            Verdict::Retry { after: None }
+        );
+    }
+
+    #[test]
+    fn follows_the_schedule_then_gives_up() {
+        let schedule = STANDARD_SCHEDULE.to_vec();
+        let first = next_wait(&schedule, 1, None).unwrap();
+        assert!(first >= Duration::from_secs(5) && first <= Duration::from_secs(6));
+        let last = next_wait(&schedule, 9, None).unwrap();
+        assert!(last >= Duration::from_secs(24 * 3600));
+        assert_eq!(next_wait(&schedule, 10, None), None, "ten attempts, then dead");
+        assert_eq!(
+            next_wait(&schedule, 2, Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            next_wait(&schedule, 2, Some(Duration::from_secs(10 * 24 * 3600))),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(next_wait(&[], 1, None), None);
+    }
+
+    #[test]
+    fn reads_retry_after() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,161 @@
+//! Which events a webhook receives: its actions, its scope and its pusher filter.
+//!
+//! The scope works as Azure Container Registry's: a list of `repository:tag` globs
+//! (`shop/*:v*`), where `*` alone is everything, a repository without `:tag` means its `latest`
+//! tag (as in ACR), and an empty list is the whole registry. `*` matches across `/`, so
+//! `shop/*` covers `shop/api` and `shop/team/api`. An event without a tag (an image deleted by
+//! digest) matches entries whose tag part is `*`.
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
+
+/// Entries in one scope, and the length of one entry: enough for any real use.
+pub const MAX_ENTRIES: usize = 50;
+pub const MAX_ENTRY_LEN: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("a scope has at most {MAX_ENTRIES} entries")]
+    TooMany,
+    #[error("scope entry \"{0}\" is longer than {MAX_ENTRY_LEN} characters")]
+    TooLong(String),
+    #[error("scope entry \"{entry}\" is not a valid pattern: {reason}")]
+    Invalid { entry: String, reason: String },
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    repository: GlobMatcher,
+    tag: GlobMatcher,
+    any_tag: bool,
+}
+
+/// A compiled scope.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    entries: Vec<Entry>,
+}
+
+fn glob(entry: &str, pattern: &str) -> Result<GlobMatcher, ScopeError> {
+    GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .map(|g: Glob| g.compile_matcher())
+        .map_err(|e| ScopeError::Invalid {
+            entry: entry.to_string(),
+            reason: e.kind().to_string(),
+        })
+}
+
+impl Scope {
+    /// Compiles a scope, refusing too many, too long or malformed entries. Blank entries are skipped.
+    pub fn parse(entries: &[String]) -> Result<Scope, ScopeError> {
+        if entries.len() > MAX_ENTRIES {
+            return Err(ScopeError::TooMany);
+        }
+        let mut compiled = Vec::new();
+        for raw in entries {
+            let entry = raw.trim();
+            if entry.is_empty() {
+                continue;
+            }
+            if entry.len() > MAX_ENTRY_LEN {
+                return Err(ScopeError::TooLong(entry.chars().take(40).collect()));
+            }
+            let (repository, tag) = match entry {
+                "*" => ("*", "*"),
+                _ => entry.rsplit_once(':').unwrap_or((entry, "latest")),
+            };
+            if repository.is_empty() || tag.is_empty() {
+                return Err(ScopeError::Invalid {
+                    entry: entry.to_string(),
+                    reason: "write it as repository:tag".into(),
+                });
+            }
+            compiled.push(Entry {
+                repository: glob(entry, repository)?,
+                tag: glob(entry, tag)?,
+                any_tag: tag == "*",
+            });
+        }
+        Ok(Scope { entries: compiled })
+    }
+
+    /// The whole registry?
+    pub fn is_everything(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn matches(&self, repository: &str, tag: Option<&str>) -> bool {
+        self.entries.is_empty()
+            || self.entries.iter().any(|entry| {
+                entry.repository.is_match(repository)
+                    && match tag {
+                        Some(tag) => entry.tag.is_match(tag),
+                        None => entry.any_tag,
+                    }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(entries: &[&str]) -> Scope {
+        Scope::parse(&entries.iter().map(|e| e.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn matches_like_acr() {
+        let shop = scope(&["shop/*:v*"]);
+        assert!(shop.matches("shop/api", Some("v1.2")));
+        assert!(shop.matches("shop/team/api", Some("v2")));
+        assert!(!shop.matches("shop/api", Some("latest")));
+        assert!(!shop.matches("other/api", Some("v1")));
+        assert!(
+            !shop.matches("shop/api", None),
+            "an untagged event needs a tag part of *"
+        );
+
+        let plain = scope(&["base"]);
+        assert!(plain.matches("base", Some("latest")));
+        assert!(
+            !plain.matches("base", Some("flask")),
+            "a repository alone means its latest tag"
+        );
+
+        let all_tags = scope(&["base:*"]);
+        assert!(all_tags.matches("base", Some("flask")) && all_tags.matches("base", None));
+        assert!(!all_tags.matches("base2", Some("flask")));
+
+        assert!(scope(&["*"]).matches("any/thing", None));
+        assert!(scope(&[]).matches("any/thing", Some("x")) && scope(&[]).is_everything());
+        assert!(scope(&["  ", "a:b"]).matches("a", Some("b")));
+    }
+
+    #[test]
+    fn host_port_in_a_repository_is_not_a_tag() {
+        // The last ':' separates the tag, so a pattern like "a:b:c" means repository "a:b".
+        let odd = scope(&["a:b:c"]);
+        assert!(odd.matches("a:b", Some("c")));
+    }
+
+    #[test]
+    fn refuses_bad_scopes() {
+        let many: Vec<String> = (0..=MAX_ENTRIES).map(|i| format!("r{i}:*")).collect();
+        assert_eq!(Scope::parse(&many).unwrap_err(), ScopeError::TooMany);
+        assert!(matches!(
+            Scope::parse(&["x".repeat(300)]).unwrap_err(),
+            ScopeError::TooLong(_)
+        ));
+        assert!(matches!(
+            Scope::parse(&["shop/[a:*".to_string()]).unwrap_err(),
+            ScopeError::Invalid { .. }
+        ));
+        assert!(matches!(
+            Scope::parse(&[":v1".to_string()]).unwrap_err(),
+            ScopeError::Invalid { .. }
+        ));
+    }
+}

@@ -1,0 +1,515 @@
+//! Webhooks end to end: a real console and registry, real pushes with skopeo, and real HTTP
+//! receivers on 127.0.0.1 that record what they get and answer as told (200, 500, a redirect, a
+//! hang). Checks signing, formats, retries, dead deliveries, Redeliver, refused addresses, and
+//! that a console killed during a burst of events loses none.
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::backend::webhooks::signing::{self, SigningSecret};
+use app::model::{DeliveriesPage, DeliveryDetail, SavedWebhook};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use support::{call, eventually, oci_layout, skopeo, temp_dir, Wharf, ADMIN_PASSWORD};
+
+/// How a receiver answers.
+#[derive(Clone, Copy)]
+enum Answer {
+    Ok,
+    Fail,
+    Redirect,
+    Hang,
+}
+
+#[derive(Clone, Debug)]
+struct Request {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Request {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+    fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// An HTTP server on 127.0.0.1 that records every request.
+struct Receiver {
+    url: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+    answer: Arc<Mutex<Answer>>,
+}
+
+impl Receiver {
+    async fn start(answer: Answer) -> Receiver {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let answer = Arc::new(Mutex::new(answer));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (log, mode) = (requests.clone(), answer.clone());
+        let app = axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                    let (log, mode) = (log.clone(), mode.clone());
+                    async move {
+                        log.lock().unwrap().push(Request { headers, body });
+                        let answer = *mode.lock().unwrap();
+                        match answer {
+                            Answer::Ok => (StatusCode::OK, "ok").into_response(),
+                            Answer::Fail => (StatusCode::INTERNAL_SERVER_ERROR, "receiver broken").into_response(),
+                            Answer::Redirect => Response::builder()
+                                .status(StatusCode::FOUND)
+                                .header("Location", "/elsewhere")
+                                .body(axum::body::Body::empty())
+                                .unwrap(),
+                            Answer::Hang => {
+                                tokio::time::sleep(Duration::from_secs(30)).await;
+                                (StatusCode::OK, "late").into_response()
+                            }
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/elsewhere",
+                axum::routing::post(|| async {
+                    panic!("a redirect must not be followed");
+                    #[allow(unreachable_code)]
+                    StatusCode::OK
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, requests, answer }
+    }
+
+    fn received(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn set(&self, answer: Answer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+}
+
+async fn start_console(extra: &[&str]) -> Wharf {
+    let mut args = vec![
+        "--webhook-allow-network",
+        "127.0.0.1/32",
+        "--webhook-retry-delays",
+        "1,1",
+    ];
+    args.extend_from_slice(extra);
+    Wharf::start_with(support::Options {
+        extra_args: args.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Creates a webhook through its server function; returns the id and signing secret.
+async fn create_webhook(
+    wharf: &Wharf,
+    client: &reqwest::Client,
+    fields: &[(&str, &str)],
+) -> Result<SavedWebhook, (u16, serde_json::Value)> {
+    let mut form: Vec<(&str, &str)> = vec![
+        ("id", ""),
+        ("enabled", "on"),
+        ("push", "on"),
+        ("scope", ""),
+        ("pusher", ""),
+        ("format", "generic"),
+        ("template", ""),
+        ("headers", ""),
+        ("timeout_secs", "5"),
+        ("ordered", "on"),
+    ];
+    for (key, value) in fields {
+        form.retain(|(k, _)| k != key);
+        form.push((key, value));
+    }
+    let (status, value) = call(wharf, client, "save_webhook", &form).await;
+    if status == 200 {
+        Ok(serde_json::from_value(value).unwrap())
+    } else {
+        Err((status, value))
+    }
+}
+
+async fn deliveries(wharf: &Wharf, client: &reqwest::Client, id: &str) -> DeliveriesPage {
+    let (status, value) = call(
+        wharf,
+        client,
+        "webhook_deliveries",
+        &[("id", id), ("failed_only", "false")],
+    )
+    .await;
+    assert_eq!(status, 200, "{value}");
+    serde_json::from_value(value).unwrap()
+}
+
+fn skopeo_push(wharf: &Wharf, work: &std::path::Path, repository: &str, tag: &str, platforms: &str) {
+    let layout = work.join(format!("layout-{}", repository.replace('/', "-")));
+    oci_layout(&layout, tag, &["--platforms", platforms, "--layers", "1"]);
+    let copy = skopeo(&[
+        "copy",
+        "--dest-creds",
+        &format!("admin:{ADMIN_PASSWORD}"),
+        "--dest-tls-verify=false",
+        "--all",
+        &format!("oci:{}:{tag}", layout.display()),
+        &format!("docker://{}/{repository}:{tag}", wharf.registry_host),
+    ]);
+    assert!(
+        copy.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+}
+
+fn verify(request: &Request, secret: &str) {
+    let secret = SigningSecret::parse(secret).unwrap();
+    signing::verify(
+        &secret,
+        &request.header("webhook-id"),
+        &request.header("webhook-timestamp"),
+        &request.header("webhook-signature"),
+        &request.body,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
+    .unwrap_or_else(|e| panic!("signature does not verify: {e:?}"));
+}
+
+#[tokio::test]
+async fn pushes_reach_receivers_signed_in_their_formats_and_failures_are_retried() {
+    let wharf = start_console(&[]).await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let (generic, acr, redirect, broken, hanging) = (
+        Receiver::start(Answer::Ok).await,
+        Receiver::start(Answer::Ok).await,
+        Receiver::start(Answer::Redirect).await,
+        Receiver::start(Answer::Fail).await,
+        Receiver::start(Answer::Hang).await,
+    );
+
+    // Refused at save: cloud metadata, loopback outside the allowed network, other schemes.
+    for url in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://127.0.0.2:9/hook",
+        "http://[::1]:9/hook",
+        "file:///etc/passwd",
+    ] {
+        let (status, error) = create_webhook(&wharf, &client, &[("name", "bad"), ("url", url)])
+            .await
+            .unwrap_err();
+        assert_eq!(status, 400, "{url}: {error}");
+    }
+    let (status, error) = create_webhook(
+        &wharf,
+        &client,
+        &[("name", "x"), ("url", &generic.url), ("headers", "Bad Header: 1")],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, 400, "{error}");
+    let anonymous = reqwest::Client::new();
+    let (status, _) = call(
+        &wharf,
+        &anonymous,
+        "save_webhook",
+        &[
+            ("id", ""),
+            ("name", "x"),
+            ("url", &generic.url),
+            ("scope", ""),
+            ("pusher", ""),
+            ("format", "generic"),
+            ("template", ""),
+            ("headers", ""),
+            ("timeout_secs", "5"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401, "signed out: refused");
+
+    let generic_hook = create_webhook(
+        &wharf,
+        &client,
+        &[
+            ("name", "generic"),
+            ("url", &generic.url),
+            ("delete", "on"),
+            ("headers", "Authorization: Bearer receiver-token"),
+        ],
+    )
+    .await
+    .unwrap();
+    let secret = generic_hook
+        .secret
+        .clone()
+        .expect("the secret is shown once, at creation");
+    assert!(secret.starts_with("whsec_"));
+    let acr_hook = create_webhook(
+        &wharf,
+        &client,
+        &[
+            ("name", "acr"),
+            ("url", &acr.url),
+            ("format", "acr"),
+            ("scope", "shop/*:v*"),
+        ],
+    )
+    .await
+    .unwrap();
+    let redirect_hook = create_webhook(&wharf, &client, &[("name", "redirect"), ("url", &redirect.url)])
+        .await
+        .unwrap();
+    let broken_hook = create_webhook(&wharf, &client, &[("name", "broken"), ("url", &broken.url)])
+        .await
+        .unwrap();
+    create_webhook(
+        &wharf,
+        &client,
+        &[("name", "hanging"), ("url", &hanging.url), ("timeout_secs", "20")],
+    )
+    .await
+    .unwrap();
+
+    let guard = temp_dir("webhooks");
+    skopeo_push(&wharf, guard.path(), "shop/api", "v1", "linux/amd64,linux/arm64");
+    skopeo_push(&wharf, guard.path(), "other/tool", "latest", "linux/amd64");
+
+    // The generic receiver gets one push per tag (not the platform manifests), signed, with the
+    // custom header, while the hanging receiver still holds its first attempt.
+    assert!(
+        eventually(80, || async { generic.received().len() >= 2 }).await,
+        "generic receiver got {:?}\n{}",
+        generic.received().len(),
+        wharf.logs()
+    );
+    assert!(
+        hanging.received().len() <= 1,
+        "the hanging receiver is still on its first attempt"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = generic.received();
+    assert_eq!(received.len(), 2, "one delivery per tagged push");
+    for request in &received {
+        verify(request, &secret);
+        assert_eq!(request.header("authorization"), "Bearer receiver-token");
+        assert!(request.header("webhook-id").starts_with("msg_"));
+    }
+    let multi = received
+        .iter()
+        .map(Request::json)
+        .find(|body| body["target"]["repository"] == "shop/api")
+        .expect("the shop/api push");
+    assert_eq!(multi["action"], "push");
+    assert_eq!(multi["target"]["tag"], "v1");
+    assert_eq!(multi["platforms"].as_array().map(Vec::len), Some(2), "{multi}");
+    assert_eq!(multi["pusher"], "admin");
+
+    // The ACR receiver: only shop/*:v*, in exactly the ACR shape.
+    assert!(eventually(40, || async { !acr.received().is_empty() }).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let acr_received = acr.received();
+    assert_eq!(acr_received.len(), 1, "other/tool:latest is out of scope");
+    let body = acr_received[0].json();
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["id", "timestamp", "action", "target", "request"]);
+    assert_eq!(body["target"]["repository"], "shop/api");
+    assert!(body["target"]["size"].is_i64() && body["target"]["length"].is_i64());
+    assert!(!acr_hook.id.is_empty());
+
+    // A redirect is a failure and is not followed.
+    assert!(eventually(40, || async { !redirect.received().is_empty() }).await);
+    let log = deliveries(&wharf, &client, &redirect_hook.id).await;
+    assert!(
+        eventually(40, || async {
+            deliveries(&wharf, &client, &redirect_hook.id)
+                .await
+                .deliveries
+                .iter()
+                .all(|d| d.last_status == Some(302))
+        })
+        .await,
+        "{log:?}"
+    );
+
+    // 500 forever: three attempts (1 s apart here), then failed; Redeliver sends it again.
+    assert!(
+        eventually(80, || async {
+            let log = deliveries(&wharf, &client, &broken_hook.id).await;
+            log.deliveries.len() == 2 && log.deliveries.iter().all(|d| d.state == "failed" && d.attempts == 3)
+        })
+        .await,
+        "{:?}",
+        deliveries(&wharf, &client, &broken_hook.id).await
+    );
+    assert_eq!(broken.received().len(), 6);
+    let dead = deliveries(&wharf, &client, &broken_hook.id).await.deliveries[0].clone();
+    let (status, detail) = call(
+        &wharf,
+        &client,
+        "webhook_delivery",
+        &[("id", &broken_hook.id), ("delivery", &dead.id)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let detail: DeliveryDetail = serde_json::from_value(detail).unwrap();
+    assert_eq!(detail.attempts.len(), 3);
+    assert_eq!(detail.attempts[0].response_status, Some(500));
+    assert_eq!(detail.attempts[0].response_body.as_deref(), Some("receiver broken"));
+    broken.set(Answer::Ok);
+    let (status, queued) = call(
+        &wharf,
+        &client,
+        "redeliver",
+        &[("id", &broken_hook.id), ("delivery", &dead.id)],
+    )
+    .await;
+    assert_eq!((status, queued), (200, serde_json::json!(1)));
+    assert!(eventually(40, || async { broken.received().len() == 7 }).await);
+    let (status, queued) = call(&wharf, &client, "redeliver", &[("id", &broken_hook.id)]).await;
+    assert_eq!((status, queued), (200, serde_json::json!(1)), "the other failed one");
+    assert!(eventually(40, || async { broken.received().len() == 8 }).await);
+    // Every copy of one delivery carries the same webhook-id.
+    let ids: HashSet<String> = broken.received().iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(ids.len(), 2);
+
+    // Ping answers at once, with the receiver's response.
+    let (status, ping) = call(&wharf, &client, "ping_webhook", &[("id", &generic_hook.id)]).await;
+    assert_eq!(status, 200, "{ping}");
+    let ping: DeliveryDetail = serde_json::from_value(ping).unwrap();
+    assert_eq!(ping.attempts[0].response_status, Some(200));
+    assert!(
+        ping.attempts[0]
+            .request_headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("authorization") && v == "****"),
+        "custom header values are masked in the log"
+    );
+
+    // Pulls are not stored, though skopeo and the reconcile read manifests.
+    let db = wharf.db().await;
+    let pulls: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM registry_events WHERE action = 'pull'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(pulls.0, 0);
+}
+
+/// The registry's own retry of an event already stored is not delivered twice, and the console
+/// killed outright during a burst loses no acknowledged event.
+#[tokio::test]
+async fn no_event_is_lost_when_the_console_is_killed_during_a_burst() {
+    const EVENTS: usize = 1000;
+    let mut wharf = start_console(&["--reconcile-interval", "0"]).await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let receiver = Receiver::start(Answer::Ok).await;
+    create_webhook(
+        &wharf,
+        &client,
+        &[("name", "burst"), ("url", &receiver.url), ("ordered", "")],
+    )
+    .await
+    .unwrap();
+    let secret = std::fs::read_to_string(wharf.data_dir.join("notification-secret")).unwrap();
+    let envelope = |i: usize| {
+        serde_json::json!({"events": [{"id": format!("burst-{i}"), "timestamp": "2026-11-28T10:00:00Z", "action": "push",
+            "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10,
+                "digest": format!("sha256:{i:064x}"), "repository": "burst/app", "tag": format!("t{i}")},
+            "actor": {"name": "ci"}}]})
+        .to_string()
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let events_url = format!("{}/registry/events", wharf.url);
+    let post = |i: usize| {
+        let (http, url, secret, body) = (http.clone(), events_url.clone(), secret.clone(), envelope(i));
+        async move {
+            http.post(url)
+                .bearer_auth(secret)
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+
+    // Half, then the console dies while the rest is being sent: the registry keeps whatever was
+    // not answered 200 and sends it again later.
+    let mut pending: Vec<usize> = Vec::new();
+    for chunk in (0..EVENTS / 2).collect::<Vec<_>>().chunks(50) {
+        let statuses = futures::future::join_all(chunk.iter().map(|i| post(*i))).await;
+        pending.extend(chunk.iter().zip(statuses).filter(|(_, s)| *s != 200).map(|(i, _)| *i));
+    }
+    let second_half: Vec<usize> = (EVENTS / 2..EVENTS).collect();
+    let (statuses, ()) = tokio::join!(futures::future::join_all(second_half.iter().map(|i| post(*i))), async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        wharf.kill9();
+    });
+    pending.extend(
+        second_half
+            .iter()
+            .zip(statuses)
+            .filter(|(_, s)| *s != 200)
+            .map(|(i, _)| *i),
+    );
+    eprintln!(
+        "{} of {EVENTS} events were not acknowledged before the kill and are sent again",
+        pending.len()
+    );
+    wharf.restart().await;
+    let restarted = std::time::Instant::now();
+    for i in pending.iter().copied().chain([0, 1, 2]) {
+        // The registry's retries (and three repeats of acknowledged events).
+        assert_eq!(post(i).await, 200, "event {i} after the restart");
+    }
+    assert!(
+        eventually(240, || async {
+            let ids: HashSet<String> = receiver
+                .received()
+                .iter()
+                .map(|r| r.json()["id"].as_str().unwrap_or_default().to_string())
+                .collect();
+            ids.len() == EVENTS
+        })
+        .await,
+        "{} of {EVENTS} events delivered ({} were resent after the restart)\n{}",
+        receiver
+            .received()
+            .iter()
+            .map(|r| r.json()["id"].to_string())
+            .collect::<HashSet<_>>()
+            .len(),
+        pending.len(),
+        wharf.logs()
+    );
+    eprintln!("all delivered {:?} after the restart", restarted.elapsed());
+    let copies = receiver.received().len();
+    assert!(copies >= EVENTS, "at least once");
+    let db = wharf.db().await;
+    let queued: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_deliveries")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        queued.0 as usize, EVENTS,
+        "one delivery per event: the repeats were not queued again"
+    );
+}
