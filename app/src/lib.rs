@@ -22,6 +22,7 @@ use crate::pages::{
     catalog::CatalogPage, coming::ComingPage, events::EventsPage, login::LoginPage, not_found::NotFound,
     reference::ReferencePage, settings::SettingsPage,
 };
+use crate::pages::{delivery::DeliveryPage, webhook::WebhookPage, webhooks::WebhooksPage};
 
 /// The HTML document around the app (server side only renders it).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -71,10 +72,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=CatalogPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/events") view=EventsPage ssr=SsrMode::Async/>
-                    <Route
-                        path=path!("/webhooks")
-                        view=|| view! { <ComingPage title="Webhooks" what="Forward registry pushes and deletes to Microsoft Teams, Slack, Logic Apps and any HTTPS endpoint."/> }
-                    />
+                    <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks/:id") view=WebhookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks/:id/deliveries/:delivery") view=DeliveryPage ssr=SsrMode::Async/>
                     <Route
                         path=path!("/access")
                         view=|| view! { <ComingPage title="Access" what="Users, teams, robot accounts and Reader / Contributor / Owner roles per registry, namespace or repository."/> }

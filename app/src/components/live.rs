@@ -7,12 +7,15 @@ use leptos::prelude::*;
 pub struct LiveUpdates {
     /// Bumped (at most about once a second) after repositories changed.
     pub changes: RwSignal<u64>,
+    /// Bumped (likewise) after webhook deliveries were attempted.
+    pub deliveries: RwSignal<u64>,
 }
 
 /// Provides [`LiveUpdates`] and, in the browser, opens the stream once signed in.
 pub fn provide_live_updates(signed_in: Signal<bool>) {
     let live = LiveUpdates {
         changes: RwSignal::new(0),
+        deliveries: RwSignal::new(0),
     };
     provide_context(live);
     #[cfg(feature = "hydrate")]
@@ -25,6 +28,14 @@ pub fn provide_live_updates(signed_in: Signal<bool>) {
 pub fn use_live_changes() -> Signal<u64> {
     match use_context::<LiveUpdates>() {
         Some(live) => live.changes.into(),
+        None => Signal::derive(|| 0),
+    }
+}
+
+/// Bumped when webhook deliveries were attempted (0 forever when no provider is above).
+pub fn use_live_deliveries() -> Signal<u64> {
+    match use_context::<LiveUpdates>() {
+        Some(live) => live.deliveries.into(),
         None => Signal::derive(|| 0),
     }
 }
@@ -42,23 +53,34 @@ mod browser {
 
     const DEBOUNCE: Duration = Duration::from_millis(800);
 
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Refetch {
+        Index,
+        Deliveries,
+        All,
+    }
+
     pub fn connect(live: LiveUpdates, signed_in: Signal<bool>) {
         let source = StoredValue::new_local(None::<EventSource>);
         // Owned by the app, not by one run of the effect: a stream closed by sign-out may still
         // deliver an event after the effect has run again.
-        let pending = StoredValue::new_local(false);
-        let bump = move || {
-            if !pending.try_get_value().unwrap_or(true) {
-                pending.set_value(true);
-                set_timeout(
-                    move || {
-                        pending.try_set_value(false);
-                        live.changes.try_update(|n| *n += 1);
-                    },
-                    DEBOUNCE,
-                );
+        let debounced = |counter: RwSignal<u64>| {
+            let pending = StoredValue::new_local(false);
+            move || {
+                if !pending.try_get_value().unwrap_or(true) {
+                    pending.set_value(true);
+                    set_timeout(
+                        move || {
+                            pending.try_set_value(false);
+                            counter.try_update(|n| *n += 1);
+                        },
+                        DEBOUNCE,
+                    );
+                }
             }
         };
+        let bump = debounced(live.changes);
+        let bump_deliveries = debounced(live.deliveries);
         Effect::new(move |_| {
             // Reconnect when the sign-in state changes (the stream refuses anonymous readers).
             if !signed_in.get() {
@@ -76,25 +98,29 @@ mod browser {
             };
             source.set_value(Some(events));
             leptos::task::spawn_local(async move {
-                // A repository update, or "lagged" (updates were missed): both mean refetch.
+                // A repository update, a delivery, or "lagged" (updates were missed: refetch all).
                 let relevant = messages.filter_map(|message| {
-                    let repository_changed = message
+                    let update = message
                         .ok()
                         .and_then(|(_, event)| event.data().as_string())
-                        .is_some_and(|data| {
-                            matches!(
-                                serde_json::from_str::<IndexUpdate>(&data),
-                                Ok(IndexUpdate::Repository { .. })
-                            )
-                        });
-                    futures::future::ready(repository_changed.then_some(()))
+                        .and_then(|data| serde_json::from_str::<IndexUpdate>(&data).ok());
+                    futures::future::ready(match update {
+                        Some(IndexUpdate::Repository { .. }) => Some(Refetch::Index),
+                        Some(IndexUpdate::Delivery { .. }) => Some(Refetch::Deliveries),
+                        _ => None,
+                    })
                 });
                 // Errors (the stream closed at sign-out, or a network failure the browser retries)
                 // are no updates.
-                let lagged = lagged.filter_map(|message| futures::future::ready(message.ok().map(|_| ())));
+                let lagged = lagged.filter_map(|message| futures::future::ready(message.ok().map(|_| Refetch::All)));
                 let mut merged = futures::stream::select(relevant, lagged);
-                while merged.next().await.is_some() {
-                    bump();
+                while let Some(refetch) = merged.next().await {
+                    if refetch != Refetch::Deliveries {
+                        bump();
+                    }
+                    if refetch != Refetch::Index {
+                        bump_deliveries();
+                    }
                 }
             });
         });

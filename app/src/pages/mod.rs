@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod coming;
 pub mod delete_forms;
+pub mod delivery;
 pub mod events;
 pub mod login;
 pub mod manifest;
@@ -10,3 +11,6 @@ pub mod not_found;
 pub mod reference;
 pub mod repository;
 pub mod settings;
+pub mod webhook;
+pub mod webhook_form;
+pub mod webhooks;
