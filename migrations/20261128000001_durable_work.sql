@@ -99,3 +99,26 @@ CREATE TABLE webhook_attempts (
     error TEXT,
     PRIMARY KEY (delivery_id, attempt)
 );
+
+-- Events of a well-formed envelope that Wharf cannot use: kept aside (and answered 200, since the
+-- registry retries anything else forever), shown on the Events page. The id is the SHA-256 of
+-- the event's JSON, so a resent event is one row.
+CREATE TABLE quarantined_events (
+    id TEXT PRIMARY KEY,
+    received_at BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX quarantined_events_received ON quarantined_events (received_at);
+
+-- Wharf's own tag-only deletes: the placeholder manifest pushed to the tag and then deleted by
+-- digest. The registry reports both; webhook receivers get one delete of the tag instead.
+CREATE TABLE placeholder_tags (
+    repository TEXT NOT NULL,
+    placeholder_digest TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    -- What the tag pointed to before (NULL when Wharf's index did not know).
+    previous_digest TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (repository, placeholder_digest)
+);

@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// Seconds between reconciles of the index with the registry (0: only at start and on request).
     #[arg(long, env = "WHARF_RECONCILE_INTERVAL", default_value_t = 600)]
     pub reconcile_interval: u64,
+    /// Days registry events, webhook deliveries and their logs are kept before they are pruned.
+    #[arg(long, env = "WHARF_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub event_retention_days: u64,
     /// Address of the registry Wharf starts.
     #[arg(long, env = "WHARF_REGISTRY_LISTEN", default_value = "127.0.0.1:5000")]
     pub registry_listen: SocketAddr,

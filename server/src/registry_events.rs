@@ -1,10 +1,11 @@
 //! `POST /registry/events`: the registry's notification intake. Authenticated by the shared
-//! secret; a malformed envelope is refused whole with a reason; events are stored once.
-//! A stored envelope is always answered 200, since the registry retries 4xx/5xx forever.
+//! secret, checked before the body is read; a body that is not an envelope is refused with a
+//! reason; an event Wharf cannot use is quarantined; events are stored once. A well-formed
+//! envelope is always answered 200, since the registry retries 4xx/5xx forever and blocks its
+//! queue meanwhile.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use subtle::ConstantTimeEq;
@@ -13,7 +14,11 @@ use app::backend::intake::{self, IntakeContext};
 use app::backend::notifier::Signal;
 use app::backend::{events, AppState};
 
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Notification envelopes are small; anything bigger is not from the registry.
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+pub async fn receive(State(state): State<AppState>, request: Request) -> Response {
+    let headers = request.headers();
     let expected = format!("Bearer {}", state.settings.notification_secret);
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -25,7 +30,16 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             serde_json::json!({"error": "missing or wrong Authorization header; use the registry config Wharf generated"}),
         );
     }
-    let parsed = match events::parse_envelope(&body) {
+    let body = match axum::body::to_bytes(request.into_body(), BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => {
+            return reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                serde_json::json!({"error": format!("a notification envelope is at most {BODY_LIMIT} bytes")}),
+            )
+        }
+    };
+    let (parsed, quarantined) = match events::split_envelope(&body) {
         Ok(parsed) => parsed,
         Err(err) => {
             tracing::warn!(error = %err, "refused a notification envelope");
@@ -36,12 +50,13 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         registry_host: &state.settings.registry_host,
         public_url: state.settings.public_url.as_str(),
     };
-    match intake::receive(&state.db, &parsed, &context).await {
+    match intake::receive(&state.db, &parsed, &quarantined, &context).await {
         Ok(outcome) => {
             tracing::info!(
                 stored = outcome.stored,
                 duplicates = outcome.duplicates,
                 pulls_dropped = outcome.dropped,
+                quarantined = outcome.quarantined,
                 deliveries = outcome.deliveries,
                 "registry events received"
             );

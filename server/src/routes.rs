@@ -15,9 +15,6 @@ use app::{shell, App};
 use crate::startup_error::StartupError;
 use crate::{health, live_stream, registry_events, sessions, token_endpoint};
 
-/// Notification envelopes are small; anything bigger is not from the registry.
-const EVENTS_BODY_LIMIT: usize = 4 * 1024 * 1024;
-
 pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, StartupError> {
     let options = state.leptos_options.clone();
     let routes = generate_route_list(App);
@@ -28,10 +25,7 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
             move || shell(options.clone())
         })
         .route("/auth/token", get(token_endpoint::issue))
-        .route(
-            "/registry/events",
-            post(registry_events::receive).layer(axum::extract::DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
-        )
+        .route("/registry/events", post(registry_events::receive))
         .route("/api/stream", get(live_stream::stream))
         .nest_service("/pkg", precompressed_assets(&options))
         .route("/healthz", get(health::healthz))

@@ -127,6 +127,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
             registry_username: args.registry_username.clone(),
             public_url: public_url.clone(),
             reconcile_interval: Duration::from_secs(args.reconcile_interval),
+            event_retention: Duration::from_secs(args.event_retention_days * 24 * 3600),
         },
         db,
         signer,

@@ -44,14 +44,14 @@ fn envelope(ids: &[&str]) -> Vec<u8> {
 
 async fn events_are_stored_once_and_paged(db: &Db) {
     let first = events::parse_envelope(&envelope(&["1", "2"])).unwrap();
-    let outcome = intake::receive(db, &first, &CONTEXT).await.unwrap();
+    let outcome = intake::receive(db, &first, &[], &CONTEXT).await.unwrap();
     assert_eq!((outcome.stored, outcome.duplicates), (2, 0));
-    let again = intake::receive(db, &first, &CONTEXT).await.unwrap();
+    let again = intake::receive(db, &first, &[], &CONTEXT).await.unwrap();
     assert_eq!((again.stored, again.duplicates), (0, 2));
 
     let ids: Vec<String> = (0..120).map(|i| format!("bulk-{i:03}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    intake::receive(db, &events::parse_envelope(&envelope(&refs)).unwrap(), &CONTEXT)
+    intake::receive(db, &events::parse_envelope(&envelope(&refs)).unwrap(), &[], &CONTEXT)
         .await
         .unwrap();
 
@@ -59,7 +59,6 @@ async fn events_are_stored_once_and_paged(db: &Db) {
     let mut cursor: Option<String> = None;
     for _ in 0..10 {
         let page = events::list(db, cursor.as_deref()).await.unwrap();
-        assert_eq!(page.total, 122);
         assert!(page.events.len() as i64 <= events::PAGE_SIZE);
         seen.extend(page.events.into_iter().map(|e| e.id));
         cursor = page.next;
@@ -108,6 +107,7 @@ async fn leased_work(db: &Db) {
     intake::receive(
         db,
         &events::parse_envelope(&envelope(&["w1", "w2", "w3"])).unwrap(),
+        &[],
         &CONTEXT,
     )
     .await
@@ -150,7 +150,7 @@ async fn leased_work(db: &Db) {
     );
 
     // A lease that lapses: another worker takes the row, the first one's result is refused.
-    intake::receive(db, &events::parse_envelope(&envelope(&["w4"])).unwrap(), &CONTEXT)
+    intake::receive(db, &events::parse_envelope(&envelope(&["w4"])).unwrap(), &[], &CONTEXT)
         .await
         .unwrap();
     let short = work::claim(db, &apply::QUEUE, &a, apply::CANDIDATES, Duration::ZERO)
@@ -194,7 +194,7 @@ async fn leased_work(db: &Db) {
 async fn concurrent_claims_are_disjoint(db: &Db) {
     let ids: Vec<String> = (0..60).map(|i| format!("c-{i:02}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    intake::receive(db, &events::parse_envelope(&envelope(&refs)).unwrap(), &CONTEXT)
+    intake::receive(db, &events::parse_envelope(&envelope(&refs)).unwrap(), &[], &CONTEXT)
         .await
         .unwrap();
     let claims = futures::future::join_all((0..6).map(|i| async move {
@@ -218,6 +218,37 @@ async fn concurrent_claims_are_disjoint(db: &Db) {
     all.dedup();
     assert_eq!(all.len(), claimed, "no row was claimed twice");
     assert_eq!(all, ids, "every row was claimed");
+}
+
+/// Retention prunes finished events older than the cut, and keeps pending and recent ones.
+async fn retention_prunes_only_old_finished_rows(db: &Db) {
+    intake::receive(
+        db,
+        &events::parse_envelope(&envelope(&["old-done", "old-pending", "new-done"])).unwrap(),
+        &[],
+        &CONTEXT,
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE registry_events SET received_at = 1000 WHERE id IN ('old-done', 'old-pending')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE registry_events SET indexed_at = 2000 WHERE id IN ('old-done', 'new-done')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let pruned = app::backend::retention::prune(db, 5000).await.unwrap();
+    assert_eq!(pruned.events, 1);
+    let left: Vec<String> =
+        sqlx::query("SELECT id FROM registry_events WHERE id IN ('old-done', 'old-pending', 'new-done') ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("id"))
+            .collect();
+    assert_eq!(left, ["new-done", "old-pending"]);
 }
 
 async fn users_and_passwords(db: &Db) {
@@ -254,6 +285,7 @@ async fn sqlite_leased_work() {
     let (_dir, db) = sqlite().await;
     leased_work(&db).await;
     concurrent_claims_are_disjoint(&db).await;
+    retention_prunes_only_old_finished_rows(&db).await;
 }
 
 #[tokio::test]
@@ -261,6 +293,7 @@ async fn postgres_leased_work() {
     if let Some(db) = postgres().await {
         leased_work(&db).await;
         concurrent_claims_are_disjoint(&db).await;
+        retention_prunes_only_old_finished_rows(&db).await;
     }
 }
 

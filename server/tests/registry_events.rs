@@ -56,14 +56,7 @@ async fn intake_authenticates_validates_and_deduplicates() {
         "unauthenticated events must not be stored"
     );
 
-    for bad in [
-        "not json",
-        "{}",
-        r#"{"events": "no"}"#,
-        r#"{"events": [{"id": "b"}]}"#,
-        r#"{"events": [{"id": "c", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "ok"}},
-                       {"id": "d", "timestamp": "never", "action": "push", "target": {"repository": "ok"}}]}"#,
-    ] {
+    for bad in ["not json", "{}", r#"{"events": "no"}"#, "[1, 2]"] {
         let response = post(&wharf, Some(&bearer), bad).await;
         assert_eq!(response.status(), 400, "{bad}");
         let body: serde_json::Value = response.json().await.unwrap();
@@ -74,6 +67,36 @@ async fn intake_authenticates_validates_and_deduplicates() {
         before,
         "nothing of a refused envelope may be stored"
     );
+
+    // A well-formed envelope with events Wharf cannot use: answered 200 (the registry would
+    // retry anything else forever), the usable event stored, the others quarantined.
+    let long_tag = "t".repeat(200);
+    let mixed = serde_json::json!({"events": [
+        {"id": "c", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "ok/one"}},
+        {"id": "d", "timestamp": "never", "action": "push", "target": {"repository": "ok"}},
+        {"id": "b"},
+        {"id": "e", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "ok", "tag": long_tag}},
+    ]})
+    .to_string();
+    let response = post(&wharf, Some(&bearer), &mixed).await;
+    assert_eq!(response.status(), 200);
+    let outcome: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (outcome["stored"].as_i64(), outcome["quarantined"].as_i64()),
+        (Some(1), Some(3)),
+        "{outcome}"
+    );
+    assert_eq!(stored_events(&wharf).await, before + 1);
+    // Sent again: still one row each.
+    assert_eq!(post(&wharf, Some(&bearer), &mixed).await.status(), 200);
+    let db = wharf.db().await;
+    let quarantined: i64 = sqlx::query("SELECT COUNT(*) AS n FROM quarantined_events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(quarantined, 3);
+    let before = before + 1;
 
     let first = post(&wharf, Some(&bearer), &envelope("evt-1", "dedup/app")).await;
     assert_eq!(first.status(), 200);
@@ -86,6 +109,10 @@ async fn intake_authenticates_validates_and_deduplicates() {
     let client = wharf.signed_in_client("admin", support::ADMIN_PASSWORD).await;
     let (_, html) = wharf.page(&client, "/events").await;
     assert!(html.contains("dedup/app"));
+    assert!(
+        html.contains("Quarantined events") && html.contains("is longer than 128 bytes"),
+        "{html}"
+    );
     assert!(html.contains("sha256:0123456789ab"));
 
     let big = "x".repeat(5 * 1024 * 1024);

@@ -19,3 +19,26 @@ pub async fn list_events(cursor: Option<String>) -> Result<EventsPage, AppError>
     )
     .await
 }
+
+/// Applies a set-aside event again (administrators): it gets a fresh set of attempts.
+#[server(prefix = "/api", endpoint = "retry_event")]
+pub async fn retry_event(id: String) -> Result<(), AppError> {
+    use crate::backend::session;
+    use crate::backend::sync::apply::QUEUE;
+    crate::backend::responses::with_status(
+        async move {
+            let state = session::authorize("registry", "catalog", "*", "retry registry events").await?;
+            let mut conn = state.db.pool.acquire().await.map_err(session::internal)?;
+            if !crate::backend::work::revive(&mut conn, &QUEUE, &id)
+                .await
+                .map_err(session::internal)?
+            {
+                return Err(AppError::NotFound("That event".into()));
+            }
+            state.notifier.publish(crate::backend::notifier::Signal::EventsStored);
+            Ok(())
+        }
+        .await,
+    )
+    .await
+}

@@ -23,6 +23,8 @@ pub struct Settings {
     pub public_url: url::Url,
     /// Time between periodic reconciles (zero: only on start and on request).
     pub reconcile_interval: std::time::Duration,
+    /// How long registry events and webhook deliveries are kept.
+    pub event_retention: std::time::Duration,
 }
 
 pub const TOKEN_SERVICE: &str = "wharf-registry";

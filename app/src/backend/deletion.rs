@@ -8,6 +8,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::index::{queries, store};
+use super::placeholders;
 use super::registry::{RegistryClient, RegistryError};
 use super::AppState;
 
@@ -61,7 +62,8 @@ pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> R
 
 /// Removes one tag; the image and its other tags stay.
 pub async fn delete_tag(state: &AppState, repository: &str, tag: &str) -> Result<(), DeleteError> {
-    retarget_and_delete(&state.registry, repository, tag).await?;
+    let previous = queries::tag_digest(&state.db, repository, tag).await?;
+    retarget_and_delete(state, repository, tag, previous.as_deref()).await?;
     let mut tx = state.db.pool.begin().await?;
     store::remove_tag(&mut tx, repository, tag).await?;
     store::refresh_repository(&mut tx, repository).await?;
@@ -70,7 +72,13 @@ pub async fn delete_tag(state: &AppState, repository: &str, tag: &str) -> Result
     Ok(())
 }
 
-async fn retarget_and_delete(registry: &RegistryClient, repository: &str, tag: &str) -> Result<(), RegistryError> {
+async fn retarget_and_delete(
+    state: &AppState,
+    repository: &str,
+    tag: &str,
+    previous: Option<&str>,
+) -> Result<(), DeleteError> {
+    let registry: &RegistryClient = &state.registry;
     let config_digest = sha256_digest(EMPTY_CONFIG);
     if !registry.blob_exists(repository, &config_digest).await? {
         registry
@@ -79,11 +87,13 @@ async fn retarget_and_delete(registry: &RegistryClient, repository: &str, tag: &
     }
     let manifest = placeholder_manifest(tag);
     let expected = sha256_digest(&manifest);
+    // Before the push: the registry may report it before it answers.
+    placeholders::record(&state.db, repository, &expected, tag, previous).await?;
     let digest = registry
         .put_manifest(repository, tag, OCI_MANIFEST, Bytes::from(manifest))
         .await?;
     let digest = if digest.is_empty() { expected } else { digest };
-    registry.delete_manifest(repository, &digest).await
+    Ok(registry.delete_manifest(repository, &digest).await?)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Registry notification events: validated from the envelope, stored once per event id, listed
-//! newest first.
+//! newest first; events of a well-formed envelope that Wharf cannot use are quarantined.
 
 use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
@@ -60,34 +60,150 @@ pub enum EnvelopeError {
     InvalidEvent { index: usize, reason: String },
 }
 
-const MAX_FIELD: usize = 1024;
+/// Longest accepted values: a repository name (the registry's own limit is 255), a tag (OCI: 128),
+/// a digest (sha512 in hex with its prefix), and the rest; and one event's whole JSON.
+const MAX_ID: usize = 256;
+const MAX_ACTION: usize = 64;
+const MAX_REPOSITORY: usize = 256;
+const MAX_TAG: usize = 128;
+const MAX_DIGEST: usize = 160;
+const MAX_TEXT: usize = 256;
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// An event of a well-formed envelope that Wharf cannot use, kept aside with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub index: usize,
+    pub reason: String,
+    /// The event's JSON, cut to [`MAX_EVENT_BYTES`].
+    pub raw: String,
+}
+
+/// Parses one event of an envelope, checking every field Wharf keeps.
+fn parse_event(index: usize, raw: &serde_json::Value) -> Result<RegistryEvent, EnvelopeError> {
+    let invalid = |reason: String| EnvelopeError::InvalidEvent { index, reason };
+    let text = raw.to_string();
+    if text.len() > MAX_EVENT_BYTES {
+        return Err(invalid(format!("the event is larger than {MAX_EVENT_BYTES} bytes")));
+    }
+    let mut event: RegistryEvent = serde_json::from_value(raw.clone()).map_err(|e| invalid(e.to_string()))?;
+    let check = |name: &str, value: Option<&str>, max: usize, required: bool| match value {
+        None | Some("") if required => Err(invalid(format!("\"{name}\" must be a non-empty string"))),
+        Some(v) if v.len() > max => Err(invalid(format!("\"{name}\" is longer than {max} bytes"))),
+        _ => Ok(()),
+    };
+    check("id", Some(&event.id), MAX_ID, true)?;
+    check("action", Some(&event.action), MAX_ACTION, true)?;
+    check(
+        "target.repository",
+        Some(&event.target.repository),
+        MAX_REPOSITORY,
+        true,
+    )?;
+    check("target.tag", event.target.tag.as_deref(), MAX_TAG, false)?;
+    check("target.digest", event.target.digest.as_deref(), MAX_DIGEST, false)?;
+    check("target.mediaType", event.target.media_type.as_deref(), MAX_TEXT, false)?;
+    check("timestamp", Some(&event.timestamp), MAX_TEXT, true)?;
+    check(
+        "actor.name",
+        event.actor.as_ref().and_then(|a| a.name.as_deref()),
+        MAX_TEXT,
+        false,
+    )?;
+    check(
+        "source.addr",
+        event.source.as_ref().and_then(|s| s.addr.as_deref()),
+        MAX_TEXT,
+        false,
+    )?;
+    time::OffsetDateTime::parse(&event.timestamp, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| invalid(format!("\"timestamp\" is not RFC 3339: {e}")))?;
+    event.raw = text;
+    Ok(event)
+}
+
+fn envelope_events(body: &[u8]) -> Result<Vec<serde_json::Value>, EnvelopeError> {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
+    match value.get_mut("events").map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(events)) => Ok(events),
+        _ => Err(EnvelopeError::NoEvents),
+    }
+}
 
 /// Parses and validates a whole envelope; any invalid event rejects all of it.
 pub fn parse_envelope(body: &[u8]) -> Result<Vec<RegistryEvent>, EnvelopeError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
-    let events = value
-        .get("events")
-        .and_then(|e| e.as_array())
-        .ok_or(EnvelopeError::NoEvents)?;
-    events
+    envelope_events(body)?
         .iter()
         .enumerate()
-        .map(|(index, raw)| {
-            let invalid = |reason: String| EnvelopeError::InvalidEvent { index, reason };
-            let mut event: RegistryEvent = serde_json::from_value(raw.clone()).map_err(|e| invalid(e.to_string()))?;
-            if event.id.is_empty() || event.id.len() > MAX_FIELD {
-                return Err(invalid("\"id\" must be a non-empty string".into()));
+        .map(|(index, raw)| parse_event(index, raw))
+        .collect()
+}
+
+/// Parses an envelope as the intake does: a body that is not an envelope is an error; an event
+/// in it that Wharf cannot use is quarantined, and the others are kept (the registry would
+/// retry a refused envelope forever, holding up everything behind it).
+pub fn split_envelope(body: &[u8]) -> Result<(Vec<RegistryEvent>, Vec<Quarantined>), EnvelopeError> {
+    let mut events = Vec::new();
+    let mut quarantined = Vec::new();
+    for (index, raw) in envelope_events(body)?.iter().enumerate() {
+        match parse_event(index, raw) {
+            Ok(event) => events.push(event),
+            Err(err) => {
+                let mut text = raw.to_string();
+                if text.len() > MAX_EVENT_BYTES {
+                    let mut end = MAX_EVENT_BYTES;
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.truncate(end);
+                }
+                quarantined.push(Quarantined {
+                    index,
+                    reason: err.to_string(),
+                    raw: text,
+                });
             }
-            if event.action.is_empty() || event.action.len() > 64 {
-                return Err(invalid("\"action\" must be a short non-empty string".into()));
-            }
-            if event.target.repository.is_empty() || event.target.repository.len() > MAX_FIELD {
-                return Err(invalid("\"target.repository\" must be a non-empty string".into()));
-            }
-            time::OffsetDateTime::parse(&event.timestamp, &time::format_description::well_known::Rfc3339)
-                .map_err(|e| invalid(format!("\"timestamp\" is not RFC 3339: {e}")))?;
-            event.raw = raw.to_string();
-            Ok(event)
+        }
+    }
+    Ok((events, quarantined))
+}
+
+/// Keeps quarantined events (once each: the same JSON is one row) on the caller's transaction.
+pub async fn quarantine(conn: &mut AnyConnection, quarantined: &[Quarantined]) -> Result<(), sqlx::Error> {
+    use sha2::Digest;
+    for item in quarantined {
+        let id = hex::encode(sha2::Sha256::digest(item.raw.as_bytes()));
+        sqlx::query(
+            "INSERT INTO quarantined_events (id, received_at, reason, payload) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .bind(&item.reason)
+        .bind(&item.raw)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The newest quarantined events (at most `limit`).
+pub async fn quarantined(db: &Db, limit: i64) -> Result<Vec<crate::model::QuarantinedEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, received_at, reason, payload FROM quarantined_events ORDER BY received_at DESC, id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(crate::model::QuarantinedEvent {
+                id: row.try_get("id")?,
+                received_at_ms: row.try_get("received_at")?,
+                reason: row.try_get("reason")?,
+                payload: row.try_get("payload")?,
+            })
         })
         .collect()
 }
@@ -128,8 +244,8 @@ pub const PAGE_SIZE: i64 = 50;
 pub async fn list(db: &Db, cursor: Option<&str>) -> Result<EventsPage, sqlx::Error> {
     let (before_at, before_id) = cursor.and_then(parse_cursor).unwrap_or((i64::MAX, String::new()));
     let rows = sqlx::query(
-        "SELECT id, received_at, occurred_at, action, repository, tag, digest, media_type, size, actor \
-         FROM registry_events \
+        "SELECT id, received_at, occurred_at, action, repository, tag, digest, media_type, size, actor, \
+         indexed_at, dead_at, last_error FROM registry_events \
          WHERE received_at < $1 OR (received_at = $1 AND id < $2) \
          ORDER BY received_at DESC, id DESC LIMIT $3",
     )
@@ -156,6 +272,9 @@ pub async fn list(db: &Db, cursor: Option<&str>) -> Result<EventsPage, sqlx::Err
                 media_type: row.try_get("media_type")?,
                 size: row.try_get("size")?,
                 actor: row.try_get("actor")?,
+                set_aside: row.try_get::<Option<i64>, _>("dead_at")?.is_some(),
+                pending: row.try_get::<Option<i64>, _>("indexed_at")?.is_none(),
+                last_error: row.try_get("last_error")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -165,11 +284,16 @@ pub async fn list(db: &Db, cursor: Option<&str>) -> Result<EventsPage, sqlx::Err
     } else {
         None
     };
-    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM registry_events")
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?;
-    Ok(EventsPage { events, next, total })
+    let quarantined = if cursor.is_none() {
+        quarantined(db, 20).await?
+    } else {
+        Vec::new()
+    };
+    Ok(EventsPage {
+        events,
+        next,
+        quarantined,
+    })
 }
 
 fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
@@ -220,6 +344,25 @@ mod tests {
             parse_envelope(empty_id.as_bytes()),
             Err(EnvelopeError::InvalidEvent { .. })
         ));
+    }
+
+    #[test]
+    fn quarantines_unusable_events_and_keeps_the_rest() {
+        let body = serde_json::json!({"events": [
+            {"id": "ok", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "a"}},
+            {"id": "x", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "a", "digest": "d".repeat(500)}},
+            {"id": "y", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "a"}, "actor": {"name": "n".repeat(300)}},
+            {"id": "z", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "a"}, "pad": "p".repeat(MAX_EVENT_BYTES)},
+            "not an object"
+        ]});
+        let (events, quarantined) = split_envelope(body.to_string().as_bytes()).unwrap();
+        assert_eq!(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["ok"]);
+        assert_eq!(quarantined.iter().map(|q| q.index).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert!(quarantined[0].reason.contains("target.digest"));
+        assert!(quarantined[1].reason.contains("actor.name"));
+        assert!(quarantined[2].raw.len() <= MAX_EVENT_BYTES);
+        assert!(matches!(split_envelope(b"[]"), Err(EnvelopeError::NoEvents)));
+        assert!(matches!(split_envelope(b"nope"), Err(EnvelopeError::NotJson(_))));
     }
 
     #[test]

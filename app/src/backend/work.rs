@@ -25,6 +25,9 @@ pub struct Queue {
     pub table: &'static str,
     /// The column set to the completion time.
     pub done_column: &'static str,
+    /// How the claim locks its candidates on PostgreSQL (`FOR UPDATE OF alias SKIP LOCKED` when
+    /// the candidate query joins other tables).
+    pub lock: &'static str,
 }
 
 /// The identity of a worker in this process, in every claim token it writes.
@@ -66,12 +69,12 @@ pub async fn claim(
     let now = now_ms();
     let token = worker.token();
     let lock = match db.kind {
-        DbKind::Postgres => " FOR UPDATE SKIP LOCKED",
+        DbKind::Postgres => queue.lock,
         DbKind::Sqlite => "",
     };
     let sql = format!(
         "UPDATE {table} SET claimed_by = $2, lease_until = $3, attempts = attempts + 1 \
-         WHERE id IN ({candidates}{lock})",
+         WHERE id IN ({candidates} {lock})",
         table = queue.table
     );
     let done = sqlx::query(&sql)
@@ -147,6 +150,22 @@ pub async fn release(
         .execute(conn)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// Gives one claimed row back without counting the attempt (claimed, but not to be worked on now).
+pub async fn release_one(conn: &mut AnyConnection, queue: &Queue, id: &str, token: &str) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "UPDATE {table} SET attempts = attempts - 1, claimed_by = NULL, lease_until = NULL \
+         WHERE id = $1 AND claimed_by = $2",
+        table = queue.table
+    );
+    Ok(sqlx::query(&sql)
+        .bind(id)
+        .bind(token)
+        .execute(conn)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 /// Sets a claimed row aside as dead, recording why.

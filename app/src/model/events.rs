@@ -15,6 +15,12 @@ pub struct EventRow {
     pub occurred_at: String,
     /// When Wharf stored it, Unix milliseconds.
     pub received_at_ms: i64,
+    /// Applying it to the index failed too often: set aside, retryable.
+    pub set_aside: bool,
+    /// Not applied to the index yet (waiting or being retried).
+    pub pending: bool,
+    /// Why the last attempt to apply it failed.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,5 +28,15 @@ pub struct EventsPage {
     pub events: Vec<EventRow>,
     /// Cursor for the next (older) page.
     pub next: Option<String>,
-    pub total: i64,
+    /// On the first page: the newest events Wharf could not use (kept aside, answered 200).
+    pub quarantined: Vec<QuarantinedEvent>,
+}
+
+/// An event of a well-formed envelope that Wharf could not use, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedEvent {
+    pub id: String,
+    pub received_at_ms: i64,
+    pub reason: String,
+    pub payload: String,
 }

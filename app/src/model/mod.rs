@@ -12,7 +12,7 @@ mod webhooks;
 
 pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};
 pub use error::AppError;
-pub use events::{EventRow, EventsPage};
+pub use events::{EventRow, EventsPage, QuarantinedEvent};
 pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, LayerRow, ManifestView};
 pub use repository::{Attachment, ImageRow, Label, PlatformRow, RepositoryView};
 pub use session::CurrentUser;

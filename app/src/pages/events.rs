@@ -2,16 +2,21 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::events::list_events;
+use crate::api::events::{list_events, RetryEvent};
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{human_size, percent_encode, rfc3339_to_display, short_digest};
-use crate::model::EventsPage as Page;
+use crate::components::format::{human_size, ms_to_display, percent_encode, rfc3339_to_display, short_digest};
+use crate::model::{EventsPage as Page, QuarantinedEvent};
 
 #[component]
 pub fn EventsPage() -> impl IntoView {
     let query = use_query_map();
     let cursor = move || query.read().get("before");
-    let page = Resource::new(cursor, list_events);
+    let retry = ServerAction::<RetryEvent>::new();
+    provide_context(retry);
+    let page = Resource::new(
+        move || (cursor(), retry.version().get()),
+        |(cursor, _)| list_events(cursor),
+    );
     view! {
         <Title text="Events"/>
         <h1>"Registry events"</h1>
@@ -30,20 +35,21 @@ pub fn EventsPage() -> impl IntoView {
 
 #[component]
 fn EventsTable(page: Page, newest: bool) -> impl IntoView {
+    let quarantine = (!page.quarantined.is_empty()).then(|| view! { <QuarantineList items=page.quarantined.clone()/> });
     if page.events.is_empty() {
         return view! {
+            {quarantine}
             <div class="panel empty">
                 <p><strong>"No events yet."</strong>" Pushes and deletes show here as the registry reports them."</p>
             </div>
         }
         .into_any();
     }
-    let total = page.total;
     let next = page
         .next
         .map(|cursor| format!("/events?before={}", percent_encode(&cursor, false)));
     view! {
-        <p class="totals">{format!("{total} events stored")}</p>
+        {quarantine}
         <table class="data events">
             <thead>
                 <tr>
@@ -65,7 +71,10 @@ fn EventsTable(page: Page, newest: bool) -> impl IntoView {
                         view! {
                             <tr>
                                 <td class="time">{rfc3339_to_display(&event.occurred_at)}</td>
-                                <td><span class=format!("badge action-{}", event.action)>{event.action.clone()}</span></td>
+                                <td>
+                                    <span class=format!("badge action-{}", event.action)>{event.action.clone()}</span>
+                                    {event.set_aside.then(|| view! { <SetAside id=event.id.clone() error=event.last_error.clone().unwrap_or_default()/> })}
+                                </td>
                                 <td class="name">{event.repository}</td>
                                 <td>{event.tag.unwrap_or_default()}</td>
                                 <td><code title=digest.clone()>{short_digest(&digest)}</code></td>
@@ -83,4 +92,51 @@ fn EventsTable(page: Page, newest: bool) -> impl IntoView {
         </nav>
     }
     .into_any()
+}
+
+/// Events the registry sent that Wharf could not use: kept aside with the reason.
+#[component]
+fn QuarantineList(items: Vec<QuarantinedEvent>) -> impl IntoView {
+    view! {
+        <section class="panel quarantine">
+            <h2>"Quarantined events"</h2>
+            <p class="hint">
+                "The registry sent these, but Wharf cannot use them. They were acknowledged so the registry's queue keeps moving; nothing was applied."
+            </p>
+            <table class="data">
+                <thead>
+                    <tr>
+                        <th scope="col">"Received"</th>
+                        <th scope="col">"Reason"</th>
+                        <th scope="col">"Event"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {items
+                        .into_iter()
+                        .map(|item| view! {
+                            <tr>
+                                <td class="time">{ms_to_display(item.received_at_ms)}</td>
+                                <td>{item.reason}</td>
+                                <td><details><summary>"JSON"</summary><pre class="body">{item.payload}</pre></details></td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// An event the index could not apply: why, and a retry.
+#[component]
+fn SetAside(id: String, error: String) -> impl IntoView {
+    let retry = expect_context::<ServerAction<RetryEvent>>();
+    view! {
+        <span class="badge badge-danger" title=error.clone()>"not applied"</span>
+        <ActionForm action=retry attr:class="inline">
+            <input type="hidden" name="id" value=id/>
+            <button type="submit" class="link-button" title=error>"Retry"</button>
+        </ActionForm>
+    }
 }

@@ -22,6 +22,7 @@ use super::hub::SyncHub;
 pub const QUEUE: Queue = Queue {
     table: "registry_events",
     done_column: "indexed_at",
+    lock: "FOR UPDATE SKIP LOCKED",
 };
 
 /// Due events, oldest first; `$1` is now.

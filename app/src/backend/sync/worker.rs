@@ -13,6 +13,8 @@ use super::{apply, reconcile};
 
 /// How often the registry is pinged for the "data may be stale" banner.
 const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// How often old events and deliveries are pruned.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// Pending events are looked at this often even without a wake-up.
 const EVENT_POLL: Duration = Duration::from_secs(5);
 /// Wait after a failed batch (registry down), doubling up to the cap.
@@ -24,6 +26,7 @@ pub fn spawn(state: AppState, reconcile_every: Duration) {
     let shutdown = state.sync.stopping();
     tokio::spawn(apply_events(state.clone(), shutdown.clone()));
     tokio::spawn(reconcile_loop(state.clone(), reconcile_every, shutdown.clone()));
+    tokio::spawn(retention_loop(state.clone(), shutdown.clone()));
     tokio::spawn(health_loop(state, shutdown));
 }
 
@@ -72,6 +75,22 @@ async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::R
         tokio::select! {
             _ = wake.wait_for(|s| *s == Signal::ResyncRequested) => {}
             _ = timer => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Prunes what is older than the retention period: at start, then every hour.
+async fn retention_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let before = crate::backend::db::now_ms() - state.settings.event_retention.as_millis() as i64;
+        match crate::backend::retention::prune(&state.db, before).await {
+            Ok(pruned) if pruned != Default::default() => tracing::info!(?pruned, "old events and deliveries pruned"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot prune old events; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_INTERVAL) => {}
             _ = shutdown.changed() => return,
         }
     }

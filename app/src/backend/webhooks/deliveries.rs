@@ -21,6 +21,8 @@ use crate::urls;
 pub const QUEUE: Queue = Queue {
     table: "webhook_deliveries",
     done_column: "done_at",
+    // The claim joins `webhooks`: lock only the delivery rows.
+    lock: "FOR UPDATE OF d SKIP LOCKED",
 };
 
 /// How long a push's delivery waits for the index to apply the event.
@@ -38,8 +40,6 @@ const CANDIDATES: &str = "SELECT d.id FROM webhook_deliveries d JOIN webhooks w 
      AND (w.ordered = 0 OR d.kind <> 'event' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
           WHERE e.webhook_id = d.webhook_id AND e.kind = 'event' AND e.done_at IS NULL AND e.dead_at IS NULL \
           AND (e.created_at < d.created_at OR (e.created_at = d.created_at AND e.id < d.id)))) \
-     AND (w.ordered = 1 OR (SELECT COUNT(*) FROM webhook_deliveries f WHERE f.webhook_id = d.webhook_id \
-          AND f.done_at IS NULL AND f.dead_at IS NULL AND f.lease_until >= $1) < w.max_in_flight) \
      AND (d.kind <> 'event' OR d.created_at <= $2 OR NOT EXISTS (SELECT 1 FROM registry_events r \
           WHERE r.id = d.event_id AND r.indexed_at IS NULL AND r.dead_at IS NULL)) \
      ORDER BY d.created_at, d.id LIMIT 32";
@@ -238,8 +238,7 @@ struct DeliveryRow {
     created_at: i64,
 }
 
-/// Claims the deliveries that may go now (at most `limit` are used; the rest of a claim is
-/// handed back).
+/// Claims the deliveries that may go now.
 pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
     let now = now_ms();
     let candidates = CANDIDATES.replace("$2", &(now - INDEX_WAIT.as_millis() as i64).to_string());
@@ -255,11 +254,32 @@ pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<ClaimedDelivery>, s
     .bind(&token)
     .fetch_all(&mut *conn)
     .await?;
+    // Rows of each webhook in flight under other claims: with this claim's, at most
+    // `max_in_flight` of an unordered webhook's events go at once.
+    let busy: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT webhook_id, COUNT(*) FROM webhook_deliveries WHERE claimed_by IS NOT NULL AND claimed_by <> $1 \
+         AND lease_until >= $2 AND kind = 'event' GROUP BY webhook_id",
+    )
+    .bind(&token)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut per_webhook: std::collections::HashMap<String, i64> = busy.into_iter().collect();
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
         let Some(webhook) = store::get(&mut conn, &row.webhook_id).await? else {
             continue;
         };
+        // A claim may take more of an unordered webhook's rows than it may have in flight: the
+        // rest go back, uncounted. (Ordered webhooks have one row claimed at a time anyway.)
+        if row.kind == "event" {
+            let taken = per_webhook.entry(webhook.id.clone()).or_insert(0);
+            *taken += 1;
+            if *taken > webhook.max_in_flight.max(1) {
+                work::release_one(&mut conn, &QUEUE, &row.id, &token).await?;
+                continue;
+            }
+        }
         claimed.push(ClaimedDelivery {
             id: row.id,
             webhook,
@@ -288,7 +308,7 @@ pub struct AttemptRecord {
     pub error: Option<String>,
 }
 
-/// Logs an attempt (its number is the delivery's attempt count) and freezes the payload it sent.
+/// Logs an attempt and freezes the payload it sent.
 pub async fn record_attempt(
     conn: &mut AnyConnection,
     delivery: &ClaimedDelivery,
@@ -302,13 +322,15 @@ pub async fn record_attempt(
         }
         text[..end].to_string()
     };
+    // Numbered after the attempts already logged: a redelivered row starts its count again, its
+    // log goes on.
     sqlx::query(
         "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms, url, request_headers, request_body, \
-         response_status, response_headers, response_body, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (delivery_id, attempt) DO NOTHING",
+         response_status, response_headers, response_body, error) \
+         SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+         FROM webhook_attempts WHERE delivery_id = $1",
     )
     .bind(&delivery.id)
-    .bind(delivery.attempts)
     .bind(attempt.started_at)
     .bind(attempt.duration_ms)
     .bind(&attempt.url)

@@ -282,6 +282,10 @@ impl Dispatcher {
                 store::disable(&mut tx, &delivery.webhook.id, &reason).await?;
                 work::bury(&mut tx, &QUEUE, &delivery.id, &delivery.token, &reason).await?
             }
+            // A ping or test is answered once, on the page that asked: no retries.
+            Verdict::Retry { .. } if delivery.kind != "event" => {
+                work::bury(&mut tx, &QUEUE, &delivery.id, &delivery.token, &failure()).await?
+            }
             Verdict::Retry { after } => match next_wait(&self.schedule, delivery.attempts, after) {
                 Some(wait) => {
                     let at = now_ms() + wait.as_millis() as i64;

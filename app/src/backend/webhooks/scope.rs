@@ -72,6 +72,13 @@ impl Scope {
                     reason: "write it as repository:tag".into(),
                 });
             }
+            if tag.contains('/') {
+                return Err(ScopeError::Invalid {
+                    entry: entry.to_string(),
+                    reason: "a tag has no '/': leave the registry host out (shop/api:v*, not host:5000/shop/api:v*)"
+                        .into(),
+                });
+            }
             compiled.push(Entry {
                 repository: glob(entry, repository)?,
                 tag: glob(entry, tag)?,
@@ -135,10 +142,11 @@ mod tests {
     }
 
     #[test]
-    fn host_port_in_a_repository_is_not_a_tag() {
-        // The last ':' separates the tag, so a pattern like "a:b:c" means repository "a:b".
+    fn the_last_colon_separates_the_tag() {
         let odd = scope(&["a:b:c"]);
         assert!(odd.matches("a:b", Some("c")));
+        let pasted = Scope::parse(&["registry:5000/shop/api".to_string()]).unwrap_err();
+        assert!(pasted.to_string().contains("registry host"), "{pasted}");
     }
 
     #[test]
