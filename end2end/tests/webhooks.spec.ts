@@ -41,7 +41,7 @@ test("create a webhook, push, see the delivery live, open it, redeliver", async 
     await page.goto("/webhooks");
     await page.getByRole("link", { name: "New webhook" }).first().click();
     await expect(page.getByRole("heading", { name: "New webhook" })).toBeVisible();
-    await page.getByLabel("Name").fill(name);
+    await page.getByLabel("Name", { exact: true }).fill(name);
     await page.getByLabel("URL").fill(receiver.url);
     await page.getByLabel("Scope").fill(`${repository}:*`);
     await page.getByLabel("Format").selectOption("generic");
@@ -92,7 +92,7 @@ test("create a webhook, push, see the delivery live, open it, redeliver", async 
 test("a webhook to a link-local address is refused with a clear message", async ({ page }) => {
   await signIn(page);
   await page.goto("/webhooks/new");
-  await page.getByLabel("Name").fill("metadata");
+  await page.getByLabel("Name", { exact: true }).fill("metadata");
   await page.getByLabel("URL").fill("http://169.254.169.254/latest/meta-data");
   await page.getByRole("button", { name: "Create webhook" }).click();
   await expect(page.getByRole("alert")).toContainText("link-local");

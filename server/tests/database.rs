@@ -58,7 +58,9 @@ async fn events_are_stored_once_and_paged(db: &Db) {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..10 {
-        let page = events::list(db, cursor.as_deref()).await.unwrap();
+        let page = events::list(db, &events::EventFilter::default(), cursor.as_deref())
+            .await
+            .unwrap();
         assert!(page.events.len() as i64 <= events::PAGE_SIZE);
         seen.extend(page.events.into_iter().map(|e| e.id));
         cursor = page.next;
@@ -67,6 +69,26 @@ async fn events_are_stored_once_and_paged(db: &Db) {
         }
     }
     assert_eq!(seen.len(), 122, "every event exactly once across pages");
+    let filter = |repository: &str, action: &str| events::EventFilter {
+        repository: repository.into(),
+        action: action.into(),
+        pusher: String::new(),
+    };
+    let one = events::list(db, &filter("repo-1", ""), None).await.unwrap();
+    assert_eq!(one.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["1"]);
+    assert!(events::list(db, &filter("repo-1", "delete"), None)
+        .await
+        .unwrap()
+        .events
+        .is_empty());
+    assert!(
+        events::list(db, &filter("repo-%/", ""), None)
+            .await
+            .unwrap()
+            .events
+            .is_empty(),
+        "LIKE wildcards are literal"
+    );
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();

@@ -117,12 +117,8 @@ async fn start_console(extra: &[&str]) -> Wharf {
     .await
 }
 
-/// Creates a webhook through its server function; returns the id and signing secret.
-async fn create_webhook(
-    wharf: &Wharf,
-    client: &reqwest::Client,
-    fields: &[(&str, &str)],
-) -> Result<SavedWebhook, (u16, serde_json::Value)> {
+/// The fields of the webhook form: defaults, with `fields` set over them.
+fn webhook_form<'a>(fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut form: Vec<(&str, &str)> = vec![
         ("id", ""),
         ("enabled", "on"),
@@ -139,7 +135,16 @@ async fn create_webhook(
         form.retain(|(k, _)| k != key);
         form.push((key, value));
     }
-    let (status, value) = call(wharf, client, "save_webhook", &form).await;
+    form
+}
+
+/// Creates a webhook through its server function; returns the id and signing secret.
+async fn create_webhook(
+    wharf: &Wharf,
+    client: &reqwest::Client,
+    fields: &[(&str, &str)],
+) -> Result<SavedWebhook, (u16, serde_json::Value)> {
+    let (status, value) = call(wharf, client, "save_webhook", &webhook_form(fields)).await;
     if status == 200 {
         Ok(serde_json::from_value(value).unwrap())
     } else {
@@ -195,11 +200,12 @@ fn verify(request: &Request, secret: &str) {
 async fn pushes_reach_receivers_signed_in_their_formats_and_failures_are_retried() {
     let wharf = start_console(&[]).await;
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    let (generic, acr, redirect, broken, hanging) = (
+    let (generic, acr, redirect, broken, hanging, slow) = (
         Receiver::start(Answer::Ok).await,
         Receiver::start(Answer::Ok).await,
         Receiver::start(Answer::Redirect).await,
         Receiver::start(Answer::Fail).await,
+        Receiver::start(Answer::Hang).await,
         Receiver::start(Answer::Hang).await,
     );
 
@@ -228,17 +234,7 @@ async fn pushes_reach_receivers_signed_in_their_formats_and_failures_are_retried
         &wharf,
         &anonymous,
         "save_webhook",
-        &[
-            ("id", ""),
-            ("name", "x"),
-            ("url", &generic.url),
-            ("scope", ""),
-            ("pusher", ""),
-            ("format", "generic"),
-            ("template", ""),
-            ("headers", ""),
-            ("timeout_secs", "5"),
-        ],
+        &webhook_form(&[("name", "x"), ("url", &generic.url)]),
     )
     .await;
     assert_eq!(status, 401, "signed out: refused");
@@ -282,6 +278,19 @@ async fn pushes_reach_receivers_signed_in_their_formats_and_failures_are_retried
         &wharf,
         &client,
         &[("name", "hanging"), ("url", &hanging.url), ("timeout_secs", "20")],
+    )
+    .await
+    .unwrap();
+
+    let slow_hook = create_webhook(
+        &wharf,
+        &client,
+        &[
+            ("name", "slow"),
+            ("url", &slow.url),
+            ("timeout_secs", "2"),
+            ("scope", "shop/*:*"),
+        ],
     )
     .await
     .unwrap();
@@ -449,8 +458,38 @@ async fn pushes_reach_receivers_signed_in_their_formats_and_failures_are_retried
     assert_eq!(after[0]["target"]["tag"], "latest");
     assert_eq!(after[0]["target"]["digest"], pushed_digest.as_str());
 
-    // Pulls are not stored, though skopeo and the reconcile read manifests.
+    // A receiver slower than the timeout: the attempt ends at the timeout, with the reason.
+    assert!(
+        eventually(80, || async {
+            deliveries(&wharf, &client, &slow_hook.id)
+                .await
+                .deliveries
+                .iter()
+                .any(|d| d.last_error.as_deref() == Some("timed out waiting for the receiver"))
+        })
+        .await,
+        "{:?}",
+        deliveries(&wharf, &client, &slow_hook.id).await
+    );
+
+    // Refused at delivery too: the address a webhook names is checked again before every attempt
+    // (here the stored URL is changed behind the form's back).
     let db = wharf.db().await;
+    sqlx::query("UPDATE webhooks SET url = 'http://169.254.169.254/latest/meta-data' WHERE id = $1")
+        .bind(&redirect_hook.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let (status, ping) = call(&wharf, &client, "ping_webhook", &[("id", &redirect_hook.id)]).await;
+    assert_eq!(status, 200, "{ping}");
+    let ping: DeliveryDetail = serde_json::from_value(ping).unwrap();
+    let error = ping.attempts[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("link-local") && ping.attempts[0].response_status.is_none(),
+        "{error}"
+    );
+
+    // Pulls are not stored, though skopeo and the reconcile read manifests.
     let pulls: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM registry_events WHERE action = 'pull'")
         .fetch_one(&db.pool)
         .await

@@ -2,16 +2,33 @@ use leptos::prelude::*;
 
 use crate::model::{AppError, EventsPage};
 
-/// A page of stored registry events, newest first.
+/// A page of stored registry events, newest first, narrowed by repository (or `namespace/`),
+/// action and pusher.
 #[server(prefix = "/api", endpoint = "events")]
-pub async fn list_events(cursor: Option<String>) -> Result<EventsPage, AppError> {
+pub async fn list_events(
+    cursor: Option<String>,
+    repository: String,
+    action: String,
+    pusher: String,
+) -> Result<EventsPage, AppError> {
     use crate::backend::{events, session, AppState};
     crate::backend::responses::with_status(
         async move {
             let state = AppState::from_context()?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await?;
             session::require_user(&state, &session).await?;
-            events::list(&state.db, cursor.as_deref().filter(|c| !c.is_empty()))
+            if !matches!(action.as_str(), "" | "push" | "delete") {
+                return Err(AppError::BadRequest("Filter by push or delete.".into()));
+            }
+            if repository.len() > 256 || pusher.len() > 256 {
+                return Err(AppError::BadRequest("The filter is too long.".into()));
+            }
+            let filter = events::EventFilter {
+                repository,
+                action,
+                pusher,
+            };
+            events::list(&state.db, &filter, cursor.as_deref().filter(|c| !c.is_empty()))
                 .await
                 .map_err(session::internal)
         }

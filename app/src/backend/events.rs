@@ -5,6 +5,7 @@ use serde::Deserialize;
 use sqlx::{AnyConnection, Row};
 
 use super::db::{now_ms, Db};
+use super::index::queries::like_escape;
 use crate::model::{EventRow, EventsPage};
 
 /// One event as the registry sends it; only the fields Wharf relies on are required.
@@ -240,24 +241,47 @@ pub async fn store(conn: &mut AnyConnection, events: &[RegistryEvent]) -> Result
 
 pub const PAGE_SIZE: i64 = 50;
 
-/// A page of events, newest first. `cursor` is the `next` of the previous page.
-pub async fn list(db: &Db, cursor: Option<&str>) -> Result<EventsPage, sqlx::Error> {
-    let (before_at, before_id) = cursor.and_then(parse_cursor).unwrap_or((i64::MAX, String::new()));
-    let rows = sqlx::query(
+/// A page of events, newest first, narrowed by `filter`. `cursor` is the `next` of the previous
+/// page.
+pub async fn list(db: &Db, filter: &EventFilter, cursor: Option<&str>) -> Result<EventsPage, sqlx::Error> {
+    let (before_at, before_id) = cursor
+        .and_then(parse_cursor)
+        .unwrap_or((i64::MAX, "\u{10FFFF}".to_string()));
+    // Placeholders are numbered by hand: sqlx's QueryBuilder writes `?` for the Any driver, which
+    // PostgreSQL does not take.
+    let mut conditions = vec!["(received_at < $1 OR (received_at = $1 AND id < $2))".to_string()];
+    let mut binds: Vec<String> = Vec::new();
+    let mut bind = |condition: &str, value: String| {
+        binds.push(value);
+        conditions.push(condition.replace("{}", &format!("${}", binds.len() + 2)));
+    };
+    let repository = filter.repository.trim();
+    if let Some(namespace) = repository.strip_suffix('/') {
+        // A namespace: everything in it (LIKE wildcards in the name are taken literally).
+        bind(
+            "repository LIKE {} ESCAPE '\\'",
+            format!("{}/%", like_escape(namespace)),
+        );
+    } else if !repository.is_empty() {
+        bind("repository = {}", repository.to_string());
+    }
+    if !filter.action.is_empty() {
+        bind("action = {}", filter.action.clone());
+    }
+    if !filter.pusher.trim().is_empty() {
+        bind("actor = {}", filter.pusher.trim().to_string());
+    }
+    let sql = format!(
         "SELECT id, received_at, occurred_at, action, repository, tag, digest, media_type, size, actor, \
-         indexed_at, dead_at, last_error FROM registry_events \
-         WHERE received_at < $1 OR (received_at = $1 AND id < $2) \
-         ORDER BY received_at DESC, id DESC LIMIT $3",
-    )
-    .bind(before_at)
-    .bind(if before_at == i64::MAX {
-        "\u{10FFFF}".to_string()
-    } else {
-        before_id
-    })
-    .bind(PAGE_SIZE + 1)
-    .fetch_all(&db.pool)
-    .await?;
+         indexed_at, dead_at, last_error FROM registry_events WHERE {} ORDER BY received_at DESC, id DESC LIMIT {}",
+        conditions.join(" AND "),
+        PAGE_SIZE + 1
+    );
+    let mut query = sqlx::query(&sql).bind(before_at).bind(before_id);
+    for value in binds {
+        query = query.bind(value);
+    }
+    let rows = query.fetch_all(&db.pool).await?;
     let mut events = rows
         .iter()
         .map(|row| {
@@ -284,7 +308,7 @@ pub async fn list(db: &Db, cursor: Option<&str>) -> Result<EventsPage, sqlx::Err
     } else {
         None
     };
-    let quarantined = if cursor.is_none() {
+    let quarantined = if cursor.is_none() && filter.is_empty() {
         quarantined(db, 20).await?
     } else {
         Vec::new()
@@ -294,6 +318,23 @@ pub async fn list(db: &Db, cursor: Option<&str>) -> Result<EventsPage, sqlx::Err
         next,
         quarantined,
     })
+}
+
+/// What the Events page narrows the list to; empty fields do not narrow it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// A repository, or a namespace when it ends with `/`.
+    pub repository: String,
+    /// push or delete
+    pub action: String,
+    /// The user or robot that pushed or deleted.
+    pub pusher: String,
+}
+
+impl EventFilter {
+    pub fn is_empty(&self) -> bool {
+        self.repository.trim().is_empty() && self.action.is_empty() && self.pusher.trim().is_empty()
+    }
 }
 
 fn parse_cursor(cursor: &str) -> Option<(i64, String)> {

@@ -5,27 +5,63 @@ use leptos_router::hooks::use_query_map;
 use crate::api::events::{list_events, RetryEvent};
 use crate::components::error_panel::ErrorPanel;
 use crate::components::format::{human_size, ms_to_display, percent_encode, rfc3339_to_display, short_digest};
+use crate::components::live::use_live_changes;
 use crate::model::{EventsPage as Page, QuarantinedEvent};
+
+/// The Events page's filters, as the address carries them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Filters {
+    repository: String,
+    action: String,
+    pusher: String,
+}
+
+impl Filters {
+    /// The query string for these filters, `&` joined, without `before`.
+    fn query(&self) -> String {
+        [
+            ("repository", &self.repository),
+            ("action", &self.action),
+            ("pusher", &self.pusher),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", percent_encode(v, true)))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
 
 #[component]
 pub fn EventsPage() -> impl IntoView {
     let query = use_query_map();
     let cursor = move || query.read().get("before");
+    let filters = Memo::new(move |_| {
+        let query = query.read();
+        Filters {
+            repository: query.get("repository").unwrap_or_default(),
+            action: query.get("action").unwrap_or_default(),
+            pusher: query.get("pusher").unwrap_or_default(),
+        }
+    });
     let retry = ServerAction::<RetryEvent>::new();
     provide_context(retry);
+    let live = use_live_changes();
     let page = Resource::new(
-        move || (cursor(), retry.version().get()),
-        |(cursor, _)| list_events(cursor),
+        move || (cursor(), filters.get(), retry.version().get(), live.get()),
+        |(cursor, filters, ..)| list_events(cursor, filters.repository, filters.action, filters.pusher),
     );
     view! {
         <Title text="Events"/>
         <h1>"Registry events"</h1>
-        <p class="hint">"Every push and delete the registry reported, newest first."</p>
+        <p class="hint">"Every push and delete the registry reported, newest first; live."</p>
+        <EventFilters filters=filters.get_untracked()/>
         <Transition fallback=|| view! { <p class="loading">"Loading events…"</p> }>
             {move || Suspend::new(async move {
                 let newest = cursor().is_none();
+                let filters = filters.get_untracked();
                 match page.await {
-                    Ok(page) => view! { <EventsTable page newest/> }.into_any(),
+                    Ok(page) => view! { <EventsTable page newest filters/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -33,21 +69,51 @@ pub fn EventsPage() -> impl IntoView {
     }
 }
 
+/// A GET form: works without JavaScript, and the address keeps the filters.
 #[component]
-fn EventsTable(page: Page, newest: bool) -> impl IntoView {
+fn EventFilters(filters: Filters) -> impl IntoView {
+    let action = filters.action.clone();
+    view! {
+        <form method="get" action="/events" class="toolbar filters" role="search">
+            <label class="visually-hidden" for="events-repository">"Repository"</label>
+            <input id="events-repository" type="search" name="repository" maxlength="256"
+                placeholder="Repository, or namespace/" value=filters.repository/>
+            <label class="visually-hidden" for="events-action">"Action"</label>
+            <select id="events-action" name="action">
+                <option value="" selected=action.is_empty()>"Any action"</option>
+                <option value="push" selected=action == "push">"push"</option>
+                <option value="delete" selected=action == "delete">"delete"</option>
+            </select>
+            <label class="visually-hidden" for="events-pusher">"Pushed by"</label>
+            <input id="events-pusher" type="search" name="pusher" maxlength="256" placeholder="Pushed by" value=filters.pusher/>
+            <button type="submit">"Filter"</button>
+        </form>
+    }
+}
+
+#[component]
+fn EventsTable(page: Page, newest: bool, filters: Filters) -> impl IntoView {
     let quarantine = (!page.quarantined.is_empty()).then(|| view! { <QuarantineList items=page.quarantined.clone()/> });
     if page.events.is_empty() {
         return view! {
             {quarantine}
             <div class="panel empty">
-                <p><strong>"No events yet."</strong>" Pushes and deletes show here as the registry reports them."</p>
+                <p><strong>{if filters == Filters::default() { "No events yet." } else { "No events match." }}</strong>
+                    " Pushes and deletes show here as the registry reports them."</p>
             </div>
         }
         .into_any();
     }
-    let next = page
-        .next
-        .map(|cursor| format!("/events?before={}", percent_encode(&cursor, false)));
+    let filter_query = filters.query();
+    let next = page.next.map(|cursor| {
+        let sep = if filter_query.is_empty() { "" } else { "&" };
+        format!("/events?{filter_query}{sep}before={}", percent_encode(&cursor, false))
+    });
+    let newest_href = if filter_query.is_empty() {
+        "/events".to_string()
+    } else {
+        format!("/events?{filter_query}")
+    };
     view! {
         {quarantine}
         <table class="data events">
@@ -87,7 +153,7 @@ fn EventsTable(page: Page, newest: bool) -> impl IntoView {
             </tbody>
         </table>
         <nav class="pager" aria-label="Pages">
-            {(!newest).then(|| view! { <a href="/events">"← Newest"</a> })}
+            {(!newest).then(|| view! { <a href=newest_href>"← Newest"</a> })}
             {next.map(|href| view! { <a href=href rel="next">"Older →"</a> })}
         </nav>
     }

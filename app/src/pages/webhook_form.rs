@@ -42,8 +42,8 @@ pub fn WebhookForm(view_data: WebhookView, save: ServerAction<SaveWebhook>) -> i
                 "URL"
                 <input type="url" name="url" required=!editing maxlength="2048" autocomplete="off"
                     placeholder=if editing { form.url_masked.clone() } else { "https://".to_string() }/>
-                <span class="hint">{url_hint}</span>
             </label>
+                <span class="hint">{url_hint}</span>
             <label>
                 "Format"
                 <select name="format" on:change=move |ev| format.set(event_target_value(&ev))>{format_options}</select>
@@ -60,23 +60,23 @@ pub fn WebhookForm(view_data: WebhookView, save: ServerAction<SaveWebhook>) -> i
             <label>
                 "Scope"
                 <textarea name="scope" rows="3" placeholder="shop/*:v*">{form.scope.clone()}</textarea>
+            </label>
                 <span class="hint">
                     "One " <code>"repository:tag"</code> " pattern per line, as in Azure Container Registry: "
                     <code>"shop/*:v*"</code> ", " <code>"base:*"</code> "; a repository alone means its "
                     <code>"latest"</code> " tag; empty means the whole registry."
                 </span>
-            </label>
             <label>
                 "Pushed by"
                 <input type="text" name="pusher" maxlength="256" value=form.pusher.clone() placeholder="anyone"/>
-                <span class="hint">"Only pushes by this user or robot."</span>
             </label>
+                <span class="hint">"Only pushes by this user or robot."</span>
             <TemplateField id=id.clone() template=form.template.clone() format/>
             <label>
                 "Custom headers"
                 <textarea name="headers" rows="3" placeholder="Authorization: Bearer …" autocomplete="off">{headers_text}</textarea>
-                <span class="hint">"One " <code>"Name: value"</code> " per line. Values are secret: stored ones show without their value and are kept when left empty."</span>
             </label>
+                <span class="hint">"One " <code>"Name: value"</code> " per line. Values are secret: stored ones show without their value and are kept when left empty."</span>
             <label>
                 "Timeout (seconds)"
                 <input type="number" name="timeout_secs" min="1" max="60" value=form.timeout_secs.to_string()/>
@@ -124,11 +124,11 @@ fn TemplateField(id: String, template: String, format: RwSignal<String>) -> impl
                 "Template"
                 <textarea name="template" rows="8" spellcheck="false"
                     on:input=move |ev| text.set(event_target_value(&ev))>{template}</textarea>
+            </label>
                 <span class="hint">
                     "A minijinja template; " <code>"{{ event.repository }}"</code> ", "
                     <code>"{{ event.tag }}"</code> ", " <code>"{{ event | tojson }}"</code> "… (see docs/webhooks-formats.md)."
                 </span>
-            </label>
             <button type="button" on:click=move |_| {
                 preview.dispatch(PreviewTemplate { id: id.clone(), template: text.get_untracked() });
             }>"Preview"</button>

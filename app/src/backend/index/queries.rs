@@ -15,7 +15,7 @@ pub const CATALOG_PAGE_SIZE: u32 = 50;
 pub const TAGS_PAGE_SIZE: u32 = 50;
 
 /// `LIKE` pattern for a literal text (`%`, `_` and `\` escaped; used with `ESCAPE '\'`).
-fn like_escape(text: &str) -> String {
+pub fn like_escape(text: &str) -> String {
     text.chars()
         .flat_map(|c| match c {
             '%' | '_' | '\\' => vec!['\\', c],

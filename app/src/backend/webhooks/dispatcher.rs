@@ -189,7 +189,14 @@ impl Dispatcher {
             request_body: String::from_utf8_lossy(&rendered.body).into_owned(),
             ..AttemptRecord::default()
         };
-        let verdict = match request.send().await {
+        // Names are checked by the client's resolver; an address in the URL is checked here (the
+        // policy may have changed since the webhook was saved).
+        let refused = self.policy.check_url(&webhook.url).err();
+        let sent = match refused {
+            Some(refusal) => Err(refusal.to_string()),
+            None => request.send().await.map_err(|err| describe(&err)),
+        };
+        let verdict = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
                 record.response_status = Some(status);
@@ -208,8 +215,8 @@ impl Dispatcher {
                 record.response_body = Some(body);
                 verdict
             }
-            Err(err) => {
-                record.error = Some(describe(&err));
+            Err(error) => {
+                record.error = Some(error);
                 Verdict::Retry { after: None }
             }
         };
