@@ -7,11 +7,16 @@ use crate::model::{AppError, EventsPage};
 #[server(prefix = "/api", endpoint = "events")]
 pub async fn list_events(
     cursor: Option<String>,
-    repository: String,
-    action: String,
-    pusher: String,
+    repository: Option<String>,
+    action: Option<String>,
+    pusher: Option<String>,
 ) -> Result<EventsPage, AppError> {
     use crate::backend::{events, session, AppState};
+    let (repository, action, pusher) = (
+        repository.unwrap_or_default(),
+        action.unwrap_or_default(),
+        pusher.unwrap_or_default(),
+    );
     crate::backend::responses::with_status(
         async move {
             let state = AppState::from_context()?;

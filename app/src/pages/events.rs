@@ -49,7 +49,14 @@ pub fn EventsPage() -> impl IntoView {
     let live = use_live_changes();
     let page = Resource::new(
         move || (cursor(), filters.get(), retry.version().get(), live.get()),
-        |(cursor, filters, ..)| list_events(cursor, filters.repository, filters.action, filters.pusher),
+        |(cursor, filters, ..)| {
+            list_events(
+                cursor,
+                Some(filters.repository),
+                Some(filters.action),
+                Some(filters.pusher),
+            )
+        },
     );
     view! {
         <Title text="Events"/>
