@@ -38,11 +38,13 @@ const envelope = (id, i) =>
       {
         id,
         timestamp: new Date().toISOString(),
-        action: "delete",
+        action: "push",
         target: {
           mediaType: "application/vnd.oci.image.manifest.v1+json",
+          size: 525,
           digest: `sha256:${i.toString(16).padStart(64, "0")}`,
           repository: "bench/app",
+          tag: `t${i}`,
         },
         actor: { name: "bench" },
       },
@@ -195,7 +197,7 @@ function report() {
     "",
     "## Intake",
     "",
-    "Envelopes of one event each (as the registry sends them), POSTed to `/registry/events` with the shared secret, several in flight at once; each is stored with its outbox rows in one transaction before the 200. The events are deletes of unknown digests, so applying them to the index costs little next to the intake.",
+    "Envelopes of one event each (as the registry sends them), POSTed to `/registry/events` with the shared secret, several in flight at once; each is stored with its outbox rows in one transaction before the 200. The events are tagged manifest pushes of digests the registry does not have: the index worker asks the registry for each (a 404) while the intake runs, as it would for a real push.",
     "",
     "| database | events | in flight | failed | time | events/s |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -203,7 +205,7 @@ function report() {
     "",
     "## Notification to delivery",
     "",
-    "One webhook (Wharf JSON, ordered) to a receiver on 127.0.0.1; events sent at a fixed rate as the registry would; the time from the start of each POST to `/registry/events` to the delivery's arrival at the receiver (SQLite).",
+    "One webhook (Wharf JSON, ordered) to a receiver on 127.0.0.1; push events sent at a fixed rate as the registry would; the time from the start of each POST to `/registry/events` to the delivery's arrival at the receiver (SQLite). A push's delivery waits (up to 5 s) for the index to apply its event, so it can carry the image's platforms.",
     "",
   ];
   if (lat) {

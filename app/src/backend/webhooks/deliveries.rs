@@ -25,7 +25,8 @@ pub const QUEUE: Queue = Queue {
     lock: "FOR UPDATE OF d SKIP LOCKED",
 };
 
-/// How long a push's delivery waits for the index to apply the event.
+/// How long a push's delivery waits for the index to apply the event (only pushes: the index
+/// adds the image's platforms to them).
 pub const INDEX_WAIT: Duration = Duration::from_secs(5);
 /// Longer than the longest timeout: a killed dispatcher's deliveries go out again after it.
 pub const LEASE: Duration = Duration::from_secs(75);
@@ -41,7 +42,7 @@ const CANDIDATES: &str = "SELECT d.id FROM webhook_deliveries d JOIN webhooks w 
           WHERE e.webhook_id = d.webhook_id AND e.kind = 'event' AND e.done_at IS NULL AND e.dead_at IS NULL \
           AND (e.created_at < d.created_at OR (e.created_at = d.created_at AND e.id < d.id)))) \
      AND (d.kind <> 'event' OR d.created_at <= $2 OR NOT EXISTS (SELECT 1 FROM registry_events r \
-          WHERE r.id = d.event_id AND r.indexed_at IS NULL AND r.dead_at IS NULL)) \
+          WHERE r.id = d.event_id AND r.action = 'push' AND r.indexed_at IS NULL AND r.dead_at IS NULL)) \
      ORDER BY d.created_at, d.id LIMIT 32";
 
 /// What a delivery is for.
