@@ -12,6 +12,7 @@ use std::time::Duration;
 use sqlx::{AnyConnection, FromRow};
 
 use super::event::{EventAction, RequestInfo, WebhookEvent};
+use super::signing;
 use super::store::{self, Webhook};
 use crate::backend::db::{now_ms, Db};
 use crate::backend::events::RegistryEvent;
@@ -133,11 +134,6 @@ fn wharf_url(public_url: &str, repository: &str, tag: Option<&str>, digest: Opti
     format!("{}{path}", public_url.trim_end_matches('/'))
 }
 
-/// A delivery id: the `webhook-id` header, the same on every attempt.
-fn new_id() -> String {
-    format!("msg_{}", uuid::Uuid::new_v4().simple())
-}
-
 /// Queues one delivery per event and matching webhook, on the intake's transaction. `webhooks`
 /// are the active ones. An event already queued for a webhook is not queued again.
 pub async fn enqueue_for_event(
@@ -181,7 +177,7 @@ async fn insert(
         "INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, created_at, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (webhook_id, event_id) DO NOTHING",
     )
-    .bind(new_id())
+    .bind(signing::new_message_id())
     .bind(webhook_id)
     .bind(event_id)
     .bind(kind.as_str())
@@ -200,7 +196,7 @@ pub async fn enqueue_manual(
     event: &WebhookEvent,
 ) -> Result<String, sqlx::Error> {
     let payload = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
-    let id = new_id();
+    let id = signing::new_message_id();
     sqlx::query(
         "INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, created_at, next_attempt_at) \
          VALUES ($1, $2, NULL, $3, $4, $5, $5)",

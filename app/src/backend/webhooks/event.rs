@@ -128,7 +128,8 @@ impl WebhookEvent {
                 },
             ],
             registry_host: registry_host.to_string(),
-            wharf_url: wharf_base_url.map(|base| format!("{}/r/{repository}:{tag}", base.trim_end_matches('/'))),
+            wharf_url: wharf_base_url
+                .map(|base| format!("{}{}", base.trim_end_matches('/'), crate::urls::tag(repository, tag))),
         }
     }
 
