@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use subtle::ConstantTimeEq;
 
-use app::backend::intake::{self, IntakeContext};
 use app::backend::notifier::Signal;
 use app::backend::{events, AppState};
 
@@ -46,11 +45,7 @@ pub async fn receive(State(state): State<AppState>, request: Request) -> Respons
             return reply(StatusCode::BAD_REQUEST, serde_json::json!({"error": err.to_string()}));
         }
     };
-    let context = IntakeContext {
-        registry_host: &state.settings.registry_host,
-        public_url: state.settings.public_url.as_str(),
-    };
-    match intake::receive(&state.db, &parsed, &quarantined, &context).await {
+    match state.intake.receive(parsed, quarantined).await {
         Ok(outcome) => {
             tracing::info!(
                 stored = outcome.stored,

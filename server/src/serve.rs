@@ -9,6 +9,7 @@ use url::Url;
 
 use app::backend::config::{Settings, TOKEN_ISSUER, TOKEN_SERVICE};
 use app::backend::db::{redact_url, Db};
+use app::backend::intake::Intake;
 use app::backend::notifier::Notifier;
 use app::backend::registry::{RegistryAuth, RegistryClient};
 use app::backend::registry_config::{render, RegistryConfigInput};
@@ -115,6 +116,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         allowed: args.webhook_allow_network.clone(),
         deny_private: args.webhook_deny_private,
     });
+    let intake = Intake::start(db.clone(), registry_host.clone(), public_url.to_string());
     let state = AppState(Arc::new(App {
         settings: Settings {
             data_dir: data_dir.clone(),
@@ -133,6 +135,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         signer,
         registry,
         sync: Arc::new(SyncHub::new(notifier.clone())),
+        intake,
         notifier,
         webhook_policy,
         leptos_options,

@@ -296,6 +296,55 @@ async fn users_and_passwords(db: &Db) {
     assert_eq!(users::find_by_id(db, &admin.id).await.unwrap(), Some(admin));
 }
 
+/// Envelopes sent at once through [`intake::Intake`] share transactions: every event is stored
+/// once, each envelope gets its own outcome, and the registry's resend of an envelope in the
+/// same group counts as duplicates.
+async fn concurrent_envelopes_are_stored_together(db: &Db) {
+    let intake = std::sync::Arc::new(intake::Intake::start(
+        db.clone(),
+        CONTEXT.registry_host.into(),
+        CONTEXT.public_url.into(),
+    ));
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let intake = intake.clone();
+        // Envelope i and i + 50 carry the same two events.
+        let ids = [format!("group-{}-a", i % 50), format!("group-{}-b", i % 50)];
+        sends.spawn(async move {
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let events = events::parse_envelope(&envelope(&refs)).unwrap();
+            intake.receive(events, Vec::new()).await.unwrap()
+        });
+    }
+    let (mut stored, mut duplicates) = (0, 0);
+    while let Some(outcome) = sends.join_next().await {
+        let outcome = outcome.unwrap();
+        assert_eq!(outcome.stored + outcome.duplicates, 2, "{outcome:?}");
+        stored += outcome.stored;
+        duplicates += outcome.duplicates;
+    }
+    assert_eq!((stored, duplicates), (100, 100));
+    let count: i64 = sqlx::query("SELECT COUNT(*) FROM registry_events WHERE id LIKE 'group-%'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 100);
+}
+
+#[tokio::test]
+async fn sqlite_intake_groups() {
+    let (_dir, db) = sqlite().await;
+    concurrent_envelopes_are_stored_together(&db).await;
+}
+
+#[tokio::test]
+async fn postgres_intake_groups() {
+    if let Some(db) = postgres().await {
+        concurrent_envelopes_are_stored_together(&db).await;
+    }
+}
+
 #[tokio::test]
 async fn sqlite_events() {
     let (_dir, db) = sqlite().await;

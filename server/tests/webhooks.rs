@@ -21,6 +21,8 @@ use support::{call, eventually, oci_layout, skopeo, temp_dir, Wharf, ADMIN_PASSW
 enum Answer {
     Ok,
     Fail,
+    /// 500 for the request with this number (counted from 0), 200 for the others.
+    FailRequest(usize),
     Redirect,
     Hang,
 }
@@ -63,10 +65,18 @@ impl Receiver {
                 axum::routing::post(move |headers: HeaderMap, body: Bytes| {
                     let (log, mode) = (log.clone(), mode.clone());
                     async move {
-                        log.lock().unwrap().push(Request { headers, body });
+                        let number = {
+                            let mut log = log.lock().unwrap();
+                            log.push(Request { headers, body });
+                            log.len() - 1
+                        };
                         let answer = *mode.lock().unwrap();
                         match answer {
                             Answer::Ok => (StatusCode::OK, "ok").into_response(),
+                            Answer::FailRequest(n) if n == number => {
+                                (StatusCode::INTERNAL_SERVER_ERROR, "receiver broken").into_response()
+                            }
+                            Answer::FailRequest(_) => (StatusCode::OK, "ok").into_response(),
                             Answer::Fail => (StatusCode::INTERNAL_SERVER_ERROR, "receiver broken").into_response(),
                             Answer::Redirect => Response::builder()
                                 .status(StatusCode::FOUND)
@@ -499,6 +509,65 @@ async fn pushes_reach_receivers_signed_in_their_formats_and_failures_are_retried
 
 /// The registry's own retry of an event already stored is not delivered twice, and the console
 /// killed outright during a burst loses no acknowledged event.
+/// An ordered webhook's deliveries go out as trains: when one fails, the ones behind it wait
+/// (given back without counting an attempt) and go after its retry, in order.
+#[tokio::test]
+async fn an_ordered_webhook_keeps_order_across_a_failure_in_a_train() {
+    let wharf = start_console(&[]).await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let receiver = Receiver::start(Answer::FailRequest(2)).await;
+    let hook = create_webhook(
+        &wharf,
+        &client,
+        &[("name", "train"), ("url", &receiver.url), ("delete", "on")],
+    )
+    .await
+    .unwrap();
+    let secret = std::fs::read_to_string(wharf.data_dir.join("notification-secret")).unwrap();
+    // One envelope: ten deliveries queued at once, to go as one train.
+    let events: Vec<serde_json::Value> = (0..10)
+        .map(|i| {
+            serde_json::json!({"id": format!("train-{i}"), "timestamp": "2026-11-28T10:00:00Z",
+                "action": "delete", "target": {"repository": "train/app", "digest": format!("sha256:{i:064x}")}})
+        })
+        .collect();
+    let response = reqwest::Client::new()
+        .post(format!("{}/registry/events", wharf.url))
+        .bearer_auth(&secret)
+        .body(serde_json::json!({ "events": events }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        eventually(100, || async { receiver.received().len() == 11 }).await,
+        "{} requests\n{}",
+        receiver.received().len(),
+        wharf.logs()
+    );
+    let ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            r.json()["id"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("train-")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["0", "1", "2", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    let mut log = deliveries(&wharf, &client, &hook.id).await.deliveries;
+    assert_eq!(log.len(), 10);
+    // Delivery ids are time-ordered: in the order the events were queued.
+    log.sort_by(|a, b| a.id.cmp(&b.id));
+    for (i, delivery) in log.iter().enumerate() {
+        assert_eq!(delivery.state, "delivered", "{delivery:?}");
+        // Only the failed one counts two attempts: the train behind it went back uncounted.
+        assert_eq!(delivery.attempts, if i == 2 { 2 } else { 1 }, "{i}: {delivery:?}");
+    }
+}
+
 #[tokio::test]
 async fn no_event_is_lost_when_the_console_is_killed_during_a_burst() {
     const EVENTS: usize = 1000;

@@ -347,7 +347,7 @@ pub async fn delete_webhook(id: String, confirm: String) -> Result<(), AppError>
                     hook.name
                 )));
             }
-            let mut tx = state.db.pool.begin().await.map_err(internal)?;
+            let mut tx = state.db.begin_write().await.map_err(internal)?;
             store::delete(&mut tx, &id).await.map_err(internal)?;
             tx.commit().await.map_err(internal)?;
             tracing::info!(webhook = %id, "webhook deleted");

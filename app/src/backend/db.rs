@@ -4,8 +4,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbKind {
@@ -18,6 +21,39 @@ pub struct Db {
     pub pool: AnyPool,
     pub kind: DbKind,
     pub url: String,
+    /// SQLite has one writer at a time: write transactions of this process queue here (in
+    /// order) instead of polling SQLite's busy lock.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction from [`Db::begin_write`]: used as a connection; `commit` it, or drop it
+/// to roll back.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +142,26 @@ impl Db {
             pool,
             kind,
             url: url.to_string(),
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
+    }
+
+    /// Begins a transaction that writes. On SQLite it waits for this process's other write
+    /// transactions, then takes the database's write lock at once (`BEGIN IMMEDIATE`): a
+    /// transaction that read first and then wanted to write while another writer committed
+    /// would fail with "database is locked" instead of waiting.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        match self.kind {
+            DbKind::Sqlite => {
+                let turn = self.write_lock.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx { tx, _turn: Some(turn) })
+            }
+            DbKind::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            }),
+        }
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

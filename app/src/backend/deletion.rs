@@ -52,7 +52,7 @@ pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> R
         Ok(()) | Err(RegistryError::NotFound(_)) => {}
         Err(err) => return Err(err.into()),
     }
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     store::remove_manifest(&mut tx, repository, digest).await?;
     store::refresh_repository(&mut tx, repository).await?;
     tx.commit().await?;
@@ -64,7 +64,7 @@ pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> R
 pub async fn delete_tag(state: &AppState, repository: &str, tag: &str) -> Result<(), DeleteError> {
     let previous = queries::tag_digest(&state.db, repository, tag).await?;
     retarget_and_delete(state, repository, tag, previous.as_deref()).await?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     store::remove_tag(&mut tx, repository, tag).await?;
     store::refresh_repository(&mut tx, repository).await?;
     tx.commit().await?;

@@ -2,17 +2,21 @@
 //! and one delivery per matching webhook is queued, in the same transaction (the outbox), so a
 //! stored event always has its deliveries and a crash in between leaves neither.
 //!
+//! Envelopes that arrive together share one transaction ([`Intake`]).
+//!
 //! Pull events are dropped here: the registry reports one for every manifest GET and HEAD
 //! (Wharf's own reconcile included), and nothing Wharf does needs them.
 
 use serde::Serialize;
 
 use sqlx::AnyConnection;
+use tokio::sync::{mpsc, oneshot};
 
 use super::db::Db;
 use super::events::{self, Quarantined, RegistryEvent};
 use super::placeholders;
-use super::webhooks::{deliveries, store as webhook_store};
+use super::webhooks::deliveries;
+use super::webhooks::store::{self as webhook_store, Webhook};
 
 /// What one envelope did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -32,8 +36,25 @@ pub struct IntakeContext<'a> {
     pub public_url: &'a str,
 }
 
+/// Stores one envelope's events in a transaction of its own. ([`Intake`] stores the envelopes
+/// that arrive together in one.)
 pub async fn receive(
     db: &Db,
+    events: &[RegistryEvent],
+    quarantined: &[Quarantined],
+    context: &IntakeContext<'_>,
+) -> Result<IntakeOutcome, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let webhooks = webhook_store::active(&mut tx).await?;
+    let outcome = receive_on(&mut tx, &webhooks, events, quarantined, context).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// One envelope's writes, on the caller's transaction. `webhooks` are the active ones.
+async fn receive_on(
+    conn: &mut AnyConnection,
+    webhooks: &[Webhook],
     events: &[RegistryEvent],
     quarantined: &[Quarantined],
     context: &IntakeContext<'_>,
@@ -47,25 +68,110 @@ pub async fn receive(
     if kept.is_empty() && quarantined.is_empty() {
         return Ok(outcome);
     }
-    let mut tx = db.pool.begin().await?;
-    events::quarantine(&mut tx, quarantined).await?;
-    let new = events::store(&mut tx, &kept).await?;
-    let webhooks = webhook_store::active(&mut tx).await?;
+    events::quarantine(conn, quarantined).await?;
+    let new = events::store(conn, &kept).await?;
     for (event, is_new) in kept.iter().zip(new) {
         if !is_new {
             outcome.duplicates += 1;
             continue;
         }
         outcome.stored += 1;
-        let Some(event) = as_delivered(&mut tx, event).await? else {
+        let Some(event) = as_delivered(conn, event).await? else {
             continue;
         };
         outcome.deliveries +=
-            deliveries::enqueue_for_event(&mut tx, &webhooks, &event, context.registry_host, context.public_url)
-                .await?;
+            deliveries::enqueue_for_event(conn, webhooks, &event, context.registry_host, context.public_url).await?;
+    }
+    Ok(outcome)
+}
+
+/// Envelopes waiting together are stored in one transaction (group commit): with SQLite's one
+/// writer at a time, that is what lets the intake keep up with bursts. If the shared
+/// transaction fails, each envelope is tried again on its own, so one bad envelope fails alone.
+pub struct Intake {
+    jobs: mpsc::Sender<Job>,
+}
+
+struct Job {
+    events: Vec<RegistryEvent>,
+    quarantined: Vec<Quarantined>,
+    reply: oneshot::Sender<Result<IntakeOutcome, sqlx::Error>>,
+}
+
+/// Envelopes stored in one transaction at most.
+const GROUP: usize = 64;
+
+impl Intake {
+    /// Starts the writer task; it ends when the `Intake` is dropped.
+    pub fn start(db: Db, registry_host: String, public_url: String) -> Intake {
+        let (jobs, mut queue) = mpsc::channel::<Job>(1024);
+        tokio::spawn(async move {
+            let context = IntakeContext {
+                registry_host: &registry_host,
+                public_url: &public_url,
+            };
+            while let Some(first) = queue.recv().await {
+                let mut group = vec![first];
+                while group.len() < GROUP {
+                    match queue.try_recv() {
+                        Ok(job) => group.push(job),
+                        Err(_) => break,
+                    }
+                }
+                store_group(&db, group, &context).await;
+            }
+        });
+        Intake { jobs }
+    }
+
+    /// Stores one envelope's events (with the others waiting now) and queues their deliveries.
+    pub async fn receive(
+        &self,
+        events: Vec<RegistryEvent>,
+        quarantined: Vec<Quarantined>,
+    ) -> Result<IntakeOutcome, sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            events,
+            quarantined,
+            reply,
+        };
+        self.jobs.send(job).await.map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+async fn store_group(db: &Db, group: Vec<Job>, context: &IntakeContext<'_>) {
+    if group.len() > 1 {
+        let started = std::time::Instant::now();
+        let stored = store_together(db, &group, context).await;
+        tracing::debug!(envelopes = group.len(), elapsed = ?started.elapsed(), "notifications stored together");
+        if let Ok(outcomes) = stored {
+            for (job, outcome) in group.into_iter().zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
+            }
+            return;
+        }
+    }
+    for job in group {
+        let outcome = receive(db, &job.events, &job.quarantined, context).await;
+        let _ = job.reply.send(outcome);
+    }
+}
+
+async fn store_together(
+    db: &Db,
+    group: &[Job],
+    context: &IntakeContext<'_>,
+) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let webhooks = webhook_store::active(&mut tx).await?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in group {
+        outcomes.push(receive_on(&mut tx, &webhooks, &job.events, &job.quarantined, context).await?);
     }
     tx.commit().await?;
-    Ok(outcome)
+    Ok(outcomes)
 }
 
 /// The event as webhooks see it: the two events of Wharf's own tag-only delete (the placeholder

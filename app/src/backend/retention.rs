@@ -15,7 +15,7 @@ pub struct Pruned {
 
 /// Removes finished rows received before `before_ms`, in one transaction.
 pub async fn prune(db: &Db, before_ms: i64) -> Result<Pruned, sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let finished_deliveries =
         "SELECT id FROM webhook_deliveries WHERE created_at < $1 AND (done_at IS NOT NULL OR dead_at IS NOT NULL)";
     let attempts = sqlx::query(&format!(

@@ -22,6 +22,8 @@ pub struct App {
     pub registry: RegistryClient,
     /// Registry reachability and reconcile progress.
     pub sync: Arc<SyncHub>,
+    /// Stores the registry's notifications.
+    pub intake: super::intake::Intake,
     /// Wakes the workers and carries live updates.
     pub notifier: Arc<Notifier>,
     /// Where webhooks may be sent.

@@ -42,7 +42,8 @@ impl WorkerId {
         WorkerId(format!("{host}/{}/{name}/{}", std::process::id(), &nonce[..8]))
     }
 
-    fn token(&self) -> String {
+    /// A fresh claim token of this worker.
+    pub fn token(&self) -> String {
         format!("{}/{}", self.0, uuid::Uuid::new_v4().simple())
     }
 }
@@ -66,8 +67,29 @@ pub async fn claim(
     candidates: &str,
     lease: Duration,
 ) -> Result<Claim, sqlx::Error> {
-    let now = now_ms();
     let token = worker.token();
+    let count = claim_as(db, queue, &token, candidates, lease).await?;
+    Ok(Claim { token, count })
+}
+
+/// [`claim`] under a given token (from [`WorkerId::token`]): several candidate queries can
+/// make one claim. Returns how many rows were taken.
+pub async fn claim_as(
+    db: &Db,
+    queue: &Queue,
+    token: &str,
+    candidates: &str,
+    lease: Duration,
+) -> Result<u64, sqlx::Error> {
+    let now = now_ms();
+    // Nothing due (the common case when woken often): no write transaction at all.
+    let due: Option<(String,)> = sqlx::query_as(&format!("{candidates} "))
+        .bind(now)
+        .fetch_optional(&db.pool)
+        .await?;
+    if due.is_none() {
+        return Ok(0);
+    }
     let lock = match db.kind {
         DbKind::Postgres => queue.lock,
         DbKind::Sqlite => "",
@@ -77,16 +99,43 @@ pub async fn claim(
          WHERE id IN ({candidates} {lock})",
         table = queue.table
     );
+    let mut tx = db.begin_write().await?;
     let done = sqlx::query(&sql)
         .bind(now)
-        .bind(&token)
+        .bind(token)
         .bind(now + lease.as_millis() as i64)
-        .execute(&db.pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(Claim {
-        token,
-        count: done.rows_affected(),
-    })
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+/// Claims the given rows (those still free and unfinished) under an existing claim's token:
+/// for work that belongs with rows claimed before. Returns how many were taken.
+pub async fn claim_ids(
+    conn: &mut AnyConnection,
+    queue: &Queue,
+    ids: &[String],
+    token: &str,
+    lease_until: i64,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "UPDATE {table} SET claimed_by = $1, lease_until = $2, attempts = attempts + 1 \
+         WHERE {done} IS NULL AND dead_at IS NULL AND (lease_until IS NULL OR lease_until < $3) AND id IN ({ids})",
+        table = queue.table,
+        done = queue.done_column,
+        ids = placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(token).bind(lease_until).bind(now);
+    for id in ids {
+        query = query.bind(id);
+    }
+    Ok(query.execute(conn).await?.rows_affected())
 }
 
 /// Marks a claimed row done. `false` when the claim was lost (the lease ran out and another

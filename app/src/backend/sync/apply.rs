@@ -68,6 +68,9 @@ pub enum Plan {
 
 /// Applies due events until none are left. Returns how many were finished (applied, or set
 /// aside); an error means the registry or the database is unavailable and the rest waits.
+///
+/// Each claimed batch is fetched event by event, then written in one transaction (in the order
+/// the events arrived), together with marking them applied.
 pub async fn apply_pending(
     db: &Db,
     registry: &RegistryClient,
@@ -80,23 +83,57 @@ pub async fn apply_pending(
         if claim.count == 0 {
             return Ok(finished);
         }
+        let mut planned = Vec::new();
         for event in claimed(db, &claim.token).await? {
-            match apply_claimed(db, registry, &event, &claim.token).await {
-                Ok(Some(changed)) => {
-                    finished += 1;
-                    if changed {
-                        hub.repository_changed(&event.repository);
-                    }
-                }
-                Ok(None) => {}
+            match plan_claimed(db, registry, &event, &claim.token).await {
+                Ok(Planned::Write(plan)) => planned.push((event, plan)),
+                Ok(Planned::Finished) => finished += 1,
+                Ok(Planned::Later) => {}
                 Err(err) => {
                     // Not this event's fault: hand the rest back, uncounted, and wait.
-                    work::release(&mut *db.pool.acquire().await?, &QUEUE, &claim.token, now_ms()).await?;
+                    let mut tx = db.begin_write().await?;
+                    work::release(&mut tx, &QUEUE, &claim.token, now_ms()).await?;
+                    tx.commit().await?;
                     return Err(err);
                 }
             }
         }
+        if planned.is_empty() {
+            continue;
+        }
+        let mut tx = db.begin_write().await?;
+        let mut changed = Vec::new();
+        let mut kept = true;
+        for (event, plan) in &planned {
+            if write(&mut tx, plan, &event.repository).await? {
+                changed.push(event.repository.as_str());
+            }
+            // One claim, one lease: lost for one event, lost for all of them.
+            kept &= work::complete(&mut tx, &QUEUE, &event.id, &claim.token).await?;
+        }
+        if !kept {
+            // Another worker took them over after our lease ran out: its result stands.
+            tx.rollback().await?;
+            continue;
+        }
+        tx.commit().await?;
+        finished += planned.len();
+        changed.sort_unstable();
+        changed.dedup();
+        for repository in changed {
+            hub.repository_changed(repository);
+        }
     }
+}
+
+/// What became of a claimed event before the batch's writes.
+enum Planned {
+    /// Fetched: to be written with the batch.
+    Write(Plan),
+    /// Set aside.
+    Finished,
+    /// Waits for its next attempt.
+    Later,
 }
 
 async fn claimed(db: &Db, token: &str) -> Result<Vec<PendingEvent>, sqlx::Error> {
@@ -123,37 +160,30 @@ async fn claimed(db: &Db, token: &str) -> Result<Vec<PendingEvent>, sqlx::Error>
         .collect()
 }
 
-/// Applies one claimed event. `Ok(Some(changed))` when it is finished (applied, or set aside),
-/// `Ok(None)` when it waits for its next attempt or the claim was lost, `Err` when the registry
-/// or database is unavailable as a whole.
-async fn apply_claimed(
+/// Fetches what one claimed event will write; an event that failed on its own is recorded
+/// (next attempt, or set aside) here. `Err` when the registry or database is unavailable as a
+/// whole.
+async fn plan_claimed(
     db: &Db,
     registry: &RegistryClient,
     event: &PendingEvent,
     token: &str,
-) -> Result<Option<bool>, FetchError> {
+) -> Result<Planned, FetchError> {
     if event.attempts > MAX_ATTEMPTS {
         // Claimed this often without finishing: it takes its worker down with it.
         let reason = "abandoned: every attempt ended without a result";
-        work::bury(&mut *db.pool.acquire().await?, &QUEUE, &event.id, token, reason).await?;
-        return Ok(Some(false));
+        let mut tx = db.begin_write().await?;
+        work::bury(&mut tx, &QUEUE, &event.id, token, reason).await?;
+        tx.commit().await?;
+        return Ok(Planned::Finished);
     }
-    let plan = match plan(db, registry, event).await {
-        Ok(plan) => plan,
+    match plan(db, registry, event).await {
+        Ok(plan) => Ok(Planned::Write(plan)),
         // Gone from the registry since: a later event or reconcile says the rest.
-        Err(err) if err.is_not_found() => Plan::Nothing,
-        Err(err) if is_outage(&err) => return Err(err),
-        Err(err) => return fail(db, event, token, &err).await,
-    };
-    let mut tx = db.pool.begin().await?;
-    let changed = write(&mut tx, &plan, &event.repository).await?;
-    if !work::complete(&mut tx, &QUEUE, &event.id, token).await? {
-        // Another worker took it over after our lease ran out: its result stands.
-        tx.rollback().await?;
-        return Ok(None);
+        Err(err) if err.is_not_found() => Ok(Planned::Write(Plan::Nothing)),
+        Err(err) if is_outage(&err) => Err(err),
+        Err(err) => fail(db, event, token, &err).await,
     }
-    tx.commit().await?;
-    Ok(Some(changed))
 }
 
 /// The registry or the database as a whole is unavailable: no event can be applied now.
@@ -166,14 +196,14 @@ fn is_outage(err: &FetchError) -> bool {
 
 /// Records a failure of this event: a next attempt with backoff while that can help, set aside
 /// otherwise.
-async fn fail(db: &Db, event: &PendingEvent, token: &str, err: &FetchError) -> Result<Option<bool>, FetchError> {
-    let mut conn = db.pool.acquire().await?;
+async fn fail(db: &Db, event: &PendingEvent, token: &str, err: &FetchError) -> Result<Planned, FetchError> {
+    let mut tx = db.begin_write().await?;
     let reason = err.to_string();
     if err.is_transient() && event.attempts < MAX_ATTEMPTS {
         let delay = work::backoff(event.attempts, RETRY_BASE, RETRY_CAP);
         tracing::warn!(event = %event.id, attempts = event.attempts, error = %reason, ?delay, "cannot apply a registry event yet");
         work::retry(
-            &mut conn,
+            &mut tx,
             &QUEUE,
             &event.id,
             token,
@@ -181,11 +211,13 @@ async fn fail(db: &Db, event: &PendingEvent, token: &str, err: &FetchError) -> R
             &reason,
         )
         .await?;
-        Ok(None)
+        tx.commit().await?;
+        Ok(Planned::Later)
     } else {
         tracing::warn!(event = %event.id, error = %reason, "cannot apply a registry event; set aside");
-        work::bury(&mut conn, &QUEUE, &event.id, token, &reason).await?;
-        Ok(Some(false))
+        work::bury(&mut tx, &QUEUE, &event.id, token, &reason).await?;
+        tx.commit().await?;
+        Ok(Planned::Finished)
     }
 }
 

@@ -86,7 +86,7 @@ async fn run(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Result<Reconc
     };
     for known in store::repository_names(&mut *db.pool.acquire().await?).await? {
         if !present.contains(known.as_str()) {
-            let mut tx = db.pool.begin().await?;
+            let mut tx = db.begin_write().await?;
             store::remove_repository(&mut tx, &known).await?;
             tx.commit().await?;
             hub.repository_changed(&known);
@@ -163,7 +163,7 @@ pub async fn reconcile_repository(
     let removed_tags: Vec<&String> = known.keys().filter(|tag| !tags.contains(*tag)).collect();
     report.tags_removed = removed_tags.len() as u64;
 
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     store::ensure_repository(&mut tx, name).await?;
     for (tag, digest, estimated, fetched) in &changed_tags {
         fetched.write(&mut tx, name).await?;

@@ -14,9 +14,9 @@ use sqlx::{AnyConnection, FromRow};
 use super::event::{EventAction, RequestInfo, WebhookEvent};
 use super::signing;
 use super::store::{self, Webhook};
-use crate::backend::db::{now_ms, Db};
+use crate::backend::db::{now_ms, Db, DbKind};
 use crate::backend::events::RegistryEvent;
-use crate::backend::work::{self, Claim, Queue, WorkerId};
+use crate::backend::work::{self, Queue, WorkerId};
 use crate::urls;
 
 pub const QUEUE: Queue = Queue {
@@ -34,16 +34,43 @@ pub const LEASE: Duration = Duration::from_secs(75);
 /// Response and request bodies kept in the log.
 pub const MAX_LOGGED_BODY: usize = 64 * 1024;
 
-/// Due deliveries that may go now, oldest first. `$1` is now; `$2` is now minus the index wait.
-const CANDIDATES: &str = "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-     WHERE d.done_at IS NULL AND d.dead_at IS NULL AND d.next_attempt_at <= $1 \
-     AND (d.lease_until IS NULL OR d.lease_until < $1) \
-     AND (d.kind <> 'event' OR (w.enabled = 1 AND w.disabled_reason IS NULL)) \
-     AND (w.ordered = 0 OR d.kind <> 'event' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
-          WHERE e.webhook_id = d.webhook_id AND e.kind = 'event' AND e.done_at IS NULL AND e.dead_at IS NULL \
-          AND (e.created_at < d.created_at OR (e.created_at = d.created_at AND e.id < d.id)))) \
-     AND (d.kind <> 'event' OR d.created_at <= $2 OR NOT EXISTS (SELECT 1 FROM registry_events r \
-          WHERE r.id = d.event_id AND r.action = 'push' AND r.indexed_at IS NULL AND r.dead_at IS NULL)) \
+/// `{pending}` in a query: SQLite is told to walk a webhook's pending rows through the partial
+/// index of them. Without statistics it may pick the index of all its rows instead (same
+/// columns), and then step over every delivery ever made before reaching the pending ones.
+fn with_pending_index(query: &str, db: &Db) -> String {
+    let hint = match db.kind {
+        DbKind::Sqlite => "INDEXED BY webhook_deliveries_pending",
+        DbKind::Postgres => "",
+    };
+    query.replace("{pending}", hint)
+}
+
+/// What may go now, in three claims under one token (PostgreSQL cannot lock the rows of a
+/// `UNION`). `$1` is now; `$2` is now minus the index wait. A push's delivery waits for the
+/// index to apply its event (for at most the index wait).
+///
+/// The oldest pending event delivery of each enabled ordered webhook, when it is due: found
+/// through the pending index per webhook, so a backlog costs nothing here.
+const ORDERED_HEADS: &str = "SELECT d.id FROM webhooks w JOIN webhook_deliveries d ON d.id = (SELECT e.id \
+     FROM webhook_deliveries e {pending} WHERE e.webhook_id = w.id AND e.kind = 'event' AND e.done_at IS NULL \
+     AND e.dead_at IS NULL ORDER BY e.created_at, e.id LIMIT 1) \
+     WHERE w.ordered = 1 AND w.enabled = 1 AND w.disabled_reason IS NULL \
+     AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1) AND (d.created_at <= $2 \
+     OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id AND r.action = 'push' \
+     AND r.indexed_at IS NULL AND r.dead_at IS NULL))";
+/// Due event deliveries of enabled unordered webhooks, oldest first (from each such webhook's
+/// pending rows: an ordered webhook's backlog is not walked; `CROSS JOIN` keeps SQLite's loop
+/// over the webhooks outside).
+const UNORDERED: &str = "SELECT d.id FROM webhooks w CROSS JOIN webhook_deliveries d {pending} \
+     WHERE d.webhook_id = w.id AND w.ordered = 0 AND w.enabled = 1 AND w.disabled_reason IS NULL AND d.done_at IS NULL \
+     AND d.dead_at IS NULL AND d.kind = 'event' AND d.next_attempt_at <= $1 \
+     AND (d.lease_until IS NULL OR d.lease_until < $1) AND (d.created_at <= $2 OR NOT EXISTS (SELECT 1 \
+     FROM registry_events r WHERE r.id = d.event_id AND r.action = 'push' AND r.indexed_at IS NULL \
+     AND r.dead_at IS NULL)) ORDER BY d.created_at, d.id LIMIT 32";
+/// Due pings and tests: they skip the line, and go to disabled webhooks too (an index of their
+/// own: a backlog of events is not walked).
+const MANUAL: &str = "SELECT d.id FROM webhook_deliveries d WHERE d.done_at IS NULL AND d.dead_at IS NULL \
+     AND d.kind <> 'event' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1) \
      ORDER BY d.created_at, d.id LIMIT 32";
 
 /// What a delivery is for.
@@ -235,15 +262,37 @@ struct DeliveryRow {
     created_at: i64,
 }
 
-/// Claims the deliveries that may go now.
-pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+/// An ordered webhook's deliveries go out one after another; a claim takes the due ones that
+/// follow its head (up to this many in all), to be sent in order by one task.
+pub const TRAIN: usize = 64;
+
+/// The pending event deliveries of a webhook after a given one, oldest first, with what decides
+/// whether each may go now. `$1` webhook, `$2`/`$3` the head's `created_at`/`id`, `$4` now, `$5`
+/// now minus the index wait.
+const FOLLOWERS: &str = "SELECT d.id, CASE WHEN d.next_attempt_at <= $4 AND (d.lease_until IS NULL OR d.lease_until < $4) \
+     AND (d.created_at <= $5 OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id \
+          AND r.action = 'push' AND r.indexed_at IS NULL AND r.dead_at IS NULL)) THEN 1 ELSE 0 END AS ready \
+     FROM webhook_deliveries d {pending} WHERE d.webhook_id = $1 AND d.kind = 'event' AND d.done_at IS NULL AND d.dead_at IS NULL \
+     AND (d.created_at > $2 OR (d.created_at = $2 AND d.id > $3)) ORDER BY d.created_at, d.id LIMIT 63";
+
+/// Claims the deliveries that may go now, as trains: each is sent in order by one task, and
+/// the rest of a train is given back when one of it fails. An ordered webhook's train is its
+/// oldest pending delivery and the due ones right behind it; every other delivery is a train of
+/// one.
+pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<Vec<ClaimedDelivery>>, sqlx::Error> {
     let now = now_ms();
-    let candidates = CANDIDATES.replace("$2", &(now - INDEX_WAIT.as_millis() as i64).to_string());
-    let Claim { token, count } = work::claim(db, &QUEUE, worker, &candidates, LEASE).await?;
+    let token = worker.token();
+    let mut count = 0;
+    for candidates in [MANUAL, ORDERED_HEADS, UNORDERED] {
+        let candidates =
+            with_pending_index(candidates, db).replace("$2", &(now - INDEX_WAIT.as_millis() as i64).to_string());
+        count += work::claim_as(db, &QUEUE, &token, &candidates, LEASE).await?;
+    }
     if count == 0 {
         return Ok(Vec::new());
     }
-    let mut conn = db.pool.acquire().await?;
+    // Writes (followers claimed, rows over a webhook's limit given back): one write transaction.
+    let mut conn = db.begin_write().await?;
     let rows: Vec<DeliveryRow> = sqlx::query_as(
         "SELECT id, webhook_id, event_id, kind, payload, attempts, created_at FROM webhook_deliveries \
          WHERE claimed_by = $1 ORDER BY created_at, id",
@@ -277,7 +326,7 @@ pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<ClaimedDelivery>, s
                 continue;
             }
         }
-        claimed.push(ClaimedDelivery {
+        let head = ClaimedDelivery {
             id: row.id,
             webhook,
             event_id: row.event_id,
@@ -286,9 +335,80 @@ pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<ClaimedDelivery>, s
             attempts: row.attempts,
             created_at: row.created_at,
             token: token.clone(),
-        });
+        };
+        let mut train = Vec::new();
+        if head.kind == "event" && head.webhook.ordered {
+            train = claim_followers(&mut conn, &with_pending_index(FOLLOWERS, db), &head, now).await?;
+        }
+        train.insert(0, head);
+        claimed.push(train);
     }
+    conn.commit().await?;
     Ok(claimed)
+}
+
+/// Claims, under the head's token, the due deliveries right behind an ordered webhook's head
+/// (stopping at the first that may not go yet). No other claim takes them meanwhile: they are
+/// not the oldest pending delivery of their webhook while the head is pending.
+async fn claim_followers(
+    conn: &mut AnyConnection,
+    followers: &str,
+    head: &ClaimedDelivery,
+    now: i64,
+) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(followers)
+        .bind(&head.webhook.id)
+        .bind(head.created_at)
+        .bind(&head.id)
+        .bind(now)
+        .bind(now - INDEX_WAIT.as_millis() as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+    let ready: Vec<String> = rows
+        .into_iter()
+        .take(TRAIN - 1)
+        .take_while(|(_, ready)| *ready == 1)
+        .map(|(id, _)| id)
+        .collect();
+    if ready.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lease_until = now + LEASE.as_millis() as i64;
+    work::claim_ids(conn, &QUEUE, &ready, &head.token, lease_until, now).await?;
+    let rows: Vec<DeliveryRow> = sqlx::query_as(
+        "SELECT id, webhook_id, event_id, kind, payload, attempts, created_at FROM webhook_deliveries \
+         WHERE claimed_by = $1 AND webhook_id = $2 AND id <> $3 ORDER BY created_at, id",
+    )
+    .bind(&head.token)
+    .bind(&head.webhook.id)
+    .bind(&head.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ClaimedDelivery {
+            id: row.id,
+            webhook: head.webhook.clone(),
+            event_id: row.event_id,
+            kind: row.kind,
+            payload: row.payload,
+            attempts: row.attempts,
+            created_at: row.created_at,
+            token: head.token.clone(),
+        })
+        .collect())
+}
+
+/// Gives back the claimed deliveries of a train that were not sent, uncounted.
+pub async fn release_unsent(db: &Db, unsent: &[ClaimedDelivery]) -> Result<(), sqlx::Error> {
+    if unsent.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    for delivery in unsent {
+        work::release_one(&mut tx, &QUEUE, &delivery.id, &delivery.token).await?;
+    }
+    tx.commit().await
 }
 
 /// One attempt as sent and as answered.

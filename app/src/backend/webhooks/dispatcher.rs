@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sqlx::AnyConnection;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::deliveries::{self, AttemptRecord, ClaimedDelivery, QUEUE};
@@ -34,6 +35,8 @@ const POLL: Duration = Duration::from_secs(1);
 const SLACK_PACE: Duration = Duration::from_secs(1);
 /// A webhook whose deliveries failed this long with no success in between is disabled.
 const FAILING_FOR: Duration = Duration::from_secs(2 * 24 * 3600);
+/// A train stops when less than the next delivery's timeout and this is left of its lease.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// Retry-After is honoured up to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
@@ -96,15 +99,15 @@ impl Dispatcher {
         loop {
             if permits.available_permits() > 0 {
                 match deliveries::claim(&self.db, &worker).await {
-                    Ok(claimed) => {
-                        for delivery in claimed {
+                    Ok(trains) => {
+                        for train in trains {
                             let Ok(permit) = permits.clone().acquire_owned().await else {
                                 return;
                             };
                             let this = self.clone();
                             let finished_tx = finished_tx.clone();
                             tokio::spawn(async move {
-                                this.deliver(delivery).await;
+                                this.deliver_train(train).await;
                                 drop(permit);
                                 let _ = finished_tx.send(());
                             });
@@ -122,32 +125,58 @@ impl Dispatcher {
         }
     }
 
-    /// One attempt of one claimed delivery, recorded whatever happens.
-    async fn deliver(&self, delivery: ClaimedDelivery) {
-        let webhook_id = delivery.webhook.id.clone();
-        if let Err(err) = self.attempt(&delivery).await {
-            // The database failed: the lease runs out and the delivery is claimed again.
-            tracing::warn!(delivery = %delivery.id, error = %err, "cannot record a webhook delivery");
+    /// The deliveries of one train, one after another, while they succeed and their lease lasts;
+    /// their attempts are then recorded in one transaction, and the rest of the train goes back,
+    /// uncounted. (A crash before the record sends the train's deliveries again: at least once.)
+    async fn deliver_train(&self, train: Vec<ClaimedDelivery>) {
+        let lease_ends = Instant::now() + deliveries::LEASE;
+        let Some(webhook_id) = train.first().map(|d| d.webhook.id.clone()) else {
+            return;
+        };
+        let mut sent = Vec::new();
+        let mut rest = train.into_iter();
+        for delivery in rest.by_ref() {
+            let attempted = match self.attempt(&delivery).await {
+                Ok(Some(attempted)) => attempted,
+                // Set aside (it cannot be sent at all).
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::warn!(delivery = %delivery.id, error = %err, "cannot record a webhook delivery");
+                    break;
+                }
+            };
+            let time_left = lease_ends.saturating_duration_since(Instant::now());
+            // The next one could outlast the lease (and be claimed again elsewhere): stop there.
+            let go_on = attempted.verdict == Verdict::Delivered && time_left >= delivery.webhook.timeout + LEASE_MARGIN;
+            sent.push((delivery, attempted));
+            if !go_on {
+                break;
+            }
+        }
+        let unsent: Vec<ClaimedDelivery> = rest.collect();
+        if let Err(err) = self.record(&sent).await {
+            // The database failed: the lease runs out and the deliveries are claimed again.
+            tracing::warn!(error = %err, "cannot record webhook deliveries");
+        }
+        if let Err(err) = deliveries::release_unsent(&self.db, &unsent).await {
+            tracing::warn!(error = %err, "cannot give back unsent webhook deliveries");
         }
         self.notifier
             .publish(Signal::Live(IndexUpdate::Delivery { webhook_id }));
     }
 
-    async fn attempt(&self, delivery: &ClaimedDelivery) -> Result<(), sqlx::Error> {
+    /// Sends one claimed delivery. `None` when it cannot be sent at all (it is set aside).
+    async fn attempt(&self, delivery: &ClaimedDelivery) -> Result<Option<Attempted>, sqlx::Error> {
         let webhook = &delivery.webhook;
         let event = match self.payload(delivery).await? {
             Ok(event) => event,
-            Err(reason) => return self.bury(delivery, &reason).await,
+            Err(reason) => return self.bury(delivery, &reason).await.map(|_| None),
         };
         let rendered = match formats::render(webhook.format, &event, webhook.template.as_deref()) {
             Ok(rendered) => rendered,
             Err(err) => {
-                return self
-                    .bury(
-                        delivery,
-                        &format!("cannot render the {} format: {err}", webhook.format.label()),
-                    )
-                    .await
+                let reason = format!("cannot render the {} format: {err}", webhook.format.label());
+                return self.bury(delivery, &reason).await.map(|_| None);
             }
         };
         if webhook.format == Format::Slack {
@@ -221,7 +250,11 @@ impl Dispatcher {
             }
         };
         record.duration_ms = started.elapsed().as_millis() as i64;
-        self.finish(delivery, &payload, &record, verdict).await
+        Ok(Some(Attempted {
+            payload,
+            record,
+            verdict,
+        }))
     }
 
     /// The event to send: the stored payload, completed at the first attempt with what the index
@@ -263,60 +296,82 @@ impl Dispatcher {
     }
 
     async fn bury(&self, delivery: &ClaimedDelivery, reason: &str) -> Result<(), sqlx::Error> {
-        let mut conn = self.db.pool.acquire().await?;
-        work::bury(&mut conn, &QUEUE, &delivery.id, &delivery.token, reason).await?;
-        Ok(())
+        let mut tx = self.db.begin_write().await?;
+        work::bury(&mut tx, &QUEUE, &delivery.id, &delivery.token, reason).await?;
+        tx.commit().await
     }
 
-    /// Records the attempt and its result in one transaction.
+    /// Records the attempts of a train and their results in one transaction.
+    async fn record(&self, sent: &[(ClaimedDelivery, Attempted)]) -> Result<(), sqlx::Error> {
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write().await?;
+        let mut kept = true;
+        for (delivery, attempted) in sent {
+            kept &= self.finish(&mut tx, delivery, attempted).await?;
+        }
+        if kept {
+            tx.commit().await
+        } else {
+            // Our lease ran out and another dispatcher took the deliveries (one claim, one
+            // lease): its records stand.
+            tx.rollback().await
+        }
+    }
+
+    /// Records one attempt and its result. `false` when the claim was lost.
     async fn finish(
         &self,
+        tx: &mut AnyConnection,
         delivery: &ClaimedDelivery,
-        payload: &str,
-        record: &AttemptRecord,
-        verdict: Verdict,
-    ) -> Result<(), sqlx::Error> {
-        let mut tx = self.db.pool.begin().await?;
-        deliveries::record_attempt(&mut tx, delivery, payload, record).await?;
+        attempted: &Attempted,
+    ) -> Result<bool, sqlx::Error> {
+        let Attempted {
+            payload,
+            record,
+            verdict,
+        } = attempted;
+        deliveries::record_attempt(tx, delivery, payload, record).await?;
         let failure = || match (record.response_status, &record.error) {
             (_, Some(error)) => error.clone(),
             (Some(status), None) => format!("the receiver answered {status}"),
             (None, None) => "no answer".to_string(),
         };
-        let kept = match verdict {
-            Verdict::Delivered => work::complete(&mut tx, &QUEUE, &delivery.id, &delivery.token).await?,
+        let (id, token) = (&delivery.id, &delivery.token);
+        Ok(match verdict {
+            Verdict::Delivered => work::complete(tx, &QUEUE, id, token).await?,
             Verdict::DisableWebhook(reason) => {
-                store::disable(&mut tx, &delivery.webhook.id, &reason).await?;
-                work::bury(&mut tx, &QUEUE, &delivery.id, &delivery.token, &reason).await?
+                store::disable(tx, &delivery.webhook.id, reason).await?;
+                work::bury(tx, &QUEUE, id, token, reason).await?
             }
             // A ping or test is answered once, on the page that asked: no retries.
-            Verdict::Retry { .. } if delivery.kind != "event" => {
-                work::bury(&mut tx, &QUEUE, &delivery.id, &delivery.token, &failure()).await?
-            }
-            Verdict::Retry { after } => match next_wait(&self.schedule, delivery.attempts, after) {
+            Verdict::Retry { .. } if delivery.kind != "event" => work::bury(tx, &QUEUE, id, token, &failure()).await?,
+            Verdict::Retry { after } => match next_wait(&self.schedule, delivery.attempts, *after) {
                 Some(wait) => {
                     let at = now_ms() + wait.as_millis() as i64;
-                    work::retry(&mut tx, &QUEUE, &delivery.id, &delivery.token, at, &failure()).await?
+                    work::retry(tx, &QUEUE, id, token, at, &failure()).await?
                 }
                 None => {
-                    let buried = work::bury(&mut tx, &QUEUE, &delivery.id, &delivery.token, &failure()).await?;
+                    let buried = work::bury(tx, &QUEUE, id, token, &failure()).await?;
                     let failing_since = delivery.created_at;
                     if now_ms() - failing_since >= FAILING_FOR.as_millis() as i64
-                        && !deliveries::delivered_since(&mut tx, &delivery.webhook.id, failing_since).await?
+                        && !deliveries::delivered_since(tx, &delivery.webhook.id, failing_since).await?
                     {
-                        store::disable(&mut tx, &delivery.webhook.id, "every delivery failed for two days").await?;
+                        store::disable(tx, &delivery.webhook.id, "every delivery failed for two days").await?;
                     }
                     buried
                 }
             },
-        };
-        if kept {
-            tx.commit().await
-        } else {
-            // Our lease ran out and another dispatcher took the delivery: its record stands.
-            tx.rollback().await
-        }
+        })
     }
+}
+
+/// One attempt as made, to be recorded.
+struct Attempted {
+    payload: String,
+    record: AttemptRecord,
+    verdict: Verdict,
 }
 
 /// How long to wait before the next attempt after `attempts` failed ones; `None`: dead.

@@ -115,9 +115,11 @@ impl SigningSecret {
     }
 }
 
-/// A fresh `webhook-id` for a delivery: `msg_` and a random UUID's hex.
+/// A fresh `webhook-id` for a delivery: `msg_` and a time-ordered UUID's hex.
 pub fn new_message_id() -> String {
-    format!("msg_{}", uuid::Uuid::new_v4().simple())
+    // Time-ordered (UUID v7, ordered within the process): deliveries queued in the same
+    // millisecond keep the order they were queued in, since the queue sorts by (created_at, id).
+    format!("msg_{}", uuid::Uuid::now_v7().simple())
 }
 
 /// `v1,<base64 signature>` of one secret.
