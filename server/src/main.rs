@@ -9,6 +9,7 @@ mod push_command;
 mod registry_events;
 mod registry_process;
 mod routes;
+mod same_origin;
 mod serve;
 mod sessions;
 mod startup_error;

@@ -13,7 +13,7 @@ use app::backend::AppState;
 use app::{shell, App};
 
 use crate::startup_error::StartupError;
-use crate::{health, live_stream, registry_events, sessions, token_endpoint};
+use crate::{health, live_stream, registry_events, same_origin, sessions, token_endpoint};
 
 pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, StartupError> {
     let options = state.leptos_options.clone();
@@ -33,6 +33,7 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     let router = sessions::layer(router, &state.db, secure_cookie).await?;
     Ok(router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), same_origin::check))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state))

@@ -64,24 +64,48 @@ pub async fn logout() -> Result<(), AppError> {
     .await
 }
 
-/// Only local paths are followed after sign-in, never another site.
+/// Only paths on Wharf itself are followed after sign-in, never another site. `next` is resolved
+/// the way a browser resolves it (the WHATWG URL parser drops tabs and line breaks, so
+/// `/<TAB>/evil.example` is `//evil.example`, another host); what comes back is the resolved path,
+/// query and fragment, percent-encoded, so it is always a valid `Location` header.
+#[cfg(feature = "ssr")]
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
+    const BASE: &str = "http://wharf.invalid/";
+    let Some(next) = next.filter(|n| n.starts_with('/') && n.len() <= 2048) else {
+        return "/".to_string();
+    };
+    let base = url::Url::parse(BASE).expect("a valid base URL");
+    match base.join(next) {
+        Ok(resolved) if resolved.origin() == base.origin() && !next.contains('\\') => {
+            resolved[url::Position::BeforePath..].to_string()
+        }
         _ => "/".to_string(),
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::safe_next;
 
     #[test]
     fn next_is_local_only() {
         assert_eq!(safe_next(Some("/events")), "/events");
+        assert_eq!(safe_next(Some("/r/shop/api?tab=tags#x")), "/r/shop/api?tab=tags#x");
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\r\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        // A line break inside a path cannot split the header: it is dropped or encoded.
+        let crlf = safe_next(Some("/events\r\nSet-Cookie: x=1"));
+        assert!(
+            !crlf.contains('\r') && !crlf.contains('\n') && crlf.starts_with('/'),
+            "{crlf}"
+        );
+        let spaced = safe_next(Some("/events page"));
+        assert_eq!(spaced, "/events%20page");
     }
 }

@@ -20,6 +20,28 @@ pub fn verify(password: &str, stored: &str) -> bool {
     }
 }
 
+/// Passwords longer than this are refused without hashing.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// [`verify`] on the blocking pool, at most one hash per core at a time: each argon2 check takes
+/// 19 MiB and tens of milliseconds, so a flood of made-up credentials waits in line (a few bytes
+/// each) instead of taking the server's memory. An over-long password is refused unhashed.
+pub async fn verify_bounded(password: &str, stored: String) -> bool {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    if password.len() > MAX_PASSWORD_BYTES {
+        return false;
+    }
+    let slots =
+        SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+    let Ok(_slot) = slots.acquire().await else {
+        return false;
+    };
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || verify(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
 /// A random password of 24 characters from an unambiguous alphabet.
 pub fn generate() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -47,6 +69,22 @@ mod tests {
         assert!(verify("correct horse", &stored));
         assert!(!verify("correct horsf", &stored));
         assert!(!verify("correct horse", "not a hash"));
+    }
+
+    #[tokio::test]
+    async fn bounded_verification_checks_and_refuses_overlong_passwords_unhashed() {
+        let stored = hash("correct horse");
+        let checks = (0..8).map(|i| {
+            let stored = stored.clone();
+            async move { verify_bounded(if i == 0 { "correct horse" } else { "wrong" }, stored).await }
+        });
+        let results = futures::future::join_all(checks).await;
+        assert_eq!(results.iter().filter(|ok| **ok).count(), 1);
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert!(
+            !verify_bounded(&long, hash(&long)).await,
+            "refused even when it matches"
+        );
     }
 
     #[test]

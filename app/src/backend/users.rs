@@ -66,10 +66,7 @@ pub async fn authenticate(db: &Db, username: &str, password: &str) -> Result<Opt
         Some(row) => row.try_get("password_hash")?,
         None => dummy_hash().to_string(),
     };
-    let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || passwords::verify(&password, &stored))
-        .await
-        .unwrap_or(false);
+    let ok = passwords::verify_bounded(password, stored).await;
     match row {
         Some(row) if ok => Ok(Some(from_row(&row)?)),
         _ => Ok(None),
