@@ -36,7 +36,8 @@ const { positionals, values } = parseArgs({
   },
 });
 
-const envelope = (id, i) =>
+// A notification envelope of one manifest push, as the registry sends it.
+const pushEnvelope = (id, image, request) =>
   JSON.stringify({
     events: [
       {
@@ -45,15 +46,24 @@ const envelope = (id, i) =>
         action: "push",
         target: {
           mediaType: "application/vnd.oci.image.manifest.v1+json",
-          size: 525,
-          digest: `sha256:${i.toString(16).padStart(64, "0")}`,
-          repository: `bench/app-${i % 20}`,
-          tag: `t${i}`,
+          size: image.size,
+          length: image.size,
+          digest: image.digest,
+          repository: image.repository,
+          tag: image.tag,
         },
-        actor: { name: "bench" },
+        ...request,
       },
     ],
   });
+
+// Intake events: digests the registry does not have, spread over 20 repositories.
+const envelope = (id, i) =>
+  pushEnvelope(
+    id,
+    { size: 525, digest: `sha256:${i.toString(16).padStart(64, "0")}`, repository: `bench/app-${i % 20}`, tag: `t${i}` },
+    { actor: { name: "bench" } },
+  );
 
 // Node's own HTTP client with kept-alive connections: `fetch` costs the client about a
 // millisecond of CPU per request, enough to make the load generator the bottleneck here.
@@ -278,24 +288,7 @@ async function latency() {
     const id = `notify-${run}-${i}`;
     notified.set(id, now());
     return postBody(
-      JSON.stringify({
-        events: [
-          {
-            id,
-            timestamp: new Date().toISOString(),
-            action: "push",
-            target: {
-              mediaType: "application/vnd.oci.image.manifest.v1+json",
-              size: image.size,
-              length: image.size,
-              digest: image.digest,
-              repository: image.repository,
-              tag: image.tag,
-            },
-            request: { id, host: new URL(values.registry).host, method: "PUT", useragent: "bench" },
-          },
-        ],
-      }),
+      pushEnvelope(id, image, { request: { id, host: new URL(values.registry).host, method: "PUT", useragent: "bench" } }),
     );
   });
   await waitFor(() => [...notified.keys()].every((id) => byEvent.has(id)));

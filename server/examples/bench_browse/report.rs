@@ -143,7 +143,9 @@ fn header(md: &mut String, args: &ReportArgs) {
         md,
         "How fast Wharf shows a large registry: server-side latency on a big index, page loads in \
          Chromium against a real registry next to a client-side crawl of the same data, the \
-         reconcile that builds the index, and what the first page load downloads.\n"
+         reconcile that builds the index, and what the first page load downloads. Webhook intake \
+         and delivery are measured by `scripts/bench webhooks`: \
+         [benchmarks-webhooks.md](benchmarks-webhooks.md).\n"
     );
     let _ = writeln!(md, "- Measured: {} (UTC), with `{}`", today(), args.command);
     let _ = writeln!(md, "- Machine: {}", machine());
