@@ -44,7 +44,7 @@ test("catalog, search form, repository and manifest pages render without JavaScr
   await expect(page).toHaveURL(new RegExp(`[?&]q=${token}-alpha(&|$)`));
   await expect(page.locator("table.catalog tbody tr")).toHaveCount(1);
   await expect(catalogRow(page, alpha)).toBeVisible();
-  await expect(page.locator(".totals")).toHaveText(/^1 of \d+ repositories match$/);
+  await expect(page.locator(".totals")).toHaveText(/^1 of [\d,]+ repositor(y|ies) matches$/);
 
   // Sort links are plain links.
   await page.goto(`/?q=${token}`);

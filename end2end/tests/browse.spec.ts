@@ -36,12 +36,12 @@ test("catalog: search as you type, sort and opening a repository", async ({ page
   // The plain catalog (hydrated): search as you type.
   await gotoLive(page, "/");
   await expect(catalogRow(page, alpha)).toBeVisible();
-  await expect(page.locator(".totals")).toHaveText(/^\d+ repositories$/);
+  await expect(page.locator(".totals")).toHaveText(/^[\d,]+ repositor(y|ies)$/);
   const search = page.getByLabel("Search repositories");
   await search.fill(token);
   await expect(page).toHaveURL(new RegExp(`/\\?q=${token}$`));
   await expect(page.locator("table.catalog tbody tr")).toHaveCount(2);
-  await expect(page.locator(".totals")).toHaveText(/^2 of \d+ repositories match$/);
+  await expect(page.locator(".totals")).toHaveText(/^2 of [\d,]+ repositories match$/);
 
   // Narrow to one.
   await search.fill(`${token}-alpha`);
@@ -49,7 +49,7 @@ test("catalog: search as you type, sort and opening a repository", async ({ page
   await expect(page.locator("table.catalog tbody tr")).toHaveCount(1);
   await expect(catalogRow(page, alpha)).toBeVisible();
   await expect(catalogRow(page, beta)).toHaveCount(0);
-  await expect(page.locator(".totals")).toHaveText(/^1 of \d+ repositories match$/);
+  await expect(page.locator(".totals")).toHaveText(/^1 of [\d,]+ repositor(y|ies) matches$/);
 
   // Nothing matches: a hint and a way back.
   await search.fill(`${token}-gamma`);

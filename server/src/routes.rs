@@ -28,6 +28,8 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
         .route("/registry/events", post(registry_events::receive))
         .route("/api/stream", get(live_stream::stream))
         .nest_service("/pkg", precompressed_assets(&options))
+        .route("/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
@@ -37,6 +39,18 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state))
+}
+
+/// The icon, built into the binary: browsers ask for `/favicon.ico` on every site whatever the
+/// page links, and a 404 there is an error in every browser's console.
+async fn favicon() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../../public/favicon.svg"),
+    )
 }
 
 /// The built JS, wasm and CSS, sent as the `.br` or `.gz` file the build wrote next to each one

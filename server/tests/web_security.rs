@@ -1,5 +1,5 @@
 //! Web security of a real console: cross-origin POSTs refused, sign-in redirects that stay on
-//! Wharf, a hostile `next` that neither leaves the site nor breaks the response.
+//! Wharf, a hostile `next` that neither leaves the site nor breaks the response; the icon.
 
 mod support;
 
@@ -89,4 +89,20 @@ async fn sign_in_redirects_stay_on_wharf() {
     }
     let (status, _) = wharf.page(&client, "/healthz").await;
     assert_eq!(status, 200, "the console is still up");
+}
+
+/// Browsers ask for `/favicon.ico` on every page; it is served, and the pages link the icon.
+#[tokio::test]
+async fn the_icon_is_served() {
+    let wharf = Wharf::start().await;
+    let client = reqwest::Client::new();
+    for path in ["/favicon.ico", "/favicon.svg"] {
+        let response = client.get(format!("{}{path}", wharf.url)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], "image/svg+xml");
+        assert!(response.text().await.unwrap().starts_with("<svg"));
+    }
+    let (status, html) = wharf.page(&client, "/login").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"<link rel="icon" href="/favicon.svg""#), "{html}");
 }

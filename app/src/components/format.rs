@@ -16,6 +16,36 @@ pub fn human_size(bytes: i64) -> String {
     }
 }
 
+/// `1002` → `1,002`.
+pub fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// The noun for `n` of something: `noun(1, "tag", "tags")` → `tag`.
+pub fn noun<'a>(n: i64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// `count(1, "tag", "tags")` → `1 tag`; `count(1002, "tag", "tags")` → `1,002 tags`.
+pub fn count(n: i64, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n), noun(n, one, many))
+}
+
 /// `sha256:0123456789abcdef…` → `sha256:0123456789ab`.
 pub fn short_digest(digest: &str) -> String {
     match digest.split_once(':') {
@@ -54,6 +84,16 @@ pub fn percent_encode(value: &str, keep_slash: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(count(1, "tag", "tags"), "1 tag");
+        assert_eq!(count(0, "tag", "tags"), "0 tags");
+        assert_eq!(count(1002, "repository", "repositories"), "1,002 repositories");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000_000), "1,000,000");
+        assert_eq!(grouped(-12345), "-12,345");
+    }
 
     #[test]
     fn formats() {

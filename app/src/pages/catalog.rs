@@ -9,7 +9,7 @@ use leptos_router::NavigateOptions;
 
 use crate::api::catalog::list_repositories;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{human_size, percent_encode};
+use crate::components::format::{count, grouped, human_size, noun, percent_encode};
 use crate::components::live::use_live_changes;
 use crate::components::pager::Pager;
 use crate::components::sync_banner::StaleBanner;
@@ -134,8 +134,9 @@ fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
         view! {
             <p class="hint" role="status">
                 {format!(
-                    "Reading the registry: {} of {} repositories…",
-                    reconcile.repositories_done, reconcile.repositories_total
+                    "Reading the registry: {} of {}…",
+                    grouped(reconcile.repositories_done as i64),
+                    count(reconcile.repositories_total as i64, "repository", "repositories")
                 )}
             </p>
         }
@@ -199,9 +200,14 @@ fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
         }
     });
     let totals = if page.matching == page.total {
-        format!("{} repositories", page.total)
+        count(page.total, "repository", "repositories")
     } else {
-        format!("{} of {} repositories match", page.matching, page.total)
+        format!(
+            "{} of {} {}",
+            grouped(page.matching),
+            count(page.total, "repository", "repositories"),
+            noun(page.matching, "matches", "match")
+        )
     };
     let now = page.generated_at_ms;
     let pages = page.page_count();

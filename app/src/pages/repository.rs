@@ -133,7 +133,11 @@ fn RepositoryBody(
     let name = view_data.name.clone();
     let host = view_data.registry_host.clone();
     let reference = format!("{host}/{name}");
-    let stats = format!("{} tags · {} · ", view_data.tag_count, human_size(view_data.size_bytes));
+    let stats = format!(
+        "{} · {} · ",
+        crate::components::format::count(view_data.tag_count, "tag", "tags"),
+        human_size(view_data.size_bytes)
+    );
     let now = view_data.generated_at_ms;
     let last_push = view_data.last_push_at_ms;
     let pages = view_data.page_count();

@@ -88,8 +88,9 @@ fn SettingsBody(view_data: SettingsView, resync: ServerAction<Resync>) -> impl I
 fn ReconcileState(progress: ReconcileProgress) -> impl IntoView {
     let text = if progress.running {
         format!(
-            "Reconcile running: {} of {} repositories done.",
-            progress.repositories_done, progress.repositories_total
+            "Reconcile running: {} of {} done.",
+            crate::components::format::grouped(progress.repositories_done as i64),
+            crate::components::format::count(progress.repositories_total as i64, "repository", "repositories")
         )
     } else {
         match (progress.finished_at_ms, &progress.last_error, &progress.last_result) {

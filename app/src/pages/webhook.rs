@@ -77,7 +77,11 @@ fn WebhookDetail(
         <section class="panel">
             <h2>"Health"</h2>
             <p><HealthBadge health=view_data.health.clone()/> " " <Sparkline counts=view_data.health.hourly.clone()/></p>
-            <p class="hint">{format!("{} queued · {} attempts in 24 hours", view_data.health.queued, view_data.health.attempts_24h)}</p>
+            <p class="hint">{format!(
+                "{} queued · {} in 24 hours",
+                crate::components::format::grouped(view_data.health.queued),
+                crate::components::format::count(view_data.health.attempts_24h, "attempt", "attempts")
+            )}</p>
             <TryIt id=id.clone()/>
         </section>
         <DeliveryLog id=id.clone()/>
