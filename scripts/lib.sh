@@ -95,9 +95,31 @@ require_build() {
   [[ -f "$SITE_ROOT/pkg/wharf.js" ]] || die "$SITE_ROOT/pkg/wharf.js is missing: run 'cargo leptos build --release'"
 }
 
+# What the release build is made from: the committed tree of the build's inputs, the
+# uncommitted changes to them and their untracked files. Empty outside a git checkout.
+BUILD_INPUTS=(Cargo.toml Cargo.lock app server frontend style public migrations)
+build_stamp() {
+  git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1 || return 0
+  {
+    git -C "$ROOT" ls-tree -r HEAD -- "${BUILD_INPUTS[@]}"
+    git -C "$ROOT" diff HEAD -- "${BUILD_INPUTS[@]}"
+    git -C "$ROOT" ls-files --others --exclude-standard -z -- "${BUILD_INPUTS[@]}" |
+      (cd "$ROOT" && xargs -0 -r sha256sum)
+  } | sha256sum | cut -d' ' -f1
+}
+
 # The release build, then the web assets compressed once at the best levels (the server sends
 # `*.br` / `*.gz` when the browser accepts them, instead of compressing on every request).
+# Skipped when the last build was made from the same inputs and its output is all there, so a
+# restart serves in seconds.
 leptos_build() {
+  local stamp stamp_file="$SITE_ROOT/.build-stamp"
+  stamp=$(build_stamp)
+  if [[ -n "$stamp" && -x "$WHARF_BIN" && -f "$SITE_ROOT/pkg/wharf.js" && -f "$SITE_ROOT/pkg/wharf.wasm" &&
+    "$(cat "$stamp_file" 2>/dev/null)" == "$stamp:$(stat -c %Y "$WHARF_BIN")" ]]; then
+    info "the build is up to date"
+    return 0
+  fi
   (cd "$ROOT" && cargo leptos build --release) || return
   local f
   for f in "$SITE_ROOT"/pkg/*.wasm "$SITE_ROOT"/pkg/*.js "$SITE_ROOT"/pkg/*.css; do
@@ -105,6 +127,7 @@ leptos_build() {
     brotli --force --keep --quality=11 "$f"
     gzip --force --keep -9 "$f"
   done
+  [[ -z "$stamp" ]] || echo "$stamp:$(stat -c %Y "$WHARF_BIN")" >"$stamp_file"
 }
 
 # ---------------------------------------------------------------------------------------------
