@@ -49,17 +49,12 @@ pub fn verdict(headers: &HeaderMap, public_url: &url::Url) -> Result<(), &'stati
             return Ok(());
         }
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        let origin_host = url::Url::parse(origin)
+        let origin = url::Url::parse(origin)
             .ok()
-            .filter(|o| o.scheme() == "http" || o.scheme() == "https")
-            .and_then(|o| {
-                o.host_str().map(|h| match o.port() {
-                    Some(port) => format!("{h}:{port}"),
-                    None => h.to_string(),
-                })
-            });
-        return match (origin_host, host) {
-            (Some(origin_host), Some(host)) if origin_host.eq_ignore_ascii_case(host) => Ok(()),
+            .filter(|o| o.scheme() == "http" || o.scheme() == "https");
+        return match (origin, host) {
+            // `host[:port]`, the port left out when it is the scheme's own, as in `Host`.
+            (Some(origin), Some(host)) if origin.authority().eq_ignore_ascii_case(host) => Ok(()),
             _ => Err("the request comes from another origin"),
         };
     }

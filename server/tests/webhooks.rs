@@ -193,6 +193,25 @@ fn skopeo_push(wharf: &Wharf, work: &std::path::Path, repository: &str, tag: &st
     );
 }
 
+/// Posts one notification envelope to the console, as the registry does; it must be taken.
+async fn notify(wharf: &Wharf, events: Vec<serde_json::Value>) {
+    let secret = std::fs::read_to_string(wharf.data_dir.join("notification-secret")).unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/registry/events", wharf.url))
+        .bearer_auth(&secret)
+        .body(serde_json::json!({ "events": events }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// A registry event: the manifest with digest number `n` of `repository` deleted.
+fn delete_event(id: &str, repository: &str, n: u32) -> serde_json::Value {
+    serde_json::json!({"id": id, "timestamp": "2026-11-28T10:00:00Z", "action": "delete",
+        "target": {"repository": repository, "digest": format!("sha256:{n:064x}")}})
+}
+
 fn verify(request: &Request, secret: &str) {
     let secret = SigningSecret::parse(secret).unwrap();
     signing::verify(
@@ -523,22 +542,14 @@ async fn an_ordered_webhook_keeps_order_across_a_failure_in_a_train() {
     )
     .await
     .unwrap();
-    let secret = std::fs::read_to_string(wharf.data_dir.join("notification-secret")).unwrap();
     // One envelope: ten deliveries queued at once, to go as one train.
-    let events: Vec<serde_json::Value> = (0..10)
-        .map(|i| {
-            serde_json::json!({"id": format!("train-{i}"), "timestamp": "2026-11-28T10:00:00Z",
-                "action": "delete", "target": {"repository": "train/app", "digest": format!("sha256:{i:064x}")}})
-        })
-        .collect();
-    let response = reqwest::Client::new()
-        .post(format!("{}/registry/events", wharf.url))
-        .bearer_auth(&secret)
-        .body(serde_json::json!({ "events": events }).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    notify(
+        &wharf,
+        (0..10)
+            .map(|i| delete_event(&format!("train-{i}"), "train/app", i))
+            .collect(),
+    )
+    .await;
     assert!(
         eventually(100, || async { receiver.received().len() == 11 }).await,
         "{} requests\n{}",
@@ -704,18 +715,8 @@ async fn deliveries_work_on_postgres() {
     )
     .await
     .unwrap();
-    let secret = std::fs::read_to_string(wharf.data_dir.join("notification-secret")).unwrap();
     for i in 0..5 {
-        let body = serde_json::json!({"events": [{"id": format!("pg-{i}"), "timestamp": "2026-11-28T10:00:00Z",
-            "action": "delete", "target": {"repository": "pg/app", "digest": format!("sha256:{i:064x}")}}]});
-        let response = reqwest::Client::new()
-            .post(format!("{}/registry/events", wharf.url))
-            .bearer_auth(&secret)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        notify(&wharf, vec![delete_event(&format!("pg-{i}"), "pg/app", i)]).await;
     }
     assert!(
         eventually(80, || async { receiver.received().len() == 5 }).await,

@@ -44,11 +44,8 @@ pub async fn receive(
     quarantined: &[Quarantined],
     context: &IntakeContext<'_>,
 ) -> Result<IntakeOutcome, sqlx::Error> {
-    let mut tx = db.begin_write().await?;
-    let webhooks = webhook_store::active(&mut tx).await?;
-    let outcome = receive_on(&mut tx, &webhooks, events, quarantined, context).await?;
-    tx.commit().await?;
-    Ok(outcome)
+    let mut outcomes = store_together(db, &[(events, quarantined)], context).await?;
+    Ok(outcomes.remove(0))
 }
 
 /// One envelope's writes, on the caller's transaction. `webhooks` are the active ones.
@@ -144,7 +141,11 @@ impl Intake {
 async fn store_group(db: &Db, group: Vec<Job>, context: &IntakeContext<'_>) {
     if group.len() > 1 {
         let started = std::time::Instant::now();
-        let stored = store_together(db, &group, context).await;
+        let envelopes: Vec<Envelope<'_>> = group
+            .iter()
+            .map(|job| (job.events.as_slice(), job.quarantined.as_slice()))
+            .collect();
+        let stored = store_together(db, &envelopes, context).await;
         tracing::debug!(envelopes = group.len(), elapsed = ?started.elapsed(), "notifications stored together");
         if let Ok(outcomes) = stored {
             for (job, outcome) in group.into_iter().zip(outcomes) {
@@ -159,16 +160,20 @@ async fn store_group(db: &Db, group: Vec<Job>, context: &IntakeContext<'_>) {
     }
 }
 
+/// One envelope: its events, and those kept aside.
+type Envelope<'a> = (&'a [RegistryEvent], &'a [Quarantined]);
+
+/// Envelopes stored in one transaction; their outcomes, in order.
 async fn store_together(
     db: &Db,
-    group: &[Job],
+    envelopes: &[Envelope<'_>],
     context: &IntakeContext<'_>,
 ) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
     let webhooks = webhook_store::active(&mut tx).await?;
-    let mut outcomes = Vec::with_capacity(group.len());
-    for job in group {
-        outcomes.push(receive_on(&mut tx, &webhooks, &job.events, &job.quarantined, context).await?);
+    let mut outcomes = Vec::with_capacity(envelopes.len());
+    for (events, quarantined) in envelopes {
+        outcomes.push(receive_on(&mut tx, &webhooks, events, quarantined, context).await?);
     }
     tx.commit().await?;
     Ok(outcomes)

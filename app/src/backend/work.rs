@@ -83,10 +83,7 @@ pub async fn claim_as(
 ) -> Result<u64, sqlx::Error> {
     let now = now_ms();
     // Nothing due (the common case when woken often): no write transaction at all.
-    let due: Option<(String,)> = sqlx::query_as(&format!("{candidates} "))
-        .bind(now)
-        .fetch_optional(&db.pool)
-        .await?;
+    let due: Option<(String,)> = sqlx::query_as(candidates).bind(now).fetch_optional(&db.pool).await?;
     if due.is_none() {
         return Ok(0);
     }

@@ -262,6 +262,24 @@ struct DeliveryRow {
     created_at: i64,
 }
 
+/// The columns of a [`DeliveryRow`].
+const CLAIMED_COLUMNS: &str = "id, webhook_id, event_id, kind, payload, attempts, created_at";
+
+impl DeliveryRow {
+    fn claimed(self, webhook: Webhook, token: &str) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id: self.id,
+            webhook,
+            event_id: self.event_id,
+            kind: self.kind,
+            payload: self.payload,
+            attempts: self.attempts,
+            created_at: self.created_at,
+            token: token.to_string(),
+        }
+    }
+}
+
 /// An ordered webhook's deliveries go out one after another; a claim takes the due ones that
 /// follow its head (up to this many in all), to be sent in order by one task.
 pub const TRAIN: usize = 64;
@@ -293,10 +311,9 @@ pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<Vec<ClaimedDelivery
     }
     // Writes (followers claimed, rows over a webhook's limit given back): one write transaction.
     let mut conn = db.begin_write().await?;
-    let rows: Vec<DeliveryRow> = sqlx::query_as(
-        "SELECT id, webhook_id, event_id, kind, payload, attempts, created_at FROM webhook_deliveries \
-         WHERE claimed_by = $1 ORDER BY created_at, id",
-    )
+    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
+        "SELECT {CLAIMED_COLUMNS} FROM webhook_deliveries WHERE claimed_by = $1 ORDER BY created_at, id"
+    ))
     .bind(&token)
     .fetch_all(&mut *conn)
     .await?;
@@ -326,16 +343,7 @@ pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<Vec<ClaimedDelivery
                 continue;
             }
         }
-        let head = ClaimedDelivery {
-            id: row.id,
-            webhook,
-            event_id: row.event_id,
-            kind: row.kind,
-            payload: row.payload,
-            attempts: row.attempts,
-            created_at: row.created_at,
-            token: token.clone(),
-        };
+        let head = row.claimed(webhook, &token);
         let mut train = Vec::new();
         if head.kind == "event" && head.webhook.ordered {
             train = claim_followers(&mut conn, &with_pending_index(FOLLOWERS, db), &head, now).await?;
@@ -375,10 +383,10 @@ async fn claim_followers(
     }
     let lease_until = now + LEASE.as_millis() as i64;
     work::claim_ids(conn, &QUEUE, &ready, &head.token, lease_until, now).await?;
-    let rows: Vec<DeliveryRow> = sqlx::query_as(
-        "SELECT id, webhook_id, event_id, kind, payload, attempts, created_at FROM webhook_deliveries \
-         WHERE claimed_by = $1 AND webhook_id = $2 AND id <> $3 ORDER BY created_at, id",
-    )
+    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
+        "SELECT {CLAIMED_COLUMNS} FROM webhook_deliveries \
+         WHERE claimed_by = $1 AND webhook_id = $2 AND id <> $3 ORDER BY created_at, id"
+    ))
     .bind(&head.token)
     .bind(&head.webhook.id)
     .bind(&head.id)
@@ -386,16 +394,7 @@ async fn claim_followers(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|row| ClaimedDelivery {
-            id: row.id,
-            webhook: head.webhook.clone(),
-            event_id: row.event_id,
-            kind: row.kind,
-            payload: row.payload,
-            attempts: row.attempts,
-            created_at: row.created_at,
-            token: head.token.clone(),
-        })
+        .map(|row| row.claimed(head.webhook.clone(), &head.token))
         .collect())
 }
 
