@@ -24,7 +24,12 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
             let options = options.clone();
             move || shell(options.clone())
         })
-        .route("/auth/token", get(token_endpoint::issue))
+        .route(
+            "/auth/token",
+            get(token_endpoint::issue_get)
+                .post(token_endpoint::issue_post)
+                .layer(axum::extract::DefaultBodyLimit::max(token_endpoint::MAX_FORM_BYTES)),
+        )
         .route("/registry/events", post(registry_events::receive))
         .route("/api/stream", get(live_stream::stream))
         .nest_service("/pkg", precompressed_assets(&options))

@@ -138,6 +138,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         intake,
         notifier,
         webhook_policy,
+        credentials: Arc::new(app::backend::access::credentials::Credentials::default()),
         leptos_options,
     }));
     worker::spawn(state.clone(), state.settings.reconcile_interval);
@@ -162,16 +163,19 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         tokio::spawn(push_demo_images(state.clone()));
     }
 
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown({
-            let state = state.clone();
-            async move {
-                shutdown_signal().await;
-                // Ends the workers and the live streams, so the server can finish.
-                state.sync.stop();
-            }
-        })
-        .await;
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown({
+        let state = state.clone();
+        async move {
+            shutdown_signal().await;
+            // Ends the workers and the live streams, so the server can finish.
+            state.sync.stop();
+        }
+    })
+    .await;
     if let Some(registry) = managed {
         tracing::info!("stopping the registry");
         registry.stop().await;

@@ -1,88 +1,323 @@
-//! `GET /auth/token`: the registry's token server (the Docker token protocol). Checks the Basic
-//! credentials, grants the allowed subset of each requested scope and signs a JWT.
+//! `/auth/token`: the registry's token server. Both forms of distribution's token protocol:
+//! `GET` with HTTP Basic (docker, skopeo; `offline_token=true` adds a refresh token) and `POST`
+//! with an OAuth2 form (`password` and `refresh_token` grants; containerd tries it first). The
+//! credentials are checked by `access::credentials` (throttled, cached), the granted subset of
+//! each requested scope comes from the one decision function, and the answer is a signed JWT.
 
-use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use base64::Engine;
 
-use app::backend::access::{allowed_actions, Subject};
+use app::backend::access::credentials::{Purpose, Refusal, Verified};
+use app::backend::access::{assignments, refresh_tokens, Subject};
 use app::backend::tokens::{parse_scope, ResourceAccess};
-use app::backend::{users, AppState};
+use app::backend::AppState;
 
 const BASIC_CHALLENGE: &str = r#"Basic realm="Wharf registry token service", charset="UTF-8""#;
+/// Scopes looked at per request; a client asks for a handful.
+const MAX_SCOPES: usize = 64;
+/// The largest POST form read.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
-pub async fn issue(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+/// What a token request asks for, whichever form it came in.
+struct TokenRequest {
+    service: Option<String>,
+    scopes: Vec<String>,
+    /// The client wants a refresh token back.
+    offline: bool,
+    credential: Credential,
+    form: Form,
+}
+
+enum Credential {
+    None,
+    Password { username: String, password: String },
+    Refresh(String),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Get,
+    Post,
+}
+
+pub async fn issue_get(
+    State(state): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
-    let mut service = None;
-    let mut scopes = Vec::new();
+    let mut request = TokenRequest {
+        service: None,
+        scopes: Vec::new(),
+        offline: false,
+        credential: Credential::None,
+        form: Form::Get,
+    };
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match key.as_ref() {
-            "service" => service = Some(value.into_owned()),
+            "service" => request.service = Some(value.into_owned()),
             // Some clients join several scopes with spaces in one parameter.
-            "scope" => scopes.extend(value.split(' ').filter(|s| !s.is_empty()).map(str::to_string)),
+            "scope" => request
+                .scopes
+                .extend(value.split(' ').filter(|s| !s.is_empty()).map(str::to_string)),
+            "offline_token" => request.offline = value == "true",
             _ => {}
         }
     }
-    if let Some(service) = &service {
-        if service != state.signer.service() {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let Some((username, password)) = value.to_str().ok().and_then(decode_basic) else {
+            return unauthorized(Form::Get, "send HTTP Basic credentials");
+        };
+        request.credential = Credential::Password { username, password };
+    }
+    answer(&state, client.map(|c| c.0 .0), request).await
+}
+
+pub async fn issue_post(
+    State(state): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send an application/x-www-form-urlencoded form",
+        );
+    }
+    let mut fields = std::collections::HashMap::new();
+    let mut scopes = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(&body) {
+        if key == "scope" {
+            scopes.extend(value.split(' ').filter(|s| !s.is_empty()).map(str::to_string));
+        } else {
+            fields.insert(key.into_owned(), value.into_owned());
+        }
+    }
+    let field = |name: &str| fields.get(name).filter(|v| !v.is_empty()).cloned();
+    if field("client_id").is_none() {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id is required");
+    }
+    let credential = match field("grant_type").as_deref() {
+        Some("password") => match (field("username"), field("password")) {
+            (Some(username), Some(password)) => Credential::Password { username, password },
+            _ => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "the password grant needs username and password",
+                )
+            }
+        },
+        Some("refresh_token") => match field("refresh_token") {
+            Some(token) => Credential::Refresh(token),
+            None => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "the refresh_token grant needs refresh_token",
+                )
+            }
+        },
+        Some(other) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                &format!(
+                    "grant_type {:?} is not supported: use password or refresh_token",
+                    truncate(other)
+                ),
+            )
+        }
+        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
+    };
+    let request = TokenRequest {
+        service: field("service"),
+        scopes,
+        offline: field("access_type").as_deref() == Some("offline"),
+        credential,
+        form: Form::Post,
+    };
+    answer(&state, client.map(|c| c.0 .0), request).await
+}
+
+async fn answer(state: &AppState, client: Option<SocketAddr>, request: TokenRequest) -> Response {
+    let form = request.form;
+    let service = state.signer.service();
+    if let Some(asked) = &request.service {
+        if asked != service {
             return error(
+                form,
                 StatusCode::BAD_REQUEST,
                 "UNSUPPORTED",
-                &format!("this token server serves {:?}, not {service:?}", state.signer.service()),
+                &format!("this token server serves {service:?}, not {:?}", truncate(asked)),
             );
         }
     }
-    let mut requested = Vec::with_capacity(scopes.len());
-    for scope in &scopes {
+    if request.scopes.len() > MAX_SCOPES {
+        return error(
+            form,
+            StatusCode::BAD_REQUEST,
+            "SCOPE_INVALID",
+            &format!("at most {MAX_SCOPES} scopes per request"),
+        );
+    }
+    let mut requested = Vec::with_capacity(request.scopes.len());
+    for scope in &request.scopes {
         match parse_scope(scope) {
             Ok(access) => requested.push(access),
-            Err(err) => return error(StatusCode::BAD_REQUEST, "SCOPE_INVALID", &err.to_string()),
+            Err(err) => return error(form, StatusCode::BAD_REQUEST, "SCOPE_INVALID", &err.to_string()),
         }
     }
 
-    let subject = match headers.get(header::AUTHORIZATION) {
-        None => Subject::Anonymous,
-        Some(value) => {
-            let Some((username, password)) = value.to_str().ok().and_then(decode_basic) else {
-                return unauthorized("send HTTP Basic credentials");
-            };
-            match users::authenticate(&state.db, &username, &password).await {
-                Ok(Some(user)) => Subject::User(user),
+    let address = client.map(|c| c.ip());
+    let (verified, refresh_token) = match request.credential {
+        Credential::None => (
+            Verified {
+                subject: Subject::Anonymous,
+                access_token_id: None,
+            },
+            None,
+        ),
+        Credential::Password { username, password } => {
+            match state
+                .credentials
+                .verify(&state.db, Purpose::Registry, &username, &password, address)
+                .await
+            {
+                Ok(verified) => (verified, None),
+                Err(refusal) => return refused(form, refusal),
+            }
+        }
+        Credential::Refresh(token) => {
+            if let Err(wait) = state.credentials.throttle.check_address(address) {
+                return refused(form, Refusal::Throttled(wait));
+            }
+            match refresh_tokens::redeem(&state.db, &token, service).await {
+                Ok(Some(subject)) => (
+                    Verified {
+                        subject,
+                        access_token_id: None,
+                    },
+                    // Not rotated: the client keeps the one it has.
+                    Some(token),
+                ),
                 Ok(None) => {
-                    tracing::info!(user = %username, "token request with wrong credentials");
-                    return unauthorized("wrong user name or password");
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "token request: database error");
-                    return error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "UNAVAILABLE",
-                        "database unavailable, try again",
+                    state.credentials.throttle.failed("", address);
+                    return oauth_error(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_grant",
+                        "the refresh token is unknown, revoked or expired: log in again",
                     );
                 }
+                Err(err) => return unavailable(form, &err),
             }
         }
     };
 
+    let grants = match assignments::grants_of(&state.db, &verified.subject).await {
+        Ok(grants) => grants,
+        Err(err) => return unavailable(form, &err),
+    };
     let granted: Vec<ResourceAccess> = requested
         .into_iter()
         .filter_map(|asked| {
-            let actions = allowed_actions(&subject, &asked.resource_type, &asked.name, &asked.actions);
+            let actions = grants.token_actions(&asked.resource_type, &asked.name, &asked.actions);
             (!actions.is_empty()).then_some(ResourceAccess { actions, ..asked })
         })
         .collect();
-    match state.signer.sign(&subject.token_subject(), &granted) {
-        Ok(token) => {
-            tracing::debug!(subject = %subject.token_subject(), granted = granted.len(), "token issued");
-            Json(token).into_response()
+    let refresh_token = match refresh_token {
+        Some(token) => Some(token),
+        None if request.offline => {
+            match refresh_tokens::issue(
+                &state.db,
+                &verified.subject,
+                verified.access_token_id.as_deref(),
+                service,
+            )
+            .await
+            {
+                Ok(token) => token,
+                Err(err) => return unavailable(form, &err),
+            }
+        }
+        None => None,
+    };
+    match state.signer.sign(&verified.subject.token_subject(), &granted) {
+        Ok(mut token) => {
+            tracing::debug!(subject = %verified.subject.token_subject(), granted = granted.len(), "token issued");
+            if form == Form::Post {
+                token.scope = Some(
+                    granted
+                        .iter()
+                        .map(|a| format!("{}:{}:{}", a.resource_type, a.name, a.actions.join(",")))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
+            }
+            token.refresh_token = refresh_token;
+            let mut response = Json(token).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
         }
         Err(err) => {
             tracing::error!(error = %err, "cannot sign token");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "cannot sign the token")
+            error(
+                form,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN",
+                "cannot sign the token",
+            )
         }
     }
+}
+
+fn refused(form: Form, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Wrong => unauthorized(form, "wrong user name or password (or token)"),
+        Refusal::Throttled(wait) => {
+            let mut response = error(
+                form,
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOOMANYREQUESTS",
+                &refusal.to_string(),
+            );
+            if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Refusal::Unavailable(err) => unavailable(form, &err),
+    }
+}
+
+fn unavailable(form: Form, err: &sqlx::Error) -> Response {
+    tracing::error!(error = %err, "token request: database error");
+    error(
+        form,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "UNAVAILABLE",
+        "database unavailable, try again",
+    )
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 fn decode_basic(value: &str) -> Option<(String, String)> {
@@ -96,18 +331,37 @@ fn decode_basic(value: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-fn unauthorized(message: &str) -> Response {
-    let mut response = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static(BASIC_CHALLENGE),
-    );
+fn unauthorized(form: Form, message: &str) -> Response {
+    let mut response = error(form, StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));
     response
 }
 
-/// Errors in the registry's own `{"errors":[{code,message}]}` shape, which clients print.
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({"errors": [{"code": code, "message": message}]});
+/// Errors in the registry's own `{"errors":[{code,message}]}` shape for `GET`, which clients
+/// print; OAuth2's `{"error", "error_description"}` for the `POST` form.
+fn error(form: Form, status: StatusCode, code: &str, message: &str) -> Response {
+    match form {
+        Form::Get => {
+            let body = serde_json::json!({"errors": [{"code": code, "message": message}]});
+            (status, Json(body)).into_response()
+        }
+        Form::Post => {
+            let oauth_code = match status {
+                StatusCode::UNAUTHORIZED => "invalid_grant",
+                StatusCode::BAD_REQUEST if code == "SCOPE_INVALID" => "invalid_scope",
+                StatusCode::BAD_REQUEST => "invalid_request",
+                StatusCode::TOO_MANY_REQUESTS => "slow_down",
+                _ => "temporarily_unavailable",
+            };
+            oauth_error(status, oauth_code, message)
+        }
+    }
+}
+
+fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+    let body = serde_json::json!({"error": code, "error_description": description});
     (status, Json(body)).into_response()
 }
 

@@ -5,14 +5,22 @@ use crate::model::{AppError, CurrentUser};
 /// Who is signed in, or `None`.
 #[server(prefix = "/api", endpoint = "me")]
 pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
+    use crate::backend::access::{assignments, Action, Subject, Target};
     use crate::backend::{session, AppState};
     crate::backend::responses::with_status(
         async move {
             let state = AppState::from_context()?;
             let session = leptos_axum::extract::<tower_sessions::Session>().await?;
-            Ok(session::current_user(&state, &session).await?.map(|u| CurrentUser {
-                username: u.username,
-                is_admin: u.is_admin,
+            let Some(user) = session::current_user(&state, &session).await? else {
+                return Ok(None);
+            };
+            let subject = Subject::User(user.clone());
+            let grants = assignments::grants_of(&state.db, &subject)
+                .await
+                .map_err(session::internal)?;
+            Ok(Some(CurrentUser {
+                can_administer: grants.allows(Target::Registry, Action::Administer),
+                username: user.username,
             }))
         }
         .await,
@@ -23,7 +31,9 @@ pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
 /// Signs in with a user name and password, then sends the browser to `next` (a local path) or `/`.
 #[server(prefix = "/api", endpoint = "login")]
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::backend::{session, users, AppState};
+    use crate::backend::access::credentials::{Purpose, Refusal};
+    use crate::backend::access::Subject;
+    use crate::backend::{session, AppState};
     crate::backend::responses::with_status(
         async move {
             let state = AppState::from_context()?;
@@ -35,10 +45,22 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
             if username.len() > 256 || password.len() > 1024 {
                 return Err(AppError::BadRequest("User name or password is too long.".into()));
             }
-            let user = users::authenticate(&state.db, username, &password)
+            let client = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .await
-                .map_err(session::internal)?
-                .ok_or_else(|| AppError::BadRequest("Wrong user name or password.".into()))?;
+                .ok()
+                .map(|info| info.0.ip());
+            let verified = state
+                .credentials
+                .verify(&state.db, Purpose::Console, username, &password, client)
+                .await
+                .map_err(|refusal| match refusal {
+                    Refusal::Wrong => AppError::BadRequest("Wrong user name or password.".into()),
+                    Refusal::Throttled(_) => AppError::BadRequest(format!("{refusal}.")),
+                    Refusal::Unavailable(err) => session::internal(err),
+                })?;
+            let Subject::User(user) = verified.subject else {
+                return Err(AppError::BadRequest("Wrong user name or password.".into()));
+            };
             session::sign_in(&session, &user).await?;
             tracing::info!(user = %user.username, "signed in");
             leptos_axum::redirect(&safe_next(next.as_deref()));

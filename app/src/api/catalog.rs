@@ -9,15 +9,20 @@ pub async fn list_repositories(query: CatalogQuery) -> Result<CatalogPage, AppEr
     use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let state = session::authorize("registry", "catalog", "*", "browse the catalog").await?;
+            let (state, caller) = session::signed_in().await?;
             if query.search.len() > 256 || query.namespace.len() > 256 {
                 return Err(AppError::BadRequest(
                     "The search text is too long (at most 256 characters).".into(),
                 ));
             }
-            let rows = queries::catalog(&state.db, &query, &state.settings.registry_host)
-                .await
-                .map_err(session::internal)?;
+            let rows = queries::catalog(
+                &state.db,
+                &query,
+                &caller.grants.readable(),
+                &state.settings.registry_host,
+            )
+            .await
+            .map_err(session::internal)?;
             Ok(CatalogPage {
                 repositories: rows.repositories,
                 matching: rows.matching,

@@ -11,7 +11,7 @@ pub async fn list_events(
     action: Option<String>,
     pusher: Option<String>,
 ) -> Result<EventsPage, AppError> {
-    use crate::backend::{events, session, AppState};
+    use crate::backend::{events, session};
     let (repository, action, pusher) = (
         repository.unwrap_or_default(),
         action.unwrap_or_default(),
@@ -19,9 +19,7 @@ pub async fn list_events(
     );
     crate::backend::responses::with_status(
         async move {
-            let state = AppState::from_context()?;
-            let session = leptos_axum::extract::<tower_sessions::Session>().await?;
-            session::require_user(&state, &session).await?;
+            let (state, caller) = session::signed_in().await?;
             if !matches!(action.as_str(), "" | "push" | "delete") {
                 return Err(AppError::BadRequest("Filter by push or delete.".into()));
             }
@@ -32,6 +30,7 @@ pub async fn list_events(
                 repository,
                 action,
                 pusher,
+                visible: caller.grants.readable(),
             };
             events::list(&state.db, &filter, cursor.as_deref().filter(|c| !c.is_empty()))
                 .await
@@ -45,11 +44,12 @@ pub async fn list_events(
 /// Applies a set-aside event again (administrators): it gets a fresh set of attempts.
 #[server(prefix = "/api", endpoint = "retry_event")]
 pub async fn retry_event(id: String) -> Result<(), AppError> {
+    use crate::backend::access::{Action, Target};
     use crate::backend::session;
     use crate::backend::sync::apply::QUEUE;
     crate::backend::responses::with_status(
         async move {
-            let state = session::authorize("registry", "catalog", "*", "retry registry events").await?;
+            let (state, _) = session::authorize(Target::Registry, Action::Administer, "retry registry events").await?;
             let mut conn = state.db.pool.acquire().await.map_err(session::internal)?;
             if !crate::backend::work::revive(&mut conn, &QUEUE, &id)
                 .await

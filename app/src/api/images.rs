@@ -17,14 +17,14 @@ pub fn image_confirmation(digest: &str, tags: &[String]) -> String {
 /// Deletes an image by digest: every tag on it goes with it.
 #[server(prefix = "/api", endpoint = "delete_image")]
 pub async fn delete_image(repository: String, digest: String, confirm: String) -> Result<DeleteOutcome, AppError> {
+    use crate::backend::access::{Action, Target};
     use crate::backend::index::queries;
     use crate::backend::{deletion, session};
     crate::backend::responses::with_status(
         async move {
-            let state = session::authorize(
-                "repository",
-                &repository,
-                "delete",
+            let (state, _) = session::authorize(
+                Target::Repository(&repository),
+                Action::Delete,
                 &format!("delete images in {repository}"),
             )
             .await?;
@@ -64,14 +64,14 @@ pub async fn delete_image(repository: String, digest: String, confirm: String) -
 /// Deletes one tag; the image and its other tags stay.
 #[server(prefix = "/api", endpoint = "delete_tag")]
 pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Result<DeleteOutcome, AppError> {
+    use crate::backend::access::{Action, Target};
     use crate::backend::index::queries;
     use crate::backend::{deletion, session};
     crate::backend::responses::with_status(
         async move {
-            let state = session::authorize(
-                "repository",
-                &repository,
-                "delete",
+            let (state, _) = session::authorize(
+                Target::Repository(&repository),
+                Action::Delete,
                 &format!("delete tags in {repository}"),
             )
             .await?;

@@ -5,11 +5,13 @@ use crate::model::{AppError, ManifestView, RepositoryView};
 /// A repository's images (one row per digest with its tags), newest push first.
 #[server(prefix = "/api", endpoint = "repository")]
 pub async fn repository(name: String, filter: String, page: u32) -> Result<RepositoryView, AppError> {
+    use crate::backend::access::{Action, Target};
     use crate::backend::index::queries::{self, TAGS_PAGE_SIZE};
     use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let state = session::authorize("repository", &name, "pull", &format!("browse {name}")).await?;
+            let (state, caller) =
+                session::authorize(Target::Repository(&name), Action::Pull, &format!("browse {name}")).await?;
             let summary = queries::repository(&state.db, &name)
                 .await
                 .map_err(session::internal)?
@@ -30,6 +32,7 @@ pub async fn repository(name: String, filter: String, page: u32) -> Result<Repos
                 labels: queries::display_labels(&images.labels),
                 sync: state.sync.status(),
                 generated_at_ms: crate::backend::db::now_ms(),
+                can_delete: caller.grants.allows(Target::Repository(&name), Action::Delete),
                 name,
             })
         }
@@ -41,15 +44,14 @@ pub async fn repository(name: String, filter: String, page: u32) -> Result<Repos
 /// One manifest: `reference` is a digest (`sha256:…`) or a tag.
 #[server(prefix = "/api", endpoint = "manifest")]
 pub async fn manifest(repository: String, reference: String) -> Result<ManifestView, AppError> {
+    use crate::backend::access::{Action, Target};
     use crate::backend::index::{detail, queries};
     use crate::backend::registry::RegistryError;
     use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let state = session::authorize("repository",
-                &repository,
-                "pull",
-                &format!("browse {repository}")).await?;
+            let (state, _) =
+                session::authorize(Target::Repository(&repository), Action::Pull, &format!("browse {repository}")).await?;
             let not_found = || AppError::NotFound(format!("{repository}@{reference}"));
             let unavailable = |err: RegistryError| {
                 AppError::RegistryUnavailable(format!(

@@ -5,10 +5,11 @@ use crate::model::{AppError, SettingsView, SyncStatus};
 /// Asks the reconcile worker to walk the registry now (administrators).
 #[server(prefix = "/api", endpoint = "resync")]
 pub async fn resync() -> Result<SyncStatus, AppError> {
+    use crate::backend::access::{Action, Target};
     use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let state = session::authorize("registry", "catalog", "*", "resync the index").await?;
+            let (state, _) = session::authorize(Target::Registry, Action::Administer, "resync the index").await?;
             state
                 .notifier
                 .publish(crate::backend::notifier::Signal::ResyncRequested);
@@ -22,16 +23,13 @@ pub async fn resync() -> Result<SyncStatus, AppError> {
 /// How Wharf is connected to its registry (administrators: it holds the notification secret).
 #[server(prefix = "/api", endpoint = "settings")]
 pub async fn settings() -> Result<SettingsView, AppError> {
+    use crate::backend::access::{Action, Target};
     use crate::backend::registry_config::notification_stanza;
-    use crate::backend::{session, AppState};
+    use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let state = AppState::from_context()?;
-            let session = session::current_session().await?;
-            let user = session::require_user(&state, &session).await?;
-            if !user.is_admin {
-                return Err(AppError::Forbidden("see the registry settings".into()));
-            }
+            let (state, _) =
+                session::authorize(Target::Registry, Action::Administer, "see the registry settings").await?;
             let settings = &state.settings;
             let events_url = settings
                 .public_url

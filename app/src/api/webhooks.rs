@@ -13,6 +13,7 @@ use crate::model::{AppError, DeliveriesPage, DeliveryDetail, SavedWebhook, Webho
 mod server {
     use std::time::Duration;
 
+    use crate::backend::access::{Action, Target};
     use crate::backend::session;
     use crate::backend::webhooks::deliveries::{self, DeliveryKind};
     use crate::backend::webhooks::event::{EventAction, WebhookEvent};
@@ -24,7 +25,8 @@ mod server {
 
     /// Every webhook function starts here.
     pub async fn authorize() -> Result<AppState, AppError> {
-        session::authorize("registry", "catalog", "*", "manage webhooks").await
+        let (state, _) = session::authorize(Target::Registry, Action::ManageWebhooks, "manage webhooks").await?;
+        Ok(state)
     }
 
     pub fn internal(err: impl std::fmt::Display) -> AppError {

@@ -271,6 +271,10 @@ pub async fn list(db: &Db, filter: &EventFilter, cursor: Option<&str>) -> Result
     if !filter.pusher.trim().is_empty() {
         bind("actor = {}", filter.pusher.trim().to_string());
     }
+    if let Some((condition, patterns)) = filter.visible.sql_condition("repository", binds.len() + 3) {
+        conditions.push(condition);
+        binds.extend(patterns);
+    }
     let sql = format!(
         "SELECT id, received_at, occurred_at, action, repository, tag, digest, media_type, size, actor, \
          indexed_at, dead_at, last_error FROM registry_events WHERE {} ORDER BY received_at DESC, id DESC LIMIT {}",
@@ -329,6 +333,8 @@ pub struct EventFilter {
     pub action: String,
     /// The user or robot that pushed or deleted.
     pub pusher: String,
+    /// The repositories the reader may see.
+    pub visible: crate::backend::access::Visibility,
 }
 
 impl EventFilter {

@@ -27,19 +27,30 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// 19 MiB and tens of milliseconds, so a flood of made-up credentials waits in line (a few bytes
 /// each) instead of taking the server's memory. An over-long password is refused unhashed.
 pub async fn verify_bounded(password: &str, stored: String) -> bool {
+    verify_gated(password, stored, || true).await.unwrap_or(false)
+}
+
+/// [`verify_bounded`], asking `gate` once a hashing slot is free: `None` when it says no (the
+/// caller was throttled while it waited in line), and no hash is computed.
+pub async fn verify_gated(password: &str, stored: String, gate: impl FnOnce() -> bool) -> Option<bool> {
     static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     if password.len() > MAX_PASSWORD_BYTES {
-        return false;
+        return Some(false);
     }
     let slots =
         SLOTS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
     let Ok(_slot) = slots.acquire().await else {
-        return false;
+        return Some(false);
     };
+    if !gate() {
+        return None;
+    }
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || verify(&password, &stored))
-        .await
-        .unwrap_or(false)
+    Some(
+        tokio::task::spawn_blocking(move || verify(&password, &stored))
+            .await
+            .unwrap_or(false),
+    )
 }
 
 /// A random password of 24 characters from an unambiguous alphabet.

@@ -2,6 +2,7 @@
 
 use tower_sessions::Session;
 
+use super::access::{self, Action, Grants, Subject, Target};
 use super::state::AppState;
 use super::users::{self, User};
 use crate::model::AppError;
@@ -36,24 +37,32 @@ pub fn internal(err: impl std::fmt::Display) -> AppError {
     AppError::Internal("see the server log".into())
 }
 
-/// The signed-in user, if `allowed_actions` grants them `action` on the resource; otherwise
-/// `Unauthorized` (signed out) or `Forbidden` with `what` ("delete images in team/app").
-pub async fn require_access(
-    state: &AppState,
-    session: &Session,
-    resource_type: &str,
-    resource_name: &str,
-    action: &str,
-    what: &str,
-) -> Result<User, AppError> {
-    let user = require_user(state, session).await?;
-    let subject = super::access::Subject::User(user.clone());
-    let granted = super::access::allowed_actions(&subject, resource_type, resource_name, &[action.to_string()]);
-    if granted.iter().any(|a| a == action) {
-        Ok(user)
-    } else {
-        Err(AppError::Forbidden(what.to_string()))
+/// A signed-in user with everything their assignments grant.
+pub struct Caller {
+    pub user: User,
+    pub grants: Grants,
+}
+
+impl Caller {
+    /// `Forbidden` with `what` ("delete images in team/app") unless [`decide`] allows it.
+    ///
+    /// [`decide`]: super::access::decide
+    pub fn require(&self, target: Target<'_>, action: Action, what: &str) -> Result<(), AppError> {
+        if self.grants.allows(target, action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(what.to_string()))
+        }
     }
+}
+
+/// The signed-in user and their grants, or `Unauthorized`.
+pub async fn require_caller(state: &AppState, session: &Session) -> Result<Caller, AppError> {
+    let user = require_user(state, session).await?;
+    let grants = access::assignments::grants_of(&state.db, &Subject::User(user.clone()))
+        .await
+        .map_err(internal)?;
+    Ok(Caller { user, grants })
 }
 
 /// The session of the current server function call.
@@ -61,16 +70,19 @@ pub async fn current_session() -> Result<Session, AppError> {
     Ok(leptos_axum::extract::<Session>().await?)
 }
 
-/// The first step of a server function: the app state, once the signed-in user may perform
-/// `action` on the resource (see [`require_access`]).
-pub async fn authorize(
-    resource_type: &str,
-    resource_name: &str,
-    action: &str,
-    what: &str,
-) -> Result<AppState, AppError> {
+/// The first step of a server function that reads a list it filters itself: the app state and
+/// the signed-in caller.
+pub async fn signed_in() -> Result<(AppState, Caller), AppError> {
     let state = AppState::from_context()?;
     let session = current_session().await?;
-    require_access(&state, &session, resource_type, resource_name, action, what).await?;
-    Ok(state)
+    let caller = require_caller(&state, &session).await?;
+    Ok((state, caller))
+}
+
+/// The first step of every other server function: the app state and the caller, once the
+/// signed-in user may do `action` on `target` (else `Unauthorized` or `Forbidden` with `what`).
+pub async fn authorize(target: Target<'_>, action: Action, what: &str) -> Result<(AppState, Caller), AppError> {
+    let (state, caller) = signed_in().await?;
+    caller.require(target, action, what)?;
+    Ok((state, caller))
 }

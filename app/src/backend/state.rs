@@ -28,6 +28,8 @@ pub struct App {
     pub notifier: Arc<Notifier>,
     /// Where webhooks may be sent.
     pub webhook_policy: Arc<super::webhooks::outbound::OutboundPolicy>,
+    /// Checks passwords, tokens and robot secrets (throttled, cached).
+    pub credentials: Arc<super::access::credentials::Credentials>,
     pub leptos_options: LeptosOptions,
 }
 

@@ -31,14 +31,30 @@ pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
 
 pub async fn create(db: &Db, username: &str, password: &str, is_admin: bool) -> Result<User, sqlx::Error> {
     let id = uuid::Uuid::new_v4().to_string();
+    let hash = passwords::hash(password);
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
     sqlx::query("INSERT INTO users (id, username, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
         .bind(username)
-        .bind(passwords::hash(password))
+        .bind(hash)
         .bind(i64::from(is_admin))
-        .bind(now_ms())
-        .execute(&db.pool)
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
+    if is_admin {
+        // An administrator is an Owner of the whole registry.
+        sqlx::query(
+            "INSERT INTO role_assignments (id, subject_kind, subject_id, role, scope, created_at) \
+             VALUES ($1, 'user', $2, 'owner', '', $3)",
+        )
+        .bind(format!("owner-{id}"))
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(User {
         id,
         username: username.to_string(),
@@ -47,7 +63,7 @@ pub async fn create(db: &Db, username: &str, password: &str, is_admin: bool) -> 
 }
 
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query("SELECT id, username, is_admin FROM users WHERE id = $1")
+    sqlx::query("SELECT id, username, is_admin FROM users WHERE id = $1 AND disabled = 0")
         .bind(id)
         .fetch_optional(&db.pool)
         .await?
@@ -55,26 +71,20 @@ pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> 
         .transpose()
 }
 
-/// The user whose name and password match, or `None`. Unknown names cost a hash too, so the
-/// answer time does not tell which names exist.
-pub async fn authenticate(db: &Db, username: &str, password: &str) -> Result<Option<User>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, username, is_admin, password_hash FROM users WHERE username = $1")
-        .bind(username)
-        .fetch_optional(&db.pool)
-        .await?;
-    let stored: String = match &row {
-        Some(row) => row.try_get("password_hash")?,
-        None => dummy_hash().to_string(),
-    };
-    let ok = passwords::verify_bounded(password, stored).await;
-    match row {
-        Some(row) if ok => Ok(Some(from_row(&row)?)),
-        _ => Ok(None),
-    }
+/// An enabled user and their password hash, by name.
+pub async fn with_password_hash(db: &Db, username: &str) -> Result<Option<(User, String)>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT id, username, is_admin, password_hash FROM users WHERE username = $1 AND disabled = 0")
+            .bind(username)
+            .fetch_optional(&db.pool)
+            .await?;
+    row.map(|row| Ok((from_row(&row)?, row.try_get("password_hash")?)))
+        .transpose()
 }
 
-/// A real hash to verify against when the user does not exist.
-fn dummy_hash() -> &'static str {
+/// A real hash to verify against when the user does not exist, so the answer time does not tell
+/// which names exist.
+pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| passwords::hash("wharf-dummy-password"))
 }

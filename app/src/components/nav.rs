@@ -22,7 +22,7 @@ pub fn Nav() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match auth.user.await {
                             Ok(Some(user)) => view! {
-                                <span class="user" title=if user.is_admin { "Administrator" } else { "User" }>{user.username}</span>
+                                <span class="user" title=if user.can_administer { "Administrator" } else { "User" }>{user.username}</span>
                                 <ActionForm action=auth.logout attr:class="inline">
                                     <button type="submit" class="link-button">"Sign out"</button>
                                 </ActionForm>

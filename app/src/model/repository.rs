@@ -74,6 +74,8 @@ pub struct RepositoryView {
     /// Server time of this answer: relative times ("5 minutes ago") are computed against it, so
     /// the server-rendered page and the hydrated one agree.
     pub generated_at_ms: i64,
+    /// The reader may delete tags and images here.
+    pub can_delete: bool,
 }
 
 impl RepositoryView {

@@ -4,5 +4,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentUser {
     pub username: String,
-    pub is_admin: bool,
+    /// Owner of the whole registry: settings, users, resync.
+    pub can_administer: bool,
 }

@@ -22,7 +22,6 @@ use crate::components::sync_banner::StaleBanner;
 use crate::components::time::{CreatedAt, TimeAgo};
 use crate::components::typing_history::TypingHistory;
 use crate::model::{AppError, ImageRow, Label, RepositoryView};
-use crate::Auth;
 
 fn repository_query_href(name: &str, filter: &str, page: u32) -> String {
     let mut params = Vec::new();
@@ -121,13 +120,9 @@ fn RepositoryBody(
     delete_image: ServerAction<DeleteImage>,
     delete_tag: ServerAction<DeleteTag>,
 ) -> impl IntoView {
-    let auth = expect_context::<Auth>();
-    let can_delete = Signal::derive(move || {
-        auth.user
-            .get()
-            .and_then(|u| u.ok())
-            .flatten()
-            .is_some_and(|u| u.is_admin)
+    let can_delete = Signal::derive({
+        let allowed = view_data.can_delete;
+        move || allowed
     });
     let newest = view_data.images.first().cloned();
     let name = view_data.name.clone();

@@ -8,6 +8,7 @@ use sqlx::Row;
 use super::labels::well_known_labels;
 use super::parse::attachment_of;
 use super::store::{self, ManifestRecord};
+use crate::backend::access::Visibility;
 use crate::backend::db::Db;
 use crate::model::{Attachment, CatalogQuery, CatalogSort, ImageRow, NamespaceCount, RepositoryRow};
 
@@ -31,10 +32,26 @@ pub struct CatalogRows {
     pub namespaces: Vec<NamespaceCount>,
 }
 
-pub async fn catalog(db: &Db, query: &CatalogQuery, registry_host: &str) -> Result<CatalogRows, sqlx::Error> {
+/// A page of the catalog as `visible` lets its reader see it (counts and namespaces included).
+pub async fn catalog(
+    db: &Db,
+    query: &CatalogQuery,
+    visible: &Visibility,
+    registry_host: &str,
+) -> Result<CatalogRows, sqlx::Error> {
     let search = query.search.trim().to_lowercase();
     let mut conditions = Vec::new();
     let mut params: Vec<String> = Vec::new();
+    let visibility = visible.sql_condition("name", 1);
+    if let Some((condition, patterns)) = &visibility {
+        conditions.push(condition.clone());
+        params.extend(patterns.iter().cloned());
+    }
+    let visible_filter = visibility
+        .as_ref()
+        .map(|(c, _)| format!("WHERE {c}"))
+        .unwrap_or_default();
+    let visible_params: Vec<String> = visibility.map(|(_, p)| p).unwrap_or_default();
     if !search.is_empty() {
         params.push(if search.ends_with('/') {
             format!("{}%", like_escape(&search))
@@ -90,28 +107,36 @@ pub async fn catalog(db: &Db, query: &CatalogQuery, registry_host: &str) -> Resu
         count_query = count_query.bind(param);
     }
     let matching: i64 = count_query.fetch_one(&db.pool).await?.try_get("n")?;
-    let total: i64 = if params.is_empty() {
+    let total: i64 = if params.len() == visible_params.len() {
         matching
     } else {
-        sqlx::query("SELECT COUNT(*) AS n FROM repositories")
-            .fetch_one(&db.pool)
-            .await?
-            .try_get("n")?
+        let sql = format!("SELECT COUNT(*) AS n FROM repositories {visible_filter}");
+        let mut count = sqlx::query(&sql);
+        for param in &visible_params {
+            count = count.bind(param);
+        }
+        count.fetch_one(&db.pool).await?.try_get("n")?
     };
-    let namespaces = sqlx::query(
-        "SELECT namespace, COUNT(*) AS n FROM repositories WHERE namespace <> '' \
+    let namespace_sql = format!(
+        "SELECT namespace, COUNT(*) AS n FROM repositories WHERE namespace <> '' {} \
          GROUP BY namespace ORDER BY namespace LIMIT 500",
-    )
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(NamespaceCount {
-            namespace: row.try_get("namespace")?,
-            repositories: row.try_get("n")?,
+        visible_filter.replacen("WHERE", "AND", 1)
+    );
+    let mut namespace_query = sqlx::query(&namespace_sql);
+    for param in &visible_params {
+        namespace_query = namespace_query.bind(param);
+    }
+    let namespaces = namespace_query
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(NamespaceCount {
+                namespace: row.try_get("namespace")?,
+                repositories: row.try_get("n")?,
+            })
         })
-    })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(CatalogRows {
         repositories,
         matching,

@@ -33,6 +33,12 @@ pub struct IssuedToken {
     pub access_token: String,
     pub expires_in: i64,
     pub issued_at: String,
+    /// The granted scopes, space-separated (the OAuth2 form's answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Set when the client asked for an offline token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 impl TokenSigner {
@@ -77,6 +83,8 @@ impl TokenSigner {
             issued_at: now
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
+            scope: None,
+            refresh_token: None,
         })
     }
 }

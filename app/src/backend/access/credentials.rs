@@ -1,0 +1,198 @@
+//! Checking what clients present: a user's password, a personal access token, or a robot
+//! secret (told apart by the secret's prefix). Every check goes through the throttle, password
+//! hashing is bounded (see `passwords::verify_gated`), and verified credentials are kept a short
+//! while in a bounded cache keyed by a hash of name and secret, so a CI job pulling a hundred
+//! images costs one argon2 check, not a hundred. The cache is cleared whenever a password,
+//! token or robot changes.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use moka::sync::Cache;
+use sha2::{Digest, Sha256};
+
+use super::robots;
+use super::secrets::SecretKind;
+use super::{personal_tokens, Subject, Throttle};
+use crate::backend::db::Db;
+use crate::backend::{passwords, users};
+
+/// Longest user name looked at; longer ones are refused unchecked.
+pub const MAX_NAME_BYTES: usize = 256;
+/// How long a verified credential is trusted without checking again.
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Where the credential is used: the console's sign-in form takes passwords only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Registry,
+    Console,
+}
+
+/// Who the credential proved to be.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub subject: Subject,
+    /// The personal access token used, if one was.
+    pub access_token_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("wrong user name or password")]
+    Wrong,
+    #[error("too many failed attempts; try again in {} s", .0.as_secs().max(1))]
+    Throttled(Duration),
+    #[error("database unavailable")]
+    Unavailable(#[from] sqlx::Error),
+}
+
+pub struct Credentials {
+    cache: Cache<[u8; 32], Verified>,
+    pub throttle: Throttle,
+}
+
+impl Default for Credentials {
+    fn default() -> Credentials {
+        Credentials::new(Throttle::default())
+    }
+}
+
+fn cache_key(purpose: Purpose, name: &str, secret: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(if purpose == Purpose::Registry { b"r" } else { b"c" });
+    hasher.update((name.len() as u64).to_be_bytes());
+    hasher.update(name.as_bytes());
+    hasher.update(secret.as_bytes());
+    hasher.finalize().into()
+}
+
+impl Credentials {
+    pub fn new(throttle: Throttle) -> Credentials {
+        Credentials {
+            cache: Cache::builder().max_capacity(10_000).time_to_live(CACHE_TTL).build(),
+            throttle,
+        }
+    }
+
+    /// Forget every verified credential: call after any change to passwords, tokens, robots or
+    /// users, so the change applies at once.
+    pub fn forget_all(&self) {
+        self.cache.invalidate_all();
+    }
+
+    /// Checks `name` and `secret` from `client`.
+    pub async fn verify(
+        &self,
+        db: &Db,
+        purpose: Purpose,
+        name: &str,
+        secret: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Verified, Refusal> {
+        self.throttle.check_address(client).map_err(Refusal::Throttled)?;
+        let key = cache_key(purpose, name, secret);
+        if let Some(verified) = self.cache.get(&key) {
+            return Ok(verified);
+        }
+        self.throttle.check_account(name).map_err(Refusal::Throttled)?;
+        let outcome = if name.is_empty() || name.len() > MAX_NAME_BYTES || secret.len() > passwords::MAX_PASSWORD_BYTES
+        {
+            None
+        } else {
+            self.check(db, purpose, name, secret, client).await?
+        };
+        match outcome {
+            Some(verified) => {
+                self.throttle.succeeded(name);
+                self.cache.insert(key, verified.clone());
+                Ok(verified)
+            }
+            None => {
+                self.throttle.failed(name, client);
+                tracing::info!(
+                    user = %name.chars().take(64).collect::<String>().escape_debug(),
+                    client = ?client,
+                    "wrong credentials"
+                );
+                Err(Refusal::Wrong)
+            }
+        }
+    }
+
+    async fn check(
+        &self,
+        db: &Db,
+        purpose: Purpose,
+        name: &str,
+        secret: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Option<Verified>, Refusal> {
+        match (purpose, SecretKind::of(secret)) {
+            (Purpose::Registry, Some(SecretKind::PersonalToken)) => {
+                let found = personal_tokens::authenticate(db, name, secret).await?;
+                if let Some((_, token)) = &found {
+                    spawn_touch(db, token.id.clone(), |db, id| async move {
+                        personal_tokens::touch(&db, &id).await
+                    });
+                }
+                Ok(found.map(|(user, token)| Verified {
+                    subject: Subject::User(user),
+                    access_token_id: Some(token.id),
+                }))
+            }
+            (Purpose::Registry, Some(SecretKind::Robot)) => {
+                let found = robots::authenticate(db, name, secret).await?;
+                if let Some(robot) = &found {
+                    spawn_touch(
+                        db,
+                        robot.id.clone(),
+                        |db, id| async move { robots::touch(&db, &id).await },
+                    );
+                }
+                Ok(found.map(|robot| Verified {
+                    subject: Subject::Robot(robot),
+                    access_token_id: None,
+                }))
+            }
+            // A refresh token is no password; a robot or token secret signs in to nothing else.
+            (_, Some(_)) => Ok(None),
+            (_, None) => {
+                let found = users::with_password_hash(db, name).await?;
+                let stored = found
+                    .as_ref()
+                    .map_or_else(|| users::dummy_hash().to_string(), |(_, hash)| hash.clone());
+                // Re-checked once a hashing slot is free: requests queued behind a flood that got
+                // an address or account locked are refused without hashing.
+                let gate = || self.throttle.check(name, client).is_ok();
+                match passwords::verify_gated(secret, stored, gate).await {
+                    None => Err(Refusal::Throttled(
+                        self.throttle
+                            .check(name, client)
+                            .err()
+                            .unwrap_or(Duration::from_secs(1)),
+                    )),
+                    Some(true) => Ok(found.map(|(user, _)| Verified {
+                        subject: Subject::User(user),
+                        access_token_id: None,
+                    })),
+                    Some(false) => Ok(None),
+                }
+            }
+        }
+    }
+}
+
+/// Records "last used" in the background: a sign-in never waits on it or fails by it.
+fn spawn_touch<F, Fut>(db: &Db, id: String, touch: F)
+where
+    F: FnOnce(Db, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>> + Send,
+{
+    let db = db.clone();
+    tokio::spawn(async move {
+        if let Err(err) = touch(db, id).await {
+            tracing::warn!(error = %err, "could not record a credential's last use");
+        }
+    });
+}

@@ -1,0 +1,192 @@
+//! Where an assignment applies: the whole registry, a namespace and everything below it, or the
+//! repositories a name or glob matches. Written as text: `` (registry), `team-a/` (namespace),
+//! `team-a/api-*` (glob; `*` matches any characters, `/` included).
+
+use globset::{GlobBuilder, GlobMatcher};
+
+use crate::backend::index::queries::like_escape;
+
+#[derive(Debug, Clone)]
+pub enum Scope {
+    Registry,
+    /// Without the trailing `/`.
+    Namespace(String),
+    Repositories(RepositoryGlob),
+}
+
+#[derive(Debug, Clone)]
+pub struct RepositoryGlob {
+    pattern: String,
+    matcher: GlobMatcher,
+}
+
+impl PartialEq for Scope {
+    fn eq(&self, other: &Scope) -> bool {
+        self.to_text() == other.to_text()
+    }
+}
+impl Eq for Scope {}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScopeError {
+    #[error("a scope is at most 255 characters")]
+    TooLong,
+    #[error(
+        "{0:?} is not a scope: use lower-case letters, digits, '.', '_', '-' and '/' \
+         (and '*' in a repository glob), e.g. team-a/ or team-a/api-*"
+    )]
+    Invalid(String),
+}
+
+impl Scope {
+    /// Parses the text form (see the module doc). Leading and trailing spaces are ignored.
+    pub fn parse(text: &str) -> Result<Scope, ScopeError> {
+        let text = text.trim();
+        if text.len() > 255 {
+            return Err(ScopeError::TooLong);
+        }
+        if text.is_empty() {
+            return Ok(Scope::Registry);
+        }
+        let invalid = || ScopeError::Invalid(text.to_string());
+        if let Some(namespace) = text.strip_suffix('/') {
+            if !valid_path(namespace, false) {
+                return Err(invalid());
+            }
+            return Ok(Scope::Namespace(namespace.to_string()));
+        }
+        if !valid_path(text, true) {
+            return Err(invalid());
+        }
+        let matcher = GlobBuilder::new(text)
+            .literal_separator(false)
+            .backslash_escape(false)
+            .build()
+            .map_err(|_| invalid())?
+            .compile_matcher();
+        Ok(Scope::Repositories(RepositoryGlob {
+            pattern: text.to_string(),
+            matcher,
+        }))
+    }
+
+    /// The stored and displayed form.
+    pub fn to_text(&self) -> String {
+        match self {
+            Scope::Registry => String::new(),
+            Scope::Namespace(namespace) => format!("{namespace}/"),
+            Scope::Repositories(glob) => glob.pattern.clone(),
+        }
+    }
+
+    /// For people: "the whole registry", "team-a/", "team-a/api-*".
+    pub fn describe(&self) -> String {
+        match self {
+            Scope::Registry => "the whole registry".to_string(),
+            other => other.to_text(),
+        }
+    }
+
+    pub fn covers(&self, repository: &str) -> bool {
+        match self {
+            Scope::Registry => true,
+            Scope::Namespace(namespace) => repository
+                .strip_prefix(namespace.as_str())
+                .is_some_and(|rest| rest.starts_with('/')),
+            Scope::Repositories(glob) => glob.matcher.is_match(repository),
+        }
+    }
+
+    /// A `LIKE` pattern (with `ESCAPE '\'`) matching the same repository names as [`covers`];
+    /// `None` for the registry (everything).
+    ///
+    /// [`covers`]: Scope::covers
+    pub fn like_pattern(&self) -> Option<String> {
+        match self {
+            Scope::Registry => None,
+            Scope::Namespace(namespace) => Some(format!("{}/%", like_escape(namespace))),
+            Scope::Repositories(glob) => Some(glob.pattern.split('*').map(like_escape).collect::<Vec<_>>().join("%")),
+        }
+    }
+}
+
+/// Repository-name characters, `/`-separated non-empty parts; `*` only in globs.
+fn valid_path(text: &str, glob: bool) -> bool {
+    !text.is_empty()
+        && text.split('/').all(|part| !part.is_empty())
+        && text.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '/') || (glob && c == '*')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn like(pattern: &str, text: &str) -> bool {
+        // The SQL LIKE semantics, for the patterns like_pattern produces.
+        fn go(p: &[char], t: &[char]) -> bool {
+            match p.split_first() {
+                None => t.is_empty(),
+                Some(('%', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+                Some(('\\', rest)) => {
+                    let (c, rest) = rest.split_first().unwrap();
+                    t.first() == Some(c) && go(rest, &t[1..])
+                }
+                Some(('_', rest)) => !t.is_empty() && go(rest, &t[1..]),
+                Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+            }
+        }
+        go(&pattern.chars().collect::<Vec<_>>(), &text.chars().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn scopes_parse_and_cover() {
+        assert_eq!(Scope::parse("").unwrap(), Scope::Registry);
+        assert_eq!(Scope::parse(" team-a/ ").unwrap().to_text(), "team-a/");
+        let namespace = Scope::parse("team-a/").unwrap();
+        assert!(namespace.covers("team-a/api"));
+        assert!(namespace.covers("team-a/x/y"));
+        assert!(!namespace.covers("team-a"));
+        assert!(!namespace.covers("team-ab/api"));
+        let glob = Scope::parse("team-a/api-*").unwrap();
+        assert!(glob.covers("team-a/api-gateway"));
+        assert!(glob.covers("team-a/api-x/y"));
+        assert!(!glob.covers("team-a/web"));
+        let exact = Scope::parse("shop/api").unwrap();
+        assert!(exact.covers("shop/api"));
+        assert!(!exact.covers("shop/api2"));
+        let dotted = Scope::parse("a.b/c").unwrap();
+        assert!(!dotted.covers("aXb/c"), "a dot is literal");
+        for bad in [
+            "/", "a//b", "/a", "A/b", "a b", "a/[b]", "a/{b,c}", "a/?", "a\\b", "a/b//",
+        ] {
+            assert!(Scope::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Scope::parse(&"a".repeat(256)), Err(ScopeError::TooLong));
+    }
+
+    #[test]
+    fn like_patterns_agree_with_covers() {
+        let names = [
+            "team-a/api",
+            "team-a/api-gateway",
+            "team-a/x/y",
+            "team-a",
+            "team-ab/api",
+            "team_a/api",
+            "teamxa/api",
+            "shop/api",
+            "shop/api2",
+            "a.b/c",
+        ];
+        for scope in ["team-a/", "team-a/api-*", "team_a/", "shop/api", "*/api", "a.b/*", "*"] {
+            let scope = Scope::parse(scope).unwrap();
+            let pattern = scope.like_pattern().unwrap();
+            for name in names {
+                assert_eq!(like(&pattern, name), scope.covers(name), "{scope:?} {pattern} {name}");
+            }
+        }
+        assert_eq!(Scope::Registry.like_pattern(), None);
+    }
+}
