@@ -19,11 +19,14 @@ CREATE TABLE team_members (
 );
 CREATE INDEX team_members_user ON team_members (user_id);
 
--- Robot accounts sign in to the registry only (never to the console).
+-- Robot accounts sign in to the registry only (never to the console). `scope` is where the
+-- robot belongs: its assignments stay within it, and whoever may manage access over all of it
+-- manages the robot.
 CREATE TABLE robots (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     description TEXT NOT NULL DEFAULT '',
+    scope TEXT NOT NULL DEFAULT '',
     secret_hash TEXT NOT NULL,
     enabled BIGINT NOT NULL DEFAULT 1,
     expires_at BIGINT,

@@ -130,6 +130,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
             public_url: public_url.clone(),
             reconcile_interval: Duration::from_secs(args.reconcile_interval),
             event_retention: Duration::from_secs(args.event_retention_days * 24 * 3600),
+            robot_max_days: args.robot_max_days,
         },
         db,
         signer,

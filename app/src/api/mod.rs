@@ -1,5 +1,6 @@
 //! Server functions, one module per area. Thin: authorize, call `backend`, map to a DTO.
 
+pub mod access;
 pub mod auth;
 pub mod catalog;
 pub mod events;

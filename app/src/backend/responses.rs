@@ -33,3 +33,10 @@ pub async fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> 
     }
     result
 }
+
+/// A database failure inside a server function: logged, and shown as "see the server log".
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> AppError {
+        super::session::internal(err)
+    }
+}

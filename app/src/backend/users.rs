@@ -114,3 +114,78 @@ pub async fn ensure_admin(db: &Db, password: Option<&str>) -> Result<AdminSetup,
         password_generated: generated,
     })
 }
+
+/// A user as listed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub disabled: i64,
+    pub created_at: i64,
+}
+
+pub async fn list(db: &Db) -> Result<Vec<UserRecord>, sqlx::Error> {
+    sqlx::query_as("SELECT id, username, disabled, created_at FROM users ORDER BY username")
+        .fetch_all(&db.pool)
+        .await
+}
+
+/// Any user (enabled or not) by name.
+pub async fn find_record_by_name(db: &Db, username: &str) -> Result<Option<UserRecord>, sqlx::Error> {
+    sqlx::query_as("SELECT id, username, disabled, created_at FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// Whether a user or a robot already has this name (they share one name space: both are
+/// registry logins).
+pub async fn name_taken(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 AS x FROM users WHERE username = $1 UNION ALL SELECT 1 AS x FROM robots WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&db.pool)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Sets a new password and ends the user's refresh tokens. `false`: no such user.
+pub async fn set_password(db: &Db, id: &str, password: &str) -> Result<bool, sqlx::Error> {
+    let hash = passwords::hash(password);
+    let mut tx = db.begin_write().await?;
+    let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM refresh_tokens WHERE subject_kind = 'user' AND subject_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(changed > 0)
+}
+
+/// Disables (or enables) a user: a disabled user cannot sign in, its sessions count as signed
+/// out and its tokens stop working.
+pub async fn set_disabled(db: &Db, id: &str, disabled: bool) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+        .bind(i64::from(disabled))
+        .bind(id)
+        .execute(&db.pool)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
+/// The stored hash of a user's password (to check the current one before a change).
+pub async fn password_hash(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|row| row.try_get("password_hash"))
+        .transpose()
+}

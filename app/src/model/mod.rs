@@ -1,5 +1,6 @@
 //! Data shapes shared by server functions and views: serde only, no server dependencies.
 
+mod access;
 mod catalog;
 mod error;
 mod events;
@@ -10,6 +11,10 @@ mod settings;
 mod sync;
 mod webhooks;
 
+pub use access::{
+    AccessView, AssignmentView, Explanation, NewSecret, ProfileView, PullSecretView, RobotView, TeamView, TokenView,
+    UserView,
+};
 pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};
 pub use error::AppError;
 pub use events::{EventRow, EventsPage, QuarantinedEvent};

@@ -58,6 +58,9 @@ pub enum Target<'a> {
     /// Registry-wide: the catalog as a whole, settings, users.
     Registry,
     Repository(&'a str),
+    /// All of a scope: assignments and robots in it are managed by whoever may manage access
+    /// over all of it.
+    Within(&'a Scope),
 }
 
 /// Every assignment that applies to one subject (its own, its teams', the anonymous ones).
@@ -85,6 +88,7 @@ pub fn decide(grants: &Grants, target: Target<'_>, action: Action) -> Decision {
         .filter(|a| match target {
             Target::Registry => a.scope == Scope::Registry,
             Target::Repository(name) => a.scope.covers(name),
+            Target::Within(scope) => a.scope.contains(scope),
         })
         .cloned()
         .collect();
@@ -234,6 +238,11 @@ mod tests {
         assert!(g.allows(Target::Repository("team-a/api-1"), Action::ManageAccess));
         // Only registry-scoped assignments count for registry-wide actions.
         assert!(!g.allows(Target::Registry, Action::ManageWebhooks));
+        let api = Scope::parse("team-a/api-*").unwrap();
+        assert!(g.allows(Target::Within(&api), Action::ManageAccess));
+        let team = Scope::parse("team-a/").unwrap();
+        assert!(!g.allows(Target::Within(&team), Action::ManageAccess));
+        assert!(g.allows(Target::Within(&team), Action::Push));
         let why = decide(&g, Target::Repository("team-a/api-1"), Action::Push);
         assert_eq!(why.matched.len(), 2, "{why:?}");
         let nothing = decide(&Grants::default(), Target::Repository("a/b"), Action::Pull);

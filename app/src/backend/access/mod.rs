@@ -6,11 +6,13 @@ pub mod assignments;
 pub mod credentials;
 mod decision;
 pub mod personal_tokens;
+pub mod pull_secret;
 pub mod refresh_tokens;
 pub mod robots;
 mod roles;
 mod scope;
 pub mod secrets;
+pub mod teams;
 mod throttle;
 
 pub use decision::{decide, Assignment, Decision, Grants, Principal, Target, Visibility};

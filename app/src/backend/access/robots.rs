@@ -18,6 +18,8 @@ pub struct RobotRecord {
     pub id: String,
     pub name: String,
     pub description: String,
+    /// Where it belongs (a scope's text form, see `Scope`).
+    pub scope: String,
     pub enabled: i64,
     pub expires_at: Option<i64>,
     pub created_at: i64,
@@ -30,7 +32,7 @@ impl RobotRecord {
     }
 }
 
-const COLUMNS: &str = "id, name, description, enabled, expires_at, created_at, last_used_at";
+const COLUMNS: &str = "id, name, description, scope, enabled, expires_at, created_at, last_used_at";
 
 /// Robot and user names: lower-case letters, digits, `.`, `_`, `-`; no `$` or spaces, so they
 /// need no quoting in a shell or YAML.
@@ -55,6 +57,7 @@ pub async fn create(
     db: &Db,
     name: &str,
     description: &str,
+    scope: &super::Scope,
     expires_at: Option<i64>,
 ) -> Result<(RobotRecord, String), RobotError> {
     let mut tx = db.begin_write().await?;
@@ -72,18 +75,20 @@ pub async fn create(
         id: uuid::Uuid::new_v4().to_string(),
         name: name.to_string(),
         description: description.to_string(),
+        scope: scope.to_text(),
         enabled: 1,
         expires_at,
         created_at: now_ms(),
         last_used_at: None,
     };
     sqlx::query(
-        "INSERT INTO robots (id, name, description, secret_hash, enabled, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, 1, $5, $6)",
+        "INSERT INTO robots (id, name, description, scope, secret_hash, enabled, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7)",
     )
     .bind(&record.id)
     .bind(&record.name)
     .bind(&record.description)
+    .bind(&record.scope)
     .bind(&hash)
     .bind(record.expires_at)
     .bind(record.created_at)
@@ -96,6 +101,13 @@ pub async fn create(
 pub async fn list(db: &Db) -> Result<Vec<RobotRecord>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM robots ORDER BY name"))
         .fetch_all(&db.pool)
+        .await
+}
+
+pub async fn find_by_name(db: &Db, name: &str) -> Result<Option<RobotRecord>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM robots WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(&db.pool)
         .await
 }
 
@@ -124,15 +136,23 @@ pub async fn authenticate(db: &Db, name: &str, secret: &str) -> Result<Option<Ro
     }))
 }
 
-/// A new secret; the old one stops working. `None` when there is no such robot.
+/// A new secret; the old one (and refresh tokens got with it) stops working. `None` when there
+/// is no such robot.
 pub async fn regenerate(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
     let (secret, hash) = secrets::generate(SecretKind::Robot);
+    let mut tx = db.begin_write().await?;
     let changed = sqlx::query("UPDATE robots SET secret_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(id)
-        .execute(&db.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+    // Refresh tokens got with the old secret end with it.
+    sqlx::query("DELETE FROM refresh_tokens WHERE subject_kind = 'robot' AND subject_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok((changed > 0).then_some(secret))
 }
 

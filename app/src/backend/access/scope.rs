@@ -97,6 +97,29 @@ impl Scope {
         }
     }
 
+    /// Whether everything `other` covers is covered by this scope too (managing assignments
+    /// and robots within a scope needs a role over all of it).
+    pub fn contains(&self, other: &Scope) -> bool {
+        match (self, other) {
+            (Scope::Registry, _) => true,
+            (_, Scope::Registry) => false,
+            (Scope::Namespace(outer), Scope::Namespace(inner)) => {
+                inner == outer
+                    || inner
+                        .strip_prefix(outer.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }
+            (Scope::Namespace(outer), Scope::Repositories(glob)) => glob
+                .pattern
+                .strip_prefix(outer.as_str())
+                .is_some_and(|rest| rest.starts_with('/')),
+            (Scope::Repositories(outer), Scope::Repositories(glob)) => {
+                outer.pattern == glob.pattern || (!glob.pattern.contains('*') && outer.matcher.is_match(&glob.pattern))
+            }
+            (Scope::Repositories(_), Scope::Namespace(_)) => false,
+        }
+    }
+
     /// A `LIKE` pattern (with `ESCAPE '\'`) matching the same repository names as [`covers`];
     /// `None` for the registry (everything).
     ///
@@ -164,6 +187,21 @@ mod tests {
             assert!(Scope::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Scope::parse(&"a".repeat(256)), Err(ScopeError::TooLong));
+    }
+
+    #[test]
+    fn containment() {
+        let s = |t: &str| Scope::parse(t).unwrap();
+        assert!(s("").contains(&s("a/")));
+        assert!(!s("a/").contains(&s("")));
+        assert!(s("a/").contains(&s("a/")));
+        assert!(s("a/").contains(&s("a/b/")));
+        assert!(!s("a/").contains(&s("ab/")));
+        assert!(s("a/").contains(&s("a/api-*")));
+        assert!(!s("a/").contains(&s("a*")));
+        assert!(s("a/api-*").contains(&s("a/api-1")));
+        assert!(!s("a/api-*").contains(&s("a/api-1*")));
+        assert!(!s("a/api").contains(&s("a/")));
     }
 
     #[test]

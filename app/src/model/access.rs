@@ -1,0 +1,122 @@
+//! Access management as the pages see it: assignments, users, teams, robots, tokens.
+
+use serde::{Deserialize, Serialize};
+
+/// One role assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentView {
+    pub id: String,
+    /// "user", "team", "robot" or "anonymous".
+    pub principal_kind: String,
+    /// User, team or robot name; "anyone" for anonymous.
+    pub principal_name: String,
+    /// "Reader", "Contributor", …
+    pub role: String,
+    /// The scope's text form: "" (whole registry), "team-a/", "team-a/api-*".
+    pub scope: String,
+}
+
+impl AssignmentView {
+    pub fn scope_label(&self) -> String {
+        if self.scope.is_empty() {
+            "whole registry".to_string()
+        } else {
+            self.scope.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub disabled: bool,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamView {
+    pub id: String,
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RobotView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub scope: String,
+    pub enabled: bool,
+    pub expires_at_ms: Option<i64>,
+    pub created_at_ms: i64,
+    pub last_used_at_ms: Option<i64>,
+}
+
+/// The Access page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessView {
+    /// The assignments the reader may manage.
+    pub assignments: Vec<AssignmentView>,
+    /// Users and teams: filled for registry administrators only.
+    pub users: Vec<UserView>,
+    pub teams: Vec<TeamView>,
+    /// The robots the reader may manage.
+    pub robots: Vec<RobotView>,
+    pub can_administer: bool,
+    /// Longest robot lifetime in days (0: no limit, "never expires" allowed).
+    pub robot_max_days: u32,
+    pub generated_at_ms: i64,
+}
+
+/// A secret shown once: a new robot's secret, a personal access token, a generated password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSecret {
+    /// Who logs in with it.
+    pub login: String,
+    pub secret: String,
+    /// `docker login` line (without the secret).
+    pub docker_login: String,
+    /// For robots: how to use it from Kubernetes.
+    pub pull_secret: Option<PullSecretView>,
+}
+
+/// A Kubernetes imagePullSecret for a robot, three ways.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullSecretView {
+    pub secret_name: String,
+    pub kubectl: String,
+    pub yaml: String,
+    pub pod_spec: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub expires_at_ms: Option<i64>,
+    pub created_at_ms: i64,
+    pub last_used_at_ms: Option<i64>,
+}
+
+/// The Profile page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileView {
+    pub username: String,
+    pub docker_login: String,
+    pub tokens: Vec<TokenView>,
+    pub generated_at_ms: i64,
+}
+
+/// The answer of the "Why?" explainer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub allowed: bool,
+    pub principal: String,
+    pub repository: String,
+    pub action: String,
+    /// The assignments that allow it (empty when denied).
+    pub matched: Vec<AssignmentView>,
+    /// Every assignment that applies to the subject, for a denial's "what it does have".
+    pub considered: Vec<AssignmentView>,
+}
