@@ -5,6 +5,8 @@ mod support;
 
 use std::time::Duration;
 
+use app::backend::access::credentials::{Credentials, Purpose, Refusal};
+use app::backend::access::{assignments, teams, Action, Principal, Role, Scope, Subject, Target, Visibility};
 use app::backend::db::Db;
 use app::backend::intake::{self, IntakeContext};
 use app::backend::sync::apply;
@@ -58,9 +60,11 @@ async fn events_are_stored_once_and_paged(db: &Db) {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..10 {
-        let page = events::list(db, &events::EventFilter::default(), cursor.as_deref())
-            .await
-            .unwrap();
+        let everything = events::EventFilter {
+            visible: Visibility::All,
+            ..Default::default()
+        };
+        let page = events::list(db, &everything, cursor.as_deref()).await.unwrap();
         assert!(page.events.len() as i64 <= events::PAGE_SIZE);
         seen.extend(page.events.into_iter().map(|e| e.id));
         cursor = page.next;
@@ -73,6 +77,7 @@ async fn events_are_stored_once_and_paged(db: &Db) {
         repository: repository.into(),
         action: action.into(),
         pusher: String::new(),
+        visible: Visibility::All,
     };
     let one = events::list(db, &filter("repo-1", ""), None).await.unwrap();
     assert_eq!(one.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["1"]);
@@ -285,15 +290,77 @@ async fn users_and_passwords(db: &Db) {
         users::ensure_admin(db, Some("other")).await.unwrap(),
         users::AdminSetup::AlreadyPresent
     );
-    let admin = users::authenticate(db, "admin", &password).await.unwrap().unwrap();
+    let credentials = Credentials::default();
+    let check = |name: &'static str, password: String| {
+        let credentials = &credentials;
+        async move { credentials.verify(db, Purpose::Console, name, &password, None).await }
+    };
+    let Subject::User(admin) = check("admin", password.clone()).await.unwrap().subject else {
+        panic!("a user");
+    };
     assert!(admin.is_admin);
-    assert!(users::authenticate(db, "admin", "wrong").await.unwrap().is_none());
-    assert!(users::authenticate(db, "ghost", &password).await.unwrap().is_none());
+    assert!(matches!(check("admin", "wrong".into()).await, Err(Refusal::Wrong)));
+    assert!(matches!(check("ghost", password.clone()).await, Err(Refusal::Wrong)));
+    let grants = assignments::grants_of(db, &Subject::User(admin.clone())).await.unwrap();
+    assert!(
+        grants.allows(Target::Registry, Action::Administer),
+        "the first admin is an Owner"
+    );
     assert!(
         users::create(db, "admin", "x", false).await.is_err(),
         "user names are unique"
     );
-    assert_eq!(users::find_by_id(db, &admin.id).await.unwrap(), Some(admin));
+    assert_eq!(users::find_by_id(db, &admin.id).await.unwrap(), Some(admin.clone()));
+
+    // Assignments: a team's role reaches its members; the visible repositories filter in SQL
+    // agrees with the decision.
+    let member = users::create(db, "member", "member-password", false).await.unwrap();
+    let team = teams::create(db, "web").await.unwrap().unwrap();
+    assert!(teams::add_member(db, &team.id, &member.id).await.unwrap());
+    assert!(!teams::add_member(db, &team.id, &member.id).await.unwrap(), "once");
+    let scope = Scope::parse("shop/web-*").unwrap();
+    assignments::add(
+        db,
+        &Principal::Team(team.id.clone()),
+        Role::Reader,
+        &scope,
+        Some("admin"),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        assignments::add(db, &Principal::Team(team.id.clone()), Role::Reader, &scope, None).await,
+        Err(assignments::AssignError::Exists)
+    ));
+    assert!(matches!(
+        assignments::add(db, &Principal::Team(team.id.clone()), Role::Puller, &scope, None).await,
+        Err(assignments::AssignError::PersonRole)
+    ));
+    let grants = assignments::grants_of(db, &Subject::User(member.clone()))
+        .await
+        .unwrap();
+    assert!(grants.allows(Target::Repository("shop/web-1"), Action::Pull));
+    assert!(!grants.allows(Target::Repository("shop/api"), Action::Pull));
+    let mut conn = db.pool.acquire().await.unwrap();
+    for name in ["shop/web-1", "shop/web_2", "shop/api", "shopx/web-1"] {
+        app::backend::index::store::ensure_repository(&mut conn, name)
+            .await
+            .unwrap();
+    }
+    drop(conn);
+    let query = app::model::CatalogQuery {
+        page: 1,
+        ..Default::default()
+    };
+    let rows = app::backend::index::queries::catalog(db, &query, &grants.readable(), "host")
+        .await
+        .unwrap();
+    let names: Vec<String> = rows.repositories.iter().map(|r| r.name.clone()).collect();
+    assert_eq!(names, ["shop/web-1"]);
+    assert_eq!((rows.matching, rows.total), (1, 1));
+    assert!(teams::delete(db, &team.id).await.unwrap());
+    let grants = assignments::grants_of(db, &Subject::User(member)).await.unwrap();
+    assert!(grants.assignments.is_empty(), "a deleted team's roles go with it");
 }
 
 /// Envelopes sent at once through [`intake::Intake`] share transactions: every event is stored

@@ -199,3 +199,277 @@ async fn synthetic_pusher_pushes_through_the_token_flow() {
         String::from_utf8_lossy(&denied.stderr)
     );
 }
+
+async fn post_form(wharf: &Wharf, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/auth/token", wharf.url))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// The OAuth2 form as containerd sends it, a refresh grant as docker sends it afterwards, and
+/// the GET form's offline token; all of them usable on the registry.
+#[tokio::test]
+async fn post_form_and_refresh_tokens() {
+    let wharf = Wharf::start().await;
+    support::push_image(&wharf.registry_url(), "team/app", "1", &[], true);
+    let manifest = format!("{}/v2/team/app/manifests/1", wharf.registry_url());
+    let registry_accepts = |token: String| {
+        let manifest = manifest.clone();
+        async move {
+            reqwest::Client::new()
+                .get(&manifest)
+                .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+                .header("Accept", "application/vnd.oci.image.index.v1+json")
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+
+    let (status, body) = post_form(
+        &wharf,
+        &[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("client_id", "containerd-client"),
+            ("service", "wharf-registry"),
+            ("scope", "repository:team/app:pull repository:other/x:pull,push"),
+            ("access_type", "offline"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let refresh = body["refresh_token"].as_str().unwrap().to_string();
+    assert!(refresh.starts_with("wharf_refresh_"));
+    assert!(body["expires_in"].as_i64().unwrap() > 0);
+    assert_eq!(body["scope"], "repository:team/app:pull repository:other/x:pull,push");
+    assert_eq!(decode_segment(&access, 1)["access"].as_array().unwrap().len(), 2);
+    assert_eq!(registry_accepts(access).await, 200);
+
+    // The refresh grant: a new access token, the same refresh token back (not rotated).
+    for _ in 0..2 {
+        let (status, body) = post_form(
+            &wharf,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", "docker"),
+                ("service", "wharf-registry"),
+                ("scope", "repository:team/app:pull"),
+                ("access_type", "offline"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["refresh_token"], refresh.as_str());
+        assert_eq!(
+            decode_segment(body["access_token"].as_str().unwrap(), 1)["sub"],
+            "admin"
+        );
+        assert_eq!(
+            registry_accepts(body["access_token"].as_str().unwrap().to_string()).await,
+            200
+        );
+    }
+
+    // GET with offline_token=true (docker login) answers with a refresh token too.
+    let response = token(
+        &wharf,
+        "service=wharf-registry&offline_token=true&client_id=docker",
+        Some(("admin", ADMIN_PASSWORD)),
+    )
+    .await;
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["refresh_token"].as_str().unwrap().starts_with("wharf_refresh_"));
+
+    // Refused, each with a reason and nothing issued: no client_id, unknown grant, missing
+    // fields, a made-up or foreign-service refresh token, wrong password, not a form.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![
+                ("grant_type", "password"),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+            ],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![("grant_type", "client_credentials"), ("client_id", "x")],
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            vec![("grant_type", "password"), ("client_id", "x"), ("username", "admin")],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![("grant_type", "refresh_token"), ("client_id", "x")],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", "x"),
+                ("refresh_token", "wharf_refresh_made-up"),
+            ],
+            401,
+            "invalid_grant",
+        ),
+        (
+            vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", "x"),
+                ("refresh_token", &refresh),
+                ("service", "elsewhere"),
+            ],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "password"),
+                ("client_id", "x"),
+                ("username", "admin"),
+                ("password", "wrong"),
+            ],
+            401,
+            "invalid_grant",
+        ),
+        (
+            vec![
+                ("grant_type", "password"),
+                ("client_id", "x"),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("scope", "repository"),
+            ],
+            400,
+            "invalid_scope",
+        ),
+    ];
+    for (form, status, code) in cases {
+        let (got, body) = post_form(&wharf, &form).await;
+        assert_eq!(
+            (got, body["error"].as_str().unwrap_or_default()),
+            (status, code),
+            "{form:?}: {body}"
+        );
+        assert!(body["access_token"].is_null());
+    }
+    let json = reqwest::Client::new()
+        .post(format!("{}/auth/token", wharf.url))
+        .json(&serde_json::json!({"grant_type": "password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 400);
+    let huge = reqwest::Client::new()
+        .post(format!("{}/auth/token", wharf.url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+
+    // A password change ends the refresh tokens got with the old one.
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let (status, body) = support::call(
+        &wharf,
+        &admin,
+        "change_password",
+        &[("current", ADMIN_PASSWORD), ("new_password", "a-new-admin-password")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = post_form(
+        &wharf,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", "docker"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+/// Failed logins lock the account after a few tries and the client address after more, with a
+/// Retry-After; a locked account's right password waits too, other accounts do not.
+#[tokio::test]
+async fn failures_are_throttled() {
+    let wharf = Wharf::start().await;
+    let db = wharf.db().await;
+    app::backend::users::create(&db, "victim", "victim-password", false)
+        .await
+        .unwrap();
+    app::backend::users::create(&db, "bystander", "bystander-password", false)
+        .await
+        .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let response = token(&wharf, "service=wharf-registry", Some(("victim", "guess"))).await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(&statuses[..5], [401; 5], "{statuses:?}");
+    assert_eq!(statuses[6], 429, "{statuses:?}");
+    let locked = token(&wharf, "service=wharf-registry", Some(("victim", "victim-password"))).await;
+    assert_eq!(locked.status(), 429);
+    assert!(
+        locked.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let other = token(
+        &wharf,
+        "service=wharf-registry",
+        Some(("bystander", "bystander-password")),
+    )
+    .await;
+    assert_eq!(other.status(), 200, "another account is not locked");
+    // The login form shares the throttle.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .post(format!("{}/api/login", wharf.url))
+        .header("Accept", "application/json")
+        .form(&[("username", "victim"), ("password", "victim-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 400);
+    assert!(form.text().await.unwrap().contains("too many failed attempts"));
+    // A user name of a megabyte is refused without a hash, and counted.
+    let long_name = "x".repeat(1 << 20);
+    let response = reqwest::Client::new()
+        .get(format!("{}/auth/token?service=wharf-registry", wharf.url))
+        .basic_auth(&long_name[..4096], Some("p"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(wharf.logs().contains("wrong credentials"));
+    assert!(
+        !wharf.logs().contains(&"x".repeat(100)),
+        "user names are truncated in the log"
+    );
+}

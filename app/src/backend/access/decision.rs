@@ -187,10 +187,8 @@ impl Grants {
                     }
                 }
             }
-            "registry" if name == "catalog" => {
-                if self.allows(Target::Registry, Action::Pull) {
-                    requested.iter().for_each(|a| grant(a));
-                }
+            "registry" if name == "catalog" && self.allows(Target::Registry, Action::Pull) => {
+                requested.iter().for_each(|a| grant(a));
             }
             _ => {}
         }
