@@ -18,9 +18,10 @@ use crate::api::auth::{who_am_i, Login, Logout};
 use crate::components::live::provide_live_updates;
 use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
+use crate::pages::{access::AccessPage, profile::ProfilePage};
 use crate::pages::{
-    catalog::CatalogPage, coming::ComingPage, events::EventsPage, login::LoginPage, not_found::NotFound,
-    reference::ReferencePage, settings::SettingsPage,
+    catalog::CatalogPage, events::EventsPage, login::LoginPage, not_found::NotFound, reference::ReferencePage,
+    settings::SettingsPage,
 };
 use crate::pages::{delivery::DeliveryPage, webhook::WebhookPage, webhooks::WebhooksPage};
 
@@ -76,10 +77,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
                     <Route path=path!("/webhooks/:id") view=WebhookPage ssr=SsrMode::Async/>
                     <Route path=path!("/webhooks/:id/deliveries/:delivery") view=DeliveryPage ssr=SsrMode::Async/>
-                    <Route
-                        path=path!("/access")
-                        view=|| view! { <ComingPage title="Access" what="Users, teams, robot accounts and Reader / Contributor / Owner roles per registry, namespace or repository."/> }
-                    />
+                    <Route path=path!("/access") view=AccessPage ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/r/*path") view=ReferencePage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                 </Routes>

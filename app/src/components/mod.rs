@@ -5,6 +5,7 @@ pub mod error_panel;
 pub mod format;
 pub mod live;
 pub mod nav;
+pub mod new_secret;
 pub mod pager;
 pub mod pull_commands;
 pub mod sync_banner;

@@ -22,7 +22,7 @@ pub fn Nav() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match auth.user.await {
                             Ok(Some(user)) => view! {
-                                <span class="user" title=if user.can_administer { "Administrator" } else { "User" }>{user.username}</span>
+                                <a class="user" href="/profile" title=if user.can_administer { "Administrator: your profile and tokens" } else { "Your profile and tokens" }>{user.username}</a>
                                 <ActionForm action=auth.logout attr:class="inline">
                                     <button type="submit" class="link-button">"Sign out"</button>
                                 </ActionForm>

@@ -1,13 +1,14 @@
 //! One module per page.
 
+pub mod access;
 pub mod catalog;
-pub mod coming;
 pub mod delete_forms;
 pub mod delivery;
 pub mod events;
 pub mod login;
 pub mod manifest;
 pub mod not_found;
+pub mod profile;
 pub mod reference;
 pub mod repository;
 pub mod settings;

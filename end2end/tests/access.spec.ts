@@ -1,0 +1,89 @@
+import { expect, test, type Page } from "@playwright/test";
+import { signIn, skopeoPush, submitSignIn, uniqueRepository } from "./helpers";
+
+/** Creates a user on the Access page and returns the password shown once. */
+async function createUser(page: Page, username: string): Promise<string> {
+  await page.goto("/access?tab=users");
+  await page.getByLabel("User name").fill(username);
+  await page.getByRole("button", { name: "Create user" }).click();
+  const secret = page.locator(".secret-once .secret-value");
+  await expect(secret).toBeVisible();
+  return (await secret.textContent()) ?? "";
+}
+
+test("an admin assigns a role in the UI and the user's catalog changes", async ({ browser, page }) => {
+  const suffix = Date.now().toString(36);
+  const visible = uniqueRepository("access-seen");
+  const hidden = `hidden-${suffix}/app`;
+  skopeoPush(visible, "1");
+  skopeoPush(hidden, "1");
+
+  await signIn(page);
+  const username = `viewer-${suffix}`;
+  const userPassword = await createUser(page, username);
+  expect(userPassword.length).toBeGreaterThanOrEqual(20);
+
+  // Signed in as the new user: no roles yet, so the catalog is empty.
+  const context = await browser.newContext();
+  const userPage = await context.newPage();
+  await submitSignIn(userPage, username, userPassword);
+  await expect(userPage.getByRole("heading", { name: "Catalog" })).toBeVisible();
+  await expect(userPage.getByRole("link", { name: visible })).toHaveCount(0);
+  await expect(userPage.getByRole("link", { name: hidden })).toHaveCount(0);
+
+  // The admin gives Reader on the e2e/ namespace.
+  await page.goto("/access?tab=assignments");
+  await page.getByLabel("Given to").selectOption("user");
+  await page.getByLabel("Name", { exact: true }).fill(username);
+  await page.getByLabel("Role").selectOption("reader");
+  await page.getByLabel("Scope").fill("e2e/");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await expect(page.getByRole("cell", { name: `user ${username}` })).toBeVisible();
+
+  // The user's catalog shows the e2e repository now, and still not the other namespace.
+  await userPage.goto(`/?q=${encodeURIComponent(visible)}`);
+  await expect(userPage.getByRole("link", { name: visible })).toBeVisible();
+  await userPage.goto(`/?q=${encodeURIComponent(hidden)}`);
+  await expect(userPage.getByRole("link", { name: hidden })).toHaveCount(0);
+  // A page outside the grant is refused, not shown.
+  await userPage.goto(`/r/${hidden}`);
+  await expect(userPage.getByText("You do not have permission")).toBeVisible();
+  // A reader sees no delete forms and cannot open Access.
+  await userPage.goto(`/r/${visible}`);
+  await expect(userPage.getByRole("heading", { name: visible })).toBeVisible();
+  await expect(userPage.getByText("Delete…")).toHaveCount(0);
+  await userPage.goto("/access");
+  await expect(userPage.getByText("You do not have permission to manage access.")).toBeVisible();
+
+  // The explainer agrees.
+  await page.goto("/access?tab=why");
+  await page.getByLabel("Who").selectOption("user");
+  await page.getByLabel("Name", { exact: true }).fill(username);
+  await page.getByLabel("Repository").fill(hidden);
+  await page.getByLabel("Action").selectOption("pull");
+  await page.getByRole("button", { name: "Explain" }).click();
+  await expect(page.getByText(`${username} may not pull ${hidden}.`)).toBeVisible();
+  await context.close();
+});
+
+test("a robot's secret is shown once with a Kubernetes pull secret, and a token on the profile", async ({ page }) => {
+  await signIn(page);
+  const name = `robot-e2e-${Date.now().toString(36)}`;
+  await page.goto("/access?tab=robots");
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Belongs to (scope)").fill("e2e/");
+  await page.getByRole("button", { name: "Create robot" }).click();
+  await expect(page.locator(".secret-once .secret-value")).toContainText("wharf_robot_");
+  await expect(page.getByText("kubernetes.io/dockerconfigjson")).toBeVisible();
+  await expect(page.getByRole("link", { name: "Download" }).first()).toHaveAttribute("download", /pull-secret/);
+  // Reloading shows the robot, never its secret again.
+  await page.reload();
+  await expect(page.getByRole("cell", { name: new RegExp(name) })).toBeVisible();
+  await expect(page.locator(".secret-once")).toHaveCount(0);
+
+  await page.goto("/profile");
+  await page.getByLabel("Name").fill("laptop-e2e");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await expect(page.locator(".secret-once .secret-value")).toContainText("wharf_pat_");
+  await expect(page.getByRole("cell", { name: "laptop-e2e" })).toBeVisible();
+});
