@@ -15,6 +15,7 @@ import { Agent, createServer, request as httpRequest } from "node:http";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { percentile } from "./stats.mjs";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -97,11 +98,6 @@ function postBody(body) {
 }
 
 const post = (id, i) => postBody(envelope(id, i));
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function intake() {
   const total = Number(values.events);

@@ -26,6 +26,29 @@ pub enum Command {
     Serve(ServeArgs),
     /// Push a generated image to a registry, or write it as an OCI image layout.
     PushSynthetic(PushArgs),
+    /// Administration from the command line (the way back in when no administrator can sign in).
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub action: AdminAction,
+    /// The data directory of the console (for its SQLite database).
+    #[arg(long, env = "WHARF_DATA_DIR", default_value = ".wharf", global = true)]
+    pub data_dir: PathBuf,
+    /// The console's database, when it is not SQLite in the data directory.
+    #[arg(long, env = "WHARF_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminAction {
+    /// Give a user a new generated password (printed once), enable it, and end its refresh tokens.
+    ResetPassword {
+        /// The user name, e.g. admin.
+        user: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -79,6 +102,10 @@ pub struct ServeArgs {
     /// Longest lifetime of a robot account's secret, in days; 0 allows robots that never expire.
     #[arg(long, env = "WHARF_ROBOT_MAX_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub robot_max_days: u32,
+    /// Seconds a verified password, token or robot secret is trusted without checking it again
+    /// (cleared at once by any change to users, tokens or robots); 0 checks every time.
+    #[arg(long, env = "WHARF_CREDENTIAL_CACHE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub credential_cache_secs: u64,
     /// Address of the registry Wharf starts.
     #[arg(long, env = "WHARF_REGISTRY_LISTEN", default_value = "127.0.0.1:5000")]
     pub registry_listen: SocketAddr,

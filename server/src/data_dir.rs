@@ -14,6 +14,12 @@ pub fn prepare(path: &Path) -> Result<PathBuf, StartupError> {
         reason,
     };
     std::fs::create_dir_all(path).map_err(|e| fail(e.to_string()))?;
+    // Only its owner may enter: it holds keys, secrets and the database.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| fail(e.to_string()))?;
+    }
     let probe = path.join(".write-test");
     std::fs::write(&probe, b"ok").map_err(|e| fail(format!("not writable ({e})")))?;
     std::fs::remove_file(&probe).map_err(|e| fail(e.to_string()))?;

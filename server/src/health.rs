@@ -13,8 +13,15 @@ pub async fn healthz() -> impl IntoResponse {
 
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let (database, registry) = tokio::join!(state.db.ping(), state.registry.ping());
-    let database = database.map_err(|e| e.to_string());
-    let registry = registry.map_err(|e| e.to_string());
+    // The reasons go to the log, not to whoever asks (they can hold addresses and names).
+    let database = database.map_err(|e| {
+        tracing::warn!(error = %e, "readyz: database unavailable");
+        "unavailable".to_string()
+    });
+    let registry = registry.map_err(|e| {
+        tracing::warn!(error = %e, "readyz: registry unavailable");
+        "unavailable".to_string()
+    });
     let status = if database.is_ok() && registry.is_ok() {
         StatusCode::OK
     } else {

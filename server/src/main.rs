@@ -1,6 +1,7 @@
 //! The `wharf` binary: the console server and a synthetic image pusher.
 #![recursion_limit = "256"]
 
+mod admin_command;
 mod cli;
 mod data_dir;
 mod health;
@@ -10,6 +11,7 @@ mod registry_events;
 mod registry_process;
 mod routes;
 mod same_origin;
+mod security_headers;
 mod serve;
 mod sessions;
 mod startup_error;
@@ -29,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Some(cli::Command::PushSynthetic(args)) => push_command::run(args).await,
+            Some(cli::Command::Admin(args)) => admin_command::run(args).await,
             Some(cli::Command::Serve(args)) => serve::run(args).await,
             None => serve::run(cli.serve).await,
         }

@@ -46,6 +46,12 @@ pub async fn start(launch: Launch<'_>) -> Result<ManagedRegistry, StartupError> 
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from)
         });
     }
+    // Wharf's own settings (passwords, database URLs) are none of the registry's business.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("WHARF_") {
+            command.env_remove(key);
+        }
+    }
     let mut child = command
         .arg("serve")
         .arg(launch.config_path)

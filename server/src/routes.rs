@@ -13,7 +13,7 @@ use app::backend::AppState;
 use app::{shell, App};
 
 use crate::startup_error::StartupError;
-use crate::{health, live_stream, registry_events, same_origin, sessions, token_endpoint};
+use crate::{health, live_stream, registry_events, same_origin, security_headers, sessions, token_endpoint};
 
 pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, StartupError> {
     let options = state.leptos_options.clone();
@@ -22,7 +22,10 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
     let router = Router::new()
         .leptos_routes_with_context(&state, routes, move || provide_context(context_state.clone()), {
             let options = options.clone();
-            move || shell(options.clone())
+            move || {
+                security_headers::set_page_policy();
+                shell(options.clone())
+            }
         })
         .route(
             "/auth/token",
@@ -37,10 +40,14 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
         .route("/favicon.ico", get(favicon))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(|options| {
+            security_headers::set_page_policy();
+            shell(options)
+        }));
     let router = sessions::layer(router, &state.db, secure_cookie).await?;
     Ok(router
         .layer(axum::middleware::from_fn_with_state(state.clone(), same_origin::check))
+        .layer(axum::middleware::from_fn(security_headers::add))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state))

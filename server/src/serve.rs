@@ -39,6 +39,9 @@ macro_rules! say {
 
 pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     init_tracing(args.log_format);
+    // Everything Wharf creates (keys, secrets, registry.yml, the database, the registry's
+    // storage) is its owner's alone, from the moment it exists.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let data_dir = data_dir::prepare(&args.data_dir)?;
     let key = SigningKey::load_or_create(&data_dir)?;
     let notification_secret = data_dir::secret(&data_dir, NOTIFICATION_SECRET_FILE)?;
@@ -71,7 +74,14 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         AdminSetup::Created { password_generated: None } => {
             say!("Created user admin with the password from WHARF_ADMIN_PASSWORD")
         }
-        AdminSetup::AlreadyPresent => {}
+        AdminSetup::AlreadyPresent => {
+            if std::env::var_os("WHARF_ADMIN_PASSWORD").is_some() {
+                tracing::warn!(
+                    "WHARF_ADMIN_PASSWORD is set but ignored: users exist already. \
+                     To set a password, run `wharf admin reset-password admin`."
+                );
+            }
+        }
     }
 
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -139,7 +149,10 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         intake,
         notifier,
         webhook_policy,
-        credentials: Arc::new(app::backend::access::credentials::Credentials::default()),
+        credentials: Arc::new(app::backend::access::credentials::Credentials::new(
+            app::backend::access::Throttle::default(),
+            Duration::from_secs(args.credential_cache_secs),
+        )),
         leptos_options,
     }));
     worker::spawn(state.clone(), state.settings.reconcile_interval);

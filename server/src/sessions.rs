@@ -49,11 +49,23 @@ pub async fn layer(router: Router<AppState>, db: &Db, secure_cookie: bool) -> Re
     }
 }
 
+/// Deletes expired sessions every few minutes, for the life of the process: a failed round (the
+/// database away for a while) is logged and the next one tried.
+async fn purge_expired<S: tower_sessions::session_store::ExpiredDeletion>(store: S) {
+    let mut every = tokio::time::interval(CLEANUP_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(err) = store.delete_expired().await {
+            tracing::warn!(error = %err, "could not delete expired sessions; trying again later");
+        }
+    }
+}
+
 fn with_store<S>(router: Router<AppState>, store: S, secure_cookie: bool) -> Router<AppState>
 where
     S: SessionStore + tower_sessions::session_store::ExpiredDeletion + Clone,
 {
-    tokio::spawn(store.clone().continuously_delete_expired(CLEANUP_EVERY));
+    tokio::spawn(purge_expired(store.clone()));
     router.layer(
         SessionManagerLayer::new(store)
             .with_name("wharf_session")

@@ -399,3 +399,48 @@ async fn roles_are_enforced_on_the_registry_and_explained() {
     assert!(!ok(&matrix.pull(Some(contributor), "team-a/api")));
     assert_eq!(call(&wharf, &contributor_client, "catalog", CATALOG).await.0, 401);
 }
+
+/// `wharf admin reset-password` is the way back in: a new password, printed once, that signs in
+/// (to a running console too); the old one is refused after a restart; a warning tells that
+/// WHARF_ADMIN_PASSWORD no longer applies.
+#[tokio::test]
+async fn the_command_line_resets_a_password() {
+    let mut wharf = Wharf::start().await;
+    let data_dir = wharf.data_dir.to_str().unwrap().to_string();
+    let output = support::run_wharf_to_exit(&["admin", "reset-password", "admin", "--data-dir", &data_dir], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("New password for admin: "))
+        .unwrap()
+        .to_string();
+    // The running console takes the new password at once.
+    let client = wharf.signed_in_client("admin", &password).await;
+    assert_eq!(call(&wharf, &client, "access", &[]).await.0, 200);
+    wharf.stop();
+    wharf.restart().await;
+    let old = reqwest::Client::new()
+        .get(format!("{}/auth/token?service=wharf-registry", wharf.url))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 401);
+    assert!(wharf.logs().contains("WHARF_ADMIN_PASSWORD is set but ignored"));
+
+    for (args, expected) in [
+        (
+            vec!["admin", "reset-password", "nobody", "--data-dir", &data_dir],
+            "no user named",
+        ),
+        (
+            vec!["admin", "reset-password", "admin", "--data-dir", "/nonexistent/wharf"],
+            "no console database",
+        ),
+    ] {
+        let output = support::run_wharf_to_exit(&args, &[]);
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains(expected), "{args:?}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Web security of a real console: cross-origin POSTs refused, sign-in redirects that stay on
-//! Wharf, a hostile `next` that neither leaves the site nor breaks the response; the icon.
+//! Wharf, a hostile `next` that neither leaves the site nor breaks the response; the icon;
+//! security headers; file modes and the registry's environment.
 
 mod support;
 
@@ -105,4 +106,90 @@ async fn the_icon_is_served() {
     let (status, html) = wharf.page(&client, "/login").await;
     assert_eq!(status, 200);
     assert!(html.contains(r#"<link rel="icon" href="/favicon.svg""#), "{html}");
+}
+
+/// Pages carry a nonce-based policy that matches their inline scripts; every response refuses
+/// framing and sniffing and is not cached (static assets excepted).
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let wharf = Wharf::start().await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let page = client.get(format!("{}/access", wharf.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    let policy = headers["content-security-policy"].to_str().unwrap().to_string();
+    let html = page.text().await.unwrap();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {policy}"));
+    assert!(nonce.len() >= 16, "{nonce}");
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the inline scripts carry the policy's nonce"
+    );
+    for script in html.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap();
+        assert!(tag.contains("nonce="), "a script without the nonce: <script{tag}>");
+    }
+    assert!(
+        policy.contains("frame-ancestors 'none'") && policy.contains("object-src 'none'"),
+        "{policy}"
+    );
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    assert_eq!(headers["cache-control"], "no-store");
+    // Another rendering gets another nonce.
+    let again = client.get(format!("{}/access", wharf.url)).send().await.unwrap();
+    assert!(!again.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains(nonce));
+    // Server functions (which return secrets) are not cached either; the icon may be.
+    let (status, _) = support::call(&wharf, &client, "profile", &[]).await;
+    assert_eq!(status, 200);
+    let api = client.post(format!("{}/api/profile", wharf.url)).send().await.unwrap();
+    assert_eq!(api.headers()["cache-control"], "no-store");
+    assert!(api.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    let icon = reqwest::get(format!("{}/favicon.svg", wharf.url)).await.unwrap();
+    assert_ne!(icon.headers()["cache-control"], "no-store");
+}
+
+/// The data directory is its owner's alone from the start, and so is every file Wharf writes in
+/// it; the registry Wharf starts sees none of Wharf's environment.
+#[cfg(unix)]
+#[tokio::test]
+async fn files_and_the_registry_process_keep_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    let wharf = Wharf::start().await;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&wharf.data_dir), 0o700);
+    for entry in std::fs::read_dir(&wharf.data_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path) & 0o077, 0, "{} is readable by others", path.display());
+        }
+    }
+    assert!(wharf.data_dir.join("wharf.db").exists());
+    let pid = wharf.pid().unwrap();
+    // Children of every thread of the console (the registry is spawned from a runtime thread).
+    let mut children = String::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        children += &std::fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default();
+        children.push(' ');
+    }
+    let mut checked = 0;
+    for child in children.split_whitespace() {
+        let environ = std::fs::read(format!("/proc/{child}/environ")).unwrap_or_default();
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(!environ.contains("WHARF_"), "the registry got Wharf's variables");
+        checked += 1;
+    }
+    assert!(checked >= 1, "the registry process was not found");
 }

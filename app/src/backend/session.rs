@@ -8,10 +8,21 @@ use super::users::{self, User};
 use crate::model::AppError;
 
 const USER_ID_KEY: &str = "user_id";
+const SIGNED_IN_AT_KEY: &str = "signed_in_at";
+const SEEN_AT_KEY: &str = "seen_at";
+
+/// A session ends this long after sign-in, however active.
+pub const ABSOLUTE_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
+/// The idle timer (the store's expiry) is pushed back at most this often, so an active session
+/// does not write to the database on every request.
+const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
 
 pub async fn sign_in(session: &Session, user: &User) -> Result<(), AppError> {
     // A new id on sign-in, so a session id planted before sign-in is worthless after it.
     session.cycle_id().await.map_err(internal)?;
+    let now = super::db::now_ms();
+    session.insert(SIGNED_IN_AT_KEY, now).await.map_err(internal)?;
+    session.insert(SEEN_AT_KEY, now).await.map_err(internal)?;
     session.insert(USER_ID_KEY, &user.id).await.map_err(internal)
 }
 
@@ -20,10 +31,26 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
 }
 
 /// The signed-in user, if any (a session whose user was deleted counts as signed out).
+/// A session past its absolute lifetime is ended here; an active one has its idle timer pushed
+/// back (a changed session is saved with a new expiry).
 pub async fn current_user(state: &AppState, session: &Session) -> Result<Option<User>, AppError> {
     let Some(id) = session.get::<String>(USER_ID_KEY).await.map_err(internal)? else {
         return Ok(None);
     };
+    let now = super::db::now_ms();
+    let signed_in_at = session
+        .get::<i64>(SIGNED_IN_AT_KEY)
+        .await
+        .map_err(internal)?
+        .unwrap_or(0);
+    if now - signed_in_at > ABSOLUTE_LIFETIME_MS {
+        session.flush().await.map_err(internal)?;
+        return Ok(None);
+    }
+    let seen_at = session.get::<i64>(SEEN_AT_KEY).await.map_err(internal)?.unwrap_or(0);
+    if now - seen_at > TOUCH_EVERY_MS {
+        session.insert(SEEN_AT_KEY, now).await.map_err(internal)?;
+    }
     users::find_by_id(&state.db, &id).await.map_err(internal)
 }
 

@@ -168,6 +168,11 @@ impl Wharf {
         app::backend::db::Db::connect(&url).await.unwrap()
     }
 
+    /// The process id of the running console.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().unwrap().try_wait().unwrap().is_none()
     }

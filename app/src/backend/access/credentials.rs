@@ -19,7 +19,7 @@ use crate::backend::{passwords, users};
 
 /// Longest user name looked at; longer ones are refused unchecked.
 pub const MAX_NAME_BYTES: usize = 256;
-/// How long a verified credential is trusted without checking again.
+/// How long a verified credential is trusted without checking again, by default.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Where the credential is used: the console's sign-in form takes passwords only.
@@ -48,13 +48,14 @@ pub enum Refusal {
 }
 
 pub struct Credentials {
-    cache: Cache<[u8; 32], Verified>,
+    /// `None`: no cache, every check verifies again.
+    cache: Option<Cache<[u8; 32], Verified>>,
     pub throttle: Throttle,
 }
 
 impl Default for Credentials {
     fn default() -> Credentials {
-        Credentials::new(Throttle::default())
+        Credentials::new(Throttle::default(), CACHE_TTL)
     }
 }
 
@@ -68,9 +69,11 @@ fn cache_key(purpose: Purpose, name: &str, secret: &str) -> [u8; 32] {
 }
 
 impl Credentials {
-    pub fn new(throttle: Throttle) -> Credentials {
+    /// `cache_ttl` zero: every check verifies again (no cache).
+    pub fn new(throttle: Throttle, cache_ttl: Duration) -> Credentials {
         Credentials {
-            cache: Cache::builder().max_capacity(10_000).time_to_live(CACHE_TTL).build(),
+            cache: (!cache_ttl.is_zero())
+                .then(|| Cache::builder().max_capacity(10_000).time_to_live(cache_ttl).build()),
             throttle,
         }
     }
@@ -78,7 +81,9 @@ impl Credentials {
     /// Forget every verified credential: call after any change to passwords, tokens, robots or
     /// users, so the change applies at once.
     pub fn forget_all(&self) {
-        self.cache.invalidate_all();
+        if let Some(cache) = &self.cache {
+            cache.invalidate_all();
+        }
     }
 
     /// Checks `name` and `secret` from `client`.
@@ -92,7 +97,7 @@ impl Credentials {
     ) -> Result<Verified, Refusal> {
         self.throttle.check_address(client).map_err(Refusal::Throttled)?;
         let key = cache_key(purpose, name, secret);
-        if let Some(verified) = self.cache.get(&key) {
+        if let Some(verified) = self.cache.as_ref().and_then(|cache| cache.get(&key)) {
             return Ok(verified);
         }
         self.throttle.check_account(name).map_err(Refusal::Throttled)?;
@@ -105,7 +110,9 @@ impl Credentials {
         match outcome {
             Some(verified) => {
                 self.throttle.succeeded(name);
-                self.cache.insert(key, verified.clone());
+                if let Some(cache) = &self.cache {
+                    cache.insert(key, verified.clone());
+                }
                 Ok(verified)
             }
             None => {
