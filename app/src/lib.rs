@@ -18,7 +18,7 @@ use crate::api::auth::{who_am_i, Login, Logout};
 use crate::components::live::provide_live_updates;
 use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
-use crate::pages::{access::AccessPage, profile::ProfilePage};
+use crate::pages::{access::AccessPage, audit::AuditLogPage, profile::ProfilePage};
 use crate::pages::{
     catalog::CatalogPage, events::EventsPage, login::LoginPage, not_found::NotFound, reference::ReferencePage,
     settings::SettingsPage,
@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/webhooks/:id/deliveries/:delivery") view=DeliveryPage ssr=SsrMode::Async/>
                     <Route path=path!("/access") view=AccessPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=AuditLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/r/*path") view=ReferencePage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                 </Routes>

@@ -99,6 +99,9 @@ pub struct ServeArgs {
     /// Days registry events, webhook deliveries and their logs are kept before they are pruned.
     #[arg(long, env = "WHARF_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub event_retention_days: u64,
+    /// Days audit log entries (sign-ins, changes, deletes, refused tokens) are kept.
+    #[arg(long, env = "WHARF_AUDIT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub audit_retention_days: u64,
     /// Longest lifetime of a robot account's secret, in days; 0 allows robots that never expire.
     #[arg(long, env = "WHARF_ROBOT_MAX_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub robot_max_days: u32,

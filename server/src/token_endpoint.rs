@@ -16,6 +16,7 @@ use base64::Engine;
 
 use app::backend::access::credentials::{Purpose, Refusal, Verified};
 use app::backend::access::{assignments, refresh_tokens, Subject};
+use app::backend::audit::{self, AuditAction};
 use app::backend::tokens::{parse_scope, ResourceAccess};
 use app::backend::AppState;
 
@@ -199,7 +200,33 @@ async fn answer(state: &AppState, client: Option<SocketAddr>, request: TokenRequ
                 .await
             {
                 Ok(verified) => (verified, None),
-                Err(refusal) => return refused(form, refusal),
+                Err(refusal) => {
+                    let detail = match &refusal {
+                        Refusal::Wrong => "registry token: wrong credentials",
+                        Refusal::Throttled(_) => "registry token: throttled",
+                        Refusal::Unavailable(_) => "",
+                    };
+                    if !detail.is_empty() {
+                        // Throttled attempts are counted per address, whatever name they try.
+                        let actor = if matches!(refusal, Refusal::Throttled(_)) {
+                            "(throttled)"
+                        } else {
+                            &username
+                        };
+                        audit::record(
+                            &state.db,
+                            audit::Entry {
+                                actor,
+                                action: AuditAction::SignInFailed,
+                                target: "registry",
+                                detail,
+                                address,
+                            },
+                        )
+                        .await;
+                    }
+                    return refused(form, refusal);
+                }
             }
         }
         Credential::Refresh(token) => {
@@ -232,13 +259,32 @@ async fn answer(state: &AppState, client: Option<SocketAddr>, request: TokenRequ
         Ok(grants) => grants,
         Err(err) => return unavailable(form, &err),
     };
-    let granted: Vec<ResourceAccess> = requested
-        .into_iter()
-        .filter_map(|asked| {
-            let actions = grants.token_actions(&asked.resource_type, &asked.name, &asked.actions);
-            (!actions.is_empty()).then_some(ResourceAccess { actions, ..asked })
-        })
-        .collect();
+    let subject_name = verified.subject.token_subject();
+    let mut granted: Vec<ResourceAccess> = Vec::with_capacity(requested.len());
+    for asked in requested {
+        let actions = grants.token_actions(&asked.resource_type, &asked.name, &asked.actions);
+        if actions != asked.actions {
+            // Counted per subject, repository and hour: a pull loop does not flood the log.
+            let detail = format!("asked {}; granted {}", asked.actions.join(","), actions.join(","));
+            audit::record(
+                &state.db,
+                audit::Entry {
+                    actor: match verified.subject {
+                        Subject::Anonymous => "(anonymous)",
+                        _ => &subject_name,
+                    },
+                    action: AuditAction::TokenDenied,
+                    target: &format!("{}:{}", asked.resource_type, asked.name),
+                    detail: &detail,
+                    address,
+                },
+            )
+            .await;
+        }
+        if !actions.is_empty() {
+            granted.push(ResourceAccess { actions, ..asked });
+        }
+    }
     let refresh_token = match refresh_token {
         Some(token) => Some(token),
         None if request.offline => {

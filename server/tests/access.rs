@@ -398,6 +398,74 @@ async fn roles_are_enforced_on_the_registry_and_explained() {
     assert_eq!(status, 200);
     assert!(!ok(&matrix.pull(Some(contributor), "team-a/api")));
     assert_eq!(call(&wharf, &contributor_client, "catalog", CATALOG).await.0, 401);
+
+    // The audit log holds the changes, and the refused token requests counted per subject and
+    // repository; only administrators read it.
+    let audit = |action: &'static str, actor: &'static str| {
+        let admin = admin.clone();
+        let wharf = &wharf;
+        async move {
+            call(
+                wharf,
+                &admin,
+                "audit",
+                &[("actor", actor), ("action", action), ("since", ""), ("cursor", "")],
+            )
+            .await
+        }
+    };
+    let (status, body) = audit("", "").await;
+    assert_eq!(status, 200, "{body}");
+    let page: app::model::AuditPage = serde_json::from_value(body).unwrap();
+    let actions: Vec<&str> = page.entries.iter().map(|e| e.action.as_str()).collect();
+    for expected in [
+        "user created",
+        "role assigned",
+        "team member added",
+        "robot created",
+        "robot secret regenerated",
+        "robot disabled",
+        "access token created",
+        "access token revoked",
+        "user disabled",
+        "sign-in",
+        "token denied",
+    ] {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    }
+    let (_, body) = audit("token denied", "reader").await;
+    let denied: app::model::AuditPage = serde_json::from_value(body).unwrap();
+    let push = denied
+        .entries
+        .iter()
+        .find(|e| e.target == "repository:team-a/new")
+        .expect("the reader's refused push");
+    assert!(
+        push.detail.contains("granted pull") || push.detail.contains("granted "),
+        "{push:?}"
+    );
+    assert!(denied
+        .entries
+        .iter()
+        .all(|e| e.actor == "reader" && e.action == "token denied"));
+    for (action, since) in [("no such action", ""), ("", "yesterday")] {
+        let (status, _) = call(
+            &wharf,
+            &admin,
+            "audit",
+            &[("actor", ""), ("action", action), ("since", since), ("cursor", "")],
+        )
+        .await;
+        assert_eq!(status, 400);
+    }
+    let (status, _) = call(
+        &wharf,
+        &reader_client,
+        "audit",
+        &[("actor", ""), ("action", ""), ("since", ""), ("cursor", "")],
+    )
+    .await;
+    assert_eq!(status, 403);
 }
 
 /// `wharf admin reset-password` is the way back in: a new password, printed once, that signs in

@@ -9,6 +9,9 @@ use leptos::prelude::*;
 use crate::model::{AccessView, AppError, AssignmentView, Explanation, NewSecret, ProfileView};
 
 #[cfg(feature = "ssr")]
+use crate::backend::audit::AuditAction;
+
+#[cfg(feature = "ssr")]
 mod server {
     use crate::backend::access::assignments::NamedAssignment;
     use crate::backend::access::{pull_secret, robots, Action, Scope, Target};
@@ -241,8 +244,15 @@ pub async fn add_assignment(
                     other => AppError::BadRequest(format!("{}.", capitalized(&other.to_string()))),
                 })?;
             state.credentials.forget_all();
-            tracing::info!(by = %caller.user.username, role = role.as_str(), scope = %scope.to_text(), kind = principal.kind(), "role assigned");
-            let principal_name = if principal == Principal::Anonymous { "anyone".to_string() } else { name.to_string() };
+            let principal_name = if principal == Principal::Anonymous {
+                "anyone".to_string()
+            } else {
+                name.to_string()
+            };
+            let detail = format!("{} {} in {}", role.label(), principal_name, scope.describe());
+            caller
+                .audit(&state, AuditAction::RoleAssigned, &principal_name, &detail)
+                .await;
             Ok(assignment_view(&NamedAssignment {
                 assignment,
                 principal_name,
@@ -276,7 +286,15 @@ pub async fn remove_assignment(id: String) -> Result<(), AppError> {
             require_manage(&caller, &assignment.scope)?;
             assignments::remove(&state.db, &id).await?;
             state.credentials.forget_all();
-            tracing::info!(by = %caller.user.username, id = %id, "role assignment removed");
+            let detail = format!("{} in {}", assignment.role.label(), assignment.scope.describe());
+            caller
+                .audit(
+                    &state,
+                    AuditAction::RoleRemoved,
+                    &format!("{} {}", assignment.principal.kind(), assignment.principal.id()),
+                    &detail,
+                )
+                .await;
             Ok(())
         }
         .await,
@@ -314,7 +332,7 @@ pub async fn create_user(username: String, password: String) -> Result<NewSecret
                 password
             };
             users::create(&state.db, username, &password, false).await?;
-            tracing::info!(by = %caller.user.username, user = %username, "user created");
+            caller.audit(&state, AuditAction::UserCreated, username, "").await;
             Ok(NewSecret {
                 login: username.to_string(),
                 docker_login: docker_login(&state, username),
@@ -347,7 +365,12 @@ pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), AppErro
                 refresh_tokens::revoke_all(&state.db, "user", &id).await?;
             }
             state.credentials.forget_all();
-            tracing::info!(by = %caller.user.username, user = %id, disabled, "user disabled flag set");
+            let action = if disabled {
+                AuditAction::UserDisabled
+            } else {
+                AuditAction::UserEnabled
+            };
+            caller.audit(&state, action, &id, "").await;
             Ok(())
         }
         .await,
@@ -372,7 +395,9 @@ pub async fn reset_password(id: String) -> Result<NewSecret, AppError> {
             let password = passwords::generate();
             users::set_password(&state.db, &id, &password).await?;
             state.credentials.forget_all();
-            tracing::info!(by = %caller.user.username, user = %user.username, "password reset");
+            caller
+                .audit(&state, AuditAction::PasswordReset, &user.username, "")
+                .await;
             Ok(NewSecret {
                 docker_login: docker_login(&state, &user.username),
                 login: user.username,
@@ -403,6 +428,7 @@ pub async fn create_team(name: String) -> Result<(), AppError> {
             teams::create(&state.db, name)
                 .await?
                 .ok_or_else(|| AppError::BadRequest(format!("A team named {name} exists already.")))?;
+            caller.audit(&state, AuditAction::TeamCreated, name, "").await;
             Ok(())
         }
         .await,
@@ -423,6 +449,7 @@ pub async fn delete_team(id: String) -> Result<(), AppError> {
                 return Err(AppError::NotFound("That team".into()));
             }
             state.credentials.forget_all();
+            caller.audit(&state, AuditAction::TeamDeleted, &id, "").await;
             Ok(())
         }
         .await,
@@ -446,12 +473,15 @@ pub async fn team_member(team: String, username: String, member: bool) -> Result
             let user = users::find_record_by_name(&state.db, username.trim())
                 .await?
                 .ok_or_else(|| AppError::BadRequest(format!("There is no user named {:?}.", username.trim())))?;
-            if member {
+            let action = if member {
                 teams::add_member(&state.db, &team.id, &user.id).await?;
+                AuditAction::TeamMemberAdded
             } else {
                 teams::remove_member(&state.db, &team.id, &user.id).await?;
-            }
+                AuditAction::TeamMemberRemoved
+            };
             state.credentials.forget_all();
+            caller.audit(&state, action, &team.name, &user.username).await;
             Ok(())
         }
         .await,
@@ -491,7 +521,14 @@ pub async fn create_robot(
                     }
                     RobotError::Db(err) => AppError::from(err),
                 })?;
-            tracing::info!(by = %caller.user.username, robot = %robot.name, "robot created");
+            caller
+                .audit(
+                    &state,
+                    AuditAction::RobotCreated,
+                    &robot.name,
+                    &format!("in {}", scope.describe()),
+                )
+                .await;
             Ok(robot_secret(&state, &robot.name, secret))
         }
         .await,
@@ -513,7 +550,9 @@ pub async fn regenerate_robot(id: String) -> Result<NewSecret, AppError> {
                 .await?
                 .ok_or_else(|| AppError::NotFound("That robot".into()))?;
             state.credentials.forget_all();
-            tracing::info!(by = %caller.user.username, robot = %robot.name, "robot secret regenerated");
+            caller
+                .audit(&state, AuditAction::RobotSecretRegenerated, &robot.name, "")
+                .await;
             Ok(robot_secret(&state, &robot.name, secret))
         }
         .await,
@@ -529,9 +568,15 @@ pub async fn set_robot_enabled(id: String, enabled: bool) -> Result<(), AppError
     crate::backend::responses::with_status(
         async move {
             let (state, caller) = session::signed_in().await?;
-            managed_robot(&state, &caller, &id).await?;
+            let robot = managed_robot(&state, &caller, &id).await?;
             robots::set_enabled(&state.db, &id, enabled).await?;
             state.credentials.forget_all();
+            let action = if enabled {
+                AuditAction::RobotEnabled
+            } else {
+                AuditAction::RobotDisabled
+            };
+            caller.audit(&state, action, &robot.name, "").await;
             Ok(())
         }
         .await,
@@ -550,7 +595,7 @@ pub async fn delete_robot(id: String) -> Result<(), AppError> {
             let robot = managed_robot(&state, &caller, &id).await?;
             robots::delete(&state.db, &id).await?;
             state.credentials.forget_all();
-            tracing::info!(by = %caller.user.username, robot = %robot.name, "robot deleted");
+            caller.audit(&state, AuditAction::RobotDeleted, &robot.name, "").await;
             Ok(())
         }
         .await,
@@ -605,12 +650,15 @@ pub async fn create_token(name: String, days: String) -> Result<NewSecret, AppEr
                 return Err(AppError::BadRequest("Name the token (e.g. laptop, ci).".into()));
             }
             let expires_at = expiry(&days, 0)?;
-            let (_, secret) = personal_tokens::create(&state.db, &caller.user.id, &name, expires_at)
+            let (token, secret) = personal_tokens::create(&state.db, &caller.user.id, &name, expires_at)
                 .await
                 .map_err(|err| match err {
                     TokenError::Taken(name) => AppError::BadRequest(format!("You already have a token named {name}.")),
                     TokenError::Db(err) => AppError::from(err),
                 })?;
+            caller
+                .audit(&state, AuditAction::AccessTokenCreated, &token.name, "")
+                .await;
             Ok(NewSecret {
                 docker_login: docker_login(&state, &caller.user.username),
                 login: caller.user.username,
@@ -634,6 +682,7 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
                 return Err(AppError::NotFound("That token".into()));
             }
             state.credentials.forget_all();
+            caller.audit(&state, AuditAction::AccessTokenRevoked, &id, "").await;
             Ok(())
         }
         .await,
@@ -659,7 +708,9 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
             }
             users::set_password(&state.db, &caller.user.id, &new_password).await?;
             state.credentials.forget_all();
-            tracing::info!(user = %caller.user.username, "password changed");
+            caller
+                .audit(&state, AuditAction::PasswordChanged, &caller.user.username, "")
+                .await;
             Ok(())
         }
         .await,

@@ -33,6 +33,7 @@ pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::access::credentials::{Purpose, Refusal};
     use crate::backend::access::Subject;
+    use crate::backend::audit::{self, AuditAction};
     use crate::backend::{session, AppState};
     crate::backend::responses::with_status(
         async move {
@@ -45,23 +46,46 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
             if username.len() > 256 || password.len() > 1024 {
                 return Err(AppError::BadRequest("User name or password is too long.".into()));
             }
-            let client = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .await
-                .ok()
-                .map(|info| info.0.ip());
-            let verified = state
+            let client = session::client_address().await;
+            let failed = |detail: &'static str| audit::Entry {
+                // Throttled attempts are counted per address, whatever name they try.
+                actor: if detail == "throttled" { "(throttled)" } else { username },
+                action: AuditAction::SignInFailed,
+                target: "console",
+                detail,
+                address: client,
+            };
+            let verified = match state
                 .credentials
                 .verify(&state.db, Purpose::Console, username, &password, client)
                 .await
-                .map_err(|refusal| match refusal {
-                    Refusal::Wrong => AppError::BadRequest("Wrong user name or password.".into()),
-                    Refusal::Throttled(_) => AppError::BadRequest(format!("{refusal}.")),
-                    Refusal::Unavailable(err) => session::internal(err),
-                })?;
+            {
+                Ok(verified) => verified,
+                Err(Refusal::Wrong) => {
+                    audit::record(&state.db, failed("wrong user name or password")).await;
+                    return Err(AppError::BadRequest("Wrong user name or password.".into()));
+                }
+                Err(refusal @ Refusal::Throttled(_)) => {
+                    audit::record(&state.db, failed("throttled")).await;
+                    return Err(AppError::BadRequest(format!("{refusal}.")));
+                }
+                Err(Refusal::Unavailable(err)) => return Err(session::internal(err)),
+            };
             let Subject::User(user) = verified.subject else {
                 return Err(AppError::BadRequest("Wrong user name or password.".into()));
             };
             session::sign_in(&session, &user).await?;
+            audit::record(
+                &state.db,
+                audit::Entry {
+                    actor: &user.username,
+                    action: AuditAction::SignIn,
+                    target: "console",
+                    detail: "",
+                    address: client,
+                },
+            )
+            .await;
             tracing::info!(user = %user.username, "signed in");
             leptos_axum::redirect(&safe_next(next.as_deref()));
             Ok(())

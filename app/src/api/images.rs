@@ -18,11 +18,12 @@ pub fn image_confirmation(digest: &str, tags: &[String]) -> String {
 #[server(prefix = "/api", endpoint = "delete_image")]
 pub async fn delete_image(repository: String, digest: String, confirm: String) -> Result<DeleteOutcome, AppError> {
     use crate::backend::access::{Action, Target};
+    use crate::backend::audit::AuditAction;
     use crate::backend::index::queries;
     use crate::backend::{deletion, session};
     crate::backend::responses::with_status(
         async move {
-            let (state, _) = session::authorize(
+            let (state, caller) = session::authorize(
                 Target::Repository(&repository),
                 Action::Delete,
                 &format!("delete images in {repository}"),
@@ -43,7 +44,15 @@ pub async fn delete_image(repository: String, digest: String, confirm: String) -
             let removed = deletion::delete_image(&state, &repository, &digest)
                 .await
                 .map_err(|e| delete_error(&e.to_string()))?;
-            tracing::info!(%repository, %digest, tags = ?removed, "image deleted");
+            let tags_removed = format!("tags removed: {}", removed.join(", "));
+            caller
+                .audit(
+                    &state,
+                    AuditAction::ImageDeleted,
+                    &format!("{repository}@{digest}"),
+                    &tags_removed,
+                )
+                .await;
             Ok(DeleteOutcome {
                 message: if removed.is_empty() {
                     format!("Deleted the untagged image {digest} from {repository}.")
@@ -65,11 +74,12 @@ pub async fn delete_image(repository: String, digest: String, confirm: String) -
 #[server(prefix = "/api", endpoint = "delete_tag")]
 pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Result<DeleteOutcome, AppError> {
     use crate::backend::access::{Action, Target};
+    use crate::backend::audit::AuditAction;
     use crate::backend::index::queries;
     use crate::backend::{deletion, session};
     crate::backend::responses::with_status(
         async move {
-            let (state, _) = session::authorize(
+            let (state, caller) = session::authorize(
                 Target::Repository(&repository),
                 Action::Delete,
                 &format!("delete tags in {repository}"),
@@ -87,7 +97,9 @@ pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Res
             deletion::delete_tag(&state, &repository, &tag)
                 .await
                 .map_err(|e| delete_error(&e.to_string()))?;
-            tracing::info!(%repository, %tag, "tag deleted");
+            caller
+                .audit(&state, AuditAction::TagDeleted, &format!("{repository}:{tag}"), "")
+                .await;
             Ok(DeleteOutcome {
                 message: format!("Deleted the tag {repository}:{tag}. The image and its other tags are still there."),
                 repository,

@@ -1,6 +1,7 @@
 //! Server functions, one module per area. Thin: authorize, call `backend`, map to a DTO.
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod events;

@@ -10,6 +10,9 @@ use leptos::prelude::*;
 use crate::model::{AppError, DeliveriesPage, DeliveryDetail, SavedWebhook, WebhookSummary, WebhookView};
 
 #[cfg(feature = "ssr")]
+use crate::backend::audit::AuditAction;
+
+#[cfg(feature = "ssr")]
 mod server {
     use std::time::Duration;
 
@@ -25,8 +28,12 @@ mod server {
 
     /// Every webhook function starts here.
     pub async fn authorize() -> Result<AppState, AppError> {
-        let (state, _) = session::authorize(Target::Registry, Action::ManageWebhooks, "manage webhooks").await?;
-        Ok(state)
+        Ok(authorize_caller().await?.0)
+    }
+
+    /// [`authorize`], with the caller (for the audit log of changes).
+    pub async fn authorize_caller() -> Result<(AppState, session::Caller), AppError> {
+        session::authorize(Target::Registry, Action::ManageWebhooks, "manage webhooks").await
     }
 
     pub fn internal(err: impl std::fmt::Display) -> AppError {
@@ -279,7 +286,7 @@ pub async fn save_webhook(
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
+            let (state, caller) = authorize_caller().await?;
             let current = match id.as_str() {
                 "" => None,
                 id => Some(webhook(&state, id).await?),
@@ -310,7 +317,9 @@ pub async fn save_webhook(
             match current {
                 None => {
                     let created = store::create(&mut conn, &input).await.map_err(internal)?;
-                    tracing::info!(webhook = %created.id, name = %created.name, "webhook created");
+                    caller
+                        .audit(&state, AuditAction::WebhookSaved, &created.name, "created")
+                        .await;
                     Ok(SavedWebhook {
                         id: created.id,
                         secret: Some(created.secret),
@@ -318,6 +327,9 @@ pub async fn save_webhook(
                 }
                 Some(current) => {
                     store::update(&mut conn, &current.id, &input).await.map_err(internal)?;
+                    caller
+                        .audit(&state, AuditAction::WebhookSaved, &current.name, "changed")
+                        .await;
                     // Deliveries that were waiting for this webhook may go now.
                     state
                         .notifier
@@ -341,7 +353,7 @@ pub async fn delete_webhook(id: String, confirm: String) -> Result<(), AppError>
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
+            let (state, caller) = authorize_caller().await?;
             let hook = webhook(&state, &id).await?;
             if confirm.trim() != hook.name {
                 return Err(AppError::BadRequest(format!(
@@ -352,7 +364,7 @@ pub async fn delete_webhook(id: String, confirm: String) -> Result<(), AppError>
             let mut tx = state.db.begin_write().await.map_err(internal)?;
             store::delete(&mut tx, &id).await.map_err(internal)?;
             tx.commit().await.map_err(internal)?;
-            tracing::info!(webhook = %id, "webhook deleted");
+            caller.audit(&state, AuditAction::WebhookDeleted, &hook.name, "").await;
             Ok(())
         }
         .await,
@@ -495,13 +507,16 @@ pub async fn rotate_webhook_secret(id: String) -> Result<String, AppError> {
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
+            let (state, caller) = authorize_caller().await?;
             let hook = webhook(&state, &id).await?;
             let mut conn = state.db.pool.acquire().await.map_err(internal)?;
             let secret = store::rotate_secret(&mut conn, &hook.id, std::time::Duration::from_secs(24 * 3600))
                 .await
                 .map_err(internal)?
                 .ok_or_else(|| AppError::NotFound("That webhook".into()))?;
+            caller
+                .audit(&state, AuditAction::WebhookSecretRotated, &hook.name, "")
+                .await;
             Ok(secret.reveal())
         }
         .await,

@@ -25,6 +25,8 @@ pub struct Settings {
     pub reconcile_interval: std::time::Duration,
     /// How long registry events and webhook deliveries are kept.
     pub event_retention: std::time::Duration,
+    /// How long audit log entries are kept.
+    pub audit_retention: std::time::Duration,
     /// Longest robot lifetime in days (0: no limit, robots may never expire).
     pub robot_max_days: u32,
 }

@@ -2,6 +2,7 @@
 //! users. Nothing here knows about Leptos views; HTTP handlers live in the server crate or in `api`.
 
 pub mod access;
+pub mod audit;
 pub mod config;
 pub mod db;
 pub mod deletion;

@@ -3,6 +3,7 @@
 use tower_sessions::Session;
 
 use super::access::{self, Action, Grants, Subject, Target};
+use super::audit::{self, AuditAction, Entry};
 use super::state::AppState;
 use super::users::{self, User};
 use crate::model::AppError;
@@ -81,6 +82,31 @@ impl Caller {
             Err(AppError::Forbidden(what.to_string()))
         }
     }
+}
+
+impl Caller {
+    /// Writes `action` on `target` by this caller to the audit log.
+    pub async fn audit(&self, state: &AppState, action: AuditAction, target: &str, detail: &str) {
+        audit::record(
+            &state.db,
+            Entry {
+                actor: &self.user.username,
+                action,
+                target,
+                detail,
+                address: client_address().await,
+            },
+        )
+        .await;
+    }
+}
+
+/// The address the current server function call came from.
+pub async fn client_address() -> Option<std::net::IpAddr> {
+    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|info| info.0.ip())
 }
 
 /// The signed-in user and their grants, or `Unauthorized`.

@@ -15,6 +15,7 @@ pub fn Nav() -> impl IntoView {
                 <A href="/events">"Events"</A>
                 <A href="/webhooks">"Webhooks"</A>
                 <A href="/access">"Access"</A>
+                <A href="/audit">"Audit"</A>
                 <A href="/settings">"Settings"</A>
             </nav>
             <div class="account">

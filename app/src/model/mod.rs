@@ -1,6 +1,7 @@
 //! Data shapes shared by server functions and views: serde only, no server dependencies.
 
 mod access;
+mod audit;
 mod catalog;
 mod error;
 mod events;
@@ -15,6 +16,7 @@ pub use access::{
     AccessView, AssignmentView, Explanation, NewSecret, ProfileView, PullSecretView, RobotView, TeamView, TokenView,
     UserView,
 };
+pub use audit::{AuditEntryView, AuditPage};
 pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};
 pub use error::AppError;
 pub use events::{EventRow, EventsPage, QuarantinedEvent};

@@ -145,7 +145,8 @@ fn header(md: &mut String, args: &ReportArgs) {
          Chromium against a real registry next to a client-side crawl of the same data, the \
          reconcile that builds the index, and what the first page load downloads. Webhook intake \
          and delivery are measured by `scripts/bench webhooks`: \
-         [benchmarks-webhooks.md](benchmarks-webhooks.md).\n"
+         [benchmarks-webhooks.md](benchmarks-webhooks.md); the token server by `scripts/bench \
+         access`: [benchmarks-access.md](benchmarks-access.md).\n"
     );
     let _ = writeln!(md, "- Measured: {} (UTC), with `{}`", today(), args.command);
     let _ = writeln!(md, "- Machine: {}", machine());

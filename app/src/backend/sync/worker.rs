@@ -89,6 +89,12 @@ async fn retention_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "cannot prune old events; will try again"),
         }
+        let audit_before = crate::backend::db::now_ms() - state.settings.audit_retention.as_millis() as i64;
+        match crate::backend::audit::prune(&state.db, audit_before).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "old audit entries pruned"),
+            Err(err) => tracing::warn!(error = %err, "cannot prune the audit log; will try again"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_INTERVAL) => {}
             _ = shutdown.changed() => return,
