@@ -14,6 +14,7 @@ mod same_origin;
 mod security_headers;
 mod serve;
 mod sessions;
+mod sso_routes;
 mod startup_error;
 mod token_endpoint;
 

@@ -13,7 +13,9 @@ use app::backend::AppState;
 use app::{shell, App};
 
 use crate::startup_error::StartupError;
-use crate::{health, live_stream, registry_events, same_origin, security_headers, sessions, token_endpoint};
+use crate::{
+    health, live_stream, registry_events, same_origin, security_headers, sessions, sso_routes, token_endpoint,
+};
 
 pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, StartupError> {
     let options = state.leptos_options.clone();
@@ -34,6 +36,8 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
                 .layer(axum::extract::DefaultBodyLimit::max(token_endpoint::MAX_FORM_BYTES)),
         )
         .route("/registry/events", post(registry_events::receive))
+        .route("/auth/sso/start", get(sso_routes::start))
+        .route("/auth/sso/callback", get(sso_routes::callback))
         .route("/api/stream", get(live_stream::stream))
         .nest_service("/pkg", precompressed_assets(&options))
         .route("/favicon.svg", get(favicon))

@@ -163,6 +163,7 @@ pub async fn access_page() -> Result<AccessView, AppError> {
                 for team in teams::list(&state.db).await? {
                     team_views.push(TeamView {
                         members: teams::member_names(&state.db, &team.id).await?,
+                        sso_group: teams::sso_group(&state.db, &team.id).await?,
                         id: team.id,
                         name: team.name,
                     });
@@ -241,7 +242,10 @@ pub async fn add_assignment(
                 .await
                 .map_err(|err| match err {
                     AssignError::Db(err) => AppError::from(err),
-                    other => AppError::BadRequest(format!("{}.", capitalized(&other.to_string()))),
+                    other => AppError::BadRequest(format!(
+                        "{}.",
+                        crate::components::format::capitalized(&other.to_string())
+                    )),
                 })?;
             state.credentials.forget_all();
             let principal_name = if principal == Principal::Anonymous {
@@ -261,15 +265,6 @@ pub async fn add_assignment(
         .await,
     )
     .await
-}
-
-#[cfg(feature = "ssr")]
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[server(prefix = "/api", endpoint = "remove_assignment")]

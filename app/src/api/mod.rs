@@ -7,5 +7,6 @@ pub mod catalog;
 pub mod events;
 pub mod images;
 pub mod repository;
+pub mod sso;
 pub mod sync;
 pub mod webhooks;

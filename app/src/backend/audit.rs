@@ -36,10 +36,11 @@ pub enum AuditAction {
     WebhookSecretRotated,
     TagDeleted,
     ImageDeleted,
+    SsoSettingsSaved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::TokenDenied,
@@ -66,6 +67,7 @@ impl AuditAction {
         AuditAction::WebhookSecretRotated,
         AuditAction::TagDeleted,
         AuditAction::ImageDeleted,
+        AuditAction::SsoSettingsSaved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +98,7 @@ impl AuditAction {
             AuditAction::WebhookSecretRotated => "webhook secret rotated",
             AuditAction::TagDeleted => "tag deleted",
             AuditAction::ImageDeleted => "image deleted",
+            AuditAction::SsoSettingsSaved => "single sign-on changed",
         }
     }
 

@@ -17,6 +17,7 @@ pub mod registry_config;
 pub mod responses;
 pub mod retention;
 pub mod session;
+pub mod sso;
 pub mod state;
 pub mod sync;
 pub mod synthetic;

@@ -9,6 +9,10 @@ use super::users::{self, User};
 use crate::model::AppError;
 
 const USER_ID_KEY: &str = "user_id";
+/// Why the last single sign-on failed, for the sign-in page (shown once).
+pub const SSO_ERROR_KEY: &str = "sso_error";
+/// An administrator's last test sign-in, for the settings page (shown once).
+pub const SSO_TEST_KEY: &str = "sso_test";
 const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 const SEEN_AT_KEY: &str = "seen_at";
 

@@ -69,6 +69,15 @@ pub fn rfc3339_to_display(timestamp: &str) -> String {
     format!("{date} {clock} {zone}")
 }
 
+/// The text with its first letter upper-case (error messages made into sentences).
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// Percent-encodes a value for a query string (`/` kept when `keep_slash`, for paths).
 pub fn percent_encode(value: &str, keep_slash: bool) -> String {
     value

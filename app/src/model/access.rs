@@ -39,6 +39,8 @@ pub struct TeamView {
     pub id: String,
     pub name: String,
     pub members: Vec<String>,
+    /// The provider group the team follows (single sign-on), if any.
+    pub sso_group: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

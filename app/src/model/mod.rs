@@ -9,6 +9,7 @@ mod manifest;
 mod repository;
 mod session;
 mod settings;
+mod sso;
 mod sync;
 mod webhooks;
 
@@ -24,6 +25,7 @@ pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, Laye
 pub use repository::{Attachment, ImageRow, Label, PlatformRow, RepositoryView};
 pub use session::CurrentUser;
 pub use settings::SettingsView;
+pub use sso::{SsoLoginOption, SsoSettingsView, SsoTestResult};
 pub use sync::{IndexUpdate, ReconcileProgress, SyncStatus};
 pub use webhooks::{
     AttemptView, DeliveriesPage, DeliveryDetail, DeliveryRow, FormatOption, HeaderField, SavedWebhook, WebhookForm,

@@ -6,21 +6,24 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use super::access_sso::SsoTab;
 use crate::api::access::{
     access_page, AddAssignment, CreateRobot, CreateTeam, CreateUser, DeleteRobot, DeleteTeam, Explain, RegenerateRobot,
     RemoveAssignment, ResetPassword, SetRobotEnabled, SetUserDisabled, TeamMember,
 };
+use crate::api::sso::SetTeamGroup;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::format::{count, ms_to_display};
 use crate::components::new_secret::NewSecretPanel;
 use crate::model::{AccessView, AppError, AssignmentView, Explanation, NewSecret, RobotView, TeamView, UserView};
 
-const TABS: [(&str, &str); 5] = [
+const TABS: [(&str, &str); 6] = [
     ("assignments", "Role assignments"),
     ("users", "Users"),
     ("teams", "Teams"),
     ("robots", "Robots"),
     ("why", "Why?"),
+    ("sso", "Single sign-on"),
 ];
 
 /// Every action of the page; the data is fetched again after any of them.
@@ -34,6 +37,7 @@ struct Actions {
     create_team: ServerAction<CreateTeam>,
     delete_team: ServerAction<DeleteTeam>,
     team_member: ServerAction<TeamMember>,
+    team_group: ServerAction<SetTeamGroup>,
     create_robot: ServerAction<CreateRobot>,
     regenerate_robot: ServerAction<RegenerateRobot>,
     robot_enabled: ServerAction<SetRobotEnabled>,
@@ -52,6 +56,7 @@ impl Actions {
             create_team: ServerAction::new(),
             delete_team: ServerAction::new(),
             team_member: ServerAction::new(),
+            team_group: ServerAction::new(),
             create_robot: ServerAction::new(),
             regenerate_robot: ServerAction::new(),
             robot_enabled: ServerAction::new(),
@@ -60,7 +65,7 @@ impl Actions {
         }
     }
 
-    fn versions(&self) -> [usize; 12] {
+    fn versions(&self) -> [usize; 13] {
         [
             self.add.version().get(),
             self.remove.version().get(),
@@ -70,6 +75,7 @@ impl Actions {
             self.create_team.version().get(),
             self.delete_team.version().get(),
             self.team_member.version().get(),
+            self.team_group.version().get(),
             self.create_robot.version().get(),
             self.regenerate_robot.version().get(),
             self.robot_enabled.version().get(),
@@ -131,6 +137,7 @@ fn AccessBody(view_data: AccessView, actions: Actions, tab: String) -> impl Into
         "teams" => view! { <TeamsTab view_data actions/> }.into_any(),
         "robots" => view! { <RobotsTab view_data actions/> }.into_any(),
         "why" => view! { <WhyTab actions/> }.into_any(),
+        "sso" => view! { <SsoTab can_administer=view_data.can_administer/> }.into_any(),
         _ => view! { <AssignmentsTab view_data actions/> }.into_any(),
     }
 }
@@ -361,6 +368,7 @@ fn TeamsTab(view_data: AccessView, actions: Actions) -> impl IntoView {
             {failure(actions.create_team.value())}
             {failure(actions.team_member.value())}
             {failure(actions.delete_team.value())}
+            {failure(actions.team_group.value())}
         </section>
         {if view_data.teams.is_empty() {
             view! { <p class="panel empty">"No teams yet. A role given to a team applies to each of its members."</p> }.into_any()
@@ -373,7 +381,17 @@ fn TeamsTab(view_data: AccessView, actions: Actions) -> impl IntoView {
 
 #[component]
 fn TeamCard(team: TeamView, actions: Actions) -> impl IntoView {
-    let TeamView { id, name, members } = team;
+    let TeamView {
+        id,
+        name,
+        members,
+        sso_group,
+    } = team;
+    let group_team = name.clone();
+    let follows = match &sso_group {
+        Some(group) => format!("Follows the provider group {group}: members are set at each single sign-on."),
+        None => "Follows no provider group.".to_string(),
+    };
     let member_count = count(members.len() as i64, "member", "members");
     let member_items = members
         .into_iter()
@@ -385,6 +403,12 @@ fn TeamCard(team: TeamView, actions: Actions) -> impl IntoView {
         <div class="panel team">
             <h3>{name} " " <span class="muted small">{member_count}</span></h3>
             <ul class="members">{member_items}</ul>
+            <p class="muted small">{follows}</p>
+            <ActionForm action=actions.team_group attr:class="form-row">
+                <input type="hidden" name="team" value=group_team/>
+                <label>"Provider group (single sign-on)" <input type="text" name="group" maxlength="256" value=sso_group.unwrap_or_default() placeholder="e.g. wharf-team-a"/></label>
+                <button type="submit">"Set group"</button>
+            </ActionForm>
             <ActionForm action=actions.team_member attr:class="form-row">
                 <input type="hidden" name="team" value=add_team/>
                 <input type="hidden" name="member" value="true"/>

@@ -4,6 +4,8 @@ use leptos_router::hooks::use_query_map;
 
 use leptos::server_fn::error::ServerFnUrlError;
 
+use crate::api::sso::sso_sign_in_option;
+use crate::components::format::percent_encode;
 use crate::model::AppError;
 use crate::Auth;
 
@@ -19,6 +21,7 @@ pub fn LoginPage() -> impl IntoView {
             .get("__err")
             .map(|encoded| ServerFnUrlError::<AppError>::decode_err(&encoded).to_string())
     };
+    let sso = Resource::new(|| (), |_| sso_sign_in_option());
     let error = move || match auth.login.value().get() {
         Some(Err(err)) => Some(err.to_string()),
         Some(Ok(())) => None,
@@ -41,6 +44,17 @@ pub fn LoginPage() -> impl IntoView {
                 <button type="submit" class="button primary" disabled=move || auth.login.pending().get()>"Sign in"</button>
             </ActionForm>
             {move || error().map(|message| view! { <p class="banner banner-error" role="alert">{message}</p> })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let option = sso.await.ok()?;
+                    let sso_error = option.error.map(|message| view! { <p class="banner banner-error" role="alert">{message}</p> });
+                    let button = option.label.map(|label| {
+                        let href = format!("/auth/sso/start?next={}", percent_encode(&next(), true));
+                        view! { <p class="sso"><a class="button" href=href>{format!("Sign in with {label}")}</a></p> }
+                    });
+                    Some(view! { {sso_error} {button} })
+                })}
+            </Suspense>
             <p class="hint">"The first administrator is "<code>"admin"</code>". Its password was printed when the server first started, or set with "<code>"WHARF_ADMIN_PASSWORD"</code>"."</p>
         </section>
     }

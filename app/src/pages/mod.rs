@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod access;
+pub mod access_sso;
 pub mod audit;
 pub mod catalog;
 pub mod delete_forms;

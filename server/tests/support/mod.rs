@@ -460,3 +460,50 @@ pub async fn repository(wharf: &Wharf, client: &reqwest::Client, name: &str) -> 
     .await
     .1
 }
+
+/// A real OpenID Connect provider on 127.0.0.1 (end2end/oidc/provider.mjs, oauth2-mock-server
+/// from npm); stopped when dropped.
+pub struct OidcProvider {
+    child: Child,
+    pub issuer: String,
+}
+
+impl OidcProvider {
+    pub fn start() -> OidcProvider {
+        use std::io::{BufRead, BufReader};
+        require_program("node");
+        let end2end = Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end");
+        assert!(
+            end2end.join("node_modules/oauth2-mock-server").exists(),
+            "oauth2-mock-server is not installed: run scripts/setup first"
+        );
+        let mut child = Command::new("node")
+            .arg("oidc/provider.mjs")
+            .current_dir(&end2end)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(issuer) = line.strip_prefix("issuer ") {
+                    let _ = sender.send(issuer.to_string());
+                }
+            }
+        });
+        let issuer = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the OpenID Connect provider did not start within 30 s");
+        OidcProvider { child, issuer }
+    }
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

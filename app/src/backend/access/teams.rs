@@ -107,6 +107,26 @@ pub async fn remove_member(db: &Db, team_id: &str, user_id: &str) -> Result<bool
     )
 }
 
+/// The provider group a team follows, if any.
+pub async fn sso_group(db: &Db, team_id: &str) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT sso_group FROM teams WHERE id = $1")
+        .bind(team_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.and_then(|(group,)| group).filter(|g| !g.is_empty()))
+}
+
+/// Makes the team follow a provider group (empty: none). Members stay until their next sign-in.
+pub async fn set_sso_group(db: &Db, team_id: &str, group: &str) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("UPDATE teams SET sso_group = $1 WHERE id = $2")
+        .bind((!group.is_empty()).then_some(group))
+        .bind(team_id)
+        .execute(&db.pool)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
 /// Member names of a team, sorted.
 pub async fn member_names(db: &Db, team_id: &str) -> Result<Vec<String>, sqlx::Error> {
     let rows: Vec<(String,)> = sqlx::query_as(

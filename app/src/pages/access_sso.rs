@@ -1,0 +1,100 @@
+//! Access → Single sign-on: the OpenID Connect provider's settings, the redirect URI to register
+//! there, and a test sign-in that shows what the provider says without signing in.
+
+use leptos::prelude::*;
+
+use crate::api::sso::{sso_settings, SaveSsoSettings};
+use crate::components::copy_button::CopyButton;
+use crate::components::error_panel::ErrorPanel;
+use crate::model::{SsoSettingsView, SsoTestResult};
+
+#[component]
+pub fn SsoTab(can_administer: bool) -> impl IntoView {
+    if !can_administer {
+        return view! { <p class="panel">"Single sign-on is set up by the registry's administrators (Owner of the whole registry)."</p> }
+            .into_any();
+    }
+    let save = ServerAction::<SaveSsoSettings>::new();
+    let data = Resource::new(move || save.version().get(), |_| sso_settings());
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(settings) => view! { <SsoForm settings save/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
+}
+
+#[component]
+fn SsoForm(settings: SsoSettingsView, save: ServerAction<SaveSsoSettings>) -> impl IntoView {
+    let secret_hint = if settings.has_secret {
+        "stored; leave empty to keep it"
+    } else {
+        "none stored"
+    };
+    let test = settings
+        .test_result
+        .clone()
+        .map(|result| view! { <TestResult result/> });
+    view! {
+        <section>
+            <h2>"Single sign-on (OpenID Connect)"</h2>
+            <p class="hint">
+                "Entra ID, Keycloak, Dex, Google or any OpenID Connect provider. Register Wharf there as a web application with this redirect URI; local sign-in stays available."
+            </p>
+            <div class="copy-row">
+                <code>{settings.callback_url.clone()}</code>
+                <CopyButton text=settings.callback_url.clone() label="Copy redirect URI"/>
+            </div>
+            {test}
+            <ActionForm action=save attr:class="stack sso-form">
+                <label class="check"><input type="checkbox" name="enabled" checked=settings.enabled/> " Offer single sign-on on the sign-in page"</label>
+                <label>"Issuer URL" <input type="url" name="issuer_url" value=settings.issuer_url.clone() maxlength="512" placeholder="https://login.microsoftonline.com/TENANT/v2.0"/></label>
+                <label>"Client ID" <input type="text" name="client_id" value=settings.client_id.clone() maxlength="512"/></label>
+                <label>{format!("Client secret ({secret_hint})")} <input type="password" name="client_secret" maxlength="2048" autocomplete="off"/></label>
+                <label>"User name claim" <input type="text" name="username_claim" value=settings.username_claim.clone() maxlength="128"/></label>
+                <label>"Groups claim" <input type="text" name="groups_claim" value=settings.groups_claim.clone() maxlength="128"/></label>
+                <label class="check"><input type="checkbox" name="create_users" checked=settings.create_users/> " Create a Wharf user on first sign-in"</label>
+                <label>"Button text" <input type="text" name="label" value=settings.label.clone() maxlength="128" placeholder="Entra ID"/></label>
+                <button type="submit" class="primary">"Save"</button>
+            </ActionForm>
+            {move || save.value().get().map(|result| match result {
+                Ok(()) => view! { <p class="banner banner-ok" role="status">"Saved."</p> }.into_any(),
+                Err(error) => view! { <ErrorPanel error/> }.into_any(),
+            })}
+            <p>
+                <a class="button" href="/auth/sso/start?test=1">"Test sign-in"</a>
+                " Signs in at the provider and shows the user name and groups it sends, without signing you in as that user."
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn TestResult(result: SsoTestResult) -> impl IntoView {
+    let groups = if result.groups.is_empty() {
+        "none".to_string()
+    } else {
+        result.groups.join(", ")
+    };
+    let teams = if result.teams.is_empty() {
+        "none".to_string()
+    } else {
+        result.teams.join(", ")
+    };
+    view! {
+        <div class="panel verdict allowed" role="status">
+            <p><strong>"Test sign-in worked."</strong></p>
+            <ul>
+                <li>"User name: " <code>{result.username}</code></li>
+                <li>"Groups: " {groups}</li>
+                <li>"Teams it would be a member of: " {teams}</li>
+                <li class="muted small">"Subject: " {result.subject}</li>
+            </ul>
+        </div>
+    }
+}
