@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { signIn, skopeoPush, submitSignIn, uniqueRepository } from "./helpers";
+import { password, signIn, skopeoPush, submitSignIn, uniqueRepository } from "./helpers";
 
 /** Creates a user on the Access page and returns the password shown once. */
 async function createUser(page: Page, username: string): Promise<string> {
@@ -55,6 +55,12 @@ test("an admin assigns a role in the UI and the user's catalog changes", async (
   await userPage.goto("/access");
   await expect(userPage.getByText("You do not have permission to manage access.")).toBeVisible();
 
+  // The repository's Access tab shows who reaches it, through which scope.
+  await page.goto(`/r/${visible}?tab=access`);
+  const row = page.locator("table.repository-access tr", { hasText: username });
+  await expect(row).toContainText("Reader");
+  await expect(row).toContainText("e2e/");
+
   // The explainer agrees.
   await page.goto("/access?tab=why");
   await page.getByLabel("Who").selectOption("user");
@@ -86,4 +92,26 @@ test("a robot's secret is shown once with a Kubernetes pull secret, and a token 
   await page.getByRole("button", { name: "Create token" }).click();
   await expect(page.locator(".secret-once .secret-value")).toContainText("wharf_pat_");
   await expect(page.getByRole("cell", { name: "laptop-e2e" })).toBeVisible();
+});
+
+test("a cross-origin POST is refused, and sign-in never redirects off Wharf", async ({ page, baseURL }) => {
+  await signIn(page);
+  // The page's own cookies, sent from another origin: refused.
+  const forged = await page.request.post("/api/resync", { headers: { origin: "http://evil.example" } });
+  expect(forged.status()).toBe(403);
+  const sameSite = await page.request.post("/api/resync", { headers: { "sec-fetch-site": "same-site" } });
+  expect(sameSite.status()).toBe(403);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+
+  for (const next of ["//evil.example/", "/\t/evil.example", "https://evil.example/"]) {
+    await page.goto(`/login?next=${encodeURIComponent(next)}`);
+    await page.getByLabel("User name").fill("admin");
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("heading", { name: "Catalog" })).toBeVisible();
+    expect(new URL(page.url()).origin).toBe(new URL(baseURL ?? "").origin);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+  }
 });

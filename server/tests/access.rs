@@ -253,6 +253,37 @@ async fn roles_are_enforced_on_the_registry_and_explained() {
         assert_eq!(explanation.matched.is_empty(), !allowed);
     }
 
+    // Repository → Access lists every assignment that reaches the repository.
+    let (status, body) = call(&wharf, &admin, "repository_access", &[("repository", "team-a/api")]).await;
+    assert_eq!(status, 200, "{body}");
+    let access: app::model::RepositoryAccessView = serde_json::from_value(body).unwrap();
+    let who: Vec<(String, String)> = access
+        .entries
+        .iter()
+        .map(|e| (e.assignment.principal_name.clone(), e.assignment.role.clone()))
+        .collect();
+    for expected in [
+        ("reader", "Reader"),
+        ("contributor", "Contributor"),
+        ("robot-ci", "Puller"),
+        ("admin", "Owner"),
+    ] {
+        assert!(
+            who.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} missing from {who:?}"
+        );
+    }
+    assert!(
+        !who.iter().any(|(name, _)| name == "owner-b"),
+        "team-b's owner does not reach team-a"
+    );
+    let contributor_entry = access
+        .entries
+        .iter()
+        .find(|e| e.assignment.principal_name == "contributor")
+        .unwrap();
+    assert_eq!(contributor_entry.actions, ["pull", "push", "delete", "manage webhooks"]);
+
     // A reader calling the delete server function directly is refused; nothing is deleted.
     let reader_client = wharf.signed_in_client("reader", PASSWORD).await;
     let (status, body) = call(
@@ -270,6 +301,7 @@ async fn roles_are_enforced_on_the_registry_and_explained() {
         ("webhooks", vec![]),
         ("settings", vec![]),
         ("resync", vec![]),
+        ("repository_access", vec![("repository", "team-a/api")]),
         (
             "explain",
             vec![

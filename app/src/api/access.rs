@@ -713,6 +713,48 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
     .await
 }
 
+/// Who can do what in `repository`, and through which assignment (for those who manage access
+/// there).
+#[server(prefix = "/api", endpoint = "repository_access")]
+pub async fn repository_access(repository: String) -> Result<crate::model::RepositoryAccessView, AppError> {
+    use crate::backend::access::{assignments, Action, Target};
+    use crate::backend::session;
+    use crate::model::{RepositoryAccessEntry, RepositoryAccessView};
+    use server::*;
+    crate::backend::responses::with_status(
+        async move {
+            let (state, _) = session::authorize(
+                Target::Repository(&repository),
+                Action::ManageAccess,
+                &format!("see who has access to {repository}"),
+            )
+            .await?;
+            let entries = assignments::list(&state.db)
+                .await?
+                .iter()
+                .filter(|named| named.assignment.scope.covers(&repository))
+                .map(|named| RepositoryAccessEntry {
+                    assignment: assignment_view(named),
+                    actions: [
+                        Action::Pull,
+                        Action::Push,
+                        Action::Delete,
+                        Action::ManageWebhooks,
+                        Action::ManageAccess,
+                    ]
+                    .into_iter()
+                    .filter(|a| named.assignment.role.allows(*a))
+                    .map(|a| a.label().to_string())
+                    .collect(),
+                })
+                .collect();
+            Ok(RepositoryAccessView { repository, entries })
+        }
+        .await,
+    )
+    .await
+}
+
 /// Why may (or may not) a user, team member or robot do `action` on `repository`?
 #[server(prefix = "/api", endpoint = "explain")]
 pub async fn explain(

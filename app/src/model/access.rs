@@ -110,6 +110,20 @@ pub struct ProfileView {
     pub generated_at_ms: i64,
 }
 
+/// Repository → Access: every assignment that reaches this repository, and what it allows here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryAccessView {
+    pub repository: String,
+    pub entries: Vec<RepositoryAccessEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryAccessEntry {
+    pub assignment: AssignmentView,
+    /// "pull", "push", "delete", "manage webhooks", "manage access".
+    pub actions: Vec<String>,
+}
+
 /// The answer of the "Why?" explainer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Explanation {

@@ -13,6 +13,7 @@ pub mod not_found;
 pub mod profile;
 pub mod reference;
 pub mod repository;
+pub mod repository_access;
 pub mod settings;
 pub mod webhook;
 pub mod webhook_form;

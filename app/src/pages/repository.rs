@@ -10,6 +10,7 @@ use super::catalog::repository_href;
 use super::delete_forms::DeleteForms;
 use super::not_found::NotFound;
 use super::reference::manifest_href;
+use super::repository_access::RepositoryAccess;
 use crate::api::images::{DeleteImage, DeleteTag};
 use crate::api::repository::repository;
 use crate::components::copy_button::CopyButton;
@@ -43,6 +44,7 @@ fn repository_query_href(name: &str, filter: &str, page: u32) -> String {
 pub fn RepositoryPage(name: String) -> impl IntoView {
     let query = use_query_map();
     let filter = Memo::new(move |_| query.read().get("filter").unwrap_or_default());
+    let access_tab = Memo::new(move |_| query.read().get("tab").as_deref() == Some("access"));
     let page_number = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse().ok()).unwrap_or(1u32));
     let changes = use_live_changes();
     let delete_image = ServerAction::<DeleteImage>::new();
@@ -69,16 +71,25 @@ pub fn RepositoryPage(name: String) -> impl IntoView {
             <span>{title.clone()}</span>
         </nav>
         <h1 class="repo-name">{title}</h1>
-        <DeleteMessages delete_image delete_tag/>
-        <Transition fallback=|| view! { <p class="loading">"Loading tags…"</p> }>
-            {move || Suspend::new(async move {
-                match view_data.await {
-                    Ok(view_data) => view! { <RepositoryBody view_data filter delete_image delete_tag/> }.into_any(),
-                    Err(AppError::NotFound(_)) => view! { <NotFound/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <nav class="tabs" aria-label="Repository sections">
+            <a href=repository_href(&name) aria-current=move || (!access_tab.get()).then_some("page")>"Tags"</a>
+            <a href=format!("{}?tab=access", repository_href(&name)) aria-current=move || access_tab.get().then_some("page")>"Access"</a>
+        </nav>
+        <Show when=move || access_tab.get()>
+            <RepositoryAccess name=name.clone()/>
+        </Show>
+        <Show when=move || !access_tab.get()>
+            <DeleteMessages delete_image delete_tag/>
+            <Transition fallback=|| view! { <p class="loading">"Loading tags…"</p> }>
+                {move || Suspend::new(async move {
+                    match view_data.await {
+                        Ok(view_data) => view! { <RepositoryBody view_data filter delete_image delete_tag/> }.into_any(),
+                        Err(AppError::NotFound(_)) => view! { <NotFound/> }.into_any(),
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Show>
     }
 }
 
