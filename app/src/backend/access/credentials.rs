@@ -95,12 +95,17 @@ impl Credentials {
         secret: &str,
         client: Option<IpAddr>,
     ) -> Result<Verified, Refusal> {
-        self.throttle.check_address(client).map_err(Refusal::Throttled)?;
+        // An attempt while locked counts as a failure too: hammering only makes the lock longer.
+        let locked = |wait| {
+            self.throttle.failed(name, client);
+            Refusal::Throttled(wait)
+        };
+        self.throttle.check_address(client).map_err(locked)?;
         let key = cache_key(purpose, name, secret);
         if let Some(verified) = self.cache.as_ref().and_then(|cache| cache.get(&key)) {
             return Ok(verified);
         }
-        self.throttle.check_account(name).map_err(Refusal::Throttled)?;
+        self.throttle.check_account(name).map_err(locked)?;
         let outcome = if name.is_empty() || name.len() > MAX_NAME_BYTES || secret.len() > passwords::MAX_PASSWORD_BYTES
         {
             None
