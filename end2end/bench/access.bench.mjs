@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { percentile } from "./stats.mjs";
+import { measuredLines, percentile } from "./stats.mjs";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -170,10 +170,7 @@ function report() {
     "",
     "How fast the token server answers registry clients, and what a flood of made-up credentials does to the server and to a legitimate pull meanwhile.",
     "",
-    `- Measured: ${meta.date ?? "?"} (UTC), with \`${values.command}\``,
-    `- Machine: ${meta.machine ?? "?"}`,
-    `- Code: commit \`${meta.commit ?? "?"}\`, release build, SQLite`,
-    `- Load average (1 min) at the start and at the end: ${meta.load_start ?? "?"}, ${meta.load_end ?? "?"}`,
+    ...measuredLines(meta, values.command, "release build, SQLite"),
     "",
     "One run on a shared machine: single figures can be off by tens of percent. Nothing fails on a slow figure.",
     "",

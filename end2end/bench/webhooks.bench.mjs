@@ -15,7 +15,7 @@ import { Agent, createServer, request as httpRequest } from "node:http";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { percentile } from "./stats.mjs";
+import { measuredLines, percentile } from "./stats.mjs";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -332,10 +332,7 @@ function report() {
     "",
     "How many registry notifications Wharf takes in per second, and how long a delivery takes from the registry's notification to the receiver.",
     "",
-    `- Measured: ${meta.date ?? "?"} (UTC), with \`${values.command}\``,
-    `- Machine: ${meta.machine ?? "?"}`,
-    `- Code: commit \`${meta.commit ?? "?"}\`, release build`,
-    `- Load average (1 min) at the start and at the end: ${meta.load_start ?? "?"}, ${meta.load_end ?? "?"}`,
+    ...measuredLines(meta, values.command),
     "",
     "One run on a shared machine: single figures can be off by tens of percent. Nothing fails on a slow figure.",
     "",

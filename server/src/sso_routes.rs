@@ -177,16 +177,6 @@ pub async fn callback(
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     state.credentials.forget_all();
-    audit::record(
-        &state.db,
-        audit::Entry {
-            actor: &user.username,
-            action: AuditAction::SignIn,
-            target: "console",
-            detail: "single sign-on",
-            address,
-        },
-    )
-    .await;
+    audit::signed_in(&state.db, &user.username, "single sign-on", address).await;
     Redirect::to(&pending.next).into_response()
 }

@@ -75,17 +75,7 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
                 return Err(AppError::BadRequest("Wrong user name or password.".into()));
             };
             session::sign_in(&session, &user).await?;
-            audit::record(
-                &state.db,
-                audit::Entry {
-                    actor: &user.username,
-                    action: AuditAction::SignIn,
-                    target: "console",
-                    detail: "",
-                    address: client,
-                },
-            )
-            .await;
+            audit::signed_in(&state.db, &user.username, "", client).await;
             tracing::info!(user = %user.username, "signed in");
             leptos_axum::redirect(&safe_next(next.as_deref()));
             Ok(())

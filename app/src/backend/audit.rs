@@ -129,6 +129,21 @@ fn bounded(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect()
 }
 
+/// Records a sign-in to the console (`how`: "" for a password, "single sign-on").
+pub async fn signed_in(db: &Db, username: &str, how: &str, address: Option<std::net::IpAddr>) {
+    record(
+        db,
+        Entry {
+            actor: username,
+            action: AuditAction::SignIn,
+            target: "console",
+            detail: how,
+            address,
+        },
+    )
+    .await;
+}
+
 /// Records `entry`; a database failure is logged, not returned.
 pub async fn record(db: &Db, entry: Entry<'_>) {
     if let Err(err) = write(db, &entry).await {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
     /// Base URL of the registry's v2 API as the console reaches it, e.g. `http://127.0.0.1:5000`.
@@ -29,6 +29,20 @@ pub struct Settings {
     pub audit_retention: std::time::Duration,
     /// Longest robot lifetime in days (0: no limit, robots may never expire).
     pub robot_max_days: u32,
+}
+
+/// Everything but the notification secret.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("registry_url", &self.registry_url.as_str())
+            .field("registry_host", &self.registry_host)
+            .field("public_url", &self.public_url.as_str())
+            .field("notification_secret", &"<redacted>")
+            .field("managed_registry", &self.managed_registry)
+            .finish_non_exhaustive()
+    }
 }
 
 pub const TOKEN_SERVICE: &str = "wharf-registry";

@@ -90,10 +90,23 @@ pub fn dummy_hash() -> &'static str {
 }
 
 /// What happened when the admin account was ensured on start.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub enum AdminSetup {
     AlreadyPresent,
     Created { password_generated: Option<String> },
+}
+
+/// Without the generated password (printed once, on purpose, and nowhere else).
+impl std::fmt::Debug for AdminSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminSetup::AlreadyPresent => f.write_str("AlreadyPresent"),
+            AdminSetup::Created { password_generated } => f
+                .debug_struct("Created")
+                .field("password_generated", &password_generated.as_ref().map(|_| "<redacted>"))
+                .finish(),
+        }
+    }
 }
 
 /// Creates the `admin` user when the database has no users yet. The password comes from

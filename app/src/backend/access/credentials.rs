@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::robots;
 use super::secrets::SecretKind;
-use super::{personal_tokens, Subject, Throttle};
+use super::{personal_tokens, Subject, Throttle, UsedCredential};
 use crate::backend::db::Db;
 use crate::backend::{passwords, users};
 
@@ -144,9 +144,7 @@ impl Credentials {
             (Purpose::Registry, Some(SecretKind::PersonalToken)) => {
                 let found = personal_tokens::authenticate(db, name, secret).await?;
                 if let Some((_, token)) = &found {
-                    spawn_touch(db, token.id.clone(), |db, id| async move {
-                        personal_tokens::touch(&db, &id).await
-                    });
+                    record_use_later(db, UsedCredential::AccessToken, token.id.clone());
                 }
                 Ok(found.map(|(user, token)| Verified {
                     subject: Subject::User(user),
@@ -156,11 +154,7 @@ impl Credentials {
             (Purpose::Registry, Some(SecretKind::Robot)) => {
                 let found = robots::authenticate(db, name, secret).await?;
                 if let Some(robot) = &found {
-                    spawn_touch(
-                        db,
-                        robot.id.clone(),
-                        |db, id| async move { robots::touch(&db, &id).await },
-                    );
+                    record_use_later(db, UsedCredential::Robot, robot.id.clone());
                 }
                 Ok(found.map(|robot| Verified {
                     subject: Subject::Robot(robot),
@@ -196,14 +190,10 @@ impl Credentials {
 }
 
 /// Records "last used" in the background: a sign-in never waits on it or fails by it.
-fn spawn_touch<F, Fut>(db: &Db, id: String, touch: F)
-where
-    F: FnOnce(Db, String) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<(), sqlx::Error>> + Send,
-{
+fn record_use_later(db: &Db, kind: UsedCredential, id: String) {
     let db = db.clone();
     tokio::spawn(async move {
-        if let Err(err) = touch(db, id).await {
+        if let Err(err) = super::record_use(&db, kind, &id).await {
             tracing::warn!(error = %err, "could not record a credential's last use");
         }
     });

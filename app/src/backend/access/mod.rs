@@ -20,8 +20,37 @@ pub use roles::{Action, Role};
 pub use scope::{Scope, ScopeError};
 pub use throttle::Throttle;
 
+use super::db::{now_ms, Db};
 use super::users::User;
 use robots::Robot;
+
+/// The tables whose rows record when a credential was last used.
+#[derive(Debug, Clone, Copy)]
+pub enum UsedCredential {
+    Robot,
+    AccessToken,
+    RefreshToken,
+}
+
+/// Records a use of the credential row `id`, at most once a minute (a pull storm is not a
+/// write storm).
+pub async fn record_use(db: &Db, kind: UsedCredential, id: &str) -> Result<(), sqlx::Error> {
+    let table = match kind {
+        UsedCredential::Robot => "robots",
+        UsedCredential::AccessToken => "access_tokens",
+        UsedCredential::RefreshToken => "refresh_tokens",
+    };
+    let now = now_ms();
+    sqlx::query(&format!(
+        "UPDATE {table} SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)"
+    ))
+    .bind(now)
+    .bind(id)
+    .bind(now - 60_000)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -115,17 +115,3 @@ pub async fn authenticate(db: &Db, username: &str, secret: &str) -> Result<Optio
     }
     Ok(Some((user, record)))
 }
-
-/// Records a use, at most once a minute per token.
-pub async fn touch(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    let now = now_ms();
-    sqlx::query(
-        "UPDATE access_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(now - 60_000)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
-}

@@ -80,15 +80,7 @@ pub async fn redeem(db: &Db, secret: &str, service: &str) -> Result<Option<Subje
     };
     if subject.is_some() {
         let id: String = row.try_get("id")?;
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE refresh_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(now - 60_000)
-        .execute(&db.pool)
-        .await?;
+        super::record_use(db, super::UsedCredential::RefreshToken, &id).await?;
     }
     Ok(subject)
 }

@@ -184,18 +184,6 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     Ok(deleted > 0)
 }
 
-/// Records a use, at most once a minute per robot (a pull storm is not a write storm).
-pub async fn touch(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    let now = now_ms();
-    sqlx::query("UPDATE robots SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
-        .bind(now)
-        .bind(id)
-        .bind(now - 60_000)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::valid_name;

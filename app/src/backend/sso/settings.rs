@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use crate::backend::db::{now_ms, Db};
 
-#[derive(Debug, Clone, PartialEq, Eq, FromRow, Default)]
+#[derive(Clone, PartialEq, Eq, FromRow, Default)]
 pub struct SsoSettings {
     pub enabled: i64,
     pub issuer_url: String,
@@ -15,6 +15,22 @@ pub struct SsoSettings {
     pub groups_claim: String,
     pub create_users: i64,
     pub label: String,
+}
+
+/// Everything but the client secret.
+impl std::fmt::Debug for SsoSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoSettings")
+            .field("enabled", &self.enabled)
+            .field("issuer_url", &self.issuer_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("username_claim", &self.username_claim)
+            .field("groups_claim", &self.groups_claim)
+            .field("create_users", &self.create_users)
+            .field("label", &self.label)
+            .finish()
+    }
 }
 
 impl SsoSettings {
