@@ -102,6 +102,9 @@ pub struct ServeArgs {
     /// Days audit log entries (sign-ins, changes, deletes, refused tokens) are kept.
     #[arg(long, env = "WHARF_AUDIT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub audit_retention_days: u64,
+    /// Catalog pages a reconcile reads at most; a walk stopped by it removes no repository.
+    #[arg(long, env = "WHARF_CATALOG_MAX_PAGES", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000), hide = true)]
+    pub catalog_max_pages: u64,
     /// Longest lifetime of a robot account's secret, in days; 0 allows robots that never expire.
     #[arg(long, env = "WHARF_ROBOT_MAX_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub robot_max_days: u32,
@@ -160,6 +163,9 @@ pub struct PushArgs {
     /// Config labels, KEY=VALUE, repeatable.
     #[arg(long = "label")]
     pub labels: Vec<String>,
+    /// Pads the image config with a label of this many bytes (to try oversized configs).
+    #[arg(long, default_value_t = 0)]
+    pub config_padding: usize,
     /// Same seed, same content.
     #[arg(long)]
     pub seed: Option<u64>,

@@ -18,7 +18,7 @@ pub async fn run(args: PushArgs) -> Result<(), StartupError> {
         return Err(bad("give at least one platform".into()));
     }
     let flavor: Flavor = args.format.parse().map_err(bad)?;
-    let labels = args
+    let mut labels: std::collections::BTreeMap<String, String> = args
         .labels
         .iter()
         .map(|l| {
@@ -28,6 +28,9 @@ pub async fn run(args: PushArgs) -> Result<(), StartupError> {
         })
         .collect::<Result<_, _>>()
         .map_err(bad)?;
+    if args.config_padding > 0 {
+        labels.insert("org.example.padding".into(), "x".repeat(args.config_padding));
+    }
     let spec = ImageSpec {
         platforms,
         layers: args.layers,

@@ -219,3 +219,67 @@ async fn registry_down_keeps_index_pages_and_explains_manifest_errors() {
     let (status, _) = wharf.page(&client, "/r/kept/app:1.0").await;
     assert_eq!(status, 200);
 }
+
+/// A catalog walk cut short (here by the page cap, as by a registry whose `Link` loops) removes
+/// no repository from the index: the ones it did not reach may well still exist.
+#[tokio::test]
+async fn a_walk_cut_short_removes_nothing() {
+    let registry = StandaloneRegistry::start(2).await;
+    for name in ["a/one", "a/two", "b/three", "b/four", "c"] {
+        push_image(&registry.url, name, "1.0", &[], false);
+    }
+    let wharf = Wharf::start_with(Options {
+        registry_url: Some(registry.url.clone()),
+        extra_args: vec![
+            "--reconcile-interval".into(),
+            "0".into(),
+            "--catalog-max-pages".into(),
+            "1".into(),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let progress = || async {
+        let (_, settings) = call(&wharf, &client, "settings", &[]).await;
+        settings["sync"]["reconcile"].clone()
+    };
+    let finished = |p: &serde_json::Value| p["running"] == false && p["finished_at_ms"].is_number();
+    assert!(
+        eventually(120, || async { finished(&progress().await) }).await,
+        "{}",
+        wharf.logs()
+    );
+    // Repositories beyond the first page, known to the index (from notifications, say).
+    let db = wharf.db().await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    for name in ["b/four", "c", "gone/maybe"] {
+        app::backend::index::store::ensure_repository(&mut conn, name)
+            .await
+            .unwrap();
+    }
+    drop(conn);
+    let first_finished = progress().await["finished_at_ms"].as_i64().unwrap();
+    let (status, _) = call(&wharf, &client, "resync", &[]).await;
+    assert_eq!(status, 200);
+    let again = eventually(120, || async {
+        let p = progress().await;
+        finished(&p) && p["finished_at_ms"].as_i64().unwrap() > first_finished
+    })
+    .await;
+    assert!(again, "{}", wharf.logs());
+    let reconciled = || async { progress().await["last_result"].as_str().unwrap_or_default().to_string() };
+    let report = reconciled().await;
+    assert!(
+        report.contains("cut short") && report.contains("0 repositories removed"),
+        "{report}"
+    );
+    let names: Vec<(String,)> = sqlx::query_as("SELECT name FROM repositories ORDER BY name")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let names: Vec<String> = names.into_iter().map(|(n,)| n).collect();
+    for kept in ["b/four", "c", "gone/maybe"] {
+        assert!(names.contains(&kept.to_string()), "{kept} was removed: {names:?}");
+    }
+}

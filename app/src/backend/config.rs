@@ -29,6 +29,8 @@ pub struct Settings {
     pub audit_retention: std::time::Duration,
     /// Longest robot lifetime in days (0: no limit, robots may never expire).
     pub robot_max_days: u32,
+    /// Catalog pages a reconcile reads at most.
+    pub catalog_max_pages: usize,
 }
 
 /// Everything but the notification secret.

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use app::backend::registry::{RegistryAuth, RegistryClient};
-use app::backend::sync::reconcile::{catalog, CONCURRENCY};
+use app::backend::registry::{RegistryAuth, RegistryClient, MAX_CONFIG_BYTES};
+use app::backend::sync::reconcile::{catalog, CONCURRENCY, MAX_CATALOG_PAGES};
 use clap::Args;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
@@ -98,7 +98,10 @@ pub async fn run(args: ReconcileArgs) -> Result<(), String> {
 async fn registry_walk(registry: &Url) -> Result<(f64, u64), String> {
     let client = RegistryClient::new(registry.clone(), RegistryAuth::Anonymous);
     let started = Instant::now();
-    let names = catalog(&client).await.map_err(|e| format!("catalog: {e}"))?;
+    let names = catalog(&client, MAX_CATALOG_PAGES)
+        .await
+        .map_err(|e| format!("catalog: {e}"))?
+        .names;
     let requests = AtomicU64::new(1);
     let (client, requests_ref) = (&client, &requests);
     stream::iter(names)
@@ -112,7 +115,7 @@ async fn registry_walk(registry: &Url) -> Result<(f64, u64), String> {
                 let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap_or_default();
                 let mut count = 2;
                 if let Some(config) = manifest["config"]["digest"].as_str() {
-                    client.get_blob(&name, config).await.map_err(fail)?;
+                    client.get_blob(&name, config, MAX_CONFIG_BYTES).await.map_err(fail)?;
                     count += 1;
                 }
                 requests_ref.fetch_add(count, Ordering::Relaxed);

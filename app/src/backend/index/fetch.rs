@@ -11,7 +11,7 @@ use super::parse::{parse_config, parse_manifest, ConfigSummary, ParsedManifest, 
 use super::store::{self, ManifestRecord};
 
 use crate::backend::db::Db;
-use crate::backend::registry::{RegistryClient, RegistryError};
+use crate::backend::registry::{RegistryClient, RegistryError, MAX_CONFIG_BYTES};
 use crate::model::PlatformRow;
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +120,14 @@ async fn config_bytes(
     if let Some((_, content)) = cached_blob(db, &config.digest).await? {
         return Ok(content);
     }
-    let bytes = registry.get_blob(repository, &config.digest).await?;
+    // The descriptor tells the size: a blob too big to be a config is not even requested.
+    if u64::try_from(config.size).unwrap_or(0) > MAX_CONFIG_BYTES {
+        return Err(FetchError::Registry(RegistryError::TooLarge {
+            what: "config blob".into(),
+            limit: MAX_CONFIG_BYTES,
+        }));
+    }
+    let bytes = registry.get_blob(repository, &config.digest, MAX_CONFIG_BYTES).await?;
     Ok(fetched.remember(&config.digest, &config.media_type, &bytes))
 }
 
@@ -151,6 +158,13 @@ async fn fetch_config(
         Err(err) if err.is_not_found() => Ok(Err(format!(
             "The config blob {} is missing from the registry.",
             config.digest
+        ))),
+        // Shown with a warning, never cached; the index goes on.
+        Err(FetchError::Registry(RegistryError::TooLarge { limit, .. })) => Ok(Err(format!(
+            "The config blob {} ({} bytes) is larger than the {} MiB Wharf reads, so its details are not shown.",
+            config.digest,
+            config.size,
+            limit >> 20
         ))),
         Err(err) => Err(err),
     }

@@ -202,10 +202,9 @@ impl RegistryClient {
             .map_err(|e| RegistryError::from_reqwest(realm, e))?;
         let status = response.status();
         if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
             return Err(RegistryError::Denied {
                 status: status.as_u16(),
-                body,
+                body: error_text(response).await,
             });
         }
         #[derive(serde::Deserialize)]
@@ -213,10 +212,7 @@ impl RegistryClient {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let body: TokenBody = response
-            .json()
-            .await
-            .map_err(|e| RegistryError::Protocol(format!("token response: {e}")))?;
+        let body: TokenBody = read_json(response, MAX_TOKEN_BYTES, "token response").await?;
         body.token
             .or(body.access_token)
             .ok_or_else(|| RegistryError::Protocol("token response without token".into()))
@@ -270,10 +266,7 @@ impl RegistryClient {
         struct Catalog {
             repositories: Option<Vec<String>>,
         }
-        let body: Catalog = response
-            .json()
-            .await
-            .map_err(|e| RegistryError::Protocol(format!("catalog body: {e}")))?;
+        let body: Catalog = read_json(response, MAX_LIST_BYTES, "catalog page").await?;
         Ok((body.repositories.unwrap_or_default(), next))
     }
 
@@ -374,10 +367,7 @@ impl RegistryClient {
         let response = expect_success(response, "manifest").await?;
         let media_type = header_string(&response, CONTENT_TYPE.as_str());
         let digest = header_string(&response, "Docker-Content-Digest");
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| RegistryError::from_reqwest(self.base.as_str(), e))?;
+        let bytes = read_capped(response, MAX_MANIFEST_BYTES, "manifest").await?;
         Ok((media_type, digest, bytes))
     }
 }
@@ -399,10 +389,7 @@ impl RegistryClient {
         struct TagList {
             tags: Option<Vec<String>>,
         }
-        let body: TagList = response
-            .json()
-            .await
-            .map_err(|e| RegistryError::Protocol(format!("tag list body: {e}")))?;
+        let body: TagList = read_json(response, MAX_LIST_BYTES, "tag list").await?;
         Ok(body.tags.unwrap_or_default())
     }
 
@@ -429,8 +416,8 @@ impl RegistryClient {
         Ok(digest)
     }
 
-    /// `GET` a blob (used for image configs, which are small JSON documents).
-    pub async fn get_blob(&self, repository: &str, digest: &str) -> Result<Bytes, RegistryError> {
+    /// `GET` a blob of at most `limit` bytes (used for image configs, small JSON documents).
+    pub async fn get_blob(&self, repository: &str, digest: &str, limit: u64) -> Result<Bytes, RegistryError> {
         let response = self
             .send(
                 Method::GET,
@@ -441,10 +428,7 @@ impl RegistryClient {
             )
             .await?;
         let response = expect_success(response, "blob").await?;
-        response
-            .bytes()
-            .await
-            .map_err(|e| RegistryError::from_reqwest(self.base.as_str(), e))
+        read_capped(response, limit, "blob").await
     }
 
     /// `DELETE` a manifest by digest (the registry refuses deletes by tag).
@@ -485,8 +469,7 @@ async fn expect_success(response: Response, what: &str) -> Result<Response, Regi
     if status.is_success() {
         return Ok(response);
     }
-    let body = response.text().await.unwrap_or_default();
-    let body: String = body.chars().take(500).collect();
+    let body = error_text(response).await;
     Err(match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RegistryError::Denied {
             status: status.as_u16(),
@@ -515,9 +498,86 @@ fn next_last_from_link(link: &str) -> Option<String> {
     last
 }
 
+/// Largest manifest read (the registry's own limit on pushed manifests is 4 MiB).
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// Largest image config read: a config is a small JSON document; anything bigger is not shown.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+/// Largest tag list or catalog page read.
+pub const MAX_LIST_BYTES: u64 = 16 << 20;
+/// Largest token answer read.
+const MAX_TOKEN_BYTES: u64 = 64 << 10;
+/// Largest error body read (only its start is shown anyway).
+const MAX_ERROR_BYTES: u64 = 4 << 10;
+
+/// The body, read up to `limit` bytes: `TooLarge` as soon as the declared length or the bytes
+/// read pass it, without reading the rest.
+pub async fn read_capped(mut response: Response, limit: u64, what: &str) -> Result<Bytes, RegistryError> {
+    let too_large = || RegistryError::TooLarge {
+        what: what.to_string(),
+        limit,
+    };
+    if response.content_length().is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| RegistryError::Protocol(format!("{what}: {e}")))?
+    {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A JSON body of at most `limit` bytes.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: Response,
+    limit: u64,
+    what: &str,
+) -> Result<T, RegistryError> {
+    let bytes = read_capped(response, limit, what).await?;
+    serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol(format!("{what}: {e}")))
+}
+
+/// The start of an error body, as text.
+async fn error_text(response: Response) -> String {
+    let bytes = match read_capped(response, MAX_ERROR_BYTES, "error body").await {
+        Ok(bytes) => bytes,
+        Err(_) => return "(an error body too large to show)".to_string(),
+    };
+    String::from_utf8_lossy(&bytes).chars().take(500).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn response(body: Vec<u8>) -> Response {
+        Response::from(axum::http::Response::builder().body(body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_up_to_a_limit() {
+        let read = read_capped(response(vec![7; 10]), 10, "manifest").await.unwrap();
+        assert_eq!(read.len(), 10);
+        let over = read_capped(response(vec![7; 11]), 10, "manifest").await;
+        assert!(
+            matches!(over, Err(RegistryError::TooLarge { limit: 10, .. })),
+            "{over:?}"
+        );
+        let message = over.unwrap_err().to_string();
+        assert!(message.contains("manifest"), "{message}");
+        let text = error_text(response(vec![b'e'; 100_000])).await;
+        assert_eq!(text, "(an error body too large to show)");
+        let short = error_text(response(b"no such tag".to_vec())).await;
+        assert_eq!(short, "no such tag");
+        let json: Result<Vec<String>, _> = read_json(response(b"[\"a\"]".to_vec()), 100, "list").await;
+        assert_eq!(json.unwrap(), ["a"]);
+    }
 
     #[test]
     fn reads_the_next_cursor_from_link() {

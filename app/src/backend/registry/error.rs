@@ -12,6 +12,8 @@ pub enum RegistryError {
     Protocol(String),
     #[error("cannot sign a registry token: {0}")]
     Token(String),
+    #[error("the {what} is larger than the {} MiB Wharf reads", .limit >> 20)]
+    TooLarge { what: String, limit: u64 },
 }
 
 impl RegistryError {

@@ -6,5 +6,5 @@ mod client;
 mod error;
 
 pub use challenge::{parse_challenge, Challenge};
-pub use client::{RegistryAuth, RegistryClient, MANIFEST_ACCEPT};
+pub use client::{RegistryAuth, RegistryClient, MANIFEST_ACCEPT, MAX_CONFIG_BYTES};
 pub use error::RegistryError;

@@ -17,8 +17,9 @@ use super::hub::SyncHub;
 
 /// Repositories reconciled at the same time.
 pub const CONCURRENCY: usize = 8;
-/// Upper bound on catalog pages, so a registry that loops its `Link` cannot keep us walking.
-const MAX_CATALOG_PAGES: usize = 100_000;
+/// Upper bound on catalog pages by default, so a registry that loops its `Link` cannot keep us
+/// walking (`--catalog-max-pages`).
+pub const MAX_CATALOG_PAGES: usize = 100_000;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReconcileReport {
@@ -27,6 +28,8 @@ pub struct ReconcileReport {
     pub tags_added: u64,
     pub tags_moved: u64,
     pub tags_removed: u64,
+    /// The catalog walk reached its end; only then are repositories missing from it removed.
+    pub catalog_complete: bool,
 }
 
 impl std::fmt::Display for ReconcileReport {
@@ -35,26 +38,51 @@ impl std::fmt::Display for ReconcileReport {
             f,
             "{} repositories checked; {} tags added, {} moved, {} removed; {} repositories removed",
             self.repositories, self.tags_added, self.tags_moved, self.tags_removed, self.repositories_removed
-        )
+        )?;
+        if !self.catalog_complete {
+            write!(f, " (the catalog walk was cut short, so none was removed)")?;
+        }
+        Ok(())
     }
 }
 
-/// The whole catalog in the registry's own page size, following `Link` until it ends.
-pub async fn catalog(registry: &RegistryClient) -> Result<Vec<String>, RegistryError> {
+/// A walk of the catalog: the names seen, and whether the walk reached the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogWalk {
+    pub names: Vec<String>,
+    /// False when it stopped at the page cap or on a `Link` it had followed before: the
+    /// registry may hold more than `names`.
+    pub complete: bool,
+}
+
+/// The whole catalog in the registry's own page size, following `Link` until it ends (or up to
+/// `max_pages`).
+pub async fn catalog(registry: &RegistryClient, max_pages: usize) -> Result<CatalogWalk, RegistryError> {
     let mut names = Vec::new();
     let mut last: Option<String> = None;
-    for _ in 0..MAX_CATALOG_PAGES {
+    let mut followed = HashSet::new();
+    for _ in 0..max_pages {
         let (page, next) = registry.catalog_page(None, last.as_deref()).await?;
         names.extend(page);
         match next {
-            Some(next) if Some(&next) != last.as_ref() => last = Some(next),
-            _ => return Ok(names),
+            None => return Ok(CatalogWalk { names, complete: true }),
+            Some(next) if !followed.insert(next.clone()) => {
+                tracing::warn!(link = %next, "the registry's catalog links back to a page already read");
+                return Ok(CatalogWalk { names, complete: false });
+            }
+            Some(next) => last = Some(next),
         }
     }
-    Ok(names)
+    tracing::warn!(max_pages, "the catalog walk stopped at its page cap");
+    Ok(CatalogWalk { names, complete: false })
 }
 
-pub async fn reconcile(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Result<ReconcileReport, FetchError> {
+pub async fn reconcile(
+    db: &Db,
+    registry: &RegistryClient,
+    hub: &SyncHub,
+    max_pages: usize,
+) -> Result<ReconcileReport, FetchError> {
     hub.update_reconcile(|p| {
         p.running = true;
         p.repositories_done = 0;
@@ -62,7 +90,7 @@ pub async fn reconcile(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Res
         p.started_at_ms = Some(now_ms());
         p.last_error = None;
     });
-    let result = run(db, registry, hub).await;
+    let result = run(db, registry, hub, max_pages).await;
     hub.update_reconcile(|p| {
         p.running = false;
         p.finished_at_ms = Some(now_ms());
@@ -74,17 +102,29 @@ pub async fn reconcile(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Res
     result
 }
 
-async fn run(db: &Db, registry: &RegistryClient, hub: &SyncHub) -> Result<ReconcileReport, FetchError> {
-    let names = catalog(registry).await?;
+async fn run(
+    db: &Db,
+    registry: &RegistryClient,
+    hub: &SyncHub,
+    max_pages: usize,
+) -> Result<ReconcileReport, FetchError> {
+    let CatalogWalk { names, complete } = catalog(registry, max_pages).await?;
     let total = names.len() as u64;
     hub.update_reconcile(|p| p.repositories_total = total);
 
     let present: HashSet<&str> = names.iter().map(String::as_str).collect();
     let mut report = ReconcileReport {
         repositories: total,
+        catalog_complete: complete,
         ..ReconcileReport::default()
     };
-    for known in store::repository_names(&mut *db.pool.acquire().await?).await? {
+    // A walk cut short says nothing about the repositories it did not reach: remove none.
+    let known = if complete {
+        store::repository_names(&mut *db.pool.acquire().await?).await?
+    } else {
+        Vec::new()
+    };
+    for known in known {
         if !present.contains(known.as_str()) {
             let mut tx = db.begin_write().await?;
             store::remove_repository(&mut tx, &known).await?;

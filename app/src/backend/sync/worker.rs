@@ -61,7 +61,14 @@ async fn apply_events(state: AppState, mut shutdown: watch::Receiver<bool>) {
 async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut wake = state.notifier.subscribe();
     loop {
-        match reconcile::reconcile(&state.db, &state.registry, &state.sync).await {
+        match reconcile::reconcile(
+            &state.db,
+            &state.registry,
+            &state.sync,
+            state.settings.catalog_max_pages,
+        )
+        .await
+        {
             Ok(report) => tracing::info!(%report, "reconcile finished"),
             Err(err) => tracing::warn!(error = %err, "reconcile failed"),
         }
