@@ -737,3 +737,170 @@ async fn deliveries_work_on_postgres() {
     let log = deliveries(&wharf, &client, &hook.id).await;
     assert!(log.deliveries.iter().all(|d| d.state == "delivered"), "{log:?}");
 }
+
+#[tokio::test]
+async fn a_namespace_contributor_manages_only_its_own_webhooks_and_they_hear_only_its_namespace() {
+    const PASSWORD: &str = "contributor-password-1";
+    let wharf = start_console(&[]).await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    for name in ["carol", "rita"] {
+        let (status, body) = call(
+            &wharf,
+            &admin,
+            "create_user",
+            &[("username", name), ("password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for (name, role) in [("carol", "contributor"), ("rita", "reader")] {
+        let form = [
+            ("principal_kind", "user"),
+            ("principal_name", name),
+            ("role", role),
+            ("scope", "team-a/"),
+        ];
+        assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
+    }
+    let carol = wharf.signed_in_client("carol", PASSWORD).await;
+    let rita = wharf.signed_in_client("rita", PASSWORD).await;
+    let registry_wide = Receiver::start(Answer::Ok).await;
+    let team_a = Receiver::start(Answer::Ok).await;
+    let admins_hook = create_webhook(
+        &wharf,
+        &admin,
+        &[("name", "everything"), ("url", &registry_wide.url), ("delete", "on")],
+    )
+    .await
+    .unwrap();
+
+    // Carol may put a webhook in team-a/ only: not the registry, not another namespace.
+    for owner in ["", "team-b/", "team-*"] {
+        let refused = create_webhook(
+            &wharf,
+            &carol,
+            &[("name", "x"), ("url", &team_a.url), ("owner_scope", owner)],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(refused.0, 403, "owner {owner:?}: {refused:?}");
+    }
+    let bad = create_webhook(
+        &wharf,
+        &carol,
+        &[("name", "x"), ("url", &team_a.url), ("owner_scope", "Team A!")],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.0, 400, "{bad:?}");
+    // Its event scope says everything; where it belongs still limits what it hears.
+    let carols_hook = create_webhook(
+        &wharf,
+        &carol,
+        &[
+            ("name", "team-a deploys"),
+            ("url", &team_a.url),
+            ("owner_scope", "team-a/"),
+            ("scope", "*"),
+            ("delete", "on"),
+        ],
+    )
+    .await
+    .unwrap();
+
+    // She sees and manages hers, and nothing of the administrator's.
+    let (status, list) = call(&wharf, &carol, "webhooks", &[]).await;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["team-a deploys"]);
+    assert_eq!(list[0]["owner"], "team-a/");
+    for (endpoint, form) in [
+        ("webhook", vec![("id", admins_hook.id.as_str())]),
+        (
+            "delete_webhook",
+            vec![("id", admins_hook.id.as_str()), ("confirm", "everything")],
+        ),
+        ("rotate_webhook_secret", vec![("id", admins_hook.id.as_str())]),
+        ("ping_webhook", vec![("id", admins_hook.id.as_str())]),
+        ("redeliver", vec![("id", admins_hook.id.as_str())]),
+    ] {
+        let (status, body) = call(&wharf, &carol, endpoint, &form).await;
+        assert_eq!(status, 404, "{endpoint}: {body}");
+    }
+    // Nor can she move the administrator's webhook into her namespace by saving over it.
+    let taken = create_webhook(
+        &wharf,
+        &carol,
+        &[
+            ("id", &admins_hook.id),
+            ("name", "mine now"),
+            ("url", &team_a.url),
+            ("owner_scope", "team-a/"),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(taken.0, 404, "{taken:?}");
+    // Or hers out of it.
+    let moved = create_webhook(
+        &wharf,
+        &carol,
+        &[
+            ("id", &carols_hook.id),
+            ("name", "team-a deploys"),
+            ("url", ""),
+            ("owner_scope", ""),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(moved.0, 403, "{moved:?}");
+    let (status, page) = call(&wharf, &carol, "webhook", &[("id", &carols_hook.id)]).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["owner_choices"], serde_json::json!([["team-a/", "team-a/"]]));
+
+    // A reader manages no webhooks at all; the administrator sees both.
+    let (status, _) = call(&wharf, &rita, "webhooks", &[]).await;
+    assert_eq!(status, 403);
+    let (status, list) = call(&wharf, &admin, "webhooks", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+
+    notify(
+        &wharf,
+        vec![
+            delete_event("in-a", "team-a/api", 1),
+            delete_event("in-b", "team-b/api", 2),
+        ],
+    )
+    .await;
+    let ids = |receiver: &Receiver| -> Vec<String> {
+        let mut ids: Vec<String> = receiver
+            .received()
+            .iter()
+            .map(|r| r.json()["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert!(
+        eventually(80, || async { registry_wide.received().len() == 2 }).await,
+        "{:?}\n{}",
+        ids(&registry_wide),
+        wharf.logs()
+    );
+    assert!(eventually(40, || async { !team_a.received().is_empty() }).await);
+    assert_eq!(ids(&registry_wide), ["in-a", "in-b"]);
+    assert_eq!(
+        ids(&team_a),
+        ["in-a"],
+        "a namespace's webhook hears nothing of another namespace"
+    );
+    let log = deliveries(&wharf, &carol, &carols_hook.id).await;
+    assert_eq!(log.deliveries.len(), 1, "{log:?}");
+}

@@ -20,6 +20,8 @@ pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
                 .map_err(session::internal)?;
             Ok(Some(CurrentUser {
                 can_administer: grants.allows(Target::Registry, Action::Administer),
+                manages_webhooks: !grants.scopes_for(Action::ManageWebhooks).is_empty(),
+                manages_access: !grants.scopes_for(Action::ManageAccess).is_empty(),
                 username: user.username,
             }))
         }

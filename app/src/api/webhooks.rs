@@ -1,6 +1,8 @@
-//! Webhook server functions. Webhooks hold secrets, so every one of them is for administrators
-//! until roles scoped to repositories exist; secrets are write-only (a header value or URL left
-//! empty keeps the stored one) and the signing secret is shown once, when made.
+//! Webhook server functions. A webhook belongs to an access scope (the registry, a namespace, a
+//! repository glob): whoever may manage webhooks over all of it (a Contributor or Owner there)
+//! sees and manages it, and it hears only of repositories inside it. Secrets are write-only (a
+//! header value or URL left empty keeps the stored one) and the signing secret is shown once,
+//! when made.
 
 // The save function takes the form's fields one by one, as the form posts them.
 #![allow(clippy::too_many_arguments)]
@@ -16,7 +18,7 @@ use crate::backend::audit::AuditAction;
 mod server {
     use std::time::Duration;
 
-    use crate::backend::access::{Action, Target};
+    use crate::backend::access::{Action, Scope as AccessScope, Target};
     use crate::backend::session;
     use crate::backend::webhooks::deliveries::{self, DeliveryKind};
     use crate::backend::webhooks::event::{EventAction, WebhookEvent};
@@ -26,25 +28,55 @@ mod server {
     use crate::backend::AppState;
     use crate::model::{AppError, DeliveryDetail, FormatOption, HeaderField, WebhookForm, WebhookView};
 
-    /// Every webhook function starts here.
-    pub async fn authorize() -> Result<AppState, AppError> {
-        Ok(authorize_caller().await?.0)
+    /// Every webhook function starts here: a signed-in caller who may manage webhooks somewhere.
+    pub async fn authorize() -> Result<(AppState, session::Caller), AppError> {
+        let (state, caller) = session::signed_in().await?;
+        if caller.grants.scopes_for(Action::ManageWebhooks).is_empty() {
+            return Err(AppError::Forbidden("manage webhooks".into()));
+        }
+        Ok((state, caller))
     }
 
-    /// [`authorize`], with the caller (for the audit log of changes).
-    pub async fn authorize_caller() -> Result<(AppState, session::Caller), AppError> {
-        session::authorize(Target::Registry, Action::ManageWebhooks, "manage webhooks").await
+    /// May the caller manage webhooks over all of `owner_scope` (its text form)?
+    pub fn require_owner(caller: &session::Caller, owner_scope: &str) -> Result<AccessScope, AppError> {
+        let scope = AccessScope::parse(owner_scope).map_err(|e| AppError::BadRequest(format!("Belongs to: {e}")))?;
+        caller.require(
+            Target::Within(&scope),
+            Action::ManageWebhooks,
+            &format!("manage webhooks in {}", scope.describe()),
+        )?;
+        Ok(scope)
+    }
+
+    /// Where the caller may put a webhook, for the form.
+    pub fn owner_choices(caller: &session::Caller) -> Vec<(String, String)> {
+        caller
+            .grants
+            .scopes_for(Action::ManageWebhooks)
+            .iter()
+            .map(|scope| (scope.to_text(), scope.describe()))
+            .collect()
+    }
+
+    /// The description of a stored owner scope.
+    pub fn owner_label(owner_scope: &str) -> String {
+        AccessScope::parse(owner_scope)
+            .map(|s| s.describe())
+            .unwrap_or_else(|_| owner_scope.to_string())
     }
 
     pub fn internal(err: impl std::fmt::Display) -> AppError {
         session::internal(err)
     }
 
-    pub async fn webhook(state: &AppState, id: &str) -> Result<Webhook, AppError> {
+    /// The webhook `id`, once the caller may manage webhooks where it belongs. One it may not
+    /// manage is "not found", as one that does not exist.
+    pub async fn webhook(state: &AppState, caller: &session::Caller, id: &str) -> Result<Webhook, AppError> {
         let mut conn = state.db.pool.acquire().await.map_err(internal)?;
         store::get(&mut conn, id)
             .await
             .map_err(internal)?
+            .filter(|hook| require_owner(caller, &hook.owner_scope).is_ok())
             .ok_or_else(|| AppError::NotFound("That webhook".into()))
     }
 
@@ -59,9 +91,10 @@ mod server {
             .collect()
     }
 
-    pub fn form(webhook: Option<&Webhook>) -> WebhookForm {
+    pub fn form(webhook: Option<&Webhook>, default_owner: String) -> WebhookForm {
         match webhook {
             None => WebhookForm {
+                owner_scope: default_owner,
                 enabled: true,
                 push: true,
                 format: Format::Generic.as_str().to_string(),
@@ -77,6 +110,7 @@ mod server {
                 push: w.actions.contains(&EventAction::Push),
                 delete: w.actions.contains(&EventAction::Delete),
                 scope: w.scope.join("\n"),
+                owner_scope: w.owner_scope.clone(),
                 pusher: w.pusher.clone().unwrap_or_default(),
                 platform_manifests: w.platform_manifests,
                 format: w.format.as_str().to_string(),
@@ -92,14 +126,20 @@ mod server {
         }
     }
 
-    pub async fn page(state: &AppState, webhook: Option<&Webhook>) -> Result<WebhookView, AppError> {
+    pub async fn page(
+        state: &AppState,
+        caller: &session::Caller,
+        webhook: Option<&Webhook>,
+    ) -> Result<WebhookView, AppError> {
+        let owner_choices = owner_choices(caller);
+        let default_owner = owner_choices.first().map(|(text, _)| text.clone()).unwrap_or_default();
         let health = match webhook {
             Some(w) => log::health(&state.db, &w.id).await.map_err(internal)?,
             None => Default::default(),
         };
         let now = crate::backend::db::now_ms();
         Ok(WebhookView {
-            form: form(webhook),
+            form: form(webhook, default_owner),
             formats: formats(),
             disabled_reason: webhook.and_then(|w| w.disabled_reason.clone()),
             health,
@@ -108,6 +148,7 @@ mod server {
                 .and_then(|w| w.previous_secret_until)
                 .filter(|until| *until > now),
             registry_host: state.settings.registry_host.clone(),
+            owner_choices,
         })
     }
 
@@ -136,6 +177,7 @@ mod server {
         push: bool,
         delete: bool,
         scope: String,
+        owner_scope: String,
         pusher: String,
         platform_manifests: bool,
         format: String,
@@ -168,6 +210,7 @@ mod server {
             enabled,
             actions,
             scope: scope.lines().map(str::to_string).collect(),
+            owner_scope,
             pusher: Some(pusher).filter(|p| !p.trim().is_empty()),
             platform_manifests,
             format: Some(format),
@@ -220,18 +263,22 @@ pub async fn list_webhooks() -> Result<Vec<WebhookSummary>, AppError> {
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
+            let (state, caller) = authorize().await?;
             let hooks = store::list(&mut *state.db.pool.acquire().await.map_err(internal)?)
                 .await
                 .map_err(internal)?;
             let mut summaries = Vec::with_capacity(hooks.len());
-            for hook in hooks {
+            for hook in hooks
+                .into_iter()
+                .filter(|hook| require_owner(&caller, &hook.owner_scope).is_ok())
+            {
                 summaries.push(WebhookSummary {
                     health: log::health(&state.db, &hook.id).await.map_err(internal)?,
                     url: log::masked_url(&hook.url, hook.format),
                     format: hook.format.label().to_string(),
                     actions: hook.actions.iter().map(|a| a.as_str().to_string()).collect(),
                     scope: hook.scope.clone(),
+                    owner: owner_label(&hook.owner_scope),
                     id: hook.id,
                     name: hook.name,
                     enabled: hook.enabled,
@@ -251,12 +298,12 @@ pub async fn webhook_page(id: String) -> Result<WebhookView, AppError> {
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
+            let (state, caller) = authorize().await?;
             if id.is_empty() {
-                return page(&state, None).await;
+                return page(&state, &caller, None).await;
             }
-            let hook = webhook(&state, &id).await?;
-            page(&state, Some(&hook)).await
+            let hook = webhook(&state, &caller, &id).await?;
+            page(&state, &caller, Some(&hook)).await
         }
         .await,
     )
@@ -274,6 +321,8 @@ pub async fn save_webhook(
     push: Option<String>,
     delete: Option<String>,
     scope: String,
+    // Absent (an older form): the registry, which only registry-wide managers may choose.
+    #[server(default)] owner_scope: String,
     pusher: String,
     platform_manifests: Option<String>,
     format: String,
@@ -286,11 +335,12 @@ pub async fn save_webhook(
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let (state, caller) = authorize_caller().await?;
+            let (state, caller) = authorize().await?;
             let current = match id.as_str() {
                 "" => None,
-                id => Some(webhook(&state, id).await?),
+                id => Some(webhook(&state, &caller, id).await?),
             };
+            require_owner(&caller, &owner_scope)?;
             let input = input(
                 current.as_ref(),
                 name,
@@ -299,6 +349,7 @@ pub async fn save_webhook(
                 checked(push),
                 checked(delete),
                 scope,
+                owner_scope,
                 pusher,
                 checked(platform_manifests),
                 format,
@@ -353,8 +404,8 @@ pub async fn delete_webhook(id: String, confirm: String) -> Result<(), AppError>
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let (state, caller) = authorize_caller().await?;
-            let hook = webhook(&state, &id).await?;
+            let (state, caller) = authorize().await?;
+            let hook = webhook(&state, &caller, &id).await?;
             if confirm.trim() != hook.name {
                 return Err(AppError::BadRequest(format!(
                     "Type the webhook's name, {}, to delete it.",
@@ -380,8 +431,8 @@ pub async fn ping_webhook(id: String) -> Result<DeliveryDetail, AppError> {
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
-            let hook = webhook(&state, &id).await?;
+            let (state, caller) = authorize().await?;
+            let hook = webhook(&state, &caller, &id).await?;
             let event = WebhookEvent::ping(&state.settings.registry_host, Some(state.settings.public_url.as_str()));
             send_now(&state, &hook, DeliveryKind::Ping, &event).await
         }
@@ -399,8 +450,8 @@ pub async fn test_webhook(id: String) -> Result<DeliveryDetail, AppError> {
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
-            let hook = webhook(&state, &id).await?;
+            let (state, caller) = authorize().await?;
+            let hook = webhook(&state, &caller, &id).await?;
             let settings = &state.settings;
             let public_url = settings.public_url.as_str();
             let event = match log::recent_event_in_scope(&state.db, &hook, &settings.registry_host, public_url)
@@ -428,8 +479,8 @@ pub async fn webhook_deliveries(
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
-            let hook = webhook(&state, &id).await?;
+            let (state, caller) = authorize().await?;
+            let hook = webhook(&state, &caller, &id).await?;
             log::deliveries(
                 &state.db,
                 &hook.id,
@@ -451,8 +502,8 @@ pub async fn webhook_delivery(id: String, delivery: String) -> Result<DeliveryDe
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
-            let hook = webhook(&state, &id).await?;
+            let (state, caller) = authorize().await?;
+            let hook = webhook(&state, &caller, &id).await?;
             log::delivery(&state.db, &delivery, &hook)
                 .await
                 .map_err(internal)?
@@ -471,8 +522,8 @@ pub async fn redeliver(id: String, delivery: Option<String>) -> Result<u64, AppE
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
-            let hook = webhook(&state, &id).await?;
+            let (state, caller) = authorize().await?;
+            let hook = webhook(&state, &caller, &id).await?;
             let mut conn = state.db.pool.acquire().await.map_err(internal)?;
             let queued = match delivery.filter(|d| !d.is_empty()) {
                 Some(delivery) => {
@@ -507,8 +558,8 @@ pub async fn rotate_webhook_secret(id: String) -> Result<String, AppError> {
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let (state, caller) = authorize_caller().await?;
-            let hook = webhook(&state, &id).await?;
+            let (state, caller) = authorize().await?;
+            let hook = webhook(&state, &caller, &id).await?;
             let mut conn = state.db.pool.acquire().await.map_err(internal)?;
             let secret = store::rotate_secret(&mut conn, &hook.id, std::time::Duration::from_secs(24 * 3600))
                 .await
@@ -534,13 +585,13 @@ pub async fn preview_template(id: String, template: String) -> Result<String, Ap
     use server::*;
     crate::backend::responses::with_status(
         async move {
-            let state = authorize().await?;
+            let (state, caller) = authorize().await?;
             let settings = &state.settings;
             let public_url = settings.public_url.as_str();
             let recent = match id.as_str() {
                 "" => None,
                 id => {
-                    let hook = webhook(&state, id).await?;
+                    let hook = webhook(&state, &caller, id).await?;
                     log::recent_event_in_scope(&state.db, &hook, &settings.registry_host, public_url)
                         .await
                         .map_err(internal)?

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::model::CurrentUser;
 use crate::Auth;
 
 /// The top bar: product name, sections, and who is signed in.
@@ -13,10 +14,19 @@ pub fn Nav() -> impl IntoView {
             <nav class="sections" aria-label="Sections">
                 <A href="/" exact=true>"Catalog"</A>
                 <A href="/events">"Events"</A>
-                <A href="/webhooks">"Webhooks"</A>
-                <A href="/access">"Access"</A>
-                <A href="/audit">"Audit"</A>
-                <A href="/settings">"Settings"</A>
+                // Only the sections the signed-in user may use.
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let user = auth.user.await.ok().flatten();
+                        let can = |pick: fn(&CurrentUser) -> bool| user.as_ref().is_some_and(pick);
+                        view! {
+                            {can(|u| u.manages_webhooks).then(|| view! { <A href="/webhooks">"Webhooks"</A> })}
+                            {can(|u| u.manages_access).then(|| view! { <A href="/access">"Access"</A> })}
+                            {can(|u| u.can_administer).then(|| view! { <A href="/audit">"Audit"</A> })}
+                            {can(|u| u.can_administer).then(|| view! { <A href="/settings">"Settings"</A> })}
+                        }
+                    })}
+                </Transition>
             </nav>
             <div class="account">
                 <Transition fallback=|| ()>

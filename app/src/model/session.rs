@@ -6,4 +6,8 @@ pub struct CurrentUser {
     pub username: String,
     /// Owner of the whole registry: settings, users, resync.
     pub can_administer: bool,
+    /// May manage webhooks somewhere (the registry, a namespace, some repositories).
+    pub manages_webhooks: bool,
+    /// May manage access somewhere: assignments and robots.
+    pub manages_access: bool,
 }

@@ -35,6 +35,8 @@ pub struct WebhookSummary {
     pub format: String,
     pub actions: Vec<String>,
     pub scope: Vec<String>,
+    /// The access scope it belongs to, described ("the registry", "namespace team-a/").
+    pub owner: String,
     /// Why Wharf stopped delivering, when it did.
     pub disabled_reason: Option<String>,
     pub health: WebhookHealth,
@@ -66,6 +68,8 @@ pub struct WebhookForm {
     pub delete: bool,
     /// One `repository:tag` glob per line.
     pub scope: String,
+    /// The access scope it belongs to, as text (`''` is the registry).
+    pub owner_scope: String,
     pub pusher: String,
     pub platform_manifests: bool,
     pub format: String,
@@ -86,6 +90,8 @@ pub struct WebhookView {
     pub rotation_until_ms: Option<i64>,
     /// The registry host, for the sample payloads and help texts.
     pub registry_host: String,
+    /// Where the caller may put a webhook: (scope text, description), widest first.
+    pub owner_choices: Vec<(String, String)>,
 }
 
 /// What saving a webhook returns: its id, and its signing secret when it was just made (shown

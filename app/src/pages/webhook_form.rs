@@ -57,6 +57,7 @@ pub fn WebhookForm(view_data: WebhookView, save: ServerAction<SaveWebhook>) -> i
                     " Also each platform manifest of a multi-arch push (normally one event, for the tag)"
                 </label>
             </fieldset>
+            <OwnerField choices=view_data.owner_choices.clone() current=form.owner_scope.clone()/>
             <label>
                 "Scope"
                 <textarea name="scope" rows="3" placeholder="shop/*:v*">{form.scope.clone()}</textarea>
@@ -138,4 +139,37 @@ fn TemplateField(id: String, template: String, format: RwSignal<String>) -> impl
             })}
         </div>
     }
+}
+
+/// Where the webhook belongs: one of the scopes the caller manages webhooks in. With a single
+/// choice it is stated, not asked.
+#[component]
+fn OwnerField(choices: Vec<(String, String)>, current: String) -> impl IntoView {
+    if let [(value, label)] = choices.as_slice() {
+        if *value == current {
+            return view! {
+                <input type="hidden" name="owner_scope" value=value.clone()/>
+                <p class="hint">"Belongs to " {label.clone()} "."</p>
+            }
+            .into_any();
+        }
+    }
+    let known = choices.iter().any(|(value, _)| *value == current);
+    let options = choices
+        .into_iter()
+        .map(|(value, label)| view! { <option value=value.clone() selected=value == current>{label}</option> })
+        .collect_view();
+    view! {
+        <label>
+            "Belongs to"
+            <select name="owner_scope">
+                {(!known).then(|| view! { <option value=current.clone() selected=true>{current.clone()}</option> })}
+                {options}
+            </select>
+        </label>
+        <span class="hint">
+            "Who manages this webhook: those who may manage webhooks there. It hears only of repositories inside it."
+        </span>
+    }
+    .into_any()
 }

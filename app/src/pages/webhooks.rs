@@ -94,6 +94,7 @@ fn WebhookRow(hook: WebhookSummary) -> impl IntoView {
                 <a href=urls::webhook(&hook.id)>{hook.name.clone()}</a>
                 " " {status}
                 <div class="muted small">{hook.url.clone()}</div>
+                <div class="muted small">"Belongs to " {hook.owner.clone()}</div>
             </td>
             <td>{hook.format.clone()}</td>
             <td>{hook.actions.join(", ")} <div class="muted small">{scope}</div></td>

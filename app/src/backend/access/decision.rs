@@ -144,6 +144,28 @@ impl Grants {
         decide(self, target, action).allowed
     }
 
+    /// The scopes in which these grants may do `action`, widest first and without one inside
+    /// another: where a caller may put what it manages (a webhook, a robot). Empty: nowhere.
+    pub fn scopes_for(&self, action: Action) -> Vec<Scope> {
+        if self.console {
+            return vec![Scope::Registry];
+        }
+        let mut scopes: Vec<Scope> = self
+            .assignments
+            .iter()
+            .filter(|a| a.role.allows(action))
+            .map(|a| a.scope.clone())
+            .collect();
+        scopes.sort_by_key(|s| (!matches!(s, Scope::Registry), s.to_text()));
+        let mut widest: Vec<Scope> = Vec::new();
+        for scope in scopes {
+            if !widest.iter().any(|w| w.contains(&scope)) {
+                widest.push(scope);
+            }
+        }
+        widest
+    }
+
     /// The repositories these grants may pull: everything when [`decide`] allows pulling at
     /// registry scope, else the scopes of the assignments that allow pulling.
     pub fn readable(&self) -> Visibility {
@@ -218,6 +240,22 @@ mod tests {
 
     fn strings(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scopes_for_an_action_are_the_widest_that_allow_it() {
+        let g = grants(&[
+            (Role::Reader, ""),
+            (Role::Contributor, "team-a/api-*"),
+            (Role::Contributor, "team-b/"),
+            (Role::Owner, "team-a/"),
+            (Role::Contributor, "team-b/web/"),
+        ]);
+        let texts = |action| g.scopes_for(action).iter().map(Scope::to_text).collect::<Vec<_>>();
+        assert_eq!(texts(Action::ManageWebhooks), ["team-a/", "team-b/"]);
+        assert_eq!(texts(Action::ManageAccess), ["team-a/"]);
+        assert_eq!(texts(Action::Pull), [""]);
+        assert!(grants(&[(Role::Reader, "x/")]).scopes_for(Action::Push).is_empty());
     }
 
     #[test]

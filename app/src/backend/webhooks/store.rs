@@ -12,6 +12,7 @@ use super::formats::{self, Format};
 use super::outbound::OutboundPolicy;
 use super::scope::Scope;
 use super::signing::SigningSecret;
+use crate::backend::access::Scope as AccessScope;
 use crate::backend::db::now_ms;
 
 pub const MAX_NAME: usize = 100;
@@ -44,6 +45,8 @@ pub struct Webhook {
     pub enabled: bool,
     pub actions: Vec<EventAction>,
     pub scope: Vec<String>,
+    /// The access scope the webhook belongs to (`''`, `team-a/`, a glob): see [`Webhook::wants`].
+    pub owner_scope: String,
     pub pusher: Option<String>,
     pub platform_manifests: bool,
     pub format: Format,
@@ -76,6 +79,11 @@ impl Webhook {
     /// Does this webhook receive an event of `action` on `repository:tag` by `actor`?
     pub fn wants(&self, action: EventAction, repository: &str, tag: Option<&str>, actor: Option<&str>) -> bool {
         if !self.actions.contains(&action) {
+            return false;
+        }
+        // Only repositories of the scope it belongs to, whatever its event scope says: a
+        // namespace's webhook never hears of another namespace.
+        if !AccessScope::parse(&self.owner_scope).is_ok_and(|owner| owner.covers(repository)) {
             return false;
         }
         if action == EventAction::Push {
@@ -112,6 +120,7 @@ struct WebhookRow {
     enabled: i64,
     actions: String,
     scope: String,
+    owner_scope: String,
     pusher: Option<String>,
     platform_manifests: i64,
     format: String,
@@ -137,6 +146,7 @@ impl From<WebhookRow> for Webhook {
             enabled: row.enabled != 0,
             actions: serde_json::from_str(&row.actions).unwrap_or_default(),
             scope: serde_json::from_str(&row.scope).unwrap_or_default(),
+            owner_scope: row.owner_scope,
             pusher: row.pusher,
             platform_manifests: row.platform_manifests != 0,
             format: row.format.parse().unwrap_or(Format::Generic),
@@ -163,6 +173,8 @@ pub struct WebhookInput {
     pub enabled: bool,
     pub actions: Vec<EventAction>,
     pub scope: Vec<String>,
+    /// The access scope it belongs to, as text (`''` is the registry).
+    pub owner_scope: String,
     pub pusher: Option<String>,
     pub platform_manifests: bool,
     pub format: Option<Format>,
@@ -203,6 +215,7 @@ pub fn validate(input: &WebhookInput, policy: &OutboundPolicy) -> Result<(), Inv
         return Err(field("Choose push, delete or both."));
     }
     Scope::parse(&input.scope)?;
+    AccessScope::parse(&input.owner_scope).map_err(|e| field(format!("Belongs to: {e}")))?;
     if input.pusher.as_ref().is_some_and(|p| p.len() > MAX_PUSHER) {
         return Err(field(format!("The pusher is longer than {MAX_PUSHER} characters.")));
     }
@@ -249,7 +262,7 @@ pub fn validate(input: &WebhookInput, policy: &OutboundPolicy) -> Result<(), Inv
     Ok(())
 }
 
-const COLUMNS: &str = "id, name, url, enabled, actions, scope, pusher, platform_manifests, format, template, headers, \
+const COLUMNS: &str = "id, name, url, enabled, actions, scope, owner_scope, pusher, platform_manifests, format, template, headers, \
     timeout_ms, secret, previous_secret, previous_secret_until, ordered, max_in_flight, disabled_reason, created_at, updated_at";
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -263,8 +276,8 @@ pub async fn create(conn: &mut AnyConnection, input: &WebhookInput) -> Result<We
     let headers: Vec<(String, String)> = input.headers.iter().filter(|(_, v)| !v.is_empty()).cloned().collect();
     sqlx::query(
         "INSERT INTO webhooks (id, name, url, enabled, actions, scope, pusher, platform_manifests, format, template, \
-         headers, timeout_ms, secret, ordered, max_in_flight, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 4, $15, $15)",
+         headers, timeout_ms, secret, ordered, max_in_flight, created_at, updated_at, owner_scope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 4, $15, $15, $16)",
     )
     .bind(&id)
     .bind(input.name.trim())
@@ -281,6 +294,7 @@ pub async fn create(conn: &mut AnyConnection, input: &WebhookInput) -> Result<We
     .bind(SigningSecret::generate().reveal())
     .bind(i64::from(input.ordered))
     .bind(now)
+    .bind(owner_text(&input.owner_scope))
     .execute(&mut *conn)
     .await?;
     Ok(get(conn, &id).await?.expect("the webhook was just stored"))
@@ -310,7 +324,8 @@ pub async fn update(conn: &mut AnyConnection, id: &str, input: &WebhookInput) ->
     sqlx::query(
         "UPDATE webhooks SET name = $1, url = $2, enabled = $3, actions = $4, scope = $5, pusher = $6, \
          platform_manifests = $7, format = $8, template = $9, headers = $10, timeout_ms = $11, ordered = $12, \
-         disabled_reason = CASE WHEN $3 = 1 THEN NULL ELSE disabled_reason END, updated_at = $13 WHERE id = $14",
+         disabled_reason = CASE WHEN $3 = 1 THEN NULL ELSE disabled_reason END, updated_at = $13, owner_scope = $15 \
+         WHERE id = $14",
     )
     .bind(input.name.trim())
     .bind(input.url.trim())
@@ -326,9 +341,17 @@ pub async fn update(conn: &mut AnyConnection, id: &str, input: &WebhookInput) ->
     .bind(i64::from(input.ordered))
     .bind(now_ms())
     .bind(id)
+    .bind(owner_text(&input.owner_scope))
     .execute(&mut *conn)
     .await?;
     Ok(true)
+}
+
+/// The owner scope in its canonical text (validated before).
+fn owner_text(owner: &str) -> String {
+    AccessScope::parse(owner)
+        .map(|s| s.to_text())
+        .unwrap_or_else(|_| owner.trim().to_string())
 }
 
 fn clean_scope(scope: &[String]) -> Vec<String> {
@@ -457,6 +480,7 @@ mod tests {
         bad(|i| i.headers = (0..=MAX_HEADERS).map(|n| (format!("X-{n}"), "v".into())).collect());
         bad(|i| i.timeout = Some(Duration::from_secs(61)));
         bad(|i| i.pusher = Some("p".repeat(MAX_PUSHER + 1)));
+        bad(|i| i.owner_scope = "Team A/".into());
     }
 
     #[test]
@@ -468,6 +492,7 @@ mod tests {
             enabled: true,
             actions: vec![EventAction::Push],
             scope: vec![],
+            owner_scope: String::new(),
             pusher: None,
             platform_manifests: false,
             format: Format::Slack,
@@ -487,5 +512,13 @@ mod tests {
         assert!(!debug.contains("top-secret") && !debug.contains("whsec_") && !debug.contains("SECRET-PATH"));
         assert!(hook.wants(EventAction::Push, "a", Some("b"), None));
         assert!(!hook.wants(EventAction::Delete, "a", Some("b"), None));
+        let team_a = Webhook {
+            owner_scope: "team-a/".into(),
+            scope: vec!["*".into()],
+            ..hook
+        };
+        assert!(team_a.wants(EventAction::Push, "team-a/api", Some("1"), None));
+        assert!(!team_a.wants(EventAction::Push, "team-b/api", Some("1"), None));
+        assert!(!team_a.wants(EventAction::Push, "team-a", Some("1"), None));
     }
 }
