@@ -1,13 +1,19 @@
 //! `wharf admin ...`: administration without the web console, for when nobody can sign in (the
 //! first admin's generated password is printed once, and there is no other way back in).
 
+use std::path::Path;
+
 use app::backend::db::{redact_url, Db};
+use app::backend::tokens::keys;
 use app::backend::{passwords, users};
 
 use crate::cli::{AdminAction, AdminArgs};
 use crate::startup_error::StartupError;
 
 pub async fn run(args: AdminArgs) -> Result<(), StartupError> {
+    if let AdminAction::RotateTokenKey { promote, drop_previous } = args.action {
+        return rotate_token_key(&args.data_dir, promote, drop_previous);
+    }
     let database_url = args
         .database_url
         .clone()
@@ -39,5 +45,48 @@ pub async fn run(args: AdminArgs) -> Result<(), StartupError> {
             println!("(shown once; it works at once, also for a running console)");
             Ok(())
         }
+        AdminAction::RotateTokenKey { .. } => unreachable!("handled without a database"),
     }
+}
+
+/// `wharf admin rotate-token-key`: stages a key, or promotes the staged one, then shows the ring.
+fn rotate_token_key(data_dir: &Path, promote: bool, drop_previous: bool) -> Result<(), StartupError> {
+    if !data_dir.join(keys::KEY_FILE).exists() {
+        return Err(StartupError::Other(format!(
+            "no token signing key in {} (give --data-dir)",
+            data_dir.display()
+        )));
+    }
+    if promote {
+        match keys::promote(data_dir)? {
+            Some(kid) => println!(
+                "Promoted {kid}: it signs tokens from the console's next start; the key it replaces stays trusted for an hour."
+            ),
+            None => return Err(StartupError::Other("no key is staged: run without --promote first".into())),
+        }
+    } else if !drop_previous {
+        let kid = keys::stage(data_dir)?;
+        println!("Staged {kid}: trusted from now on, signing nothing yet.");
+        println!(
+            "- Wharf's own registry: restart the console; it promotes the key as it starts the registry.\n\
+             - An external registry: copy {bundle} (and {jwks} for registry 3.x) to its rootcertbundle, restart it, \
+             then run `wharf admin rotate-token-key --promote` and restart the console.",
+            bundle = data_dir.join(keys::CERT_FILE).display(),
+            jwks = data_dir.join(keys::JWKS_FILE).display(),
+        );
+    }
+    if drop_previous {
+        if keys::drop_previous(data_dir)? {
+            println!("The retired key is trusted no more (the registry reads its bundle when it starts).");
+        } else {
+            println!("There is no retired key.");
+        }
+    }
+    for key in keys::status(data_dir)? {
+        let since = time::OffsetDateTime::from(key.since)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        println!("{:<20} {}  since {since}", key.slot.label(), key.kid);
+    }
+    Ok(())
 }

@@ -49,6 +49,17 @@ pub enum AdminAction {
         /// The user name, e.g. admin.
         user: String,
     },
+    /// Rotate the registry token signing key with an overlap: stage a new key (trusted, not yet
+    /// signing), then promote it. With Wharf's own registry a staged key is promoted at the next
+    /// start; with an external one, copy the bundle to it, restart it, then run with --promote.
+    RotateTokenKey {
+        /// Make the staged key the signing one (from the console's next start).
+        #[arg(long)]
+        promote: bool,
+        /// Stop trusting the retired key now instead of an hour after its retirement.
+        #[arg(long)]
+        drop_previous: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

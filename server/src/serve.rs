@@ -43,6 +43,12 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     // storage) is its owner's alone, from the moment it exists.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let data_dir = data_dir::prepare(&args.data_dir)?;
+    if args.registry_url.is_none() {
+        // The registry Wharf starts trusts every key of the ring, so a staged key may sign at once.
+        if let Some(kid) = app::backend::tokens::keys::promote(&data_dir)? {
+            tracing::info!(%kid, "the staged token signing key signs from now on; the previous one stays trusted");
+        }
+    }
     let key = SigningKey::load_or_create(&data_dir)?;
     let notification_secret = data_dir::secret(&data_dir, NOTIFICATION_SECRET_FILE)?;
 

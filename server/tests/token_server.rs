@@ -473,3 +473,106 @@ async fn failures_are_throttled() {
         "user names are truncated in the log"
     );
 }
+
+/// A token for the catalog from a console, and whether its registry accepts it.
+async fn catalog_token(wharf: &Wharf) -> String {
+    let response = token(
+        wharf,
+        "service=wharf-registry&scope=registry:catalog:*",
+        Some(("admin", ADMIN_PASSWORD)),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
+async fn registry_accepts(wharf: &Wharf, jwt: &str) -> bool {
+    let response = reqwest::Client::new()
+        .get(format!("{}/v2/_catalog", wharf.registry_url()))
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .unwrap();
+    match response.status().as_u16() {
+        200 => true,
+        401 => false,
+        other => panic!("the registry answered {other}"),
+    }
+}
+
+fn kid(jwt: &str) -> String {
+    decode_segment(jwt, 0)["kid"].as_str().unwrap().to_string()
+}
+
+fn rotate(wharf: &Wharf, flags: &[&str]) -> String {
+    let data_dir = wharf.data_dir.display().to_string();
+    let mut args = vec!["admin", "rotate-token-key", "--data-dir", data_dir.as_str()];
+    args.extend_from_slice(flags);
+    let output = support::run_wharf_to_exit(&args, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn the_signing_key_rotates_with_an_overlap() {
+    let mut wharf = Wharf::start().await;
+    let before = catalog_token(&wharf).await;
+    assert!(registry_accepts(&wharf, &before).await);
+
+    // Staged: trusted, signing nothing yet.
+    let staged = rotate(&wharf, &[]);
+    assert!(staged.contains("Staged"), "{staged}");
+    let jwks = std::fs::read_to_string(wharf.data_dir.join("token-jwks.json")).unwrap();
+    assert_eq!(jwks.matches("\"kid\"").count(), 2, "{jwks}");
+    assert_eq!(kid(&catalog_token(&wharf).await), kid(&before));
+    let again = support::run_wharf_to_exit(
+        &[
+            "admin",
+            "rotate-token-key",
+            "--data-dir",
+            &wharf.data_dir.display().to_string(),
+        ],
+        &[],
+    );
+    assert!(!again.status.success(), "a second key is not staged over the first");
+
+    // The console's own registry: promoted at the next start; the old token still works.
+    wharf.stop();
+    wharf.restart().await;
+    let after = catalog_token(&wharf).await;
+    assert_ne!(kid(&after), kid(&before));
+    assert!(registry_accepts(&wharf, &after).await);
+    assert!(
+        registry_accepts(&wharf, &before).await,
+        "tokens signed before the rotation stay valid"
+    );
+
+    // Dropping the retired key ends them (once the registry re-reads its bundle).
+    let dropped = rotate(&wharf, &["--drop-previous"]);
+    assert!(dropped.contains("trusted no more"), "{dropped}");
+    wharf.stop();
+    wharf.restart().await;
+    assert!(!registry_accepts(&wharf, &before).await);
+    assert!(registry_accepts(&wharf, &after).await);
+    assert_eq!(kid(&catalog_token(&wharf).await), kid(&after));
+
+    // --promote with nothing staged is an error, not a silent success.
+    let nothing = support::run_wharf_to_exit(
+        &[
+            "admin",
+            "rotate-token-key",
+            "--promote",
+            "--data-dir",
+            &wharf.data_dir.display().to_string(),
+        ],
+        &[],
+    );
+    assert!(!nothing.status.success());
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("no key is staged"));
+}

@@ -2,7 +2,7 @@
 //! them (see REGISTRY.md: ES256, `kid` = libtrust fingerprint, `x5c` with the signing certificate).
 
 mod fingerprint;
-mod keys;
+pub mod keys;
 mod scope;
 mod signer;
 
