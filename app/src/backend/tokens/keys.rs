@@ -397,7 +397,7 @@ mod tests {
         let second = SigningKey::load_or_create(&dir).unwrap();
         assert_eq!(first.kid, second.kid);
         assert_eq!(first.cert_der_base64, second.cert_der_base64);
-        assert_eq!(trusted_kids(&dir), [first.kid.clone()]);
+        assert_eq!(trusted_kids(&dir), [first.kid.as_str()]);
         assert_eq!(bundle_size(&dir), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
