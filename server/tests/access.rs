@@ -407,6 +407,43 @@ async fn roles_are_enforced_on_the_registry_and_explained() {
     assert_eq!(status, 200);
     assert!(!ok(&matrix.pull(Some(("reader", &token.secret)), "team-a/api")));
 
+    // Administrators see every user's tokens (Access → Tokens) and revoke any; nobody else
+    // can touch a token that is not theirs.
+    let leaked = new_secret(
+        &wharf,
+        &reader_client,
+        "create_token",
+        &[("name", "ci"), ("days", "30")],
+    )
+    .await;
+    assert!(ok(&matrix.pull(Some(("reader", &leaked.secret)), "team-a/api")));
+    let (status, access) = call(&wharf, &admin, "access", &[]).await;
+    assert_eq!(status, 200);
+    let listed = access["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["owner"] == "reader" && t["name"] == "ci")
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", access["tokens"]));
+    let leaked_id = listed["id"].as_str().unwrap();
+    let (status, _) = call(&wharf, &owner, "revoke_token", &[("id", leaked_id)]).await;
+    assert_eq!(
+        status, 404,
+        "another user's token does not exist for a non-administrator"
+    );
+    assert!(ok(&matrix.pull(Some(("reader", &leaked.secret)), "team-a/api")));
+    let (status, body) = call(&wharf, &admin, "revoke_token", &[("id", leaked_id)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!ok(&matrix.pull(Some(("reader", &leaked.secret)), "team-a/api")));
+    let (status, owner_access) = call(&wharf, &owner, "access", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        owner_access["tokens"],
+        serde_json::json!([]),
+        "an owner of a namespace sees no tokens"
+    );
+
     // A disabled user is refused by the registry and signed out of the console.
     let (status, users) = call(&wharf, &admin, "access", &[]).await;
     assert_eq!(status, 200);

@@ -148,7 +148,7 @@ pub async fn access_page() -> Result<AccessView, AppError> {
                 .map(robot_view)
                 .collect();
             let can_administer = caller.grants.allows(Target::Registry, Action::Administer);
-            let (users, teams) = if can_administer {
+            let (users, teams, tokens) = if can_administer {
                 let users = users::list(&state.db)
                     .await?
                     .into_iter()
@@ -168,15 +168,28 @@ pub async fn access_page() -> Result<AccessView, AppError> {
                         name: team.name,
                     });
                 }
-                (users, team_views)
+                let tokens = crate::backend::access::personal_tokens::list_all(&state.db)
+                    .await?
+                    .into_iter()
+                    .map(|owned| crate::model::TokenView {
+                        id: owned.token.id,
+                        name: owned.token.name,
+                        owner: owned.username,
+                        expires_at_ms: owned.token.expires_at,
+                        created_at_ms: owned.token.created_at,
+                        last_used_at_ms: owned.token.last_used_at,
+                    })
+                    .collect();
+                (users, team_views, tokens)
             } else {
-                (Vec::new(), Vec::new())
+                (Vec::new(), Vec::new(), Vec::new())
             };
             Ok(AccessView {
                 assignments,
                 users,
                 teams,
                 robots,
+                tokens,
                 can_administer,
                 robot_max_days: state.settings.robot_max_days,
                 generated_at_ms: crate::backend::db::now_ms(),
@@ -614,6 +627,7 @@ pub async fn profile() -> Result<ProfileView, AppError> {
                 .map(|t| TokenView {
                     id: t.id,
                     name: t.name,
+                    owner: caller.user.username.clone(),
                     expires_at_ms: t.expires_at,
                     created_at_ms: t.created_at,
                     last_used_at_ms: t.last_used_at,
@@ -668,16 +682,25 @@ pub async fn create_token(name: String, days: String) -> Result<NewSecret, AppEr
 
 #[server(prefix = "/api", endpoint = "revoke_token")]
 pub async fn revoke_token(id: String) -> Result<(), AppError> {
-    use crate::backend::access::personal_tokens;
+    use crate::backend::access::{personal_tokens, Action, Target};
     use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
             let (state, caller) = session::signed_in().await?;
-            if !personal_tokens::revoke(&state.db, &caller.user.id, &id).await? {
+            // One's own token, or (for administrators) anyone's: to others, a token that is not
+            // theirs does not exist.
+            let token = personal_tokens::find(&state.db, &id)
+                .await?
+                .filter(|t| {
+                    t.token.user_id == caller.user.id || caller.grants.allows(Target::Registry, Action::Administer)
+                })
+                .ok_or_else(|| AppError::NotFound("That token".into()))?;
+            if !personal_tokens::revoke(&state.db, &token.token.user_id, &id).await? {
                 return Err(AppError::NotFound("That token".into()));
             }
             state.credentials.forget_all();
-            caller.audit(&state, AuditAction::AccessTokenRevoked, &id, "").await;
+            let target = format!("{} ({})", token.token.name, token.username);
+            caller.audit(&state, AuditAction::AccessTokenRevoked, &target, "").await;
             Ok(())
         }
         .await,

@@ -65,6 +65,8 @@ pub struct AccessView {
     pub teams: Vec<TeamView>,
     /// The robots the reader may manage.
     pub robots: Vec<RobotView>,
+    /// Every user's personal access tokens: filled for registry administrators only.
+    pub tokens: Vec<TokenView>,
     pub can_administer: bool,
     /// Longest robot lifetime in days (0: no limit, "never expires" allowed).
     pub robot_max_days: u32,
@@ -96,6 +98,8 @@ pub struct PullSecretView {
 pub struct TokenView {
     pub id: String,
     pub name: String,
+    /// The user it belongs to.
+    pub owner: String,
     pub expires_at_ms: Option<i64>,
     pub created_at_ms: i64,
     pub last_used_at_ms: Option<i64>,

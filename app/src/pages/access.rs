@@ -1,5 +1,5 @@
-//! Access: who may do what. Tabs for role assignments, users, teams, robots, and the "Why?"
-//! explainer. Every form works without JavaScript; what a tab shows is what its reader may
+//! Access: who may do what. Tabs for role assignments, users, teams, robots, every user's
+//! personal access tokens, the "Why?" explainer and single sign-on. Every form works without JavaScript; what a tab shows is what its reader may
 //! manage (the server decides, the page only follows).
 
 use leptos::prelude::*;
@@ -7,9 +7,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::access_sso::SsoTab;
+use super::profile::TokenRow;
 use crate::api::access::{
     access_page, AddAssignment, CreateRobot, CreateTeam, CreateUser, DeleteRobot, DeleteTeam, Explain, RegenerateRobot,
-    RemoveAssignment, ResetPassword, SetRobotEnabled, SetUserDisabled, TeamMember,
+    RemoveAssignment, ResetPassword, RevokeToken, SetRobotEnabled, SetUserDisabled, TeamMember,
 };
 use crate::api::sso::SetTeamGroup;
 use crate::components::error_panel::ErrorPanel;
@@ -17,11 +18,12 @@ use crate::components::format::{count, ms_to_display};
 use crate::components::new_secret::NewSecretPanel;
 use crate::model::{AccessView, AppError, AssignmentView, Explanation, NewSecret, RobotView, TeamView, UserView};
 
-const TABS: [(&str, &str); 6] = [
+const TABS: [(&str, &str); 7] = [
     ("assignments", "Role assignments"),
     ("users", "Users"),
     ("teams", "Teams"),
     ("robots", "Robots"),
+    ("tokens", "Tokens"),
     ("why", "Why?"),
     ("sso", "Single sign-on"),
 ];
@@ -43,6 +45,7 @@ struct Actions {
     robot_enabled: ServerAction<SetRobotEnabled>,
     delete_robot: ServerAction<DeleteRobot>,
     explain: ServerAction<Explain>,
+    revoke_token: ServerAction<RevokeToken>,
 }
 
 impl Actions {
@@ -62,10 +65,11 @@ impl Actions {
             robot_enabled: ServerAction::new(),
             delete_robot: ServerAction::new(),
             explain: ServerAction::new(),
+            revoke_token: ServerAction::new(),
         }
     }
 
-    fn versions(&self) -> [usize; 13] {
+    fn versions(&self) -> [usize; 14] {
         [
             self.add.version().get(),
             self.remove.version().get(),
@@ -80,6 +84,7 @@ impl Actions {
             self.regenerate_robot.version().get(),
             self.robot_enabled.version().get(),
             self.delete_robot.version().get(),
+            self.revoke_token.version().get(),
         ]
     }
 }
@@ -136,6 +141,7 @@ fn AccessBody(view_data: AccessView, actions: Actions, tab: String) -> impl Into
         "users" => view! { <UsersTab view_data actions/> }.into_any(),
         "teams" => view! { <TeamsTab view_data actions/> }.into_any(),
         "robots" => view! { <RobotsTab view_data actions/> }.into_any(),
+        "tokens" => view! { <TokensTab view_data actions/> }.into_any(),
         "why" => view! { <WhyTab actions/> }.into_any(),
         "sso" => view! { <SsoTab can_administer=view_data.can_administer/> }.into_any(),
         _ => view! { <AssignmentsTab view_data actions/> }.into_any(),
@@ -350,6 +356,61 @@ fn UserRow(user: UserView, actions: Actions) -> impl IntoView {
             </td>
         </tr>
     }
+}
+
+/// Every user's personal access tokens, for administrators: who has which, when it was last
+/// used, and Revoke (a leaked token, someone who left).
+#[component]
+fn TokensTab(view_data: AccessView, actions: Actions) -> impl IntoView {
+    if !view_data.can_administer {
+        return view! { <p class="panel">"Every user's tokens are shown to the registry's administrators. Yours are on your profile."</p> }
+            .into_any();
+    }
+    let now = view_data.generated_at_ms;
+    let filter = RwSignal::new(String::new());
+    let tokens = view_data.tokens.clone();
+    let shown = move || {
+        let needle = filter.get().to_lowercase();
+        tokens
+            .iter()
+            .filter(|t| {
+                needle.is_empty() || t.owner.to_lowercase().contains(&needle) || t.name.to_lowercase().contains(&needle)
+            })
+            .cloned()
+            .map(|token| view! { <TokenRow token revoke=actions.revoke_token now show_owner=true/> })
+            .collect_view()
+    };
+    view! {
+        <p class="hint">
+            "Personal access tokens work like their user's password for registry clients. Users make and revoke their own on "
+            <a href="/profile">"their profile"</a> "; revoking one here refuses its clients at once."
+        </p>
+        {failure(actions.revoke_token.value())}
+        {if view_data.tokens.is_empty() {
+            view! { <p class="panel empty">"Nobody has a personal access token yet."</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-head">
+                    <label>"Filter " <input type="search" placeholder="user or token name" prop:value=filter on:input=move |ev| filter.set(event_target_value(&ev))/></label>
+                </div>
+                <table class="data tokens">
+                    <thead>
+                        <tr>
+                            <th scope="col">"User"</th>
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Created"</th>
+                            <th scope="col">"Expires"</th>
+                            <th scope="col">"Last used"</th>
+                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>{shown}</tbody>
+                </table>
+            }
+            .into_any()
+        }}
+    }
+    .into_any()
 }
 
 #[component]

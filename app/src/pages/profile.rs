@@ -101,11 +101,23 @@ fn ProfileBody(
     }
 }
 
+/// A personal access token with Revoke; `show_owner` adds the user's column (the Access page).
 #[component]
-fn TokenRow(token: TokenView, revoke: ServerAction<RevokeToken>, now: i64) -> impl IntoView {
+pub fn TokenRow(
+    token: TokenView,
+    revoke: ServerAction<RevokeToken>,
+    now: i64,
+    #[prop(optional)] show_owner: bool,
+) -> impl IntoView {
     let expired = token.expires_at_ms.is_some_and(|at| at <= now);
+    let revoke_label = if show_owner {
+        format!("Revoke {} of {}", token.name, token.owner)
+    } else {
+        format!("Revoke {}", token.name)
+    };
     view! {
         <tr>
+            {show_owner.then(|| view! { <td>{token.owner.clone()}</td> })}
             <td>{token.name.clone()} {expired.then(|| view! { " " <span class="badge badge-danger">"expired"</span> })}</td>
             <td class="time">{ms_to_display(token.created_at_ms)}</td>
             <td class="time">{token.expires_at_ms.map(ms_to_display).unwrap_or_else(|| "never".into())}</td>
@@ -117,7 +129,7 @@ fn TokenRow(token: TokenView, revoke: ServerAction<RevokeToken>, now: i64) -> im
                         <input type="hidden" name="id" value=token.id.clone()/>
                         <span>"Clients using it are refused at once."</span>
                         " "
-                        <button type="submit" class="danger">{format!("Revoke {}", token.name)}</button>
+                        <button type="submit" class="danger">{revoke_label}</button>
                     </ActionForm>
                 </details>
             </td>

@@ -95,6 +95,36 @@ pub async fn revoke(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx::Erro
     Ok(deleted > 0)
 }
 
+/// A token with the name of its user.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct OwnedToken {
+    #[sqlx(flatten)]
+    pub token: TokenRecord,
+    pub username: String,
+}
+
+/// Every user's tokens, most recently used first (for administrators).
+pub async fn list_all(db: &Db) -> Result<Vec<OwnedToken>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.id, t.user_id, t.name, t.expires_at, t.created_at, t.last_used_at, u.username \
+         FROM access_tokens t JOIN users u ON u.id = t.user_id \
+         ORDER BY COALESCE(t.last_used_at, t.created_at) DESC, t.id",
+    )
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// The token `id` of any user, with that user's name.
+pub async fn find(db: &Db, id: &str) -> Result<Option<OwnedToken>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.id, t.user_id, t.name, t.expires_at, t.created_at, t.last_used_at, u.username \
+         FROM access_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await
+}
+
 /// The user a token belongs to, if `secret` is a live token of the user named `username`.
 pub async fn authenticate(db: &Db, username: &str, secret: &str) -> Result<Option<(User, TokenRecord)>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM access_tokens WHERE secret_hash = $1"))
