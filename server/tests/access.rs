@@ -581,3 +581,138 @@ async fn the_command_line_resets_a_password() {
         assert!(String::from_utf8_lossy(&output.stderr).contains(expected), "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn bad_access_input_is_refused_clearly_and_nothing_is_stored() {
+    let wharf = Wharf::start().await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let long_description = "d".repeat(201);
+    let long_token_name = "t".repeat(65);
+    let long_password = "p".repeat(2000);
+    let long_actor = "a".repeat(300);
+    let robot = |name: &'static str, description: &'static str, scope: &'static str, days: &'static str| {
+        vec![
+            ("name", name),
+            ("description", description),
+            ("scope", scope),
+            ("days", days),
+        ]
+    };
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("create_robot", robot("Robot$CI", "", "", "30")),
+        (
+            "create_robot",
+            vec![
+                ("name", "robot-a"),
+                ("description", &long_description),
+                ("scope", ""),
+                ("days", "30"),
+            ],
+        ),
+        ("create_robot", robot("robot-a", "", "", "400")),
+        ("create_robot", robot("robot-a", "", "", "-1")),
+        ("create_robot", robot("robot-a", "", "", "soon")),
+        ("create_robot", robot("robot-a", "", "Bad Scope", "30")),
+        ("create_token", vec![("name", &long_token_name), ("days", "30")]),
+        ("create_token", vec![("name", " "), ("days", "30")]),
+        ("create_token", vec![("name", "bell\u{7}"), ("days", "30")]),
+        ("create_token", vec![("name", "laptop"), ("days", "x")]),
+        ("create_user", vec![("username", "Admin!"), ("password", "")]),
+        ("create_user", vec![("username", "bob"), ("password", "short")]),
+        ("create_user", vec![("username", "bob"), ("password", &long_password)]),
+        ("create_team", vec![("name", "te$m")]),
+        (
+            "add_assignment",
+            vec![
+                ("principal_kind", "user"),
+                ("principal_name", "admin"),
+                ("role", "god"),
+                ("scope", ""),
+            ],
+        ),
+        (
+            "add_assignment",
+            vec![
+                ("principal_kind", "alien"),
+                ("principal_name", "x"),
+                ("role", "reader"),
+                ("scope", ""),
+            ],
+        ),
+        (
+            "add_assignment",
+            vec![
+                ("principal_kind", "user"),
+                ("principal_name", "admin"),
+                ("role", "reader"),
+                ("scope", "../"),
+            ],
+        ),
+        (
+            "add_assignment",
+            vec![
+                ("principal_kind", "user"),
+                ("principal_name", "nobody"),
+                ("role", "reader"),
+                ("scope", ""),
+            ],
+        ),
+        (
+            "audit",
+            vec![("actor", ""), ("action", ""), ("since", ""), ("cursor", "abc:def")],
+        ),
+        (
+            "audit",
+            vec![("actor", ""), ("action", ""), ("since", "yesterday"), ("cursor", "")],
+        ),
+        (
+            "audit",
+            vec![("actor", ""), ("action", "nope"), ("since", ""), ("cursor", "")],
+        ),
+        (
+            "audit",
+            vec![("actor", &long_actor), ("action", ""), ("since", ""), ("cursor", "")],
+        ),
+        (
+            "explain",
+            vec![
+                ("principal_kind", "user"),
+                ("principal_name", "admin"),
+                ("repository", "a/b"),
+                ("action", "fly"),
+            ],
+        ),
+    ];
+    for (endpoint, form) in &cases {
+        let (status, body) = call(&wharf, &admin, endpoint, form).await;
+        assert_eq!(status, 400, "{endpoint} {form:?}: {body}");
+        let message = body.to_string();
+        assert!(
+            message.len() > 20 && !message.contains("sqlx"),
+            "{endpoint}: a clear message: {message}"
+        );
+    }
+    // Nothing was stored half-way, and the console is still up.
+    let (status, access) = call(&wharf, &admin, "access", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(access["robots"], serde_json::json!([]));
+    assert_eq!(access["teams"], serde_json::json!([]));
+    assert_eq!(access["tokens"], serde_json::json!([]));
+    let users: Vec<&str> = access["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["admin"]);
+    assert_eq!(
+        access["assignments"].as_array().unwrap().len(),
+        1,
+        "{}",
+        access["assignments"]
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", wharf.url)).await.unwrap().status(),
+        200
+    );
+}

@@ -134,11 +134,15 @@ impl Scope {
 }
 
 /// Repository-name characters, `/`-separated non-empty parts; `*` only in globs.
+/// Repository name components as the registry has them: lower-case letters and digits, with
+/// `.`, `_`, `-` only inside (so no `..`, `.hidden` or `-x`); a glob's `*` counts as a letter.
 fn valid_path(text: &str, glob: bool) -> bool {
+    let edge = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || (glob && c == '*');
     !text.is_empty()
-        && text.split('/').all(|part| !part.is_empty())
-        && text.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '/') || (glob && c == '*')
+        && text.split('/').all(|part| {
+            part.starts_with(edge)
+                && part.ends_with(edge)
+                && part.chars().all(|c| edge(c) || matches!(c, '.' | '_' | '-'))
         })
 }
 
@@ -179,10 +183,14 @@ mod tests {
         let exact = Scope::parse("shop/api").unwrap();
         assert!(exact.covers("shop/api"));
         assert!(!exact.covers("shop/api2"));
+        for good in ["a.b/", "x_y/z-1", "team-*/api", "*/web", "a__b/c"] {
+            assert!(Scope::parse(good).is_ok(), "{good:?}");
+        }
         let dotted = Scope::parse("a.b/c").unwrap();
         assert!(!dotted.covers("aXb/c"), "a dot is literal");
         for bad in [
-            "/", "a//b", "/a", "A/b", "a b", "a/[b]", "a/{b,c}", "a/?", "a\\b", "a/b//",
+            "/", "a//b", "/a", "A/b", "a b", "a/[b]", "a/{b,c}", "a/?", "a\\b", "a/b//", "../", "a/../b", ".hidden/",
+            "-x/", "team-/", "a/b.",
         ] {
             assert!(Scope::parse(bad).is_err(), "{bad:?}");
         }
