@@ -193,3 +193,81 @@ async fn files_and_the_registry_process_keep_secrets() {
     }
     assert!(checked >= 1, "the registry process was not found");
 }
+
+/// The stored session of the only signed-in browser (SQLite), decoded as tower-sessions keeps it.
+struct StoredSession {
+    pool: sqlx::SqlitePool,
+    record: tower_sessions::session::Record,
+}
+
+impl StoredSession {
+    async fn load(wharf: &Wharf) -> Option<StoredSession> {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", wharf.data_dir.join("wharf.db").display()))
+            .await
+            .unwrap();
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM tower_sessions ORDER BY expiry_date DESC LIMIT 1")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        let record = rmp_serde::from_slice(&row?.0).unwrap();
+        Some(StoredSession { pool, record })
+    }
+
+    fn set(&mut self, key: &str, value: i64) {
+        self.record.data.insert(key.to_string(), serde_json::json!(value));
+    }
+
+    async fn save(&self) {
+        sqlx::query("UPDATE tower_sessions SET data = ?, expiry_date = ? WHERE id = ?")
+            .bind(rmp_serde::to_vec(&self.record).unwrap())
+            .bind(self.record.expiry_date)
+            .bind(self.record.id.to_string())
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+}
+
+async fn who(wharf: &Wharf, client: &reqwest::Client) -> serde_json::Value {
+    let (status, me) = support::call(wharf, client, "me", &[]).await;
+    assert_eq!(status, 200, "{me}");
+    me
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_and_after_their_absolute_lifetime() {
+    let wharf = Wharf::start().await;
+    let now_ms = || time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+
+    // Activity pushes the idle expiry back (at most every few minutes, so not on every request).
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    assert_eq!(who(&wharf, &client).await["username"], "admin");
+    let mut stored = StoredSession::load(&wharf).await.expect("a stored session");
+    stored.record.expiry_date = time::OffsetDateTime::now_utc() + time::Duration::seconds(60);
+    stored.set("seen_at", now_ms() - 10 * 60 * 1000);
+    stored.save().await;
+    assert_eq!(who(&wharf, &client).await["username"], "admin");
+    let touched = StoredSession::load(&wharf).await.unwrap();
+    assert!(
+        touched.record.expiry_date > time::OffsetDateTime::now_utc() + time::Duration::hours(11),
+        "the idle timer was pushed back: {}",
+        touched.record.expiry_date
+    );
+
+    // Idle past the expiry: signed out.
+    let mut stored = touched;
+    stored.record.expiry_date = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    stored.save().await;
+    assert!(who(&wharf, &client).await.is_null(), "an idle session has ended");
+
+    // However active, a session ends a week after sign-in, and is removed.
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    assert_eq!(who(&wharf, &client).await["username"], "admin");
+    let mut stored = StoredSession::load(&wharf).await.unwrap();
+    stored.set("signed_in_at", now_ms() - 8 * 24 * 3600 * 1000);
+    stored.save().await;
+    assert!(who(&wharf, &client).await.is_null(), "a week-old session has ended");
+    let (status, _) = support::call(&wharf, &client, "access", &[]).await;
+    assert_eq!(status, 401);
+}
