@@ -280,3 +280,62 @@ async fn single_sign_on_maps_groups_to_roles() {
         .iter()
         .any(|e| e["detail"] == "single sign-on"));
 }
+
+#[tokio::test]
+async fn a_provider_that_hangs_or_redirects_fails_the_sign_in_cleanly() {
+    let wharf = Wharf::start().await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    // One that takes connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    // One whose discovery document is a redirect elsewhere.
+    let redirecting = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirecting_url = format!("http://{}", redirecting.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/.well-known/openid-configuration",
+        axum::routing::get(|| async { axum::response::Redirect::temporary("http://169.254.169.254/latest/meta-data") }),
+    );
+    tokio::spawn(async move { axum::serve(redirecting, app).await.unwrap() });
+
+    for (issuer, expected) in [
+        (silent_url.as_str(), "discovery failed"),
+        (redirecting_url.as_str(), "discovery failed"),
+    ] {
+        let (status, body) = call(
+            &wharf,
+            &admin,
+            "save_sso",
+            &[
+                ("enabled", "on"),
+                ("issuer_url", issuer),
+                ("client_id", "wharf"),
+                ("client_secret", "s"),
+                ("username_claim", ""),
+                ("groups_claim", ""),
+                ("label", "Broken IdP"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let browser = browser();
+        let started = std::time::Instant::now();
+        let start = browser
+            .get(format!("{}/auth/sso/start", wharf.url))
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap();
+        assert!(start.status().is_redirection(), "{}", start.status());
+        assert_eq!(location(&start), "/login?sso=failed", "{issuer}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(25),
+            "bounded by the client's timeout"
+        );
+        let error = sso_error(&wharf, &browser).await;
+        assert!(!error.is_empty(), "{issuer}: the sign-in page says why");
+        assert!(wharf.logs().contains(expected), "{issuer}: {}", wharf.logs());
+    }
+    // Local sign-in still works, and the console is up.
+    assert_eq!(me(&wharf, &admin).await["username"], "admin");
+    drop(silent);
+}
