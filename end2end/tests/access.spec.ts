@@ -54,6 +54,12 @@ test("an admin assigns a role in the UI and the user's catalog changes", async (
   await expect(userPage.getByText("Delete…")).toHaveCount(0);
   await userPage.goto("/access");
   await expect(userPage.getByText("You do not have permission to manage access.")).toBeVisible();
+  // Nor are the sections it may not use offered in the navigation.
+  const sections = userPage.getByRole("navigation", { name: "Sections" });
+  await expect(sections.getByRole("link", { name: "Catalog" })).toBeVisible();
+  for (const hidden of ["Webhooks", "Access", "Audit", "Settings"]) {
+    await expect(sections.getByRole("link", { name: hidden })).toHaveCount(0);
+  }
 
   // The repository's Access tab shows who reaches it, through which scope.
   await page.goto(`/r/${visible}?tab=access`);
@@ -87,11 +93,20 @@ test("a robot's secret is shown once with a Kubernetes pull secret, and a token 
   await expect(page.locator("td.name", { hasText: name })).toBeVisible();
   await expect(page.locator(".secret-once")).toHaveCount(0);
 
+  const tokenName = `laptop-${Date.now().toString(36)}`;
   await page.goto("/profile");
-  await page.getByLabel("Name").fill("laptop-e2e");
+  await page.getByLabel("Name").fill(tokenName);
   await page.getByRole("button", { name: "Create token" }).click();
   await expect(page.locator(".secret-once .secret-value")).toContainText("wharf_pat_");
-  await expect(page.getByRole("cell", { name: "laptop-e2e" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: tokenName })).toBeVisible();
+
+  // Administrators see every user's tokens on Access → Tokens, and revoke them there.
+  await page.goto("/access?tab=tokens");
+  const tokenRow = page.locator("table.tokens tr", { hasText: tokenName });
+  await expect(tokenRow).toContainText("admin");
+  await tokenRow.getByText("Revoke…").click();
+  await tokenRow.getByRole("button", { name: `Revoke ${tokenName} of admin` }).click();
+  await expect(page.locator("table.tokens tr", { hasText: tokenName })).toHaveCount(0);
 });
 
 test("a cross-origin POST is refused, and sign-in never redirects off Wharf", async ({ page, baseURL }) => {

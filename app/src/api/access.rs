@@ -159,15 +159,17 @@ pub async fn access_page() -> Result<AccessView, AppError> {
                         created_at_ms: u.created_at,
                     })
                     .collect();
-                let mut team_views = Vec::new();
-                for team in teams::list(&state.db).await? {
-                    team_views.push(TeamView {
-                        members: teams::member_names(&state.db, &team.id).await?,
-                        sso_group: teams::sso_group(&state.db, &team.id).await?,
+                let mut members = teams::member_names(&state.db).await?;
+                let team_views = teams::list(&state.db)
+                    .await?
+                    .into_iter()
+                    .map(|team| TeamView {
+                        members: members.remove(&team.id).unwrap_or_default(),
+                        sso_group: team.sso_group,
                         id: team.id,
                         name: team.name,
-                    });
-                }
+                    })
+                    .collect();
                 let tokens = crate::backend::access::personal_tokens::list_all(&state.db)
                     .await?
                     .into_iter()

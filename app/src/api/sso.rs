@@ -44,15 +44,12 @@ pub async fn sso_settings() -> Result<SsoSettingsView, AppError> {
             let tested = session.remove::<Identity>(SSO_TEST_KEY).await.ok().flatten();
             let test_result = match tested {
                 Some(identity) => {
-                    let following = teams::list(&state.db).await?;
-                    let mut names = Vec::new();
-                    for team in following {
-                        if let Some(group) = teams::sso_group(&state.db, &team.id).await? {
-                            if identity.groups.contains(&group) {
-                                names.push(team.name);
-                            }
-                        }
-                    }
+                    let names = teams::list(&state.db)
+                        .await?
+                        .into_iter()
+                        .filter(|team| team.sso_group.as_ref().is_some_and(|g| identity.groups.contains(g)))
+                        .map(|team| team.name)
+                        .collect();
                     Some(SsoTestResult {
                         username: identity.username,
                         groups: identity.groups,

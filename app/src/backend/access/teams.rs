@@ -9,25 +9,24 @@ pub struct TeamRecord {
     pub id: String,
     pub name: String,
     pub members: i64,
+    /// The provider group it follows (single sign-on), if any.
+    pub sso_group: Option<String>,
 }
 
+const COLUMNS: &str = "t.id, t.name, (SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) AS members, \
+    NULLIF(t.sso_group, '') AS sso_group";
+
 pub async fn list(db: &Db) -> Result<Vec<TeamRecord>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT t.id, t.name, (SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) AS members \
-         FROM teams t ORDER BY t.name",
-    )
-    .fetch_all(&db.pool)
-    .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM teams t ORDER BY t.name"))
+        .fetch_all(&db.pool)
+        .await
 }
 
 pub async fn find_by_name(db: &Db, name: &str) -> Result<Option<TeamRecord>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT t.id, t.name, (SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) AS members \
-         FROM teams t WHERE t.name = $1",
-    )
-    .bind(name)
-    .fetch_optional(&db.pool)
-    .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM teams t WHERE t.name = $1"))
+        .bind(name)
+        .fetch_optional(&db.pool)
+        .await
 }
 
 /// `None` when the name is taken.
@@ -53,6 +52,7 @@ pub async fn create(db: &Db, name: &str) -> Result<Option<TeamRecord>, sqlx::Err
         id,
         name: name.to_string(),
         members: 0,
+        sso_group: None,
     }))
 }
 
@@ -107,15 +107,6 @@ pub async fn remove_member(db: &Db, team_id: &str, user_id: &str) -> Result<bool
     )
 }
 
-/// The provider group a team follows, if any.
-pub async fn sso_group(db: &Db, team_id: &str) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT sso_group FROM teams WHERE id = $1")
-        .bind(team_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.and_then(|(group,)| group).filter(|g| !g.is_empty()))
-}
-
 /// Makes the team follow a provider group (empty: none). Members stay until their next sign-in.
 pub async fn set_sso_group(db: &Db, team_id: &str, group: &str) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("UPDATE teams SET sso_group = $1 WHERE id = $2")
@@ -127,13 +118,16 @@ pub async fn set_sso_group(db: &Db, team_id: &str, group: &str) -> Result<bool, 
         > 0)
 }
 
-/// Member names of a team, sorted.
-pub async fn member_names(db: &Db, team_id: &str) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT u.username FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 ORDER BY u.username",
+/// Every team's member names, sorted, by team id (one query for the whole Teams tab).
+pub async fn member_names(db: &Db) -> Result<std::collections::HashMap<String, Vec<String>>, sqlx::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT m.team_id, u.username FROM team_members m JOIN users u ON u.id = m.user_id ORDER BY u.username",
     )
-    .bind(team_id)
     .fetch_all(&db.pool)
     .await?;
-    Ok(rows.into_iter().map(|(name,)| name).collect())
+    let mut members: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (team, name) in rows {
+        members.entry(team).or_default().push(name);
+    }
+    Ok(members)
 }
