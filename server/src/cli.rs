@@ -116,6 +116,9 @@ pub struct ServeArgs {
     /// Catalog pages a reconcile reads at most; a walk stopped by it removes no repository.
     #[arg(long, env = "WHARF_CATALOG_MAX_PAGES", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000), hide = true)]
     pub catalog_max_pages: u64,
+    /// Repositories a reconcile reads from the registry at the same time.
+    #[arg(long, env = "WHARF_REGISTRY_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub registry_concurrency: u64,
     /// Longest lifetime of a robot account's secret, in days; 0 allows robots that never expire.
     #[arg(long, env = "WHARF_ROBOT_MAX_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub robot_max_days: u32,

@@ -148,6 +148,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
             event_retention: Duration::from_secs(args.event_retention_days * 24 * 3600),
             robot_max_days: args.robot_max_days,
             catalog_max_pages: usize::try_from(args.catalog_max_pages).unwrap_or(usize::MAX),
+            registry_concurrency: usize::try_from(args.registry_concurrency).unwrap_or(8),
             audit_retention: Duration::from_secs(args.audit_retention_days * 24 * 3600),
         },
         db,

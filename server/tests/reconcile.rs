@@ -50,8 +50,45 @@ async fn reconcile_builds_and_repairs_the_index() {
         catalog().await,
         wharf.logs()
     );
+    // Two passes: tags, digests and sizes first, then every image's details (its config).
+    let finished = eventually(120, || async {
+        let (_, settings) = call(&wharf, &client, "settings", &[]).await;
+        settings["sync"]["reconcile"]["running"] == false && settings["sync"]["reconcile"]["finished_at_ms"].is_number()
+    })
+    .await;
+    assert!(finished, "{}", wharf.logs());
+    let (_, settings) = call(&wharf, &client, "settings", &[]).await;
+    let progress = &settings["sync"]["reconcile"];
+    assert!(progress["index_ready_at_ms"].as_i64() <= progress["finished_at_ms"].as_i64(), "{progress}");
+    assert_eq!(progress["details_total"], 8, "5 images, 2 platform images and their index: {progress}");
+    assert_eq!(progress["details_done"], 8, "{progress}");
+    assert!(progress["last_result"].as_str().unwrap().contains("details of 8 images read"), "{progress}");
+    let db = wharf.db().await;
+    let pending: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM manifests WHERE details_pending = 1")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(pending.0, 0);
     let four = support::repository(&wharf, &client, "b/four").await;
     assert_eq!(four["tag_count"], 2, "{four}");
+    for image in four["images"].as_array().unwrap() {
+        for platform in image["platforms"].as_array().unwrap() {
+            assert_eq!(platform["os"], "linux", "details filled in: {image}");
+        }
+        assert!(image["created"].is_string(), "{image}");
+    }
+    // Estimated push times became the images' creation times.
+    let estimated: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT t.pushed_at, m.created FROM tags t JOIN manifests m ON m.digest = t.digest WHERE t.push_estimated = 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(estimated.len(), 6);
+    for (pushed_at, created) in estimated {
+        let created = time::OffsetDateTime::parse(&created, &time::format_description::well_known::Rfc3339).unwrap();
+        assert_eq!(pushed_at / 1000, created.unix_timestamp(), "{created}");
+    }
     assert!(
         four["images"]
             .as_array()

@@ -31,6 +31,8 @@ pub struct Settings {
     pub robot_max_days: u32,
     /// Catalog pages a reconcile reads at most.
     pub catalog_max_pages: usize,
+    /// Repositories a reconcile reads from the registry at the same time.
+    pub registry_concurrency: usize,
 }
 
 /// Everything but the notification secret.

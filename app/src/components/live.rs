@@ -3,12 +3,16 @@
 
 use leptos::prelude::*;
 
+use crate::model::SyncStatus;
+
 #[derive(Clone, Copy)]
 pub struct LiveUpdates {
     /// Bumped (at most about once a second) after repositories changed.
     pub changes: RwSignal<u64>,
     /// Bumped (likewise) after webhook deliveries were attempted.
     pub deliveries: RwSignal<u64>,
+    /// The latest registry and reconcile status the stream sent (none yet: the page's own).
+    pub sync: RwSignal<Option<SyncStatus>>,
 }
 
 /// Provides [`LiveUpdates`] and, in the browser, opens the stream once signed in.
@@ -16,6 +20,7 @@ pub fn provide_live_updates(signed_in: Signal<bool>) {
     let live = LiveUpdates {
         changes: RwSignal::new(0),
         deliveries: RwSignal::new(0),
+        sync: RwSignal::new(None),
     };
     provide_context(live);
     #[cfg(feature = "hydrate")]
@@ -29,6 +34,14 @@ pub fn use_live_changes() -> Signal<u64> {
     match use_context::<LiveUpdates>() {
         Some(live) => live.changes.into(),
         None => Signal::derive(|| 0),
+    }
+}
+
+/// The latest sync status from the stream, when one came (None forever without a provider).
+pub fn use_live_sync() -> Signal<Option<SyncStatus>> {
+    match use_context::<LiveUpdates>() {
+        Some(live) => live.sync.into(),
+        None => Signal::derive(|| None),
     }
 }
 
@@ -105,6 +118,18 @@ mod browser {
                         .and_then(|(_, event)| event.data().as_string())
                         .and_then(|data| serde_json::from_str::<IndexUpdate>(&data).ok());
                     futures::future::ready(match update {
+                        // Progress and reachability are shown as they come, without a refetch.
+                        // A reconcile that just ended: pages refetch what it wrote.
+                        Some(IndexUpdate::Sync { status }) => {
+                            let was_running = live
+                                .sync
+                                .try_get_untracked()
+                                .flatten()
+                                .is_some_and(|s| s.reconcile.running);
+                            let ended = was_running && !status.reconcile.running;
+                            live.sync.try_set(Some(status));
+                            ended.then_some(Refetch::Index)
+                        }
                         Some(IndexUpdate::Repository { .. }) => Some(Refetch::Index),
                         Some(IndexUpdate::Delivery { .. }) => Some(Refetch::Deliveries),
                         _ => None,

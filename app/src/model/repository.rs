@@ -13,8 +13,11 @@ pub struct PlatformRow {
 }
 
 impl PlatformRow {
-    /// `linux/arm64/v8`.
+    /// `linux/arm64/v8`; "details coming" while the image's config is not read yet.
     pub fn label(&self) -> String {
+        if self.os.is_empty() && self.architecture.is_empty() {
+            return "details coming".to_string();
+        }
         match &self.variant {
             Some(variant) => format!("{}/{}/{}", self.os, self.architecture, variant),
             None => format!("{}/{}", self.os, self.architecture),

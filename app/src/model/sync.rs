@@ -14,10 +14,35 @@ pub struct ReconcileProgress {
     pub repositories_done: u64,
     pub repositories_total: u64,
     pub started_at_ms: Option<i64>,
+    /// When `repositories_done` last changed (server time): with `started_at_ms`, the rate.
+    pub updated_at_ms: Option<i64>,
+    /// The index held no repository when this run started: the first index is being built.
+    pub first_index: bool,
+    /// When every repository's tags were in (the first pass); the details follow.
+    pub index_ready_at_ms: Option<i64>,
+    /// The second pass: image details (configs) read so far, of how many.
+    pub details_done: u64,
+    pub details_total: u64,
     pub finished_at_ms: Option<i64>,
     /// What the last finished run changed, e.g. "3 tags added, 1 removed".
     pub last_result: Option<String>,
     pub last_error: Option<String>,
+}
+
+impl ReconcileProgress {
+    /// Repositories per second so far, from the server's own clock (no browser clock involved).
+    pub fn rate_per_sec(&self) -> Option<f64> {
+        let (started, updated) = (self.started_at_ms?, self.updated_at_ms?);
+        let elapsed_ms = updated - started;
+        (self.repositories_done > 0 && elapsed_ms > 0).then(|| self.repositories_done as f64 * 1000.0 / elapsed_ms as f64)
+    }
+
+    /// Seconds left at the rate so far.
+    pub fn seconds_left(&self) -> Option<u64> {
+        let rate = self.rate_per_sec()?;
+        let left = self.repositories_total.saturating_sub(self.repositories_done);
+        Some((left as f64 / rate).ceil() as u64)
+    }
 }
 
 /// What the live stream (`/api/stream`) sends: pages refetch what concerns them.

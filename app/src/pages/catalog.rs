@@ -12,7 +12,7 @@ use crate::components::error_panel::ErrorPanel;
 use crate::components::format::{count, grouped, human_size, noun, percent_encode};
 use crate::components::live::use_live_changes;
 use crate::components::pager::Pager;
-use crate::components::sync_banner::StaleBanner;
+use crate::components::sync_banner::{IndexingProgress, StaleBanner};
 use crate::components::time::TimeAgo;
 use crate::components::typing_history::TypingHistory;
 use crate::model::{CatalogPage as Page, CatalogQuery, CatalogSort};
@@ -130,17 +130,15 @@ fn SearchBar(query: Memo<CatalogQuery>) -> impl IntoView {
 fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
     let stale = view! { <StaleBanner status=page.sync.clone()/> };
     let reconcile = page.sync.reconcile.clone();
-    let progress = reconcile.running.then(|| {
-        view! {
-            <p class="hint" role="status">
-                {format!(
-                    "Reading the registry: {} of {}…",
-                    grouped(reconcile.repositories_done as i64),
-                    count(reconcile.repositories_total as i64, "repository", "repositories")
-                )}
-            </p>
+    let progress = || view! { <IndexingProgress initial=reconcile.clone()/> };
+    if page.total == 0 && reconcile.running && reconcile.first_index {
+        return view! {
+            {stale}
+            {progress()}
+            <div class="panel empty"><p>"Repositories show here as soon as they are read."</p></div>
         }
-    });
+        .into_any();
+    }
     if page.total == 0 && !reconcile.running {
         if page.sync.registry_error.is_some() {
             return view! {
@@ -246,7 +244,7 @@ fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
     };
     view! {
         {stale}
-        {progress}
+        {progress()}
         {namespace_links}
         <div class="table-head">
             <span class="totals">{totals}</span>

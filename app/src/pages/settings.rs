@@ -8,6 +8,7 @@ use crate::api::sync::{settings, Resync};
 use crate::components::copy_button::CopyButton;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::format::ms_to_display;
+use crate::components::sync_banner::IndexingProgress;
 use crate::components::live::use_live_changes;
 use crate::model::{ReconcileProgress, SettingsView};
 
@@ -84,15 +85,24 @@ fn SettingsBody(view_data: SettingsView, resync: ServerAction<Resync>) -> impl I
     }
 }
 
+/// The running reconcile's progress (live), or how the last one ended.
 #[component]
 fn ReconcileState(progress: ReconcileProgress) -> impl IntoView {
-    let text = if progress.running {
-        format!(
-            "Reconcile running: {} of {} done.",
-            crate::components::format::grouped(progress.repositories_done as i64),
-            crate::components::format::count(progress.repositories_total as i64, "repository", "repositories")
-        )
-    } else {
+    let live = crate::components::live::use_live_sync();
+    let initial = progress.clone();
+    let current = move || live.get().map(|s| s.reconcile).unwrap_or_else(|| initial.clone());
+    view! {
+        <IndexingProgress initial=progress every_run=true/>
+        {move || {
+            let progress = current();
+            (!progress.running).then(|| view! { <LastReconcile progress/> })
+        }}
+    }
+}
+
+#[component]
+fn LastReconcile(progress: ReconcileProgress) -> impl IntoView {
+    let text = {
         match (progress.finished_at_ms, &progress.last_error, &progress.last_result) {
             (Some(at), Some(error), _) => format!("Last reconcile at {} failed: {error}", ms_to_display(at)),
             (Some(at), None, Some(result)) => format!("Last reconcile at {}: {result}.", ms_to_display(at)),

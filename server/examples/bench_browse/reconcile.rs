@@ -32,6 +32,9 @@ pub struct ReconcileArgs {
     /// Give up waiting for one reconcile after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout: u64,
+    /// The server's `--registry-concurrency`, used for the registry-only walk too.
+    #[arg(long, default_value_t = CONCURRENCY)]
+    concurrency: usize,
     #[arg(long)]
     out: PathBuf,
 }
@@ -40,6 +43,8 @@ pub struct ReconcileArgs {
 struct Run {
     started_ms: i64,
     seconds: f64,
+    /// Until every repository's tags were in (the first pass), when the run had a second one.
+    ready_seconds: Option<f64>,
     repositories: u64,
     result: Option<String>,
     error: Option<String>,
@@ -49,6 +54,7 @@ impl Run {
     fn to_json(&self) -> serde_json::Value {
         json!({
             "seconds": crate::stats::round(self.seconds),
+            "ready_seconds": self.ready_seconds.map(crate::stats::round),
             "repositories": self.repositories,
             "repositories_per_second": crate::stats::round(self.repositories as f64 / self.seconds.max(0.001)),
             "result": self.result,
@@ -75,27 +81,40 @@ pub async fn run(args: ReconcileArgs) -> Result<(), String> {
         "second reconcile (nothing changed): {:.1} s for {} repositories",
         second.seconds, second.repositories
     );
-    let (walk_seconds, walk_requests) = registry_walk(&args.registry).await?;
-    println!("the same requests to the registry alone: {walk_seconds:.1} s ({walk_requests} requests)");
+    let walk = registry_walk(&args.registry, args.concurrency).await?;
+    println!(
+        "the same requests to the registry alone: {:.1} s to the tags, {:.1} s with the configs ({} requests)",
+        walk.ready_seconds, walk.seconds, walk.requests
+    );
     crate::write_json(
         &args.out,
         &json!({
             "first": first.to_json(),
             "second": second.to_json(),
             "repositories_indexed": indexed,
+            "concurrency": args.concurrency,
             "registry_only": {
-                "seconds": crate::stats::round(walk_seconds),
-                "requests": walk_requests,
-                "concurrency": CONCURRENCY,
+                "seconds": crate::stats::round(walk.seconds),
+                "ready_seconds": crate::stats::round(walk.ready_seconds),
+                "requests": walk.requests,
+                "concurrency": args.concurrency,
             },
         }),
     )
 }
 
-/// What a reconcile from an empty index asks the registry, without the database: the catalog,
-/// each tag list, and per tag a manifest HEAD, the manifest and its config blob; repositories
-/// `CONCURRENCY` at a time like reconcile. Returns (seconds, requests).
-async fn registry_walk(registry: &Url) -> Result<(f64, u64), String> {
+/// The registry answering a reconcile's requests alone.
+struct Walk {
+    /// Until the first pass's requests were answered.
+    ready_seconds: f64,
+    seconds: f64,
+    requests: u64,
+}
+
+/// What a reconcile from an empty index asks the registry, without the database, in its two
+/// passes: the catalog, each tag list and per tag the manifest (by tag); then each image's config
+/// blob. `concurrency` at a time like reconcile.
+async fn registry_walk(registry: &Url, concurrency: usize) -> Result<Walk, String> {
     let client = RegistryClient::new(registry.clone(), RegistryAuth::Anonymous);
     let started = Instant::now();
     let names = catalog(&client, MAX_CATALOG_PAGES)
@@ -104,28 +123,43 @@ async fn registry_walk(registry: &Url) -> Result<(f64, u64), String> {
         .names;
     let requests = AtomicU64::new(1);
     let (client, requests_ref) = (&client, &requests);
-    stream::iter(names)
+    let configs: Vec<Vec<(String, String)>> = stream::iter(names)
         .map(|name| async move {
             let fail = |e: app::backend::registry::RegistryError| format!("{name}: {e}");
             let tags = client.tags(&name).await.map_err(fail)?;
             requests_ref.fetch_add(1, Ordering::Relaxed);
+            let mut configs = Vec::new();
             for tag in tags {
-                let digest = client.manifest_digest(&name, &tag).await.map_err(fail)?;
-                let (_, _, manifest) = client.get_manifest(&name, &digest).await.map_err(fail)?;
+                let (_, _, manifest) = client.get_manifest(&name, &tag).await.map_err(fail)?;
+                requests_ref.fetch_add(1, Ordering::Relaxed);
                 let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap_or_default();
-                let mut count = 2;
                 if let Some(config) = manifest["config"]["digest"].as_str() {
-                    client.get_blob(&name, config, MAX_CONFIG_BYTES).await.map_err(fail)?;
-                    count += 1;
+                    configs.push((name.clone(), config.to_string()));
                 }
-                requests_ref.fetch_add(count, Ordering::Relaxed);
             }
+            Ok::<_, String>(configs)
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    let ready_seconds = started.elapsed().as_secs_f64();
+    stream::iter(configs.into_iter().flatten())
+        .map(|(name, config)| async move {
+            client
+                .get_blob(&name, &config, MAX_CONFIG_BYTES)
+                .await
+                .map_err(|e| format!("{name}: {e}"))?;
+            requests_ref.fetch_add(1, Ordering::Relaxed);
             Ok::<_, String>(())
         })
-        .buffer_unordered(CONCURRENCY)
+        .buffer_unordered(concurrency)
         .try_collect::<Vec<()>>()
         .await?;
-    Ok((started.elapsed().as_secs_f64(), requests.load(Ordering::Relaxed)))
+    Ok(Walk {
+        ready_seconds,
+        seconds: started.elapsed().as_secs_f64(),
+        requests: requests.load(Ordering::Relaxed),
+    })
 }
 
 /// Polls until a reconcile that started after `after_ms` has finished.
@@ -143,6 +177,9 @@ async fn wait_for_run_after(session: &Session, after_ms: i64, limit: Duration) -
                 return Ok(Run {
                     started_ms: started,
                     seconds: (finished - started) as f64 / 1000.0,
+                    ready_seconds: progress["index_ready_at_ms"]
+                        .as_i64()
+                        .map(|ready| (ready - started) as f64 / 1000.0),
                     repositories: progress["repositories_total"].as_u64().unwrap_or(0),
                     result: progress["last_result"].as_str().map(str::to_string),
                     error: progress["last_error"].as_str().map(str::to_string),

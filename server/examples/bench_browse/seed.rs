@@ -197,6 +197,7 @@ fn made_up_manifest(
                 annotations: BTreeMap::new(),
                 labels: labels.clone(),
                 subject: None,
+                details_pending: false,
             }
         })
         .collect();
@@ -219,6 +220,7 @@ fn made_up_manifest(
         annotations: BTreeMap::new(),
         labels,
         subject: None,
+        details_pending: false,
     };
     (index, children)
 }
@@ -310,6 +312,7 @@ fn real_manifest_record(image: &synthetic::GeneratedImage) -> Result<ManifestRec
         annotations: BTreeMap::new(),
         labels,
         subject: None,
+        details_pending: false,
     })
 }
 

@@ -177,6 +177,14 @@ fn digest_matches(digest: &str, bytes: &[u8]) -> bool {
     }
 }
 
+/// When an image's config is read: at once (events, a page), or after every repository's tags
+/// are in (a reconcile's first pass, so the catalog and tag tables fill up first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Details {
+    Now,
+    Later,
+}
+
 /// Finds what the index needs of a manifest (and, for an index, of its platform manifests):
 /// the record, and the writes that record it as present in `repository`, for the caller's
 /// transaction. `known` holds manifest bytes the caller already fetched (by tag). Known digests
@@ -187,21 +195,72 @@ pub async fn index_manifest(
     repository: &str,
     digest: &str,
     known: Option<(&str, &[u8])>,
+    details: Details,
 ) -> Result<(ManifestRecord, Fetched), FetchError> {
     let mut fetched = Fetched::default();
     if let Some((media_type, bytes)) = known {
         fetched.remember(digest, media_type, bytes);
     }
-    let record = index_manifest_depth(db, registry, repository, digest, 0, &mut fetched).await?;
+    let record = index_manifest_depth(db, registry, repository, digest, 0, details, &mut fetched).await?;
     Ok((record, fetched))
 }
 
+/// Fills in the details of a manifest indexed without them: an image's config is read (from the
+/// cache or the registry); an index takes them from its platform images, which must be complete
+/// (`None` otherwise). A config that cannot be read (missing, too large, not a config) leaves the
+/// details empty, as it would have at once.
+pub async fn complete_details(
+    db: &Db,
+    registry: &RegistryClient,
+    repository: &str,
+    record: &ManifestRecord,
+) -> Result<Option<(ManifestRecord, Fetched)>, FetchError> {
+    let mut fetched = Fetched::default();
+    let mut complete = record.clone();
+    complete.details_pending = false;
+    if record.kind == "index" {
+        complete.created = None;
+        complete.labels = BTreeMap::new();
+        for platform in &record.platforms {
+            let Some(child) = store::manifest(&mut *db.pool.acquire().await?, &platform.digest).await? else {
+                continue;
+            };
+            if child.details_pending {
+                return Ok(None);
+            }
+            if complete.created.is_none() {
+                complete.created = child.created;
+                complete.labels = child.labels;
+            }
+        }
+        return Ok(Some((complete, fetched)));
+    }
+    let (media_type, text) = fetch_manifest_bytes(db, registry, repository, &record.digest, &mut fetched).await?;
+    if let ParsedManifest::Image { config, .. } = parse_manifest(&media_type, text.as_bytes()) {
+        let summary = fetch_config(db, registry, repository, &config, &mut fetched)
+            .await?
+            .unwrap_or_default();
+        complete.platforms = vec![PlatformRow {
+            os: summary.os,
+            architecture: summary.architecture,
+            variant: summary.variant,
+            digest: record.digest.clone(),
+            size: record.total_size,
+        }];
+        complete.created = summary.created;
+        complete.labels = summary.labels;
+    }
+    Ok(Some((complete, fetched)))
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn index_manifest_depth(
     db: &Db,
     registry: &RegistryClient,
     repository: &str,
     digest: &str,
     depth: u8,
+    details: Details,
     fetched: &mut Fetched,
 ) -> Result<ManifestRecord, FetchError> {
     fetched.present.push(digest.to_string());
@@ -226,6 +285,7 @@ async fn index_manifest_depth(
         annotations: BTreeMap::new(),
         labels: BTreeMap::new(),
         subject: None,
+        details_pending: false,
     };
     match parsed {
         ParsedManifest::Image {
@@ -234,7 +294,13 @@ async fn index_manifest_depth(
             annotations,
             subject,
         } => {
-            let summary = fetch_config(db, registry, repository, &config, fetched).await?.ok();
+            let summary = match details {
+                Details::Now => fetch_config(db, registry, repository, &config, fetched).await?.ok(),
+                Details::Later => {
+                    record.details_pending = true;
+                    None
+                }
+            };
             let total = config.size + layers.iter().map(|l| l.size).sum::<i64>();
             let ConfigSummary {
                 os,
@@ -272,6 +338,7 @@ async fn index_manifest_depth(
                     repository,
                     &child.reference.digest,
                     depth + 1,
+                    details,
                     fetched,
                 ))
                 .await
@@ -281,6 +348,7 @@ async fn index_manifest_depth(
                     Err(err) => return Err(err),
                 };
                 total += child_record.total_size;
+                record.details_pending |= child_record.details_pending;
                 let Some((os, architecture, variant)) = child.platform else {
                     continue;
                 };

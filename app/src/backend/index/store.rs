@@ -26,6 +26,8 @@ pub struct ManifestRecord {
     pub annotations: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
     pub subject: Option<String>,
+    /// Indexed without its config yet: platform, creation time and labels are still coming.
+    pub details_pending: bool,
 }
 
 /// Everything before the last `/` of a repository name.
@@ -64,7 +66,7 @@ pub async fn cache_blob(
 pub async fn manifest(conn: &mut AnyConnection, digest: &str) -> Result<Option<ManifestRecord>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT digest, media_type, manifest_size, total_size, kind, config_digest, platforms, created, \
-         layer_count, annotations, labels, subject FROM manifests WHERE digest = $1",
+         layer_count, annotations, labels, subject, details_pending FROM manifests WHERE digest = $1",
     )
     .bind(digest)
     .fetch_optional(&mut *conn)
@@ -87,14 +89,16 @@ pub fn manifest_from_row(row: &sqlx::any::AnyRow) -> Result<ManifestRecord, sqlx
         annotations: serde_json::from_str(&json("annotations")?).unwrap_or_default(),
         labels: serde_json::from_str(&json("labels")?).unwrap_or_default(),
         subject: row.try_get("subject")?,
+        // Queries that do not ask for it read manifests whose details are in.
+        details_pending: row.try_get::<i64, _>("details_pending").unwrap_or(0) != 0,
     })
 }
 
 pub async fn put_manifest(conn: &mut AnyConnection, record: &ManifestRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO manifests (digest, media_type, manifest_size, total_size, kind, config_digest, platforms, \
-         created, layer_count, annotations, labels, subject, indexed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (digest) DO NOTHING",
+         created, layer_count, annotations, labels, subject, indexed_at, details_pending) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (digest) DO NOTHING",
     )
     .bind(&record.digest)
     .bind(&record.media_type)
@@ -109,6 +113,7 @@ pub async fn put_manifest(conn: &mut AnyConnection, record: &ManifestRecord) -> 
     .bind(serde_json::to_string(&record.labels).unwrap_or_else(|_| "{}".into()))
     .bind(&record.subject)
     .bind(now_ms())
+    .bind(i64::from(record.details_pending))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -215,6 +220,74 @@ pub async fn repository_tags(
     rows.iter()
         .map(|r| Ok((r.try_get("tag")?, r.try_get("digest")?)))
         .collect()
+}
+
+/// Up to `limit` manifests whose details are still coming, `kind` `image` or `index`, each with
+/// a repository that holds it (to fetch its config from).
+pub async fn pending_details(
+    conn: &mut AnyConnection,
+    kind: &str,
+    limit: i64,
+) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT m.digest, (SELECT MIN(rm.repository) FROM repository_manifests rm WHERE rm.digest = m.digest) AS repository \
+         FROM manifests m WHERE m.details_pending = 1 AND m.kind = $1 ORDER BY m.digest LIMIT $2",
+    )
+    .bind(kind)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("digest")?, r.try_get("repository")?)))
+        .collect()
+}
+
+/// How many manifests wait for their details.
+pub async fn pending_details_count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM manifests WHERE details_pending = 1")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")
+}
+
+/// Fills in what a manifest's config (or, for an index, its platforms' configs) tells, and moves
+/// the estimated push time of its tags to the image's creation time. Returns the repositories
+/// whose tags moved.
+pub async fn complete_details(
+    conn: &mut AnyConnection,
+    record: &ManifestRecord,
+    created_ms: Option<i64>,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query(
+        "UPDATE manifests SET platforms = $1, created = $2, labels = $3, details_pending = 0 WHERE digest = $4",
+    )
+    .bind(serde_json::to_string(&record.platforms).unwrap_or_else(|_| "[]".into()))
+    .bind(&record.created)
+    .bind(serde_json::to_string(&record.labels).unwrap_or_else(|_| "{}".into()))
+    .bind(&record.digest)
+    .execute(&mut *conn)
+    .await?;
+    let Some(created_ms) = created_ms else {
+        return Ok(Vec::new());
+    };
+    let rows = sqlx::query("SELECT DISTINCT repository FROM tags WHERE digest = $1 AND push_estimated = 1")
+        .bind(&record.digest)
+        .fetch_all(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE tags SET pushed_at = $1 WHERE digest = $2 AND push_estimated = 1")
+        .bind(created_ms)
+        .bind(&record.digest)
+        .execute(&mut *conn)
+        .await?;
+    rows.iter().map(|r| r.try_get("repository")).collect()
+}
+
+/// How many repositories the index holds.
+pub async fn repository_count(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) AS n FROM repositories")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")
 }
 
 pub async fn repository_names(conn: &mut AnyConnection) -> Result<Vec<String>, sqlx::Error> {

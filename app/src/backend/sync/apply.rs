@@ -12,7 +12,7 @@ use std::time::Duration;
 use sqlx::{AnyConnection, Row};
 
 use crate::backend::db::{now_ms, Db};
-use crate::backend::index::fetch::{index_manifest, FetchError, Fetched};
+use crate::backend::index::fetch::{index_manifest, Details, FetchError, Fetched};
 use crate::backend::index::store;
 use crate::backend::registry::{RegistryClient, RegistryError};
 use crate::backend::work::{self, Queue, WorkerId};
@@ -236,7 +236,7 @@ pub async fn plan(db: &Db, registry: &RegistryClient, event: &PendingEvent) -> R
             let Some(digest) = event.digest.clone() else {
                 return Ok(Plan::Nothing);
             };
-            let (_, fetched) = index_manifest(db, registry, &event.repository, &digest, None).await?;
+            let (_, fetched) = index_manifest(db, registry, &event.repository, &digest, None, Details::Now).await?;
             Ok(Plan::Push {
                 fetched,
                 digest,

@@ -1,6 +1,10 @@
 //! Reconcile: walk the registry (catalog with `Link` paging, every tag list, unknown digests)
 //! and make the index match it. Runs on start, on a timer and on an administrator's request.
 //! Repositories are processed with bounded concurrency; progress is published as it goes.
+//!
+//! Two passes, so a new index is usable early: first every repository's tags, digests and sizes
+//! (what the catalog and tag tables show), then the details of the new images (their configs:
+//! platform, creation time, labels), which pages mark as still coming meanwhile.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,14 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::backend::db::{now_ms, Db};
-use crate::backend::index::fetch::{index_manifest, FetchError};
+use crate::backend::index::fetch::{self, index_manifest, Details, FetchError};
 use crate::backend::index::store;
 use crate::backend::registry::{RegistryClient, RegistryError};
 
 use super::apply::rfc3339_ms;
 use super::hub::SyncHub;
 
-/// Repositories reconciled at the same time.
+/// Repositories reconciled at the same time by default (`--registry-concurrency`).
 pub const CONCURRENCY: usize = 8;
 /// Upper bound on catalog pages by default, so a registry that loops its `Link` cannot keep us
 /// walking (`--catalog-max-pages`).
@@ -30,6 +34,8 @@ pub struct ReconcileReport {
     pub tags_removed: u64,
     /// The catalog walk reached its end; only then are repositories missing from it removed.
     pub catalog_complete: bool,
+    /// Manifests whose details (config) the second pass filled in.
+    pub details_filled: u64,
 }
 
 impl std::fmt::Display for ReconcileReport {
@@ -39,6 +45,9 @@ impl std::fmt::Display for ReconcileReport {
             "{} repositories checked; {} tags added, {} moved, {} removed; {} repositories removed",
             self.repositories, self.tags_added, self.tags_moved, self.tags_removed, self.repositories_removed
         )?;
+        if self.details_filled > 0 {
+            write!(f, "; details of {} images read", self.details_filled)?;
+        }
         if !self.catalog_complete {
             write!(f, " (the catalog walk was cut short, so none was removed)")?;
         }
@@ -77,20 +86,44 @@ pub async fn catalog(registry: &RegistryClient, max_pages: usize) -> Result<Cata
     Ok(CatalogWalk { names, complete: false })
 }
 
+/// How a reconcile walks the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Catalog pages at most (see [`MAX_CATALOG_PAGES`]).
+    pub max_pages: usize,
+    /// Repositories at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_pages: MAX_CATALOG_PAGES,
+            concurrency: CONCURRENCY,
+        }
+    }
+}
+
 pub async fn reconcile(
     db: &Db,
     registry: &RegistryClient,
     hub: &SyncHub,
-    max_pages: usize,
+    limits: Limits,
 ) -> Result<ReconcileReport, FetchError> {
+    let first_index = store::repository_count(&mut *db.pool.acquire().await?).await? == 0;
     hub.update_reconcile(|p| {
         p.running = true;
+        p.first_index = first_index;
         p.repositories_done = 0;
         p.repositories_total = 0;
         p.started_at_ms = Some(now_ms());
+        p.updated_at_ms = None;
+        p.index_ready_at_ms = None;
+        p.details_done = 0;
+        p.details_total = 0;
         p.last_error = None;
     });
-    let result = run(db, registry, hub, max_pages).await;
+    let result = run(db, registry, hub, limits).await;
     hub.update_reconcile(|p| {
         p.running = false;
         p.finished_at_ms = Some(now_ms());
@@ -102,15 +135,13 @@ pub async fn reconcile(
     result
 }
 
-async fn run(
-    db: &Db,
-    registry: &RegistryClient,
-    hub: &SyncHub,
-    max_pages: usize,
-) -> Result<ReconcileReport, FetchError> {
-    let CatalogWalk { names, complete } = catalog(registry, max_pages).await?;
+async fn run(db: &Db, registry: &RegistryClient, hub: &SyncHub, limits: Limits) -> Result<ReconcileReport, FetchError> {
+    let CatalogWalk { names, complete } = catalog(registry, limits.max_pages).await?;
     let total = names.len() as u64;
-    hub.update_reconcile(|p| p.repositories_total = total);
+    hub.update_reconcile(|p| {
+        p.repositories_total = total;
+        p.updated_at_ms = Some(now_ms());
+    });
 
     let present: HashSet<&str> = names.iter().map(String::as_str).collect();
     let mut report = ReconcileReport {
@@ -146,12 +177,15 @@ async fn run(
                 let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                 // Progress every 1% (and at the end), not for every repository.
                 if finished == total || finished.is_multiple_of((total / 100).max(1)) {
-                    hub.update_reconcile(|p| p.repositories_done = finished);
+                    hub.update_reconcile(|p| {
+                        p.repositories_done = finished;
+                        p.updated_at_ms = Some(now_ms());
+                    });
                 }
                 Ok::<_, FetchError>(repo_report)
             }
         })
-        .buffer_unordered(CONCURRENCY)
+        .buffer_unordered(limits.concurrency.max(1))
         .try_collect()
         .await?;
     for r in reports {
@@ -159,7 +193,107 @@ async fn run(
         report.tags_moved += r.tags_moved;
         report.tags_removed += r.tags_removed;
     }
+    hub.update_reconcile(|p| p.index_ready_at_ms = Some(now_ms()));
+    report.details_filled = fill_details(db, registry, hub, limits.concurrency).await?;
     Ok(report)
+}
+
+/// Manifests whose details are filled in per query, and the bound on rounds (each round
+/// completes its whole batch, so the bound only guards against a store that does not).
+const DETAILS_BATCH: i64 = 512;
+
+/// The second pass: reads the configs of every image indexed without them, then completes the
+/// multi-platform indexes from their images; tags' estimated push times become the images'
+/// creation times and their repositories are refreshed. Returns how many manifests it completed.
+pub async fn fill_details(
+    db: &Db,
+    registry: &RegistryClient,
+    hub: &SyncHub,
+    concurrency: usize,
+) -> Result<u64, FetchError> {
+    let total = store::pending_details_count(&mut *db.pool.acquire().await?).await?.max(0) as u64;
+    hub.update_reconcile(|p| {
+        p.details_total = total;
+        p.details_done = 0;
+    });
+    if total == 0 {
+        return Ok(0);
+    }
+    let done = AtomicU64::new(0);
+    let touched = std::sync::Mutex::new(BTreeSet::new());
+    let max_rounds = total / DETAILS_BATCH as u64 + 2;
+    for kind in ["image", "index"] {
+        for _ in 0..max_rounds {
+            let batch = store::pending_details(&mut *db.pool.acquire().await?, kind, DETAILS_BATCH).await?;
+            if batch.is_empty() {
+                break;
+            }
+            stream::iter(batch)
+                .map(|(digest, repository)| {
+                    let (done, touched) = (&done, &touched);
+                    async move {
+                        let repositories = complete_one(db, registry, &digest, repository.as_deref()).await?;
+                        touched.lock().expect("touched lock").extend(repositories);
+                        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if finished == total || finished.is_multiple_of((total / 100).max(1)) {
+                            hub.update_reconcile(|p| p.details_done = finished.min(total));
+                        }
+                        Ok::<_, FetchError>(())
+                    }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .try_collect::<Vec<()>>()
+                .await?;
+        }
+    }
+    let touched = touched.into_inner().expect("touched lock");
+    for repository in &touched {
+        let mut tx = db.begin_write().await?;
+        store::refresh_repository(&mut tx, repository).await?;
+        tx.commit().await?;
+        hub.repository_changed(repository);
+    }
+    let completed = done.load(Ordering::Relaxed);
+    hub.update_reconcile(|p| p.details_done = completed.min(total));
+    Ok(completed)
+}
+
+/// Completes one manifest's details; returns the repositories whose pages change. A manifest no
+/// repository holds any more, or whose config cannot be had for good, is completed without them.
+async fn complete_one(
+    db: &Db,
+    registry: &RegistryClient,
+    digest: &str,
+    repository: Option<&str>,
+) -> Result<Vec<String>, FetchError> {
+    let Some(record) = store::manifest(&mut *db.pool.acquire().await?, digest).await? else {
+        return Ok(Vec::new());
+    };
+    let found = match repository {
+        Some(repository) => match fetch::complete_details(db, registry, repository, &record).await {
+            Ok(found) => found,
+            Err(err) if err.is_transient() => return Err(err),
+            Err(err) => {
+                tracing::warn!(%digest, error = %err, "cannot read the details of a manifest; it is shown without them");
+                None
+            }
+        },
+        None => None,
+    };
+    let (complete, fetched) = found.unwrap_or_else(|| {
+        let mut bare = record.clone();
+        bare.details_pending = false;
+        (bare, fetch::Fetched::default())
+    });
+    let created_ms = complete.created.as_deref().and_then(rfc3339_ms);
+    let mut tx = db.begin_write().await?;
+    if let Some(repository) = repository {
+        fetched.write(&mut tx, repository).await?;
+    }
+    let mut repositories = store::complete_details(&mut tx, &complete, created_ms).await?;
+    tx.commit().await?;
+    repositories.extend(repository.map(str::to_string));
+    Ok(repositories)
 }
 
 /// Brings one repository's tags in line with the registry's tag list: everything is fetched
@@ -191,7 +325,8 @@ pub async fn reconcile_repository(
             Some(_) => report.tags_moved += 1,
             None => report.tags_added += 1,
         }
-        let (record, fetched) = match index_manifest(db, registry, name, &digest, Some((&media_type, &bytes))).await {
+        let known = Some((media_type.as_str(), bytes.as_ref()));
+        let (record, fetched) = match index_manifest(db, registry, name, &digest, known, Details::Later).await {
             Ok(found) => found,
             Err(err) if err.is_not_found() => continue,
             Err(err) => return Err(err),

@@ -65,7 +65,10 @@ async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::R
             &state.db,
             &state.registry,
             &state.sync,
-            state.settings.catalog_max_pages,
+            reconcile::Limits {
+                max_pages: state.settings.catalog_max_pages,
+                concurrency: state.settings.registry_concurrency,
+            },
         )
         .await
         {
