@@ -59,10 +59,22 @@ async fn reconcile_builds_and_repairs_the_index() {
     assert!(finished, "{}", wharf.logs());
     let (_, settings) = call(&wharf, &client, "settings", &[]).await;
     let progress = &settings["sync"]["reconcile"];
-    assert!(progress["index_ready_at_ms"].as_i64() <= progress["finished_at_ms"].as_i64(), "{progress}");
-    assert_eq!(progress["details_total"], 8, "5 images, 2 platform images and their index: {progress}");
+    assert!(
+        progress["index_ready_at_ms"].as_i64() <= progress["finished_at_ms"].as_i64(),
+        "{progress}"
+    );
+    assert_eq!(
+        progress["details_total"], 8,
+        "5 images, 2 platform images and their index: {progress}"
+    );
     assert_eq!(progress["details_done"], 8, "{progress}");
-    assert!(progress["last_result"].as_str().unwrap().contains("details of 8 images read"), "{progress}");
+    assert!(
+        progress["last_result"]
+            .as_str()
+            .unwrap()
+            .contains("details of 8 images read"),
+        "{progress}"
+    );
     let db = wharf.db().await;
     let pending: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM manifests WHERE details_pending = 1")
         .fetch_one(&db.pool)

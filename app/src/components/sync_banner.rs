@@ -27,7 +27,11 @@ pub fn StaleBanner(status: SyncStatus) -> impl IntoView {
 #[component]
 pub fn IndexingProgress(initial: ReconcileProgress, #[prop(optional)] every_run: bool) -> impl IntoView {
     let live = use_live_sync();
-    let progress = move || live.get().map(|status| status.reconcile).unwrap_or_else(|| initial.clone());
+    let progress = move || {
+        live.get()
+            .map(|status| status.reconcile)
+            .unwrap_or_else(|| initial.clone())
+    };
     move || {
         let progress = progress();
         (progress.running && (every_run || progress.first_index)).then(|| {

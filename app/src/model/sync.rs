@@ -34,7 +34,8 @@ impl ReconcileProgress {
     pub fn rate_per_sec(&self) -> Option<f64> {
         let (started, updated) = (self.started_at_ms?, self.updated_at_ms?);
         let elapsed_ms = updated - started;
-        (self.repositories_done > 0 && elapsed_ms > 0).then(|| self.repositories_done as f64 * 1000.0 / elapsed_ms as f64)
+        (self.repositories_done > 0 && elapsed_ms > 0)
+            .then(|| self.repositories_done as f64 * 1000.0 / elapsed_ms as f64)
     }
 
     /// Seconds left at the rate so far.

@@ -232,7 +232,10 @@ fn summary(md: &mut String, r: &Results) {
         );
     }
     let first = &r.reconcile["first"];
-    match (num(&first["ready_seconds"]).or(num(&first["seconds"])), num(&first["seconds"])) {
+    match (
+        num(&first["ready_seconds"]).or(num(&first["seconds"])),
+        num(&first["seconds"]),
+    ) {
         (Some(ready), Some(seconds)) => {
             let _ = writeln!(
                 md,
@@ -538,7 +541,11 @@ fn reconcile(md: &mut String, r: &Results) {
     );
     for (name, run, target) in [
         ("from an empty database", first, RECONCILE_TARGET_S),
-        ("again, nothing changed", &r.reconcile["second"], NOTHING_CHANGED_TARGET_S),
+        (
+            "again, nothing changed",
+            &r.reconcile["second"],
+            NOTHING_CHANGED_TARGET_S,
+        ),
     ] {
         let seconds = num(&run["seconds"]).unwrap_or(f64::MAX);
         let ready = num(&run["ready_seconds"]).unwrap_or(seconds);

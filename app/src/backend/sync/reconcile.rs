@@ -211,7 +211,9 @@ pub async fn fill_details(
     hub: &SyncHub,
     concurrency: usize,
 ) -> Result<u64, FetchError> {
-    let total = store::pending_details_count(&mut *db.pool.acquire().await?).await?.max(0) as u64;
+    let total = store::pending_details_count(&mut *db.pool.acquire().await?)
+        .await?
+        .max(0) as u64;
     hub.update_reconcile(|p| {
         p.details_total = total;
         p.details_done = 0;
