@@ -15,11 +15,15 @@
 //                      (platform, created), then render the table
 // The registry sends no CORS headers, so the crawl runs in a page of the registry's own origin
 // (`/v2/`), as a static UI served next to the registry would: real browser fetches, with
-// Chromium's limit of 6 connections per host. Its time starts when the crawl script starts, so
-// the static UI's own page load is not counted against it.
+// Chromium's limit of 6 connections per host. Like Wharf's, its time runs from the navigation
+// start of its page (the page load counts, as a static UI's would).
+//   floor              the same server-rendered HTML as Wharf's page, without its scripts, served
+//                      as a static file by a plain HTTP server on 127.0.0.1 (with Wharf's CSS):
+//                      the fastest any server could show that page, as a reference
 // "Painted" is the first task after the animation frame in which the condition held.
 import { chromium } from "@playwright/test";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -203,7 +207,6 @@ async function crawlCatalog({ rows }) {
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
   ].join(", ");
-  const start = performance.now();
   let requests = 0;
   const get = async (url, headers = {}) => {
     requests++;
@@ -239,7 +242,7 @@ async function crawlCatalog({ rows }) {
   }
   document.body.replaceChildren(tableElement);
   await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
-  return { ms: performance.now() - start, requests, rows: table.length };
+  return { ms: performance.now(), requests, rows: table.length };
 }
 
 async function crawlRepository({ name }) {
@@ -249,7 +252,6 @@ async function crawlRepository({ name }) {
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
   ].join(", ");
-  const start = performance.now();
   let requests = 0;
   const get = async (url, headers = {}) => {
     requests++;
@@ -275,7 +277,7 @@ async function crawlRepository({ name }) {
   }
   document.body.replaceChildren(table);
   await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
-  return { ms: performance.now() - start, requests, rows: rows.length };
+  return { ms: performance.now(), requests, rows: rows.length };
 }
 
 // The crawl twice in a fresh context: with an empty cache, then again after a reload (the
@@ -302,6 +304,56 @@ const median = (xs) => {
 const round = (x) => Math.round(x * 10) / 10;
 const summary = (samples) => ({ samples: samples.map(round), median: round(median(samples)) });
 
+// The floor: Wharf's own server-rendered HTML of `paths`, its scripts removed, served as static
+// files (with the stylesheets they link) by a plain HTTP server on 127.0.0.1. Returns its URL.
+async function startFloorServer(storageState, paths) {
+  const context = await browser.newContext({ baseURL: values.url, storageState });
+  const files = new Map();
+  try {
+    for (const [name, path] of Object.entries(paths)) {
+      const html = await (await context.request.get(path)).text();
+      const stripped = html
+        .replace(/<script\b[^>]*>[\s\S]*?<\/script>/gi, "")
+        .replace(/<link\b[^>]*rel="(?:modulepreload|preload)"[^>]*>/gi, "");
+      files.set(`/${name}.html`, { type: "text/html; charset=utf-8", body: stripped });
+      for (const [, href] of stripped.matchAll(/<link\b[^>]*rel="stylesheet"[^>]*href="([^"]+)"/gi)) {
+        if (!files.has(href)) files.set(href, { type: "text/css", body: await (await context.request.get(href)).text() });
+      }
+    }
+  } finally {
+    await context.close();
+  }
+  const server = createServer((request, response) => {
+    const file = files.get(new URL(request.url, "http://x").pathname);
+    if (!file) return response.writeHead(404).end();
+    response.writeHead(200, { "Content-Type": file.type, "Cache-Control": "max-age=3600" }).end(file.body);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+// A first and a repeat visit of a floor page, timed as Wharf's are.
+async function floorRun(floorUrl, path, kind, rows) {
+  const context = await browser.newContext({ baseURL: floorUrl });
+  try {
+    const page = await context.newPage();
+    await page.addInitScript(probe, { kind, rows });
+    const visit = async () => {
+      await page.goto(path, { waitUntil: "commit", timeout: TIMEOUT });
+      await page.waitForFunction(() => window.__bench && window.__bench.painted !== null, null, {
+        timeout: TIMEOUT,
+        polling: 50,
+      });
+      return page.evaluate(() => window.__bench.painted);
+    };
+    const cold = await visit();
+    const repeat = await visit();
+    return { cold, repeat };
+  } finally {
+    await context.close();
+  }
+}
+
 async function tagCount(repository) {
   const response = await fetch(`${values.registry}/v2/${repository}/tags/list`, { signal: AbortSignal.timeout(10_000) });
   if (!response.ok) throw new Error(`tags/list of ${repository}: ${response.status}`);
@@ -311,7 +363,15 @@ async function tagCount(repository) {
 try {
   const repositoryRows = Math.min(await tagCount(values.repository), 50);
   const state = await signedInState();
-  const runs = { wharfCatalog: [], wharfRepository: [], crawlCatalog: [], crawlRepository: [] };
+  const floor = await startFloorServer(state, { catalog: "/", repository: `/r/${values.repository}` });
+  const runs = {
+    wharfCatalog: [],
+    wharfRepository: [],
+    crawlCatalog: [],
+    crawlRepository: [],
+    floorCatalog: [],
+    floorRepository: [],
+  };
   let transfer = null;
   let inAppError = null;
   // The four measurements take turns, so that a busy moment on the machine hits all of them.
@@ -330,6 +390,8 @@ try {
     }
     runs.crawlCatalog.push(await crawlRun(crawlCatalog, { rows: catalogRows }));
     runs.crawlRepository.push(await crawlRun(crawlRepository, { name: values.repository }));
+    runs.floorCatalog.push(await floorRun(floor.url, "/catalog.html", "catalog", catalogRows));
+    runs.floorRepository.push(await floorRun(floor.url, "/repository.html", "repository", repositoryRows));
     if (runs.crawlCatalog.at(-1).rows !== catalogRows || runs.crawlRepository.at(-1).rows !== repositoryRows) {
       throw new Error(`the crawl rendered ${runs.crawlCatalog.at(-1).rows} catalog and ${runs.crawlRepository.at(-1).rows} tag rows`);
     }
@@ -342,6 +404,8 @@ try {
           `wharf repository in-app ${runs.wharfRepository.at(-1).inApp === null ? "failed" : `${round(runs.wharfRepository.at(-1).inApp)} ms`}`,
           line("crawl catalog", runs.crawlCatalog.at(-1)),
           line("crawl repository", runs.crawlRepository.at(-1)),
+          line("floor catalog", runs.floorCatalog.at(-1)),
+          line("floor repository", runs.floorRepository.at(-1)),
         ].join(", "),
     );
   }
@@ -365,9 +429,14 @@ try {
       catalog: { ...both(runs.crawlCatalog), requests: runs.crawlCatalog[0].requests },
       repository: { ...both(runs.crawlRepository), requests: runs.crawlRepository[0].requests },
     },
+    floor: {
+      catalog: both(runs.floorCatalog),
+      repository: both(runs.floorRepository),
+    },
     transfer,
     page_errors: [...pageErrors],
   };
+  floor.close();
   const ratio = (view, visit) => round(result.crawl[view][visit].median / result.wharf[view][visit].median);
   result.ratio = {
     catalog: { cold: ratio("catalog", "cold"), repeat: ratio("catalog", "repeat") },

@@ -185,6 +185,17 @@ fn cases(seed: &serde_json::Value) -> Result<Vec<Case>, String> {
             (big_tags / 50).max(1),
             "build-",
         ),
+        Case {
+            name: format!("tag filter \"00042\" in the repository with {big_tags} tags (substring)"),
+            path: format!("/r/{big}?filter=00042"),
+            endpoint: "repository",
+            form: vec![
+                ("name", big.clone()),
+                ("filter", "00042".to_string()),
+                ("page", "1".to_string()),
+            ],
+            expect: "build-00042".into(),
+        },
         repository("repository with 10 tags".into(), &small, 1, "1.0."),
         Case {
             name: "manifest page (cached)".into(),
