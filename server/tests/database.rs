@@ -399,6 +399,105 @@ async fn concurrent_envelopes_are_stored_together(db: &Db) {
     assert_eq!(count, 100);
 }
 
+/// Substring search through the trigram index (SQLite FTS5, PostgreSQL pg_trgm) finds what a
+/// scan would: substrings anywhere, namespace prefixes, short texts, names removed or added since.
+async fn search_finds_substrings(db: &Db) {
+    use app::backend::index::{queries, store};
+    use app::model::{CatalogQuery, CatalogSort};
+    let names = [
+        "shop/api",
+        "shop/web",
+        "shopping/cart",
+        "tools/api-gateway",
+        "x_y/z",
+        "a/b",
+    ];
+    let mut tx = db.begin_write().await.unwrap();
+    for name in names {
+        store::ensure_repository(&mut tx, name).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let found = |search: &'static str| async move {
+        let query = CatalogQuery {
+            search: search.to_string(),
+            sort: CatalogSort::Name,
+            namespace: String::new(),
+            page: 1,
+        };
+        let rows = queries::catalog(db, &query, &Visibility::All, "h").await.unwrap();
+        let names: Vec<String> = rows.repositories.into_iter().map(|r| r.name).collect();
+        assert_eq!(
+            rows.matching as usize,
+            names.len(),
+            "{search}: the count agrees with the rows"
+        );
+        names
+    };
+    assert_eq!(found("api").await, ["shop/api", "tools/api-gateway"]);
+    assert_eq!(
+        found("API").await,
+        ["shop/api", "tools/api-gateway"],
+        "case does not matter"
+    );
+    assert_eq!(
+        found("shop/").await,
+        ["shop/api", "shop/web"],
+        "a namespace prefix, not shopping/"
+    );
+    assert_eq!(
+        found("op/").await,
+        Vec::<String>::new(),
+        "a prefix search anchors at the start"
+    );
+    assert_eq!(found("p/a").await, ["shop/api"]);
+    assert_eq!(found("x_y").await, ["x_y/z"], "_ is literal");
+    assert_eq!(found("x%y").await, Vec::<String>::new(), "% is literal");
+    assert_eq!(found("b").await, ["a/b", "shop/web"], "short texts still match (without the index)");
+    assert_eq!(
+        found("\"api").await,
+        Vec::<String>::new(),
+        "quotes are text, not FTS syntax"
+    );
+    let mut tx = db.begin_write().await.unwrap();
+    store::remove_repository(&mut tx, "shop/api").await.unwrap();
+    store::ensure_repository(&mut tx, "new/api-2").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        found("api").await,
+        ["new/api-2", "tools/api-gateway"],
+        "the index follows the table"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_search() {
+    let (_dir, db) = sqlite().await;
+    search_finds_substrings(&db).await;
+    // A restart (connect again) rebuilds the index and keeps it right.
+    let again = Db::connect(&db.url).await.unwrap();
+    let rows = app::backend::index::queries::catalog(
+        &again,
+        &app::model::CatalogQuery {
+            search: "gateway".into(),
+            sort: app::model::CatalogSort::Name,
+            namespace: String::new(),
+            page: 1,
+        },
+        &Visibility::All,
+        "h",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.repositories.len(), 1);
+}
+
+#[tokio::test]
+async fn postgres_search() {
+    if let Some(db) = postgres().await {
+        search_finds_substrings(&db).await;
+    }
+}
+
 #[tokio::test]
 async fn sqlite_intake_groups() {
     let (_dir, db) = sqlite().await;

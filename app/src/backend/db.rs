@@ -64,6 +64,8 @@ pub enum DbError {
     Connect { url: String, source: sqlx::Error },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot set up the repository search index: {0}")]
+    SearchIndex(sqlx::Error),
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -96,6 +98,9 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Db, DbError> {
         let db = Db::connect_without_migrations(url).await?;
         MIGRATOR.run(&db.pool).await?;
+        crate::backend::index::search_index::ensure(&db)
+            .await
+            .map_err(DbError::SearchIndex)?;
         Ok(db)
     }
 

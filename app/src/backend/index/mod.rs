@@ -8,4 +8,5 @@ pub mod fetch;
 pub mod labels;
 pub mod parse;
 pub mod queries;
+pub mod search_index;
 pub mod store;

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::labels::well_known_labels;
 use super::parse::attachment_of;
+use super::search_index;
 use super::store::{self, ManifestRecord};
 use crate::backend::access::Visibility;
 use crate::backend::db::Db;
@@ -58,7 +59,9 @@ pub async fn catalog(
         } else {
             format!("%{}%", like_escape(&search))
         });
-        conditions.push(format!("LOWER(name) LIKE ${} ESCAPE '\\'", params.len()));
+        let (condition, phrase) = search_index::search_condition(db.kind, params.len(), &search);
+        params.extend(phrase);
+        conditions.push(condition);
     }
     if !query.namespace.is_empty() {
         params.push(query.namespace.clone());
