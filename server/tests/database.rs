@@ -452,7 +452,11 @@ async fn search_finds_substrings(db: &Db) {
     assert_eq!(found("p/a").await, ["shop/api"]);
     assert_eq!(found("x_y").await, ["x_y/z"], "_ is literal");
     assert_eq!(found("x%y").await, Vec::<String>::new(), "% is literal");
-    assert_eq!(found("b").await, ["a/b", "shop/web"], "short texts still match (without the index)");
+    assert_eq!(
+        found("b").await,
+        ["a/b", "shop/web"],
+        "short texts still match (without the index)"
+    );
     assert_eq!(
         found("\"api").await,
         Vec::<String>::new(),
