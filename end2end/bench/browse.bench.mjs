@@ -97,6 +97,20 @@ async function signedInState() {
   return state;
 }
 
+// Navigates to `path` on a page with the probe installed; resolves with the page's own figures
+// once the condition was painted: ms from navigation start to the paint, and to the first byte.
+async function visitUntilPainted(page, path) {
+  await page.goto(path, { waitUntil: "commit", timeout: TIMEOUT });
+  await page.waitForFunction(() => window.__bench && window.__bench.painted !== null, null, {
+    timeout: TIMEOUT,
+    polling: 50,
+  });
+  return page.evaluate(() => ({
+    painted: window.__bench.painted,
+    ttfb: performance.getEntriesByType("navigation")[0].responseStart,
+  }));
+}
+
 // Two navigations to `path` in a fresh context: the first with an empty cache (a first visit),
 // the second with what the browser kept from it (a repeat visit). Each gives the ms from its
 // navigation start to the painted condition.
@@ -106,21 +120,10 @@ async function wharfRun(storageState, path, kind, rows, collectTransfer) {
     const page = await context.newPage();
     watchErrors(page);
     await page.addInitScript(probe, { kind, rows });
-    const visit = async () => {
-      await page.goto(path, { waitUntil: "commit", timeout: TIMEOUT });
-      await page.waitForFunction(() => window.__bench && window.__bench.painted !== null, null, {
-        timeout: TIMEOUT,
-        polling: 50,
-      });
-      return page.evaluate(() => ({
-        painted: window.__bench.painted,
-        ttfb: performance.getEntriesByType("navigation")[0].responseStart,
-      }));
-    };
-    const first = await visit();
+    const first = await visitUntilPainted(page, path);
     // Let the first visit finish loading (wasm included) before the repeat visit.
     const transfer = await transferOf(page);
-    const repeat = await visit();
+    const repeat = await visitUntilPainted(page, path);
     return { cold: first.painted, ttfb: first.ttfb, repeat: repeat.painted, transfer: collectTransfer ? transfer : null };
   } finally {
     await context.close();
@@ -338,16 +341,8 @@ async function floorRun(floorUrl, path, kind, rows) {
   try {
     const page = await context.newPage();
     await page.addInitScript(probe, { kind, rows });
-    const visit = async () => {
-      await page.goto(path, { waitUntil: "commit", timeout: TIMEOUT });
-      await page.waitForFunction(() => window.__bench && window.__bench.painted !== null, null, {
-        timeout: TIMEOUT,
-        polling: 50,
-      });
-      return page.evaluate(() => window.__bench.painted);
-    };
-    const cold = await visit();
-    const repeat = await visit();
+    const cold = (await visitUntilPainted(page, path)).painted;
+    const repeat = (await visitUntilPainted(page, path)).painted;
     return { cold, repeat };
   } finally {
     await context.close();

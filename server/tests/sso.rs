@@ -51,6 +51,20 @@ async fn sign_in(wharf: &Wharf, client: &reqwest::Client, hint: &str, test: bool
     location(&done)
 }
 
+/// Turns single sign-on on with `issuer` and default claims (the client secret kept when empty).
+async fn save_enabled(wharf: &Wharf, admin: &reqwest::Client, issuer: &str, secret: &str) -> (u16, serde_json::Value) {
+    let form = [
+        ("enabled", "on"),
+        ("issuer_url", issuer),
+        ("client_id", "wharf"),
+        ("client_secret", secret),
+        ("username_claim", ""),
+        ("groups_claim", ""),
+        ("label", "Test IdP"),
+    ];
+    call(wharf, admin, "save_sso", &form).await
+}
+
 async fn me(wharf: &Wharf, client: &reqwest::Client) -> serde_json::Value {
     call(wharf, client, "me", &[]).await.1
 }
@@ -249,21 +263,7 @@ async fn single_sign_on_maps_groups_to_roles() {
 
     // Bad settings are refused with a reason.
     for (issuer, expected) in [("ftp://x", "http(s)"), ("not a url", "not a URL")] {
-        let (status, body) = call(
-            &wharf,
-            &admin,
-            "save_sso",
-            &[
-                ("enabled", "on"),
-                ("issuer_url", issuer),
-                ("client_id", "w"),
-                ("client_secret", ""),
-                ("username_claim", ""),
-                ("groups_claim", ""),
-                ("label", ""),
-            ],
-        )
-        .await;
+        let (status, body) = save_enabled(&wharf, &admin, issuer, "").await;
         assert_eq!(status, 400);
         assert!(body.to_string().contains(expected), "{body}");
     }
@@ -301,21 +301,7 @@ async fn a_provider_that_hangs_or_redirects_fails_the_sign_in_cleanly() {
         (silent_url.as_str(), "discovery failed"),
         (redirecting_url.as_str(), "discovery failed"),
     ] {
-        let (status, body) = call(
-            &wharf,
-            &admin,
-            "save_sso",
-            &[
-                ("enabled", "on"),
-                ("issuer_url", issuer),
-                ("client_id", "wharf"),
-                ("client_secret", "s"),
-                ("username_claim", ""),
-                ("groups_claim", ""),
-                ("label", "Broken IdP"),
-            ],
-        )
-        .await;
+        let (status, body) = save_enabled(&wharf, &admin, issuer, "s").await;
         assert_eq!(status, 200, "{body}");
         let browser = browser();
         let started = std::time::Instant::now();

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::access_sso::SsoTab;
-use super::profile::TokenRow;
+use super::profile::{TokenRow, TokensHead};
 use crate::api::access::{
     access_page, AddAssignment, CreateRobot, CreateTeam, CreateUser, DeleteRobot, DeleteTeam, Explain, RegenerateRobot,
     RemoveAssignment, ResetPassword, RevokeToken, SetRobotEnabled, SetUserDisabled, TeamMember,
@@ -394,16 +394,7 @@ fn TokensTab(view_data: AccessView, actions: Actions) -> impl IntoView {
                     <label>"Filter " <input type="search" placeholder="user or token name" prop:value=filter on:input=move |ev| filter.set(event_target_value(&ev))/></label>
                 </div>
                 <table class="data tokens">
-                    <thead>
-                        <tr>
-                            <th scope="col">"User"</th>
-                            <th scope="col">"Name"</th>
-                            <th scope="col">"Created"</th>
-                            <th scope="col">"Expires"</th>
-                            <th scope="col">"Last used"</th>
-                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                        </tr>
-                    </thead>
+                    <TokensHead show_owner=true/>
                     <tbody>{shown}</tbody>
                 </table>
             }

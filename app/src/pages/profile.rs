@@ -69,15 +69,7 @@ fn ProfileBody(
             } else {
                 view! {
                     <table class="data tokens">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Name"</th>
-                                <th scope="col">"Created"</th>
-                                <th scope="col">"Expires"</th>
-                                <th scope="col">"Last used"</th>
-                                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                            </tr>
-                        </thead>
+                        <TokensHead/>
                         <tbody>
                             {view_data.tokens.into_iter().map(|token| view! { <TokenRow token revoke now/> }).collect_view()}
                         </tbody>
@@ -98,6 +90,23 @@ fn ProfileBody(
                 Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}
         </section>
+    }
+}
+
+/// The header of a table of [`TokenRow`]s.
+#[component]
+pub fn TokensHead(#[prop(optional)] show_owner: bool) -> impl IntoView {
+    view! {
+        <thead>
+            <tr>
+                {show_owner.then(|| view! { <th scope="col">"User"</th> })}
+                <th scope="col">"Name"</th>
+                <th scope="col">"Created"</th>
+                <th scope="col">"Expires"</th>
+                <th scope="col">"Last used"</th>
+                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+            </tr>
+        </thead>
     }
 }
 
