@@ -119,6 +119,11 @@ pub struct ServeArgs {
     /// Repositories a reconcile reads from the registry at the same time.
     #[arg(long, env = "WHARF_REGISTRY_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub registry_concurrency: u64,
+    /// A reconcile on the timer checks the tag digests of one slice of the repositories in this
+    /// many (tag lists are read in full every time); 1 checks every tag every time. The reconcile
+    /// at start and *Resync now* check every tag.
+    #[arg(long, env = "WHARF_RECONCILE_DIGEST_SLICES", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub reconcile_digest_slices: u32,
     /// Longest lifetime of a robot account's secret, in days; 0 allows robots that never expire.
     #[arg(long, env = "WHARF_ROBOT_MAX_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub robot_max_days: u32,

@@ -352,7 +352,7 @@ async fn users_and_passwords(db: &Db) {
         page: 1,
         ..Default::default()
     };
-    let rows = app::backend::index::queries::catalog(db, &query, &grants.readable(), "host")
+    let rows = app::backend::index::queries::catalog(db, &query, &grants.readable(), "host", (&Default::default(), 0))
         .await
         .unwrap();
     let names: Vec<String> = rows.repositories.iter().map(|r| r.name.clone()).collect();
@@ -424,7 +424,9 @@ async fn search_finds_substrings(db: &Db) {
             namespace: String::new(),
             page: 1,
         };
-        let rows = queries::catalog(db, &query, &Visibility::All, "h").await.unwrap();
+        let rows = queries::catalog(db, &query, &Visibility::All, "h", (&Default::default(), 0))
+            .await
+            .unwrap();
         let names: Vec<String> = rows.repositories.into_iter().map(|r| r.name).collect();
         assert_eq!(
             rows.matching as usize,
@@ -471,6 +473,39 @@ async fn search_finds_substrings(db: &Db) {
         ["new/api-2", "tools/api-gateway"],
         "the index follows the table"
     );
+
+    // Counts are kept for the index generation they were counted at, and only for it.
+    let counts = app::backend::index::catalog_counts::CatalogCounts::default();
+    let count = |generation: u64| {
+        let counts = &counts;
+        async move {
+            let query = CatalogQuery {
+                search: String::new(),
+                sort: CatalogSort::Name,
+                namespace: "shop".into(),
+                page: 1,
+            };
+            let rows = queries::catalog(db, &query, &Visibility::All, "h", (counts, generation))
+                .await
+                .unwrap();
+            let shop = rows
+                .namespaces
+                .iter()
+                .find(|n| n.namespace == "shop")
+                .map(|n| n.repositories);
+            (rows.repositories.len() as i64, rows.matching, rows.total, shop)
+        }
+    };
+    assert_eq!(count(1).await, (1, 1, 6, Some(1)));
+    let mut tx = db.begin_write().await.unwrap();
+    store::ensure_repository(&mut tx, "shop/db").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        count(1).await,
+        (2, 1, 6, Some(1)),
+        "the rows are read again, the counts kept"
+    );
+    assert_eq!(count(2).await, (2, 2, 7, Some(2)), "a new generation counts again");
 }
 
 #[tokio::test]
@@ -489,6 +524,7 @@ async fn sqlite_search() {
         },
         &Visibility::All,
         "h",
+        (&Default::default(), 0),
     )
     .await
     .unwrap();

@@ -150,6 +150,42 @@ async fn reconcile_builds_and_repairs_the_index() {
         wharf.logs()
     );
 
+    // A tag moved to another image behind the console's back: asked for by tag with the digest
+    // it knows (If-None-Match), the registry answers with the new manifest; the unchanged tags
+    // answer 304 and change nothing.
+    let reconcile_state = || async {
+        let (_, settings) = call(&wharf, &client, "settings", &[]).await;
+        settings["sync"]["reconcile"].clone()
+    };
+    let before = reconcile_state().await["started_at_ms"].as_i64().unwrap();
+    push_image(&registry.url, "b/three", "1.0", &[], false);
+    let (status, _) = call(&wharf, &client, "resync", &[]).await;
+    assert_eq!(status, 200);
+    let moved = eventually(120, || async {
+        let state = reconcile_state().await;
+        state["started_at_ms"].as_i64().unwrap() > before && state["running"] == false
+    })
+    .await;
+    let state = reconcile_state().await;
+    assert!(moved, "{state}\n{}", wharf.logs());
+    assert!(
+        state["last_result"]
+            .as_str()
+            .unwrap()
+            .contains("0 tags added, 1 moved, 0 removed"),
+        "{state}"
+    );
+    // With the timer off, nothing starts another reconcile, however many live updates the
+    // last one sent.
+    let last = state["started_at_ms"].as_i64().unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        reconcile_state().await["started_at_ms"].as_i64(),
+        Some(last),
+        "{}",
+        wharf.logs()
+    );
+
     // The Settings page says which mode is on and offers the notification stanza.
     let (status, settings) = call(&wharf, &client, "settings", &[]).await;
     assert_eq!(status, 200);
@@ -331,4 +367,65 @@ async fn a_walk_cut_short_removes_nothing() {
     for kept in ["b/four", "c", "gone/maybe"] {
         assert!(names.contains(&kept.to_string()), "{kept} was removed: {names:?}");
     }
+}
+
+/// A reconcile on the timer reads every tag list but asks for the digests of known tags only in
+/// its slice of the repositories: over as many runs as there are slices, every moved tag is
+/// found, and a new tag is found by any run. Run straight on the library against a real registry.
+#[tokio::test]
+async fn timed_reconciles_check_digests_one_slice_at_a_time() {
+    use app::backend::notifier::Notifier;
+    use app::backend::registry::{RegistryAuth, RegistryClient};
+    use app::backend::sync::hub::SyncHub;
+    use app::backend::sync::reconcile::{reconcile, Digests, Limits};
+
+    let registry = StandaloneRegistry::start(100).await;
+    // Slice 0 of 2 holds s/a and s/c, slice 1 s/b and s/d.
+    let names = ["s/a", "s/b", "s/c", "s/d"];
+    for name in names {
+        assert_eq!(
+            Digests::Slice { index: 0, of: 2 }.covers(name),
+            name == "s/a" || name == "s/c"
+        );
+        push_image(&registry.url, name, "1.0", &[], false);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = app::backend::db::Db::connect(&format!("sqlite://{}/wharf.db", dir.path().display()))
+        .await
+        .unwrap();
+    let client = RegistryClient::new(registry.url.parse().unwrap(), RegistryAuth::Anonymous);
+    let hub = SyncHub::new(std::sync::Arc::new(Notifier::default()));
+    let run = |digests: Digests| {
+        let (db, client, hub) = (&db, &client, &hub);
+        async move {
+            let limits = Limits {
+                digests,
+                ..Limits::default()
+            };
+            reconcile(db, client, hub, limits).await.unwrap()
+        }
+    };
+    let first = run(Digests::All).await;
+    assert_eq!((first.tags_added, first.tags_moved), (4, 0), "{first}");
+
+    // Every tag moves to a new image behind the index's back; s/b gets a new tag too.
+    for name in names {
+        push_image(&registry.url, name, "1.0", &[], false);
+    }
+    push_image(&registry.url, "s/b", "2.0", &[], false);
+    let slice_0 = run(Digests::Slice { index: 0, of: 2 }).await;
+    assert_eq!(
+        (slice_0.tags_added, slice_0.tags_moved),
+        (1, 2),
+        "the new tag anywhere, moved tags in slice 0 only: {slice_0}"
+    );
+    assert!(slice_0.to_string().contains("checked in slice 1 of 2"), "{slice_0}");
+    let slice_1 = run(Digests::Slice { index: 1, of: 2 }).await;
+    assert_eq!((slice_1.tags_added, slice_1.tags_moved), (0, 2), "{slice_1}");
+    let again = run(Digests::All).await;
+    assert_eq!(
+        (again.tags_added, again.tags_moved, again.tags_removed),
+        (0, 0, 0),
+        "two slices covered every repository: {again}"
+    );
 }

@@ -20,6 +20,7 @@ pub async fn list_repositories(query: CatalogQuery) -> Result<CatalogPage, AppEr
                 &query,
                 &caller.grants.readable(),
                 &state.settings.registry_host,
+                (&state.catalog_counts, state.sync.index_generation()),
             )
             .await
             .map_err(session::internal)?;

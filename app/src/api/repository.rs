@@ -17,9 +17,15 @@ pub async fn repository(name: String, filter: String, page: u32) -> Result<Repos
                 .map_err(session::internal)?
                 .ok_or_else(|| AppError::NotFound(format!("Repository {name}")))?;
             let page = page.max(1);
-            let images = queries::images(&state.db, &name, &filter, page)
-                .await
-                .map_err(session::internal)?;
+            let images = queries::images(
+                &state.db,
+                &name,
+                &filter,
+                page,
+                (&state.catalog_counts, state.sync.index_generation()),
+            )
+            .await
+            .map_err(session::internal)?;
             Ok(RepositoryView {
                 registry_host: state.settings.registry_host.clone(),
                 images: images.images,

@@ -10,9 +10,7 @@ pub async fn resync() -> Result<SyncStatus, AppError> {
     crate::backend::responses::with_status(
         async move {
             let (state, _) = session::authorize(Target::Registry, Action::Administer, "resync the index").await?;
-            state
-                .notifier
-                .publish(crate::backend::notifier::Signal::ResyncRequested);
+            state.sync.request_resync();
             Ok(state.sync.status())
         }
         .await,

@@ -33,6 +33,8 @@ pub struct Settings {
     pub catalog_max_pages: usize,
     /// Repositories a reconcile reads from the registry at the same time.
     pub registry_concurrency: usize,
+    /// A timed reconcile checks the tag digests of one repository in this many.
+    pub reconcile_digest_slices: u32,
 }
 
 /// Everything but the notification secret.

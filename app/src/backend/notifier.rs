@@ -17,8 +17,6 @@ pub enum Signal {
     EventsStored,
     /// Webhook deliveries were queued or became due.
     DeliveriesQueued,
-    /// An administrator asked for a reconcile.
-    ResyncRequested,
     /// For browsers following the live stream.
     Live(IndexUpdate),
 }

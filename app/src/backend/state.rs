@@ -22,6 +22,8 @@ pub struct App {
     pub registry: RegistryClient,
     /// Registry reachability and reconcile progress.
     pub sync: Arc<SyncHub>,
+    /// The catalog's counts, kept while the index does not change.
+    pub catalog_counts: super::index::catalog_counts::CatalogCounts,
     /// Stores the registry's notifications.
     pub intake: super::intake::Intake,
     /// Wakes the workers and carries live updates.

@@ -39,6 +39,42 @@ struct Case {
     form: Vec<(&'static str, String)>,
     /// Text the uncompressed page must contain (checks the case shows what it should).
     expect: String,
+    /// `{n}` in the path and the form becomes a different text for every request (see
+    /// [`typed`]): search as you type, where nothing was counted for the text before.
+    typing: bool,
+}
+
+/// The `n`th text of the search-as-you-type case: `042/service-3` and so on, 1,000 different
+/// texts, each matching about a thousandth of the repositories (in one namespace, one leading
+/// digit).
+fn typed(n: usize) -> String {
+    format!("{:02}/service-{}", n % 100, (n / 100) % 10)
+}
+
+impl Case {
+    fn path(&self, n: usize) -> String {
+        if self.typing {
+            self.path.replace("{n}", &typed(n))
+        } else {
+            self.path.clone()
+        }
+    }
+
+    fn form(&self, n: usize) -> Vec<(&'static str, String)> {
+        self.form
+            .iter()
+            .map(|(k, v)| {
+                (
+                    *k,
+                    if self.typing {
+                        v.replace("{n}", &typed(n))
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect()
+    }
 }
 
 pub async fn run(args: LatencyArgs) -> Result<(), String> {
@@ -48,9 +84,24 @@ pub async fn run(args: LatencyArgs) -> Result<(), String> {
     let mut results = Vec::new();
     for case in cases(&seed)? {
         check(&session, &case).await?;
-        let page = measure(args.requests, || session.get(&case.path, Some(ENCODING))).await?;
-        let form: Vec<(&str, &str)> = case.form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let api = measure(args.requests, || session.call(case.endpoint, &form, Some(ENCODING))).await?;
+        let (mut page_n, mut api_n) = (0, 1);
+        let page = measure(args.requests, || {
+            page_n += 2;
+            let path = case.path(page_n);
+            let session = &session;
+            async move { session.get(&path, Some(ENCODING)).await }
+        })
+        .await?;
+        let api = measure(args.requests, || {
+            api_n += 2;
+            let form = case.form(api_n);
+            let (session, endpoint) = (&session, case.endpoint);
+            async move {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                session.call(endpoint, &form, Some(ENCODING)).await
+            }
+        })
+        .await?;
         println!(
             "{:<48} page p50 {:>7.2} ms  p95 {:>7.2} ms | api p50 {:>7.2} ms  p95 {:>7.2} ms",
             case.name, page.0.p50, page.0.p95, api.0.p50, api.0.p95
@@ -96,6 +147,7 @@ fn cases(seed: &serde_json::Value) -> Result<Vec<Case>, String> {
             ("query[page]", page.to_string()),
         ],
         expect: expect.to_string(),
+        typing: false,
     };
     let repository = |name: String, repo: &str, page: u64, expect: &str| Case {
         name,
@@ -111,6 +163,7 @@ fn cases(seed: &serde_json::Value) -> Result<Vec<Case>, String> {
             ("page", page.to_string()),
         ],
         expect: expect.to_string(),
+        typing: false,
     };
     Ok(vec![
         catalog("catalog, sort by name".into(), "", "", "Name", "", 1, &first),
@@ -160,6 +213,18 @@ fn cases(seed: &serde_json::Value) -> Result<Vec<Case>, String> {
             1,
             &wide,
         ),
+        Case {
+            typing: true,
+            ..catalog(
+                "search as you type: a new text every request (\"00/service-0\", \"02/service-0\", …)".into(),
+                "?q={n}",
+                "{n}",
+                "Name",
+                "",
+                1,
+                "/service-",
+            )
+        },
         catalog(
             format!("search \"{namespace}/\" (namespace prefix)"),
             &format!("?q={namespace}/"),
@@ -195,6 +260,7 @@ fn cases(seed: &serde_json::Value) -> Result<Vec<Case>, String> {
                 ("page", "1".to_string()),
             ],
             expect: "build-00042".into(),
+            typing: false,
         },
         repository("repository with 10 tags".into(), &small, 1, "1.0."),
         Case {
@@ -204,20 +270,23 @@ fn cases(seed: &serde_json::Value) -> Result<Vec<Case>, String> {
             form: vec![("repository", big.clone()), ("reference", digest.clone())],
             // The history comes from the cached config: the page was served without the registry.
             expect: "layer-0.bin".into(),
+            typing: false,
         },
     ])
 }
 
 /// One uncompressed request of each kind: both must answer 200, the page must show `expect`.
 async fn check(session: &Session, case: &Case) -> Result<(), String> {
-    let page = session.get(&case.path, None).await?;
+    let path = case.path(0);
+    let page = session.get(&path, None).await?;
     if page.status != 200 || !page.text().contains(&case.expect) {
         return Err(format!(
-            "{} ({}) answered {} without {:?}: the seeded index is not what the server shows",
-            case.name, case.path, page.status, case.expect
+            "{} ({path}) answered {} without {:?}: the seeded index is not what the server shows",
+            case.name, page.status, case.expect
         ));
     }
-    let form: Vec<(&str, &str)> = case.form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let form = case.form(0);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     session.call_json(case.endpoint, &form).await.map(|_| ())
 }
 

@@ -1,7 +1,9 @@
 //! `reconcile`: against a server started with an empty data directory on a populated registry,
 //! waits for the reconcile that runs at start to finish and reads its duration from the
 //! server's own progress (`/api/settings`, `sync.reconcile`). Then asks for a second one
-//! (`/api/resync`), which finds nothing to change: the cost of the periodic check. Last, the
+//! (`/api/resync`), which finds nothing to change and checks every tag, then for the next run
+//! on the server's timer (`--reconcile-interval`), which checks one slice: the cost of the
+//! periodic check. Last, the
 //! same requests the first reconcile makes are sent to the registry alone, with the same
 //! concurrency and no database: how much of the reconcile time is the registry answering.
 
@@ -78,25 +80,37 @@ pub async fn run(args: ReconcileArgs) -> Result<(), String> {
     session.call_json("resync", &[]).await?;
     let second = wait_for_run_after(&session, first.started_ms, limit).await?;
     println!(
-        "second reconcile (nothing changed): {:.1} s for {} repositories",
+        "second reconcile (nothing changed, every tag checked): {:.1} s for {} repositories",
         second.seconds, second.repositories
+    );
+    // The server runs with a short timer: the next run is a timed one.
+    let periodic = wait_for_run_after(&session, second.started_ms, limit).await?;
+    println!(
+        "reconcile on the timer (nothing changed): {:.1} s for {} repositories ({})",
+        periodic.seconds,
+        periodic.repositories,
+        periodic.result.as_deref().unwrap_or("")
     );
     let walk = registry_walk(&args.registry, args.concurrency).await?;
     println!(
-        "the same requests to the registry alone: {:.1} s to the tags, {:.1} s with the configs ({} requests)",
-        walk.ready_seconds, walk.seconds, walk.requests
+        "the same requests to the registry alone: {:.1} s to the tags, {:.1} s with the configs ({} requests); \
+         nothing changed: {:.1} s ({} requests)",
+        walk.ready_seconds, walk.seconds, walk.requests, walk.unchanged_seconds, walk.unchanged_requests
     );
     crate::write_json(
         &args.out,
         &json!({
             "first": first.to_json(),
             "second": second.to_json(),
+            "periodic": periodic.to_json(),
             "repositories_indexed": indexed,
             "concurrency": args.concurrency,
             "registry_only": {
                 "seconds": crate::stats::round(walk.seconds),
                 "ready_seconds": crate::stats::round(walk.ready_seconds),
                 "requests": walk.requests,
+                "unchanged_seconds": crate::stats::round(walk.unchanged_seconds),
+                "unchanged_requests": walk.unchanged_requests,
                 "concurrency": args.concurrency,
             },
         }),
@@ -109,6 +123,9 @@ struct Walk {
     ready_seconds: f64,
     seconds: f64,
     requests: u64,
+    /// The walk of a reconcile that finds nothing changed.
+    unchanged_seconds: f64,
+    unchanged_requests: u64,
 }
 
 /// What a reconcile from an empty index asks the registry, without the database, in its two
@@ -123,26 +140,33 @@ async fn registry_walk(registry: &Url, concurrency: usize) -> Result<Walk, Strin
         .names;
     let requests = AtomicU64::new(1);
     let (client, requests_ref) = (&client, &requests);
-    let configs: Vec<Vec<(String, String)>> = stream::iter(names)
+    // Per repository: the configs to read, and each tag's digest (for the nothing-changed walk).
+    type Found = (Vec<(String, String)>, Vec<(String, String)>);
+    let found: Vec<(String, Found)> = stream::iter(names)
         .map(|name| async move {
             let fail = |e: app::backend::registry::RegistryError| format!("{name}: {e}");
             let tags = client.tags(&name).await.map_err(fail)?;
             requests_ref.fetch_add(1, Ordering::Relaxed);
-            let mut configs = Vec::new();
+            let (mut configs, mut digests) = (Vec::new(), Vec::new());
             for tag in tags {
-                let (_, _, manifest) = client.get_manifest(&name, &tag).await.map_err(fail)?;
+                let (_, digest, manifest) = client.get_manifest(&name, &tag).await.map_err(fail)?;
                 requests_ref.fetch_add(1, Ordering::Relaxed);
                 let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap_or_default();
                 if let Some(config) = manifest["config"]["digest"].as_str() {
                     configs.push((name.clone(), config.to_string()));
                 }
+                digests.push((tag, digest));
             }
-            Ok::<_, String>(configs)
+            Ok::<_, String>((name, (configs, digests)))
         })
         .buffer_unordered(concurrency)
         .try_collect()
         .await?;
     let ready_seconds = started.elapsed().as_secs_f64();
+    let (configs, known): (Vec<_>, Vec<_>) = found
+        .into_iter()
+        .map(|(name, (configs, digests))| (configs, (name, digests)))
+        .unzip();
     stream::iter(configs.into_iter().flatten())
         .map(|(name, config)| async move {
             client
@@ -155,11 +179,52 @@ async fn registry_walk(registry: &Url, concurrency: usize) -> Result<Walk, Strin
         .buffer_unordered(concurrency)
         .try_collect::<Vec<()>>()
         .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (unchanged_seconds, unchanged_requests) = unchanged_walk(client, known, concurrency).await?;
     Ok(Walk {
         ready_seconds,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         requests: requests.load(Ordering::Relaxed),
+        unchanged_seconds,
+        unchanged_requests,
     })
+}
+
+/// What a reconcile that finds nothing changed asks: the catalog, each tag list, and each tag's
+/// manifest with its known digest in `If-None-Match` (answered 304). Returns (seconds, requests).
+async fn unchanged_walk(
+    client: &RegistryClient,
+    known: Vec<(String, Vec<(String, String)>)>,
+    concurrency: usize,
+) -> Result<(f64, u64), String> {
+    let started = Instant::now();
+    catalog(client, MAX_CATALOG_PAGES)
+        .await
+        .map_err(|e| format!("catalog: {e}"))?;
+    let requests = AtomicU64::new(1);
+    let requests_ref = &requests;
+    stream::iter(known)
+        .map(|(name, digests)| async move {
+            let fail = |e: app::backend::registry::RegistryError| format!("{name}: {e}");
+            client.tags(&name).await.map_err(fail)?;
+            requests_ref.fetch_add(1, Ordering::Relaxed);
+            for (tag, digest) in digests {
+                if client
+                    .manifest_unless(&name, &tag, Some(&digest))
+                    .await
+                    .map_err(fail)?
+                    .is_some()
+                {
+                    return Err(format!("{name}:{tag} changed during the benchmark"));
+                }
+                requests_ref.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, String>(())
+        })
+        .buffer_unordered(concurrency)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok((started.elapsed().as_secs_f64(), requests.load(Ordering::Relaxed)))
 }
 
 /// Polls until a reconcile that started after `after_ms` has finished.

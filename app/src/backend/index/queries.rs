@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
 
+use super::catalog_counts::{self, CatalogCounts, Counted};
 use super::labels::well_known_labels;
 use super::parse::attachment_of;
 use super::search_index;
@@ -34,11 +35,13 @@ pub struct CatalogRows {
 }
 
 /// A page of the catalog as `visible` lets its reader see it (counts and namespaces included).
+/// Counts come from `counts` while the index is at `generation`.
 pub async fn catalog(
     db: &Db,
     query: &CatalogQuery,
     visible: &Visibility,
     registry_host: &str,
+    (counts, generation): (&CatalogCounts, u64),
 ) -> Result<CatalogRows, sqlx::Error> {
     let search = query.search.trim().to_lowercase();
     let mut conditions = Vec::new();
@@ -104,42 +107,57 @@ pub async fn catalog(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
-    let count_sql = format!("SELECT COUNT(*) AS n FROM repositories {filter}");
-    let mut count_query = sqlx::query(&count_sql);
-    for param in &params {
-        count_query = count_query.bind(param);
-    }
-    let matching: i64 = count_query.fetch_one(&db.pool).await?.try_get("n")?;
-    let total: i64 = if params.len() == visible_params.len() {
+    let count = |filter: &str, params: &[String]| {
+        let sql = format!("SELECT COUNT(*) AS n FROM repositories {filter}");
+        let key = catalog_counts::key(&sql, params);
+        let params = params.to_vec();
+        async move {
+            if let Some(Counted::Count(n)) = counts.get(&key, generation) {
+                return Ok::<i64, sqlx::Error>(n);
+            }
+            let mut query = sqlx::query(&sql);
+            for param in &params {
+                query = query.bind(param);
+            }
+            let n: i64 = query.fetch_one(&db.pool).await?.try_get("n")?;
+            counts.put(key, generation, Counted::Count(n));
+            Ok(n)
+        }
+    };
+    let matching = count(&filter, &params).await?;
+    let total = if params.len() == visible_params.len() {
         matching
     } else {
-        let sql = format!("SELECT COUNT(*) AS n FROM repositories {visible_filter}");
-        let mut count = sqlx::query(&sql);
-        for param in &visible_params {
-            count = count.bind(param);
-        }
-        count.fetch_one(&db.pool).await?.try_get("n")?
+        count(&visible_filter, &visible_params).await?
     };
     let namespace_sql = format!(
         "SELECT namespace, COUNT(*) AS n FROM repositories WHERE namespace <> '' {} \
          GROUP BY namespace ORDER BY namespace LIMIT 500",
         visible_filter.replacen("WHERE", "AND", 1)
     );
-    let mut namespace_query = sqlx::query(&namespace_sql);
-    for param in &visible_params {
-        namespace_query = namespace_query.bind(param);
-    }
-    let namespaces = namespace_query
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(NamespaceCount {
-                namespace: row.try_get("namespace")?,
-                repositories: row.try_get("n")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let namespace_key = catalog_counts::key(&namespace_sql, &visible_params);
+    let namespaces = match counts.get(&namespace_key, generation) {
+        Some(Counted::Namespaces(namespaces)) => namespaces,
+        _ => {
+            let mut namespace_query = sqlx::query(&namespace_sql);
+            for param in &visible_params {
+                namespace_query = namespace_query.bind(param);
+            }
+            let namespaces = namespace_query
+                .fetch_all(&db.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(NamespaceCount {
+                        namespace: row.try_get("namespace")?,
+                        repositories: row.try_get("n")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            counts.put(namespace_key, generation, Counted::Namespaces(namespaces.clone()));
+            namespaces
+        }
+    };
     Ok(CatalogRows {
         repositories,
         matching,
@@ -179,7 +197,14 @@ pub struct ImagePage {
 
 /// A page of a repository's images (one row per digest, every tag on it), newest push first.
 /// Cosign-style attachment tags are not rows: they ride on the digest they belong to.
-pub async fn images(db: &Db, repository: &str, filter: &str, page: u32) -> Result<ImagePage, sqlx::Error> {
+/// The count of matching images comes from `counts` while the index is at `generation`.
+pub async fn images(
+    db: &Db,
+    repository: &str,
+    filter: &str,
+    page: u32,
+    (counts, generation): (&CatalogCounts, u64),
+) -> Result<ImagePage, sqlx::Error> {
     let filter = filter.trim();
     let pattern = format!("%{}%", like_escape(filter));
     let tag_filter = if filter.is_empty() {
@@ -202,7 +227,15 @@ pub async fn images(db: &Db, repository: &str, filter: &str, page: u32) -> Resul
         count_query = count_query.bind(&pattern);
     }
     let groups = groups_query.fetch_all(&db.pool).await?;
-    let matching = count_query.fetch_one(&db.pool).await?;
+    let count_key = catalog_counts::key(&count_sql, &[repository.to_string(), pattern.clone()]);
+    let matching = match counts.get(&count_key, generation) {
+        Some(Counted::Count(n)) => n,
+        _ => {
+            let n = count_query.fetch_one(&db.pool).await?;
+            counts.put(count_key, generation, Counted::Count(n));
+            n
+        }
+    };
     let digests: Vec<String> = groups
         .iter()
         .map(|row| row.try_get("digest"))

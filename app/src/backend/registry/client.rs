@@ -3,7 +3,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK, LOCATION, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, IF_NONE_MATCH, LINK, LOCATION, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, Response, StatusCode};
 use url::Url;
 
@@ -16,6 +18,11 @@ pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, a
 
 /// Key of the token cache entry that holds a Basic authorization (scopes never look like this).
 const BASIC_KEY: &str = " basic";
+
+/// How long a token the console signed for itself is reused at most.
+const MINTED_REUSE_SECS: u64 = 30;
+/// Cached authorizations before expired ones are swept out.
+const MAX_CACHED_TOKENS: usize = 4096;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -106,10 +113,7 @@ impl RegistryClient {
             "basic" => {
                 // Basic answers every scope: send it up front from now on, saving a round trip.
                 let value = basic(username, password);
-                self.tokens.lock().expect("token cache lock").insert(
-                    BASIC_KEY.to_string(),
-                    (value.clone(), Instant::now() + Duration::from_secs(3600)),
-                );
+                self.remember_token(BASIC_KEY.to_string(), value.clone(), Duration::from_secs(3600));
                 value
             }
             "bearer" => {
@@ -125,10 +129,7 @@ impl RegistryClient {
                     .unwrap_or_else(|| scope.to_string());
                 let token = self.fetch_token(realm, &service, &scope, username, password).await?;
                 let value = format!("Bearer {token}");
-                self.tokens
-                    .lock()
-                    .expect("token cache lock")
-                    .insert(scope, (value.clone(), Instant::now() + Duration::from_secs(50)));
+                self.remember_token(scope, value.clone(), Duration::from_secs(50));
                 value
             }
             other => return Err(RegistryError::Protocol(format!("unsupported auth scheme {other}"))),
@@ -163,21 +164,42 @@ impl RegistryClient {
         match &self.auth {
             RegistryAuth::Anonymous => Ok(None),
             RegistryAuth::Minted(signer) => {
+                if let Some(value) = self.cached_token(scope) {
+                    return Ok(Some(value));
+                }
                 let access = parse_scope(scope).map_err(|e| RegistryError::Token(e.to_string()))?;
                 let token = signer
                     .sign("wharf-console", &[access])
                     .map_err(|e| RegistryError::Token(e.to_string()))?;
-                Ok(Some(format!("Bearer {}", token.token)))
+                let value = format!("Bearer {}", token.token);
+                // Reused while well inside its lifetime: a reconcile sends a repository's
+                // requests back to back, and signing each one costs more than sending it.
+                let reuse = Duration::from_secs((signer.lifetime_secs() / 2).min(MINTED_REUSE_SECS));
+                self.remember_token(scope.to_string(), value.clone(), reuse);
+                Ok(Some(value))
             }
-            RegistryAuth::Credentials { .. } => {
-                let tokens = self.tokens.lock().expect("token cache lock");
-                Ok(tokens
-                    .get(BASIC_KEY)
-                    .or_else(|| tokens.get(scope))
-                    .filter(|(_, until)| *until > Instant::now())
-                    .map(|(value, _)| value.clone()))
-            }
+            RegistryAuth::Credentials { .. } => Ok(self.cached_token(BASIC_KEY).or_else(|| self.cached_token(scope))),
         }
+    }
+
+    /// An authorization still valid for `key` (a scope, or [`BASIC_KEY`]).
+    fn cached_token(&self, key: &str) -> Option<String> {
+        let tokens = self.tokens.lock().expect("token cache lock");
+        tokens
+            .get(key)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(value, _)| value.clone())
+    }
+
+    /// Keeps an authorization for `valid` from now; expired ones are dropped once the cache
+    /// holds [`MAX_CACHED_TOKENS`], so walking many repositories does not grow it for good.
+    fn remember_token(&self, key: String, value: String, valid: Duration) {
+        let mut tokens = self.tokens.lock().expect("token cache lock");
+        let now = Instant::now();
+        if tokens.len() >= MAX_CACHED_TOKENS {
+            tokens.retain(|_, (_, until)| *until > now);
+        }
+        tokens.insert(key, (value, now + valid));
     }
 
     async fn fetch_token(
@@ -353,8 +375,25 @@ impl RegistryClient {
         repository: &str,
         reference: &str,
     ) -> Result<(String, String, Bytes), RegistryError> {
+        self.manifest_unless(repository, reference, None)
+            .await?
+            .ok_or_else(|| RegistryError::Protocol("manifest GET answered 304 to an unconditional request".into()))
+    }
+
+    /// GET a manifest by tag unless it still is `known` (a digest): `None` when the registry
+    /// answers 304 Not Modified to `If-None-Match`, which it does after resolving the tag,
+    /// without reading the manifest.
+    pub async fn manifest_unless(
+        &self,
+        repository: &str,
+        reference: &str,
+        known: Option<&str>,
+    ) -> Result<Option<(String, String, Bytes)>, RegistryError> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, MANIFEST_ACCEPT.parse().expect("static header"));
+        if let Some(value) = known.and_then(|digest| format!("\"{digest}\"").parse().ok()) {
+            headers.insert(IF_NONE_MATCH, value);
+        }
         let response = self
             .send(
                 Method::GET,
@@ -364,11 +403,14 @@ impl RegistryClient {
                 None,
             )
             .await?;
+        if known.is_some() && response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
         let response = expect_success(response, "manifest").await?;
         let media_type = header_string(&response, CONTENT_TYPE.as_str());
         let digest = header_string(&response, "Docker-Content-Digest");
         let bytes = read_capped(response, MAX_MANIFEST_BYTES, "manifest").await?;
-        Ok((media_type, digest, bytes))
+        Ok(Some((media_type, digest, bytes)))
     }
 }
 

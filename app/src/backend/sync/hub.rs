@@ -1,6 +1,7 @@
 //! The shared sync state: registry reachability and reconcile progress, published as live
 //! updates through the notifier, and the shutdown signal of the workers and live streams.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
@@ -13,6 +14,12 @@ pub struct SyncHub {
     notifier: Arc<Notifier>,
     /// Set once at shutdown: workers and live streams end.
     stop: watch::Sender<bool>,
+    /// Moves on whenever a repository changes: what was counted before may be stale.
+    generation: AtomicU64,
+    /// Counts administrators' requests for a reconcile; the reconcile worker follows it (a
+    /// watch, not a broadcast signal: a request is never lost to a busy worker, and a burst of
+    /// other signals is never taken for one).
+    resync: watch::Sender<u64>,
 }
 
 impl SyncHub {
@@ -21,6 +28,8 @@ impl SyncHub {
             status: RwLock::new(SyncStatus::default()),
             notifier,
             stop: watch::channel(false).0,
+            generation: AtomicU64::new(0),
+            resync: watch::channel(0).0,
         }
     }
 
@@ -34,12 +43,28 @@ impl SyncHub {
         self.stop.subscribe()
     }
 
+    /// Asks the reconcile worker for a reconcile (one more right after the current one, if one runs).
+    pub fn request_resync(&self) {
+        self.resync.send_modify(|requests| *requests += 1);
+    }
+
+    /// Changes when a reconcile is requested.
+    pub fn resync_requests(&self) -> watch::Receiver<u64> {
+        self.resync.subscribe()
+    }
+
+    /// The index generation: changes after every committed change to a repository.
+    pub fn index_generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     pub fn status(&self) -> SyncStatus {
         self.status.read().expect("sync status lock").clone()
     }
 
-    /// Tells live pages that a repository changed.
+    /// Tells live pages that a repository changed (call it once the change is committed).
     pub fn repository_changed(&self, name: &str) {
+        self.generation.fetch_add(1, Ordering::Release);
         self.notifier
             .publish(Signal::Live(IndexUpdate::Repository { name: name.to_string() }));
     }

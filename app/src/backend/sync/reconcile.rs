@@ -10,10 +10,11 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
+use sqlx::AnyConnection;
 
 use crate::backend::db::{now_ms, Db};
 use crate::backend::index::fetch::{self, index_manifest, Details, FetchError};
-use crate::backend::index::store;
+use crate::backend::index::store::{self, ManifestRecord};
 use crate::backend::registry::{RegistryClient, RegistryError};
 
 use super::apply::rfc3339_ms;
@@ -36,6 +37,8 @@ pub struct ReconcileReport {
     pub catalog_complete: bool,
     /// Manifests whose details (config) the second pass filled in.
     pub details_filled: u64,
+    /// Whose tags were checked by tag.
+    pub digests: Option<Digests>,
 }
 
 impl std::fmt::Display for ReconcileReport {
@@ -47,6 +50,9 @@ impl std::fmt::Display for ReconcileReport {
         )?;
         if self.details_filled > 0 {
             write!(f, "; details of {} images read", self.details_filled)?;
+        }
+        if let Some(Digests::Slice { index, of }) = self.digests {
+            write!(f, "; digests of known tags checked in slice {} of {of}", index + 1)?;
         }
         if !self.catalog_complete {
             write!(f, " (the catalog walk was cut short, so none was removed)")?;
@@ -86,6 +92,44 @@ pub async fn catalog(registry: &RegistryClient, max_pages: usize) -> Result<Cata
     Ok(CatalogWalk { names, complete: false })
 }
 
+/// Which tags a reconcile asks the registry for by tag (their digests): every tag, or only in one
+/// slice of the repositories. Tag lists are read in full either way, so new and removed tags are
+/// always found; a tag moved to another image is found by the run whose slice holds its
+/// repository (and at once by the registry's notification, when it sends them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digests {
+    All,
+    Slice { index: u32, of: u32 },
+}
+
+impl Digests {
+    /// The slice for the `run`th timed reconcile, `of` slices in all.
+    pub fn for_run(run: u64, of: u32) -> Digests {
+        if of <= 1 {
+            Digests::All
+        } else {
+            Digests::Slice {
+                index: (run % u64::from(of)) as u32,
+                of,
+            }
+        }
+    }
+
+    /// Whether the tags of `repository` are checked by tag in this run. The slice of a name is
+    /// stable (FNV-1a, written out: it must not change between runs or builds).
+    pub fn covers(self, repository: &str) -> bool {
+        match self {
+            Digests::All => true,
+            Digests::Slice { index, of } => {
+                let hash = repository.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                });
+                hash % u64::from(of) == u64::from(index)
+            }
+        }
+    }
+}
+
 /// How a reconcile walks the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -93,6 +137,8 @@ pub struct Limits {
     pub max_pages: usize,
     /// Repositories at the same time.
     pub concurrency: usize,
+    /// Whose tags are checked by tag.
+    pub digests: Digests,
 }
 
 impl Default for Limits {
@@ -100,6 +146,7 @@ impl Default for Limits {
         Limits {
             max_pages: MAX_CATALOG_PAGES,
             concurrency: CONCURRENCY,
+            digests: Digests::All,
         }
     }
 }
@@ -147,6 +194,7 @@ async fn run(db: &Db, registry: &RegistryClient, hub: &SyncHub, limits: Limits) 
     let mut report = ReconcileReport {
         repositories: total,
         catalog_complete: complete,
+        digests: Some(limits.digests),
         ..ReconcileReport::default()
     };
     // A walk cut short says nothing about the repositories it did not reach: remove none.
@@ -170,7 +218,8 @@ async fn run(db: &Db, registry: &RegistryClient, hub: &SyncHub, limits: Limits) 
     let reports: Vec<ReconcileReport> = stream::iter(names.clone())
         .map(|name: String| {
             async move {
-                let repo_report = reconcile_repository(db, registry, &name).await?;
+                let check_digests = limits.digests.covers(&name);
+                let repo_report = reconcile_repository(db, registry, &name, check_digests).await?;
                 if repo_report != ReconcileReport::default() {
                     hub.repository_changed(&name);
                 }
@@ -221,8 +270,8 @@ pub async fn fill_details(
     if total == 0 {
         return Ok(0);
     }
-    let done = AtomicU64::new(0);
-    let touched = std::sync::Mutex::new(BTreeSet::new());
+    let mut done = 0u64;
+    let mut touched = BTreeSet::new();
     let max_rounds = total / DETAILS_BATCH as u64 + 2;
     for kind in ["image", "index"] {
         for _ in 0..max_rounds {
@@ -230,48 +279,75 @@ pub async fn fill_details(
             if batch.is_empty() {
                 break;
             }
-            stream::iter(batch)
-                .map(|(digest, repository)| {
-                    let (done, touched) = (&done, &touched);
-                    async move {
-                        let repositories = complete_one(db, registry, &digest, repository.as_deref()).await?;
-                        touched.lock().expect("touched lock").extend(repositories);
-                        let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if finished == total || finished.is_multiple_of((total / 100).max(1)) {
-                            hub.update_reconcile(|p| p.details_done = finished.min(total));
-                        }
-                        Ok::<_, FetchError>(())
-                    }
-                })
-                .buffer_unordered(concurrency.max(1))
-                .try_collect::<Vec<()>>()
-                .await?;
+            // Fetched side by side, written a chunk per transaction: SQLite has one writer, and
+            // a transaction per image would make it the bottleneck. A chunk is fetched in full
+            // before it is written: a fetch paused mid-query would hold a pooled connection the
+            // write may be waiting for.
+            for chunk in batch.chunks(WRITE_CHUNK) {
+                let chunk: Vec<Option<FoundDetails>> = stream::iter(chunk.iter().cloned())
+                    .map(|(digest, repository)| async move { find_details(db, registry, digest, repository).await })
+                    .buffer_unordered(concurrency.max(1))
+                    .try_collect()
+                    .await?;
+                let mut tx = db.begin_write().await?;
+                for details in chunk.iter().flatten() {
+                    touched.extend(details.write(&mut tx).await?);
+                }
+                tx.commit().await?;
+                let before = done;
+                done += chunk.len() as u64;
+                let step = (total / 100).max(1);
+                if done >= total || done / step != before / step {
+                    hub.update_reconcile(|p| p.details_done = done.min(total));
+                }
+            }
         }
     }
-    let touched = touched.into_inner().expect("touched lock");
     for repository in &touched {
         let mut tx = db.begin_write().await?;
         store::refresh_repository(&mut tx, repository).await?;
         tx.commit().await?;
         hub.repository_changed(repository);
     }
-    let completed = done.load(Ordering::Relaxed);
-    hub.update_reconcile(|p| p.details_done = completed.min(total));
-    Ok(completed)
+    hub.update_reconcile(|p| p.details_done = done.min(total));
+    Ok(done)
 }
 
-/// Completes one manifest's details; returns the repositories whose pages change. A manifest no
-/// repository holds any more, or whose config cannot be had for good, is completed without them.
-async fn complete_one(
+/// Manifests completed per write transaction in the second pass.
+const WRITE_CHUNK: usize = 128;
+
+/// One manifest's details, found and not yet written.
+struct FoundDetails {
+    repository: Option<String>,
+    complete: ManifestRecord,
+    fetched: fetch::Fetched,
+}
+
+impl FoundDetails {
+    /// Writes them; returns the repositories whose pages change.
+    async fn write(&self, tx: &mut AnyConnection) -> Result<Vec<String>, sqlx::Error> {
+        let created_ms = self.complete.created.as_deref().and_then(rfc3339_ms);
+        if let Some(repository) = &self.repository {
+            self.fetched.write(tx, repository).await?;
+        }
+        let mut repositories = store::complete_details(tx, &self.complete, created_ms).await?;
+        repositories.extend(self.repository.clone());
+        Ok(repositories)
+    }
+}
+
+/// Finds one manifest's details (`None` when no manifest has that digest any more). A manifest no
+/// repository holds, or whose config cannot be had for good, is completed without them.
+async fn find_details(
     db: &Db,
     registry: &RegistryClient,
-    digest: &str,
-    repository: Option<&str>,
-) -> Result<Vec<String>, FetchError> {
-    let Some(record) = store::manifest(&mut *db.pool.acquire().await?, digest).await? else {
-        return Ok(Vec::new());
+    digest: String,
+    repository: Option<String>,
+) -> Result<Option<FoundDetails>, FetchError> {
+    let Some(record) = store::manifest(&mut *db.pool.acquire().await?, &digest).await? else {
+        return Ok(None);
     };
-    let found = match repository {
+    let found = match repository.as_deref() {
         Some(repository) => match fetch::complete_details(db, registry, repository, &record).await {
             Ok(found) => found,
             Err(err) if err.is_transient() => return Err(err),
@@ -283,27 +359,25 @@ async fn complete_one(
         None => None,
     };
     let (complete, fetched) = found.unwrap_or_else(|| {
-        let mut bare = record.clone();
+        let mut bare = record;
         bare.details_pending = false;
         (bare, fetch::Fetched::default())
     });
-    let created_ms = complete.created.as_deref().and_then(rfc3339_ms);
-    let mut tx = db.begin_write().await?;
-    if let Some(repository) = repository {
-        fetched.write(&mut tx, repository).await?;
-    }
-    let mut repositories = store::complete_details(&mut tx, &complete, created_ms).await?;
-    tx.commit().await?;
-    repositories.extend(repository.map(str::to_string));
-    Ok(repositories)
+    Ok(Some(FoundDetails {
+        repository,
+        complete,
+        fetched,
+    }))
 }
 
 /// Brings one repository's tags in line with the registry's tag list: everything is fetched
-/// first, then written in one transaction.
+/// first, then written in one transaction. Without `check_digests`, only tags the index does not
+/// hold yet are asked for.
 pub async fn reconcile_repository(
     db: &Db,
     registry: &RegistryClient,
     name: &str,
+    check_digests: bool,
 ) -> Result<ReconcileReport, FetchError> {
     let mut report = ReconcileReport::default();
     let tags: BTreeSet<String> = match registry.tags(name).await {
@@ -314,10 +388,19 @@ pub async fn reconcile_repository(
     let known = store::repository_tags(&mut *db.pool.acquire().await?, name).await?;
     let mut changed_tags = Vec::new();
     for tag in &tags {
+        if !check_digests && known.contains_key(tag) {
+            continue;
+        }
         // One GET by tag gives the digest and, for a new digest, the manifest itself (manifests
-        // are small, so a HEAD first would only add a round trip).
-        let (media_type, digest, bytes) = match registry.get_manifest(name, tag).await {
-            Ok(manifest) => manifest,
+        // are small, so a HEAD first would only add a round trip). A tag indexed before is asked
+        // for with its digest in `If-None-Match`: unchanged, the registry answers 304 without
+        // reading the manifest.
+        let (media_type, digest, bytes) = match registry
+            .manifest_unless(name, tag, known.get(tag).map(String::as_str))
+            .await
+        {
+            Ok(Some(manifest)) => manifest,
+            Ok(None) => continue,
             // Deleted between the tag list and now.
             Err(RegistryError::NotFound(_)) => continue,
             Err(err) => return Err(err.into()),
@@ -339,6 +422,10 @@ pub async fn reconcile_repository(
     }
     let removed_tags: Vec<&String> = known.keys().filter(|tag| !tags.contains(*tag)).collect();
     report.tags_removed = removed_tags.len() as u64;
+    if report == ReconcileReport::default() && !known.is_empty() {
+        // Indexed and unchanged: nothing to write (most repositories, most of the time).
+        return Ok(report);
+    }
 
     let mut tx = db.begin_write().await?;
     store::ensure_repository(&mut tx, name).await?;
@@ -354,4 +441,27 @@ pub async fn reconcile_repository(
     }
     tx.commit().await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_split_the_repositories_and_every_run_covers_one() {
+        let names: Vec<String> = (0..600).map(|i| format!("team-{:02}/app-{i}", i % 7)).collect();
+        let mut seen = vec![0u32; names.len()];
+        for run in 0..6 {
+            let digests = Digests::for_run(run, 6);
+            let covered = names.iter().filter(|n| digests.covers(n)).count();
+            assert!((50..150).contains(&covered), "run {run} covers {covered} of 600");
+            for (i, name) in names.iter().enumerate() {
+                seen[i] += u32::from(digests.covers(name));
+            }
+        }
+        assert!(seen.iter().all(|&n| n == 1), "six runs cover each repository once");
+        assert_eq!(Digests::for_run(7, 1), Digests::All);
+        assert!(Digests::All.covers("anything"));
+        assert_eq!(Digests::for_run(7, 6), Digests::Slice { index: 1, of: 6 });
+    }
 }

@@ -59,8 +59,14 @@ async fn apply_events(state: AppState, mut shutdown: watch::Receiver<bool>) {
 }
 
 async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::Receiver<bool>) {
-    let mut wake = state.notifier.subscribe();
+    let mut requested = state.sync.resync_requests();
+    // At start (events may have been missed while the console was down) and on request, every
+    // tag is checked; a run on the timer checks one slice of the repositories' tags.
+    let mut digests = reconcile::Digests::All;
+    let mut timed_runs = 0u64;
     loop {
+        // Requests made before this run starts are answered by it.
+        requested.borrow_and_update();
         match reconcile::reconcile(
             &state.db,
             &state.registry,
@@ -68,6 +74,7 @@ async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::R
             reconcile::Limits {
                 max_pages: state.settings.catalog_max_pages,
                 concurrency: state.settings.registry_concurrency,
+                digests,
             },
         )
         .await
@@ -83,8 +90,16 @@ async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::R
             }
         };
         tokio::select! {
-            _ = wake.wait_for(|s| *s == Signal::ResyncRequested) => {}
-            _ = timer => {}
+            changed = requested.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                digests = reconcile::Digests::All;
+            }
+            _ = timer => {
+                digests = reconcile::Digests::for_run(timed_runs, state.settings.reconcile_digest_slices);
+                timed_runs += 1;
+            }
             _ = shutdown.changed() => return,
         }
     }

@@ -59,6 +59,11 @@ impl TokenSigner {
         &self.key
     }
 
+    /// Seconds a token it signs is valid.
+    pub fn lifetime_secs(&self) -> u64 {
+        self.lifetime_secs.max(0) as u64
+    }
+
     pub fn sign(&self, subject: &str, access: &[ResourceAccess]) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = time::OffsetDateTime::now_utc();
         let iat = now.unix_timestamp();
