@@ -508,6 +508,77 @@ async fn search_finds_substrings(db: &Db) {
     assert_eq!(count(2).await, (2, 2, 7, Some(2)), "a new generation counts again");
 }
 
+/// A repository's image page: one row per image, ordered by its latest push (ties by digest),
+/// all its tags on it, its push time estimated only when every tag's is; a filter keeps the
+/// images with a matching tag, ordered by that tag's push.
+async fn image_pages(db: &Db) {
+    use app::backend::index::{queries, store};
+    let mut tx = db.begin_write().await.unwrap();
+    store::ensure_repository(&mut tx, "pages/app").await.unwrap();
+    // (tag, digest, pushed, estimated)
+    for (tag, digest, pushed, estimated) in [
+        ("x", "sha256:a", 100, true),
+        ("y", "sha256:a", 300, false),
+        ("z", "sha256:b", 200, true),
+        ("p", "sha256:c", 150, true),
+        ("q", "sha256:c", 150, true),
+        ("r", "sha256:d", 150, false),
+    ] {
+        store::set_tag(&mut tx, "pages/app", tag, digest, pushed, estimated)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let page = |filter: &'static str| async move {
+        let counts = app::backend::index::catalog_counts::CatalogCounts::default();
+        let page = queries::images(db, "pages/app", filter, 1, (&counts, 0)).await.unwrap();
+        let rows: Vec<(String, Vec<String>, i64, bool)> = page
+            .images
+            .into_iter()
+            .map(|i| (i.digest, i.tags, i.pushed_at_ms, i.push_estimated))
+            .collect();
+        (rows, page.matching)
+    };
+    let row = |digest: &str, tags: &[&str], pushed: i64, estimated: bool| {
+        (
+            digest.to_string(),
+            tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            pushed,
+            estimated,
+        )
+    };
+    assert_eq!(
+        page("").await,
+        (
+            vec![
+                row("sha256:a", &["x", "y"], 300, false),
+                row("sha256:b", &["z"], 200, true),
+                row("sha256:c", &["p", "q"], 150, true),
+                row("sha256:d", &["r"], 150, false),
+            ],
+            4
+        )
+    );
+    assert_eq!(
+        page("x").await,
+        (vec![row("sha256:a", &["x", "y"], 100, false)], 1),
+        "filtered: ordered by the matching tag's push"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_image_pages() {
+    let (_dir, db) = sqlite().await;
+    image_pages(&db).await;
+}
+
+#[tokio::test]
+async fn postgres_image_pages() {
+    if let Some(db) = postgres().await {
+        image_pages(&db).await;
+    }
+}
+
 #[tokio::test]
 async fn sqlite_search() {
     let (_dir, db) = sqlite().await;

@@ -207,16 +207,24 @@ pub async fn images(
 ) -> Result<ImagePage, sqlx::Error> {
     let filter = filter.trim();
     let pattern = format!("%{}%", like_escape(filter));
-    let tag_filter = if filter.is_empty() {
-        ""
+    let (tag_filter, other_filter) = if filter.is_empty() {
+        ("", "")
     } else {
-        " AND tag LIKE $2 ESCAPE '\\'"
+        (" AND tag LIKE $2 ESCAPE '\\'", " AND o.tag LIKE $2 ESCAPE '\\'")
     };
     let offset = i64::from(page.max(1) - 1) * i64::from(TAGS_PAGE_SIZE);
+    // One row per image: the tag pushed last (the first tag by name among equals). Walked in
+    // push order on the (repository, pushed_at) index, each row checked against its image's
+    // other tags on the (repository, digest) index, so a page reads about its own rows instead
+    // of grouping every tag of the repository.
     let sql = format!(
-        "SELECT digest, MAX(pushed_at) AS pushed_at, MIN(push_estimated) AS estimated FROM tags \
-         WHERE repository = $1 AND attached_to IS NULL{tag_filter} \
-         GROUP BY digest ORDER BY MAX(pushed_at) DESC, digest ASC LIMIT {TAGS_PAGE_SIZE} OFFSET {offset}"
+        "SELECT t.digest, t.pushed_at FROM tags t \
+         WHERE t.repository = $1 AND t.attached_to IS NULL{} \
+         AND NOT EXISTS (SELECT 1 FROM tags o WHERE o.repository = t.repository AND o.digest = t.digest \
+         AND o.attached_to IS NULL{other_filter} \
+         AND (o.pushed_at > t.pushed_at OR (o.pushed_at = t.pushed_at AND o.tag < t.tag))) \
+         ORDER BY t.pushed_at DESC, t.digest ASC LIMIT {TAGS_PAGE_SIZE} OFFSET {offset}",
+        tag_filter.replace(" tag ", " t.tag ")
     );
     let count_sql =
         format!("SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL{tag_filter}");
@@ -253,7 +261,7 @@ pub async fn images(
         .join(", ");
 
     let tags_sql = format!(
-        "SELECT tag, digest, attached_to FROM tags WHERE repository = $1 \
+        "SELECT tag, digest, attached_to, push_estimated FROM tags WHERE repository = $1 \
          AND (digest IN ({placeholders}) OR attached_to IN ({placeholders})) ORDER BY tag"
     );
     let mut tags_query = sqlx::query(&tags_sql).bind(repository);
@@ -261,11 +269,17 @@ pub async fn images(
         tags_query = tags_query.bind(digest);
     }
     let mut tags_by_digest: HashMap<String, Vec<String>> = HashMap::new();
+    // An image's push time is estimated when every tag's is.
+    let mut estimated_by_digest: HashMap<String, bool> = HashMap::new();
     let mut attachments: HashMap<String, Vec<Attachment>> = HashMap::new();
     for row in tags_query.fetch_all(&db.pool).await? {
         let tag: String = row.try_get("tag")?;
         let digest: String = row.try_get("digest")?;
         let attached_to: Option<String> = row.try_get("attached_to")?;
+        if attached_to.is_none() {
+            let estimated = row.try_get::<i64, _>("push_estimated")? != 0;
+            *estimated_by_digest.entry(digest.clone()).or_insert(true) &= estimated;
+        }
         match attached_to {
             Some(target) => {
                 let kind = attachment_of(&tag).map(|(kind, _)| kind).unwrap_or("sig");
@@ -303,7 +317,7 @@ pub async fn images(
     for row in &groups {
         let digest: String = row.try_get("digest")?;
         let pushed_at_ms: i64 = row.try_get("pushed_at")?;
-        let estimated: i64 = row.try_get("estimated")?;
+        let estimated = estimated_by_digest.get(&digest).copied().unwrap_or(false);
         let manifest = manifests.get(&digest);
         if labels.is_empty() {
             if let Some(manifest) = manifest {
@@ -318,7 +332,7 @@ pub async fn images(
             size: manifest.map(|m| m.total_size).unwrap_or(0),
             created: manifest.and_then(|m| m.created.clone()),
             pushed_at_ms,
-            push_estimated: estimated != 0,
+            push_estimated: estimated,
             attachments: attachments.remove(&digest).unwrap_or_default(),
             digest,
         });
