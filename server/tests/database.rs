@@ -564,6 +564,38 @@ async fn image_pages(db: &Db) {
         (vec![row("sha256:a", &["x", "y"], 100, false)], 1),
         "filtered: ordered by the matching tag's push"
     );
+
+    // Pages in the older half are read from the oldest end: the same rows in the same order.
+    // 130 images, two by two pushed at the same time (ties go by digest); each has two tags.
+    let mut tx = db.begin_write().await.unwrap();
+    store::ensure_repository(&mut tx, "pages/many").await.unwrap();
+    let mut expected: Vec<(i64, String)> = Vec::new();
+    for i in 0..130i64 {
+        let digest = format!("sha256:{:03}", (i * 7) % 130);
+        let pushed = i / 2;
+        store::set_tag(&mut tx, "pages/many", &format!("t{i}"), &digest, pushed, false)
+            .await
+            .unwrap();
+        store::set_tag(&mut tx, "pages/many", &format!("old{i}"), &digest, pushed - 1000, false)
+            .await
+            .unwrap();
+        expected.push((pushed, digest));
+    }
+    tx.commit().await.unwrap();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let counts = app::backend::index::catalog_counts::CatalogCounts::default();
+    let mut seen = Vec::new();
+    for number in 1..=4 {
+        let page = queries::images(db, "pages/many", "", number, (&counts, 0))
+            .await
+            .unwrap();
+        assert_eq!(page.matching, 130);
+        seen.extend(page.images.into_iter().map(|i| (i.pushed_at_ms, i.digest)));
+    }
+    assert_eq!(
+        seen, expected,
+        "pages 1 to 3 (and an empty 4th) hold every image once, in order"
+    );
 }
 
 #[tokio::test]

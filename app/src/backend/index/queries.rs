@@ -212,38 +212,52 @@ pub async fn images(
     } else {
         (" AND tag LIKE $2 ESCAPE '\\'", " AND o.tag LIKE $2 ESCAPE '\\'")
     };
-    let offset = i64::from(page.max(1) - 1) * i64::from(TAGS_PAGE_SIZE);
+    let count_sql =
+        format!("SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL{tag_filter}");
+    let count_key = catalog_counts::key(&count_sql, &[repository.to_string(), pattern.clone()]);
+    let matching = match counts.get(&count_key, generation) {
+        Some(Counted::Count(n)) => n,
+        _ => {
+            let mut count_query = sqlx::query_scalar::<_, i64>(&count_sql).bind(repository);
+            if !filter.is_empty() {
+                count_query = count_query.bind(&pattern);
+            }
+            let n = count_query.fetch_one(&db.pool).await?;
+            counts.put(count_key, generation, Counted::Count(n));
+            n
+        }
+    };
     // One row per image: the tag pushed last (the first tag by name among equals). Walked in
     // push order on the (repository, pushed_at) index, each row checked against its image's
     // other tags on the (repository, digest) index, so a page reads about its own rows instead
-    // of grouping every tag of the repository.
+    // of grouping every tag of the repository. A page in the older half is walked to from the
+    // oldest end, the shorter way, and turned around.
+    let page_size = i64::from(TAGS_PAGE_SIZE);
+    let start = i64::from(page.max(1) - 1) * page_size;
+    let end = (start + page_size).min(matching);
+    let from_oldest = end > start && matching - end < start;
+    let (order, limit, offset) = if from_oldest {
+        ("t.pushed_at ASC, t.digest DESC", end - start, matching - end)
+    } else {
+        ("t.pushed_at DESC, t.digest ASC", page_size, start)
+    };
     let sql = format!(
         "SELECT t.digest, t.pushed_at FROM tags t \
          WHERE t.repository = $1 AND t.attached_to IS NULL{} \
          AND NOT EXISTS (SELECT 1 FROM tags o WHERE o.repository = t.repository AND o.digest = t.digest \
          AND o.attached_to IS NULL{other_filter} \
          AND (o.pushed_at > t.pushed_at OR (o.pushed_at = t.pushed_at AND o.tag < t.tag))) \
-         ORDER BY t.pushed_at DESC, t.digest ASC LIMIT {TAGS_PAGE_SIZE} OFFSET {offset}",
+         ORDER BY {order} LIMIT {limit} OFFSET {offset}",
         tag_filter.replace(" tag ", " t.tag ")
     );
-    let count_sql =
-        format!("SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL{tag_filter}");
     let mut groups_query = sqlx::query(&sql).bind(repository);
-    let mut count_query = sqlx::query_scalar::<_, i64>(&count_sql).bind(repository);
     if !filter.is_empty() {
         groups_query = groups_query.bind(&pattern);
-        count_query = count_query.bind(&pattern);
     }
-    let groups = groups_query.fetch_all(&db.pool).await?;
-    let count_key = catalog_counts::key(&count_sql, &[repository.to_string(), pattern.clone()]);
-    let matching = match counts.get(&count_key, generation) {
-        Some(Counted::Count(n)) => n,
-        _ => {
-            let n = count_query.fetch_one(&db.pool).await?;
-            counts.put(count_key, generation, Counted::Count(n));
-            n
-        }
-    };
+    let mut groups = groups_query.fetch_all(&db.pool).await?;
+    if from_oldest {
+        groups.reverse();
+    }
     let digests: Vec<String> = groups
         .iter()
         .map(|row| row.try_get("digest"))
