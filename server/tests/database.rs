@@ -598,6 +598,74 @@ async fn image_pages(db: &Db) {
     );
 }
 
+/// Catalog pages past the first (names found on the sort's index, then their rows) hold every
+/// repository once, in the order of each sort, ties by name.
+async fn catalog_pages(db: &Db) {
+    use app::backend::index::{queries, store};
+    use app::model::{CatalogQuery, CatalogSort};
+    let mut tx = db.begin_write().await.unwrap();
+    let mut rows = Vec::new();
+    for i in 0..120i64 {
+        let name = format!("deep/r{:03}", (i * 43) % 120);
+        store::ensure_repository(&mut tx, &name).await.unwrap();
+        let (tags, size, pushed) = (i % 7, (i * 37) % 101, i % 13);
+        sqlx::query("UPDATE repositories SET tag_count = $1, size_bytes = $2, last_push_at = $3 WHERE name = $4")
+            .bind(tags)
+            .bind(size)
+            .bind(pushed)
+            .bind(&name)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        rows.push((name, tags, size, pushed));
+    }
+    tx.commit().await.unwrap();
+    let key = |sort: CatalogSort, row: &(String, i64, i64, i64)| match sort {
+        CatalogSort::Name => 0,
+        CatalogSort::Tags => row.1,
+        CatalogSort::Size => row.2,
+        CatalogSort::LastPush => row.3,
+    };
+    for sort in [
+        CatalogSort::Name,
+        CatalogSort::Tags,
+        CatalogSort::Size,
+        CatalogSort::LastPush,
+    ] {
+        let mut expected = rows.clone();
+        expected.sort_by(|a, b| key(sort, b).cmp(&key(sort, a)).then(a.0.cmp(&b.0)));
+        let expected: Vec<String> = expected.into_iter().map(|r| r.0).collect();
+        let mut seen = Vec::new();
+        for page in 1..=4 {
+            let query = CatalogQuery {
+                search: String::new(),
+                sort,
+                namespace: "deep".into(),
+                page,
+            };
+            let found = queries::catalog(db, &query, &Visibility::All, "h", (&Default::default(), 0))
+                .await
+                .unwrap();
+            assert_eq!(found.matching, 120);
+            seen.extend(found.repositories.into_iter().map(|r| r.name));
+        }
+        assert_eq!(seen, expected, "{sort:?}: pages 1 to 3 (and an empty 4th)");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_catalog_pages() {
+    let (_dir, db) = sqlite().await;
+    catalog_pages(&db).await;
+}
+
+#[tokio::test]
+async fn postgres_catalog_pages() {
+    if let Some(db) = postgres().await {
+        catalog_pages(&db).await;
+    }
+}
+
 #[tokio::test]
 async fn sqlite_image_pages() {
     let (_dir, db) = sqlite().await;

@@ -83,10 +83,20 @@ pub async fn catalog(
     };
     let page = query.page.max(1);
     let offset = i64::from(page - 1) * i64::from(CATALOG_PAGE_SIZE);
-    let sql = format!(
-        "SELECT name, tag_count, size_bytes, last_push_at FROM repositories {filter} ORDER BY {order} \
-         LIMIT {CATALOG_PAGE_SIZE} OFFSET {offset}"
-    );
+    let sql = if offset == 0 {
+        format!(
+            "SELECT name, tag_count, size_bytes, last_push_at FROM repositories {filter} ORDER BY {order} \
+             LIMIT {CATALOG_PAGE_SIZE}"
+        )
+    } else {
+        // A deep page: the rows skipped are walked on the sort's index alone (every sort index
+        // ends with the name), and only the page's own rows are read.
+        format!(
+            "SELECT name, tag_count, size_bytes, last_push_at FROM repositories WHERE name IN \
+             (SELECT name FROM repositories {filter} ORDER BY {order} LIMIT {CATALOG_PAGE_SIZE} OFFSET {offset}) \
+             ORDER BY {order}"
+        )
+    };
     let mut rows_query = sqlx::query(&sql);
     for param in &params {
         rows_query = rows_query.bind(param);
