@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::SyncStatus;
+use crate::model::{ReconcileProgress, SyncStatus};
 
 #[derive(Clone, Copy)]
 pub struct LiveUpdates {
@@ -43,6 +43,17 @@ pub fn use_live_sync() -> Signal<Option<SyncStatus>> {
         Some(live) => live.sync.into(),
         None => Signal::derive(|| None),
     }
+}
+
+/// The reconcile's progress: live when the stream has sent some, else `initial` (what the page
+/// was rendered with).
+pub fn use_live_reconcile(initial: ReconcileProgress) -> Signal<ReconcileProgress> {
+    let live = use_live_sync();
+    Signal::derive(move || {
+        live.get()
+            .map(|status| status.reconcile)
+            .unwrap_or_else(|| initial.clone())
+    })
 }
 
 /// Bumped when webhook deliveries were attempted (0 forever when no provider is above).

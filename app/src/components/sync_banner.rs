@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::format::{count, grouped};
-use crate::components::live::use_live_sync;
+use crate::components::live::use_live_reconcile;
 use crate::model::{ReconcileProgress, SyncStatus};
 
 /// The banner on index pages when the registry does not answer: the data may be stale.
@@ -26,14 +26,9 @@ pub fn StaleBanner(status: SyncStatus) -> impl IntoView {
 /// (the catalog), when the pages are still filling.
 #[component]
 pub fn IndexingProgress(initial: ReconcileProgress, #[prop(optional)] every_run: bool) -> impl IntoView {
-    let live = use_live_sync();
-    let progress = move || {
-        live.get()
-            .map(|status| status.reconcile)
-            .unwrap_or_else(|| initial.clone())
-    };
+    let progress = use_live_reconcile(initial);
     move || {
-        let progress = progress();
+        let progress = progress.get();
         (progress.running && (every_run || progress.first_index)).then(|| {
             let (done, total) = if progress.index_ready_at_ms.is_some() {
                 (progress.details_done, progress.details_total)

@@ -13,6 +13,7 @@ use crate::api::access::{
     RemoveAssignment, ResetPassword, RevokeToken, SetRobotEnabled, SetUserDisabled, TeamMember,
 };
 use crate::api::sso::SetTeamGroup;
+use crate::components::confirm_form::ConfirmForm;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::format::{count, ms_to_display};
 use crate::components::new_secret::NewSecretPanel;
@@ -263,15 +264,8 @@ fn AssignmentRow(assignment: AssignmentView, remove: ServerAction<RemoveAssignme
             <td>{assignment.role.clone()}</td>
             <td><code>{scope.clone()}</code></td>
             <td>
-                <details class="confirm">
-                    <summary aria-label=label.clone()>"Remove…"</summary>
-                    <ActionForm action=remove attr:class="inline">
-                        <input type="hidden" name="id" value=assignment.id.clone()/>
-                        <span>{format!("{who} loses {} in {scope}.", assignment.role)}</span>
-                        " "
-                        <button type="submit" class="danger">"Remove"</button>
-                    </ActionForm>
-                </details>
+                <ConfirmForm summary="Remove…" summary_label=label action=remove id=assignment.id.clone()
+                    warning=format!("{who} loses {} in {scope}.", assignment.role) button="Remove"/>
             </td>
         </tr>
     }
@@ -344,15 +338,9 @@ fn UserRow(user: UserView, actions: Actions) -> impl IntoView {
                     <input type="hidden" name="disabled" value=(!disabled).to_string()/>
                     <button type="submit">{toggle_label}</button>
                 </ActionForm>
-                <details class="confirm">
-                    <summary>"Reset password…"</summary>
-                    <ActionForm action=actions.reset_password attr:class="inline">
-                        <input type="hidden" name="id" value=reset_id/>
-                        <span>"A new password is generated and shown once; the old one and the user's refresh tokens stop working."</span>
-                        " "
-                        <button type="submit" class="danger">{reset_label}</button>
-                    </ActionForm>
-                </details>
+                <ConfirmForm summary="Reset password…" action=actions.reset_password id=reset_id
+                    warning="A new password is generated and shown once; the old one and the user's refresh tokens stop working."
+                    button=reset_label/>
             </td>
         </tr>
     }
@@ -467,15 +455,8 @@ fn TeamCard(team: TeamView, actions: Actions) -> impl IntoView {
                 <label>"Add member" <input type="text" name="username" required maxlength="64"/></label>
                 <button type="submit">"Add"</button>
             </ActionForm>
-            <details class="confirm">
-                <summary>"Delete team…"</summary>
-                <ActionForm action=actions.delete_team attr:class="inline">
-                    <input type="hidden" name="id" value=id/>
-                    <span>"Its members lose the roles given to the team."</span>
-                    " "
-                    <button type="submit" class="danger">{delete_label}</button>
-                </ActionForm>
-            </details>
+            <ConfirmForm summary="Delete team…" action=actions.delete_team id=id
+                warning="Its members lose the roles given to the team." button=delete_label/>
         </div>
     }
 }
@@ -579,24 +560,11 @@ fn RobotRow(robot: RobotView, actions: Actions, now: i64) -> impl IntoView {
                     <input type="hidden" name="enabled" value=(!robot.enabled).to_string()/>
                     <button type="submit">{toggle_label}</button>
                 </ActionForm>
-                <details class="confirm">
-                    <summary>"Regenerate…"</summary>
-                    <ActionForm action=actions.regenerate_robot attr:class="inline">
-                        <input type="hidden" name="id" value=regenerate_id/>
-                        <span>"The current secret stops working at once: update every place that uses it."</span>
-                        " "
-                        <button type="submit" class="danger">{regenerate_label}</button>
-                    </ActionForm>
-                </details>
-                <details class="confirm">
-                    <summary>"Delete…"</summary>
-                    <ActionForm action=actions.delete_robot attr:class="inline">
-                        <input type="hidden" name="id" value=delete_id/>
-                        <span>"Its roles go with it."</span>
-                        " "
-                        <button type="submit" class="danger">{delete_label}</button>
-                    </ActionForm>
-                </details>
+                <ConfirmForm summary="Regenerate…" action=actions.regenerate_robot id=regenerate_id
+                    warning="The current secret stops working at once: update every place that uses it."
+                    button=regenerate_label/>
+                <ConfirmForm summary="Delete…" action=actions.delete_robot id=delete_id
+                    warning="Its roles go with it." button=delete_label/>
             </td>
         </tr>
     }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::access::{profile, ChangePassword, CreateToken, RevokeToken};
+use crate::components::confirm_form::ConfirmForm;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::format::ms_to_display;
@@ -132,15 +133,8 @@ pub fn TokenRow(
             <td class="time">{token.expires_at_ms.map(ms_to_display).unwrap_or_else(|| "never".into())}</td>
             <td class="time">{token.last_used_at_ms.map(ms_to_display).unwrap_or_else(|| "never".into())}</td>
             <td>
-                <details class="confirm">
-                    <summary>"Revoke…"</summary>
-                    <ActionForm action=revoke attr:class="inline">
-                        <input type="hidden" name="id" value=token.id.clone()/>
-                        <span>"Clients using it are refused at once."</span>
-                        " "
-                        <button type="submit" class="danger">{revoke_label}</button>
-                    </ActionForm>
-                </details>
+                <ConfirmForm summary="Revoke…" action=revoke id=token.id.clone()
+                    warning="Clients using it are refused at once." button=revoke_label/>
             </td>
         </tr>
     }

@@ -88,13 +88,11 @@ fn SettingsBody(view_data: SettingsView, resync: ServerAction<Resync>) -> impl I
 /// The running reconcile's progress (live), or how the last one ended.
 #[component]
 fn ReconcileState(progress: ReconcileProgress) -> impl IntoView {
-    let live = crate::components::live::use_live_sync();
-    let initial = progress.clone();
-    let current = move || live.get().map(|s| s.reconcile).unwrap_or_else(|| initial.clone());
+    let current = crate::components::live::use_live_reconcile(progress.clone());
     view! {
         <IndexingProgress initial=progress every_run=true/>
         {move || {
-            let progress = current();
+            let progress = current.get();
             (!progress.running).then(|| view! { <LastReconcile progress/> })
         }}
     }

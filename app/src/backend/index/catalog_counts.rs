@@ -6,6 +6,7 @@
 //! [`SyncHub::repository_changed`]: crate::backend::sync::hub::SyncHub::repository_changed
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,20 @@ impl CatalogCounts {
             .map(|entry| entry.value.clone())
     }
 
+    /// The value kept for `key` at `generation`, or the one `count` finds (then kept).
+    pub async fn get_or_count<T, E, F>(&self, key: String, generation: u64, count: F) -> Result<T, E>
+    where
+        T: CountedValue,
+        F: Future<Output = Result<T, E>>,
+    {
+        if let Some(value) = self.get(&key, generation).and_then(T::unwrap) {
+            return Ok(value);
+        }
+        let value = count.await?;
+        self.put(key, generation, value.clone().wrap());
+        Ok(value)
+    }
+
     pub fn put(&self, key: String, generation: u64, value: Counted) {
         let mut entries = self.entries.lock().expect("catalog counts lock");
         if entries.len() >= MAX_ENTRIES {
@@ -59,6 +74,36 @@ impl CatalogCounts {
                 value,
             },
         );
+    }
+}
+
+/// A value the cache holds: a count or a namespace list.
+pub trait CountedValue: Clone + Sized {
+    fn wrap(self) -> Counted;
+    fn unwrap(counted: Counted) -> Option<Self>;
+}
+
+impl CountedValue for i64 {
+    fn wrap(self) -> Counted {
+        Counted::Count(self)
+    }
+    fn unwrap(counted: Counted) -> Option<Self> {
+        match counted {
+            Counted::Count(n) => Some(n),
+            Counted::Namespaces(_) => None,
+        }
+    }
+}
+
+impl CountedValue for Vec<NamespaceCount> {
+    fn wrap(self) -> Counted {
+        Counted::Namespaces(self)
+    }
+    fn unwrap(counted: Counted) -> Option<Self> {
+        match counted {
+            Counted::Namespaces(namespaces) => Some(namespaces),
+            Counted::Count(_) => None,
+        }
     }
 }
 
@@ -85,6 +130,21 @@ mod tests {
         assert_eq!(counts.get(&k, 1), Some(Counted::Count(7)));
         assert_eq!(counts.get(&k, 2), None);
         assert_eq!(counts.get(&key("SELECT COUNT(*)", &["b".into()]), 1), None);
+    }
+
+    #[tokio::test]
+    async fn get_or_count_counts_once_per_generation() {
+        let counts = CatalogCounts::default();
+        let k = key("SELECT COUNT(*)", &[]);
+        let first: Result<i64, ()> = counts.get_or_count(k.clone(), 1, async { Ok(3) }).await;
+        assert_eq!(first, Ok(3));
+        let kept: Result<i64, ()> = counts.get_or_count(k.clone(), 1, async { Ok(99) }).await;
+        assert_eq!(kept, Ok(3), "the kept count is used within the generation");
+        let next: Result<i64, ()> = counts.get_or_count(k.clone(), 2, async { Ok(4) }).await;
+        assert_eq!(next, Ok(4));
+        let failed: Result<i64, &str> = counts.get_or_count(key("other", &[]), 2, async { Err("down") }).await;
+        assert_eq!(failed, Err("down"));
+        assert_eq!(counts.get(&key("other", &[]), 2), None, "a failed count is not kept");
     }
 
     #[test]

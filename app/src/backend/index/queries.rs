@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
 
-use super::catalog_counts::{self, CatalogCounts, Counted};
+use super::catalog_counts::{self, CatalogCounts};
 use super::labels::well_known_labels;
 use super::parse::attachment_of;
 use super::search_index;
@@ -121,18 +121,13 @@ pub async fn catalog(
         let sql = format!("SELECT COUNT(*) AS n FROM repositories {filter}");
         let key = catalog_counts::key(&sql, params);
         let params = params.to_vec();
-        async move {
-            if let Some(Counted::Count(n)) = counts.get(&key, generation) {
-                return Ok::<i64, sqlx::Error>(n);
-            }
+        counts.get_or_count(key, generation, async move {
             let mut query = sqlx::query(&sql);
             for param in &params {
                 query = query.bind(param);
             }
-            let n: i64 = query.fetch_one(&db.pool).await?.try_get("n")?;
-            counts.put(key, generation, Counted::Count(n));
-            Ok(n)
-        }
+            query.fetch_one(&db.pool).await?.try_get::<i64, _>("n")
+        })
     };
     let matching = count(&filter, &params).await?;
     let total = if params.len() == visible_params.len() {
@@ -146,14 +141,13 @@ pub async fn catalog(
         visible_filter.replacen("WHERE", "AND", 1)
     );
     let namespace_key = catalog_counts::key(&namespace_sql, &visible_params);
-    let namespaces = match counts.get(&namespace_key, generation) {
-        Some(Counted::Namespaces(namespaces)) => namespaces,
-        _ => {
+    let namespaces = counts
+        .get_or_count(namespace_key, generation, async {
             let mut namespace_query = sqlx::query(&namespace_sql);
             for param in &visible_params {
                 namespace_query = namespace_query.bind(param);
             }
-            let namespaces = namespace_query
+            namespace_query
                 .fetch_all(&db.pool)
                 .await?
                 .iter()
@@ -163,11 +157,9 @@ pub async fn catalog(
                         repositories: row.try_get("n")?,
                     })
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            counts.put(namespace_key, generation, Counted::Namespaces(namespaces.clone()));
-            namespaces
-        }
-    };
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        })
+        .await?;
     Ok(CatalogRows {
         repositories,
         matching,
@@ -217,26 +209,28 @@ pub async fn images(
 ) -> Result<ImagePage, sqlx::Error> {
     let filter = filter.trim();
     let pattern = format!("%{}%", like_escape(filter));
-    let (tag_filter, other_filter) = if filter.is_empty() {
-        ("", "")
-    } else {
-        (" AND tag LIKE $2 ESCAPE '\\'", " AND o.tag LIKE $2 ESCAPE '\\'")
+    // The filter on the tag column `column` (bound as $2), or nothing.
+    let tag_filter = |column: &str| {
+        if filter.is_empty() {
+            String::new()
+        } else {
+            format!(" AND {column} LIKE $2 ESCAPE '\\'")
+        }
     };
-    let count_sql =
-        format!("SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL{tag_filter}");
+    let count_sql = format!(
+        "SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL{}",
+        tag_filter("tag")
+    );
     let count_key = catalog_counts::key(&count_sql, &[repository.to_string(), pattern.clone()]);
-    let matching = match counts.get(&count_key, generation) {
-        Some(Counted::Count(n)) => n,
-        _ => {
+    let matching = counts
+        .get_or_count(count_key, generation, async {
             let mut count_query = sqlx::query_scalar::<_, i64>(&count_sql).bind(repository);
             if !filter.is_empty() {
                 count_query = count_query.bind(&pattern);
             }
-            let n = count_query.fetch_one(&db.pool).await?;
-            counts.put(count_key, generation, Counted::Count(n));
-            n
-        }
-    };
+            count_query.fetch_one(&db.pool).await
+        })
+        .await?;
     // One row per image: the tag pushed last (the first tag by name among equals). Walked in
     // push order on the (repository, pushed_at) index, each row checked against its image's
     // other tags on the (repository, digest) index, so a page reads about its own rows instead
@@ -255,10 +249,11 @@ pub async fn images(
         "SELECT t.digest, t.pushed_at FROM tags t \
          WHERE t.repository = $1 AND t.attached_to IS NULL{} \
          AND NOT EXISTS (SELECT 1 FROM tags o WHERE o.repository = t.repository AND o.digest = t.digest \
-         AND o.attached_to IS NULL{other_filter} \
+         AND o.attached_to IS NULL{} \
          AND (o.pushed_at > t.pushed_at OR (o.pushed_at = t.pushed_at AND o.tag < t.tag))) \
          ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-        tag_filter.replace(" tag ", " t.tag ")
+        tag_filter("t.tag"),
+        tag_filter("o.tag")
     );
     let mut groups_query = sqlx::query(&sql).bind(repository);
     if !filter.is_empty() {
