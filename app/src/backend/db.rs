@@ -133,12 +133,6 @@ impl Db {
                         // reconcile restores), so indexing thousands of tags stays fast.
                         conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
                             .await?;
-                    } else if let Err(err) = conn.execute("SET plan_cache_mode = force_custom_plan").await {
-                        // Prepared statements are planned for their actual parameters: a generic
-                        // plan (chosen after five runs) does not know that one repository holds
-                        // 10,000 tags and another 10, and read a large one's page 100 times
-                        // slower. PostgreSQL before 12 lacks the setting and keeps its default.
-                        tracing::debug!(error = %err, "cannot set plan_cache_mode");
                     }
                     Ok(())
                 })

@@ -3,19 +3,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::catalog_counts::{self, CatalogCounts};
+use super::catalog_counts::{self, CatalogCounts, CountedValue};
 use super::labels::well_known_labels;
 use super::parse::attachment_of;
 use super::search_index;
 use super::store::{self, ManifestRecord};
 use crate::backend::access::Visibility;
-use crate::backend::db::Db;
+use crate::backend::db::{Db, DbKind};
 use crate::model::{Attachment, CatalogQuery, CatalogSort, ImageRow, NamespaceCount, RepositoryRow};
 
 pub const CATALOG_PAGE_SIZE: u32 = 50;
 pub const TAGS_PAGE_SIZE: u32 = 50;
+/// A PostgreSQL search with at most this many matches sorts them itself (see [`catalog`]).
+const SORTED_MATCHES: i64 = 20_000;
 
 /// `LIKE` pattern for a literal text (`%`, `_` and `\` escaped; used with `ESCAPE '\'`).
 pub fn like_escape(text: &str) -> String {
@@ -97,43 +100,75 @@ pub async fn catalog(
              ORDER BY {order}"
         )
     };
-    let mut rows_query = sqlx::query(&sql);
-    for param in &params {
-        rows_query = rows_query.bind(param);
+    let count_sql = |filter: &str| format!("SELECT COUNT(*) AS n FROM repositories {filter}");
+    let matching_key = catalog_counts::key(&count_sql(&filter), &params);
+    // PostgreSQL searches: the matches are found through the trigram index and, when there are
+    // at most SORTED_MATCHES of them, sorted in memory; one scan gives the page and the count.
+    // Left to itself the planner walks the sort's index and filters every name on the way,
+    // and matches cluster: the 50 names after "team-042/" start 42,000 names in.
+    let mut sorted_matches = None;
+    if db.kind == DbKind::Postgres && !search.is_empty() {
+        let known = counts.get(&matching_key, generation).and_then(i64::unwrap);
+        if known.is_none_or(|n| n <= SORTED_MATCHES) {
+            let sql = format!(
+                "WITH matches AS MATERIALIZED (SELECT name, tag_count, size_bytes, last_push_at FROM repositories \
+                 {filter} LIMIT {}) SELECT name, tag_count, size_bytes, last_push_at, COUNT(*) OVER () AS matching \
+                 FROM matches ORDER BY {order} LIMIT {CATALOG_PAGE_SIZE} OFFSET {offset}",
+                SORTED_MATCHES + 1
+            );
+            let rows = planned_each_time(bound(&sql, &params)).fetch_all(&db.pool).await?;
+            // An empty page (past the end) tells no count: the usual queries answer it.
+            if let Some(first) = rows.first() {
+                let n: i64 = first.try_get("matching")?;
+                if n <= SORTED_MATCHES {
+                    counts.put(matching_key.clone(), generation, n.wrap());
+                    sorted_matches = Some(
+                        rows.iter()
+                            .map(|row| repository_row(row, registry_host))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    );
+                }
+            }
+        }
     }
-    let rows = rows_query.fetch_all(&db.pool).await?;
-    let repositories = rows
-        .iter()
-        .map(|row| {
-            let name: String = row.try_get("name")?;
-            let last_push: i64 = row.try_get("last_push_at")?;
-            Ok(RepositoryRow {
-                reference: format!("{registry_host}/{name}"),
-                name,
-                tag_count: row.try_get("tag_count")?,
-                size_bytes: row.try_get("size_bytes")?,
-                last_push_at_ms: (last_push > 0).then_some(last_push),
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-
+    // The page's rows, its counts and the namespaces are read at the same time, each on its own
+    // pooled connection: a new search's count waits for no one.
+    let rows = async {
+        if let Some(rows) = sorted_matches {
+            return Ok(rows);
+        }
+        let query = bound(&sql, &params);
+        let query = if search.is_empty() {
+            query
+        } else {
+            planned_each_time(query)
+        };
+        query
+            .fetch_all(&db.pool)
+            .await?
+            .iter()
+            .map(|row| repository_row(row, registry_host))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+    };
     let count = |filter: &str, params: &[String]| {
-        let sql = format!("SELECT COUNT(*) AS n FROM repositories {filter}");
+        let sql = count_sql(filter);
         let key = catalog_counts::key(&sql, params);
         let params = params.to_vec();
+        let searching = !search.is_empty();
         counts.get_or_count(key, generation, async move {
-            let mut query = sqlx::query(&sql);
-            for param in &params {
-                query = query.bind(param);
-            }
+            let query = bound(&sql, &params);
+            let query = if searching { planned_each_time(query) } else { query };
             query.fetch_one(&db.pool).await?.try_get::<i64, _>("n")
         })
     };
-    let matching = count(&filter, &params).await?;
-    let total = if params.len() == visible_params.len() {
-        matching
-    } else {
-        count(&visible_filter, &visible_params).await?
+    let matching = count(&filter, &params);
+    let filtered = params.len() != visible_params.len();
+    let total = async {
+        if filtered {
+            count(&visible_filter, &visible_params).await.map(Some)
+        } else {
+            Ok(None)
+        }
     };
     let namespace_sql = format!(
         "SELECT namespace, COUNT(*) AS n FROM repositories WHERE namespace <> '' {} \
@@ -141,30 +176,57 @@ pub async fn catalog(
         visible_filter.replacen("WHERE", "AND", 1)
     );
     let namespace_key = catalog_counts::key(&namespace_sql, &visible_params);
-    let namespaces = counts
-        .get_or_count(namespace_key, generation, async {
-            let mut namespace_query = sqlx::query(&namespace_sql);
-            for param in &visible_params {
-                namespace_query = namespace_query.bind(param);
-            }
-            namespace_query
-                .fetch_all(&db.pool)
-                .await?
-                .iter()
-                .map(|row| {
-                    Ok(NamespaceCount {
-                        namespace: row.try_get("namespace")?,
-                        repositories: row.try_get("n")?,
-                    })
+    let namespaces = counts.get_or_count(namespace_key, generation, async {
+        let mut namespace_query = sqlx::query(&namespace_sql);
+        for param in &visible_params {
+            namespace_query = namespace_query.bind(param);
+        }
+        namespace_query
+            .fetch_all(&db.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(NamespaceCount {
+                    namespace: row.try_get("namespace")?,
+                    repositories: row.try_get("n")?,
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-        })
-        .await?;
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+    });
+    let (repositories, matching, total, namespaces) = tokio::try_join!(rows, matching, total, namespaces)?;
     Ok(CatalogRows {
         repositories,
         matching,
-        total,
+        total: total.unwrap_or(matching),
         namespaces,
+    })
+}
+
+/// `sql` with `params` bound in order.
+fn bound<'q>(sql: &'q str, params: &'q [String]) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    params.iter().fold(sqlx::query(sql), |query, param| query.bind(param))
+}
+
+/// A statement whose best plan depends on its parameters (a search text, a repository with 10
+/// or 10,000 tags): not kept prepared, so PostgreSQL plans it for the values at hand every time
+/// instead of settling on a generic plan after five runs (measured: 55 ms instead of 0.6 ms
+/// for the first page of a 10,000-tag repository). Every other statement keeps its plan.
+fn planned_each_time<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query.persistent(false)
+}
+
+/// A catalog row as the page shows it.
+fn repository_row(row: &AnyRow, registry_host: &str) -> Result<RepositoryRow, sqlx::Error> {
+    let name: String = row.try_get("name")?;
+    let last_push: i64 = row.try_get("last_push_at")?;
+    Ok(RepositoryRow {
+        reference: format!("{registry_host}/{name}"),
+        name,
+        tag_count: row.try_get("tag_count")?,
+        size_bytes: row.try_get("size_bytes")?,
+        last_push_at_ms: (last_push > 0).then_some(last_push),
     })
 }
 
@@ -224,7 +286,9 @@ pub async fn images(
     let count_key = catalog_counts::key(&count_sql, &[repository.to_string(), pattern.clone()]);
     let matching = counts
         .get_or_count(count_key, generation, async {
-            let mut count_query = sqlx::query_scalar::<_, i64>(&count_sql).bind(repository);
+            let mut count_query = sqlx::query_scalar::<_, i64>(&count_sql)
+                .persistent(false)
+                .bind(repository);
             if !filter.is_empty() {
                 count_query = count_query.bind(&pattern);
             }
@@ -255,7 +319,7 @@ pub async fn images(
         tag_filter("t.tag"),
         tag_filter("o.tag")
     );
-    let mut groups_query = sqlx::query(&sql).bind(repository);
+    let mut groups_query = planned_each_time(sqlx::query(&sql)).bind(repository);
     if !filter.is_empty() {
         groups_query = groups_query.bind(&pattern);
     }
