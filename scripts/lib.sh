@@ -120,7 +120,7 @@ leptos_build() {
     info "the build is up to date"
     return 0
   fi
-  (cd "$ROOT" && cargo leptos build --release) || return
+  (cd "$ROOT" && cargo leptos build --release --split) || return
   local f
   for f in "$SITE_ROOT"/pkg/*.wasm "$SITE_ROOT"/pkg/*.js "$SITE_ROOT"/pkg/*.css; do
     [[ -f "$f" ]] || continue

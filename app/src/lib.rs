@@ -12,18 +12,16 @@ pub mod backend;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 use crate::api::auth::{who_am_i, Login, Logout};
 use crate::components::live::provide_live_updates;
 use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
-use crate::pages::{access::AccessPage, audit::AuditLogPage, profile::ProfilePage};
-use crate::pages::{
-    catalog::CatalogPage, events::EventsPage, login::LoginPage, not_found::NotFound, reference::ReferencePage,
-    settings::SettingsPage,
+use crate::pages::on_demand::{
+    AccessRoute, AuditRoute, DeliveryRoute, EventsRoute, ProfileRoute, SettingsRoute, WebhookRoute, WebhooksRoute,
 };
-use crate::pages::{delivery::DeliveryPage, webhook::WebhookPage, webhooks::WebhooksPage};
+use crate::pages::{catalog::CatalogPage, login::LoginPage, not_found::NotFound, reference::ReferencePage};
 
 /// The HTML document around the app (server side only renders it).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -73,15 +71,15 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=CatalogPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/events") view=EventsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
-                    <Route path=path!("/webhooks/:id") view=WebhookPage ssr=SsrMode::Async/>
-                    <Route path=path!("/webhooks/:id/deliveries/:delivery") view=DeliveryPage ssr=SsrMode::Async/>
-                    <Route path=path!("/access") view=AccessPage ssr=SsrMode::Async/>
-                    <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=AuditLogPage ssr=SsrMode::Async/>
+                    <Route path=path!("/events") view={Lazy::<EventsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks") view={Lazy::<WebhooksRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks/:id") view={Lazy::<WebhookRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks/:id/deliveries/:delivery") view={Lazy::<DeliveryRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/access") view={Lazy::<AccessRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view={Lazy::<ProfileRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/r/*path") view=ReferencePage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -10,6 +10,7 @@ pub mod events;
 pub mod login;
 pub mod manifest;
 pub mod not_found;
+pub mod on_demand;
 pub mod profile;
 pub mod reference;
 pub mod repository;

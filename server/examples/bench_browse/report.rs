@@ -184,7 +184,7 @@ fn header(md: &mut String, args: &ReportArgs) {
     let commit = std::fs::read_to_string(args.dir.join("commit")).unwrap_or_default();
     let _ = writeln!(
         md,
-        "- Code: commit `{}`, release build (`cargo leptos build --release`); database SQLite (the default)",
+        "- Code: commit `{}`, release build (`cargo leptos build --release --split`); database SQLite (the default)",
         if commit.trim().is_empty() {
             "unknown"
         } else {

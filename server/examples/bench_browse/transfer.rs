@@ -34,7 +34,16 @@ pub async fn run(args: TransferArgs) -> Result<(), String> {
     if page.status != 200 {
         return Err(format!("/ answered {}", page.status));
     }
-    let assets = asset_paths(&page.text());
+    let mut assets = asset_paths(&page.text());
+    // The modules the page's scripts import statically load with them (the wasm split's loader).
+    for script in assets.clone().iter().filter(|a| a.ends_with(".js")) {
+        let answer = session.get(script, None).await?;
+        for import in static_imports(script, &answer.text()) {
+            if !assets.contains(&import) {
+                assets.push(import);
+            }
+        }
+    }
     if !assets.iter().any(|a| a.ends_with(".wasm")) || !assets.iter().any(|a| a.ends_with(".js")) {
         return Err(format!(
             "the catalog page references no wasm or no JS under /pkg/: {assets:?}"
@@ -81,6 +90,33 @@ fn asset_paths(html: &str) -> Vec<String> {
     paths
 }
 
+/// The paths of the modules `js` (served at `script`) imports statically with a relative
+/// path (`import … from "./x.js"` or `import "./x.js"`), minified or not; dynamic `import()`
+/// calls load later and are left out.
+fn static_imports(script: &str, js: &str) -> Vec<String> {
+    let dir = &script[..script.rfind('/').map_or(0, |i| i + 1)];
+    let mut imports = Vec::new();
+    for keyword in ["from", "import"] {
+        for (start, _) in js.match_indices(keyword) {
+            let rest = js[start + keyword.len()..].trim_start();
+            let Some(quote) = rest.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+                continue;
+            };
+            let Some(end) = rest[1..].find(quote) else {
+                continue;
+            };
+            let Some(relative) = rest[1..1 + end].strip_prefix("./") else {
+                continue;
+            };
+            let path = format!("{dir}{relative}");
+            if path.ends_with(".js") && !imports.contains(&path) {
+                imports.push(path);
+            }
+        }
+    }
+    imports
+}
+
 async fn sizes(session: &Session, path: &str) -> Result<Sizes, String> {
     let fetch = |encoding: Option<&'static str>| async move {
         let answer = session.get(path, encoding).await?;
@@ -106,7 +142,17 @@ async fn sizes(session: &Session, path: &str) -> Result<Sizes, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::asset_paths;
+    use super::{asset_paths, static_imports};
+
+    #[test]
+    fn follows_static_imports_only() {
+        let js = r#"import{a as b}from"./__wasm_split.js";import "./side.js";
+            import * as c from './other.js'; const d = import("./lazy.js"); from"../up.js""#;
+        assert_eq!(
+            static_imports("/pkg/wharf.js", js),
+            vec!["/pkg/__wasm_split.js", "/pkg/other.js", "/pkg/side.js"]
+        );
+    }
 
     #[test]
     fn finds_each_asset_once() {
