@@ -154,7 +154,8 @@ pub async fn catalog(
         let sql = count_sql(filter);
         let key = catalog_counts::key(&sql, params);
         let params = params.to_vec();
-        let searching = !search.is_empty();
+        // Only a count with the search text depends on it.
+        let searching = params.len() > visible_params.len() && !search.is_empty();
         counts.get_or_count(key, generation, async move {
             let query = bound(&sql, &params);
             let query = if searching { planned_each_time(query) } else { query };
@@ -177,11 +178,7 @@ pub async fn catalog(
     );
     let namespace_key = catalog_counts::key(&namespace_sql, &visible_params);
     let namespaces = counts.get_or_count(namespace_key, generation, async {
-        let mut namespace_query = sqlx::query(&namespace_sql);
-        for param in &visible_params {
-            namespace_query = namespace_query.bind(param);
-        }
-        namespace_query
+        bound(&namespace_sql, &visible_params)
             .fetch_all(&db.pool)
             .await?
             .iter()
