@@ -206,8 +206,9 @@ fn bound<'q>(sql: &'q str, params: &'q [String]) -> sqlx::query::Query<'q, sqlx:
 
 /// A statement whose best plan depends on its parameters (a search text, a repository with 10
 /// or 10,000 tags): not kept prepared, so PostgreSQL plans it for the values at hand every time
-/// instead of settling on a generic plan after five runs (measured: 55 ms instead of 0.6 ms
-/// for the first page of a 10,000-tag repository). Every other statement keeps its plan.
+/// instead of settling on a generic plan after five runs (measured on the first page of a
+/// 10,000-tag repository: the image rows 55 ms instead of 0.6 ms, their tags 80–125 ms instead
+/// of 0.8 ms). Every other statement keeps its plan.
 fn planned_each_time<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
@@ -344,7 +345,7 @@ pub async fn images(
         "SELECT tag, digest, attached_to, push_estimated FROM tags WHERE repository = $1 \
          AND (digest IN ({placeholders}) OR attached_to IN ({placeholders})) ORDER BY tag"
     );
-    let mut tags_query = sqlx::query(&tags_sql).bind(repository);
+    let mut tags_query = planned_each_time(sqlx::query(&tags_sql)).bind(repository);
     for digest in &digests {
         tags_query = tags_query.bind(digest);
     }
