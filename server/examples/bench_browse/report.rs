@@ -49,6 +49,9 @@ struct ServerSide {
     seed: Value,
     latency: Value,
     footprint: Value,
+    /// The commit of a later run of this step alone, when its results were put in with the
+    /// rest (`commit{suffix}`, written by hand next to the results); empty otherwise.
+    commit: String,
 }
 
 impl ServerSide {
@@ -75,6 +78,9 @@ impl Results {
                     seed: read(&format!("seed{suffix}.json")),
                     latency: read(&format!("latency{suffix}.json")),
                     footprint: read(&format!("footprint{suffix}.json")),
+                    commit: std::fs::read_to_string(dir.join(format!("commit{suffix}")))
+                        .map(|c| c.trim().to_string())
+                        .unwrap_or_default(),
                 })
                 .collect(),
             push: read("push.json"),
@@ -355,6 +361,14 @@ fn server_side(md: &mut String, run: &ServerSide) {
         let _ = writeln!(md, "Not measured in this run.\n");
         return;
     };
+    if !run.commit.is_empty() {
+        let _ = writeln!(
+            md,
+            "Measured in a later run of this step alone, at commit `{}` \
+             (`WHARF_BENCH_SKIP=server,server-large,registry scripts/bench browse`).\n",
+            run.commit
+        );
+    }
     let _ = writeln!(
         md,
         "The index holds {} repositories with {} tags ({} manifests; every fifth image a \
