@@ -49,8 +49,8 @@ struct ServerSide {
     seed: Value,
     latency: Value,
     footprint: Value,
-    /// The commit of a later run of this step alone, when its results were put in with the
-    /// rest (`commit{suffix}`, written by hand next to the results); empty otherwise.
+    /// The commit this step was measured at again after the run, when those results were put
+    /// in with the rest (`commit-rerun{suffix}`, written next to them); empty otherwise.
     commit: String,
 }
 
@@ -78,7 +78,7 @@ impl Results {
                     seed: read(&format!("seed{suffix}.json")),
                     latency: read(&format!("latency{suffix}.json")),
                     footprint: read(&format!("footprint{suffix}.json")),
-                    commit: std::fs::read_to_string(dir.join(format!("commit{suffix}")))
+                    commit: std::fs::read_to_string(dir.join(format!("commit-rerun{suffix}")))
                         .map(|c| c.trim().to_string())
                         .unwrap_or_default(),
                 })
@@ -364,8 +364,9 @@ fn server_side(md: &mut String, run: &ServerSide) {
     if !run.commit.is_empty() {
         let _ = writeln!(
             md,
-            "Measured in a later run of this step alone, at commit `{}` \
-             (`WHARF_BENCH_SKIP=server,server-large,registry scripts/bench browse`).\n",
+            "Measured again at commit `{}`, after the run: `bench_browse http-latency` with the \
+             same cases and requests against the same seed (`bench_browse seed-index`, same sizes), \
+             on a server and database started as above.\n",
             run.commit
         );
     }
