@@ -734,6 +734,37 @@ async fn sqlite_search() {
     assert_eq!(rows.repositories.len(), 1);
 }
 
+/// A second handle on the same SQLite file (a test, an admin command) opens while the console
+/// keeps writing: setting up its search index waits for the write lock instead of failing with
+/// "database is locked", and the writer's work all lands.
+#[tokio::test]
+async fn sqlite_second_handle_opens_while_another_writes() {
+    let (_dir, db) = sqlite().await;
+    let writer = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            for i in 0..300 {
+                let id = format!("busy-{i}");
+                let events = events::parse_envelope(&envelope(&[id.as_str()])).unwrap();
+                intake::receive(&db, &events, &[], &CONTEXT).await.unwrap();
+            }
+        })
+    };
+    for _ in 0..20 {
+        let other = Db::connect(&db.url)
+            .await
+            .expect("a second handle opens while another writes");
+        other.pool.close().await;
+    }
+    writer.await.unwrap();
+    let count: i64 = sqlx::query("SELECT COUNT(*) FROM registry_events WHERE id LIKE 'busy-%'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 300);
+}
+
 #[tokio::test]
 async fn postgres_search() {
     if let Some(db) = postgres().await {

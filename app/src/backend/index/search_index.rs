@@ -14,11 +14,15 @@ pub const MIN_INDEXED_CHARS: usize = 3;
 pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     match db.kind {
         DbKind::Sqlite => {
+            // The write lock is taken first (`BEGIN IMMEDIATE`, waiting up to the busy timeout): a
+            // transaction that read first could not upgrade to a write while another process (the
+            // console, when a second handle opens the same file) committed, and would fail at once
+            // with "database is locked".
+            let mut tx = db.begin_write().await?;
             let exists = sqlx::query("SELECT 1 AS x FROM sqlite_master WHERE name = 'repositories_search'")
-                .fetch_optional(&db.pool)
+                .fetch_optional(&mut *tx)
                 .await?
                 .is_some();
-            let mut tx = db.pool.begin().await?;
             if !exists {
                 (&mut *tx)
                     .execute(
