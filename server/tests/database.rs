@@ -538,6 +538,31 @@ async fn search_finds_substrings(db: &Db) {
     }
     let expected: Vec<String> = (0..120).map(|i| format!("paged/svc-{i:03}")).collect();
     assert_eq!(seen, expected, "every match once, in order");
+
+    // On SQLite a search reads the list of the trigram the fewest names hold, unless every
+    // trigram of it is dense: "svc-11" has svc (120 names), vc- (120), c-1 (20), -11 (10).
+    let counts = app::backend::index::catalog_counts::CatalogCounts::default();
+    let rarest = |text: &'static str, dense: i64| {
+        let counts = &counts;
+        async move {
+            app::backend::index::search_index::rarest_trigram(db, (counts, 0), text, dense)
+                .await
+                .unwrap()
+        }
+    };
+    if db.kind == app::backend::db::DbKind::Sqlite {
+        assert_eq!(rarest("svc-11", 1000).await.as_deref(), Some("-11"));
+        assert_eq!(rarest("svc-11", 11).await.as_deref(), Some("-11"));
+        assert_eq!(
+            rarest("svc-11", 10).await,
+            None,
+            "every trigram held by 10 names or more"
+        );
+        assert_eq!(rarest("zzz-", 1000).await.as_deref(), Some("zzz"), "held by none");
+        assert_eq!(rarest("sv", 1000).await, None, "too short for a trigram");
+    } else {
+        assert_eq!(rarest("svc-11", 1000).await, None, "PostgreSQL uses pg_trgm");
+    }
 }
 
 /// A repository's image page: one row per image, ordered by its latest push (ties by digest),

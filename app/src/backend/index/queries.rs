@@ -65,7 +65,9 @@ pub async fn catalog(
         } else {
             format!("%{}%", like_escape(&search))
         });
-        let (condition, phrase) = search_index::search_condition(db.kind, params.len(), &search);
+        let rarest =
+            search_index::rarest_trigram(db, (counts, generation), &search, search_index::DENSE_TRIGRAM).await?;
+        let (condition, phrase) = search_index::search_condition(db.kind, params.len(), rarest.as_deref());
         params.extend(phrase);
         conditions.push(condition);
     }

@@ -3,8 +3,9 @@
 //! in step with `repositories` by triggers), PostgreSQL `pg_trgm` (a GIN index on the lower-case
 //! name). Set up after the migrations, which are the same SQL for both databases.
 
-use sqlx::Executor;
+use sqlx::{Executor, Row};
 
+use super::catalog_counts::{self, CatalogCounts};
 use crate::backend::db::{Db, DbKind};
 
 /// A trigram index only helps a pattern with at least this many characters between wildcards.
@@ -70,26 +71,89 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     }
 }
 
+/// A trigram held by at least this many names is "dense": reading its list from the index and
+/// then each of its names costs more than walking the sort's index, where a page of matches
+/// comes soon. Also the most a probe reads (see [`rarest_trigram`]).
+pub const DENSE_TRIGRAM: i64 = 20_000;
+
+/// The distinct trigrams of a (lower-case) search text, as the `trigram` tokenizer cuts a name.
+pub fn trigrams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut found: Vec<String> = Vec::new();
+    for window in chars.windows(MIN_INDEXED_CHARS) {
+        let trigram: String = window.iter().collect();
+        if !found.contains(&trigram) {
+            found.push(trigram);
+        }
+    }
+    found
+}
+
+/// An FTS5 phrase for a literal text: quoted, `"` doubled.
+fn phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// On SQLite, the trigram of `text` the fewest names hold, when fewer than `dense` do; `None`
+/// for a short text, on PostgreSQL, or when every trigram is dense. Only that one trigram's list
+/// is read for a search: FTS5 reads the whole list of every trigram of a phrase, and in a
+/// registry where every name starts with `team-`, "team-01" read four lists of 100,000 names
+/// to find 10,000. How many names hold each trigram is counted up to `dense` (about a
+/// millisecond per 10,000) and kept in `counts` like the catalog's other counts.
+pub async fn rarest_trigram(
+    db: &Db,
+    (counts, generation): (&CatalogCounts, u64),
+    text: &str,
+    dense: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    if db.kind != DbKind::Sqlite {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT rowid FROM repositories_search WHERE repositories_search MATCH $1 LIMIT {dense})"
+    );
+    let mut rarest: Option<(String, i64)> = None;
+    for trigram in trigrams(text) {
+        let key = catalog_counts::key(&sql, std::slice::from_ref(&trigram));
+        let held = counts
+            .get_or_count(key, generation, async {
+                sqlx::query(&sql)
+                    .bind(phrase(&trigram))
+                    .fetch_one(&db.pool)
+                    .await?
+                    .try_get::<i64, _>("n")
+            })
+            .await?;
+        if held < dense && rarest.as_ref().is_none_or(|(_, fewest)| held < *fewest) {
+            rarest = Some((trigram, held));
+        }
+    }
+    Ok(rarest.map(|(trigram, _)| trigram))
+}
+
 /// What a search adds to the catalog's query: a condition on the `LIKE` pattern bound as `$n`
-/// (`%text%` or `text%`, escaped with `\`) and, on SQLite when the text is long enough for the
-/// trigram index, a second one on the FTS5 phrase bound as `$n + 1` that narrows the candidates
-/// first. Returns the condition and the FTS5 phrase to bind, if any.
-pub fn search_condition(kind: DbKind, n: usize, text: &str) -> (String, Option<String>) {
-    let like = format!("LOWER(name) LIKE ${n} ESCAPE '\\'");
+/// (`%text%` or `text%`, escaped with `\`) and, on SQLite when a trigram of the text is rare
+/// enough (see [`rarest_trigram`]), a second one on that trigram's FTS5 phrase, bound as
+/// `$n + 1`, that narrows the candidates first. Returns the condition and the phrase to bind.
+pub fn search_condition(kind: DbKind, n: usize, rarest: Option<&str>) -> (String, Option<String>) {
     match kind {
-        DbKind::Sqlite if text.chars().count() >= MIN_INDEXED_CHARS => {
-            // A quoted phrase is a substring match for the trigram tokenizer; `"` is doubled.
-            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-            (
-                format!(
-                    "rowid IN (SELECT rowid FROM repositories_search WHERE repositories_search MATCH ${}) AND {like}",
-                    n + 1
+        // SQLite's LIKE ignores ASCII case, as its LOWER() folds only ASCII: calling LOWER() for
+        // each name only costs (three times the scan, at 100,000 names).
+        DbKind::Sqlite => {
+            let like = format!("name LIKE ${n} ESCAPE '\\'");
+            match rarest {
+                Some(trigram) => (
+                    format!(
+                        "rowid IN (SELECT rowid FROM repositories_search WHERE repositories_search MATCH ${}) AND {like}",
+                        n + 1
+                    ),
+                    Some(phrase(trigram)),
                 ),
-                Some(phrase),
-            )
+                None => (like, None),
+            }
         }
         // PostgreSQL serves the LIKE itself through the pg_trgm index on LOWER(name).
-        _ => (like, None),
+        DbKind::Postgres => (format!("LOWER(name) LIKE ${n} ESCAPE '\\'"), None),
     }
 }
 
@@ -98,17 +162,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_searches_go_through_the_trigram_index_on_sqlite() {
-        let (condition, phrase) = search_condition(DbKind::Sqlite, 3, "ap\"i");
+    fn trigrams_are_distinct_windows_of_three_characters() {
+        assert_eq!(trigrams("team-01"), ["tea", "eam", "am-", "m-0", "-01"]);
+        assert_eq!(trigrams("aaaa"), ["aaa"]);
+        assert_eq!(trigrams("äöüß"), ["äöü", "öüß"]);
+        assert!(trigrams("ab").is_empty());
+    }
+
+    #[test]
+    fn a_rare_trigram_narrows_the_search_on_sqlite() {
+        let (condition, phrase) = search_condition(DbKind::Sqlite, 3, Some("a\"i"));
         assert!(
-            condition.contains("MATCH $4") && condition.contains("LIKE $3"),
+            condition.contains("MATCH $4") && condition.contains("name LIKE $3"),
             "{condition}"
         );
-        assert_eq!(phrase.as_deref(), Some("\"ap\"\"i\""));
+        assert_eq!(phrase.as_deref(), Some("\"a\"\"i\""));
         assert_eq!(
-            search_condition(DbKind::Sqlite, 1, "ap"),
-            ("LOWER(name) LIKE $1 ESCAPE '\\'".to_string(), None)
+            search_condition(DbKind::Sqlite, 1, None),
+            ("name LIKE $1 ESCAPE '\\'".to_string(), None)
         );
-        assert_eq!(search_condition(DbKind::Postgres, 2, "api").1, None);
+        assert_eq!(
+            search_condition(DbKind::Postgres, 2, Some("api")),
+            ("LOWER(name) LIKE $2 ESCAPE '\\'".to_string(), None)
+        );
     }
 }
