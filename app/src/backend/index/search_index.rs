@@ -76,7 +76,12 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
 /// comes soon. Also the most a probe reads (see [`rarest_trigram`]).
 pub const DENSE_TRIGRAM: i64 = 20_000;
 
-/// The distinct trigrams of a (lower-case) search text, as the `trigram` tokenizer cuts a name.
+/// At most this many trigrams of a text are counted: any one of them finds every match (the
+/// `LIKE` checks the rest), and a long text's counting stays bounded.
+pub const MAX_PROBED: usize = 16;
+
+/// The first [`MAX_PROBED`] distinct trigrams of a (lower-case) search text, as the `trigram`
+/// tokenizer cuts a name.
 pub fn trigrams(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut found: Vec<String> = Vec::new();
@@ -84,6 +89,9 @@ pub fn trigrams(text: &str) -> Vec<String> {
         let trigram: String = window.iter().collect();
         if !found.contains(&trigram) {
             found.push(trigram);
+            if found.len() == MAX_PROBED {
+                break;
+            }
         }
     }
     found
@@ -167,6 +175,9 @@ mod tests {
         assert_eq!(trigrams("aaaa"), ["aaa"]);
         assert_eq!(trigrams("äöüß"), ["äöü", "öüß"]);
         assert!(trigrams("ab").is_empty());
+        let long: String = ('a'..='z').collect();
+        assert_eq!(trigrams(&long).len(), MAX_PROBED, "a long text's counting is bounded");
+        assert_eq!(trigrams(&long)[MAX_PROBED - 1], "pqr");
     }
 
     #[test]
