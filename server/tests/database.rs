@@ -100,6 +100,16 @@ async fn events_are_stored_once_and_paged(db: &Db) {
     assert_eq!(unique.len(), 122);
 }
 
+/// How many stored registry events have an id starting with `prefix`.
+async fn events_starting_with(db: &Db, prefix: &str) -> i64 {
+    sqlx::query("SELECT COUNT(*) FROM registry_events WHERE id LIKE $1")
+        .bind(format!("{prefix}%"))
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .get(0)
+}
+
 async fn claimed_ids(db: &Db, token: &str) -> Vec<String> {
     sqlx::query("SELECT id FROM registry_events WHERE claimed_by = $1 ORDER BY id")
         .bind(token)
@@ -391,12 +401,7 @@ async fn concurrent_envelopes_are_stored_together(db: &Db) {
         duplicates += outcome.duplicates;
     }
     assert_eq!((stored, duplicates), (100, 100));
-    let count: i64 = sqlx::query("SELECT COUNT(*) FROM registry_events WHERE id LIKE 'group-%'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(count, 100);
+    assert_eq!(events_starting_with(db, "group-").await, 100);
 }
 
 /// Substring search through the trigram index (SQLite FTS5, PostgreSQL pg_trgm) finds what a
@@ -782,12 +787,7 @@ async fn sqlite_second_handle_opens_while_another_writes() {
         other.pool.close().await;
     }
     writer.await.unwrap();
-    let count: i64 = sqlx::query("SELECT COUNT(*) FROM registry_events WHERE id LIKE 'busy-%'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(count, 300);
+    assert_eq!(events_starting_with(&db, "busy-").await, 300);
 }
 
 #[tokio::test]
