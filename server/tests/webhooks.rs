@@ -970,7 +970,7 @@ async fn a_template_bomb_is_stopped_in_preview_ping_and_delivery_and_the_console
 
     // The compiler folds constant expressions: a template that is a bomb as written is refused
     // at save, and nothing is stored.
-    let folded = format!("{{{{ {} }}}}", vec!["('x' * 99999999)"; 8].join(" ~ "));
+    let folded = format!("{{{{ {} }}}}", ["('x' * 99999999)"; 8].join(" ~ "));
     let (status, error) = create_webhook(
         &wharf,
         &client,
