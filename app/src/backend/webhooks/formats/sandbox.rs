@@ -37,7 +37,7 @@ use crate::backend::webhooks::event::WebhookEvent;
 pub const SUBCOMMAND: &str = "render-template";
 /// The address space a child may use: the binary's own mappings and a few threads' worth of
 /// heap, far more than a 256 KiB body needs, far less than the console can spare.
-pub const MEMORY_LIMIT: u64 = 512 * 1024 * 1024;
+pub const MEMORY_LIMIT: u64 = 256 * 1024 * 1024;
 /// Wall-clock time a child may take; fuel ends a busy template long before.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// CPU seconds a child may use (the kernel stops it after that, even if the parent is gone).
