@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod components;
+pub mod format;
 pub mod model;
 pub mod pages;
 pub mod urls;

@@ -1,7 +1,7 @@
 //! Every in-app address, built in one place and encoded the same way everywhere. Pages and the
 //! backend (links in webhook messages) import these instead of formatting paths themselves.
 
-use crate::components::format::percent_encode;
+use crate::format::percent_encode;
 
 /// The repository page.
 pub fn repository(name: &str) -> String {

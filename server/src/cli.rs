@@ -28,6 +28,9 @@ pub enum Command {
     PushSynthetic(PushArgs),
     /// Administration from the command line (the way back in when no administrator can sign in).
     Admin(AdminArgs),
+    /// Renders one webhook template job from stdin (the console runs this in a memory-limited child).
+    #[command(name = app::backend::webhooks::formats::sandbox::SUBCOMMAND, hide = true)]
+    RenderTemplate,
 }
 
 #[derive(Debug, Clone, Args)]

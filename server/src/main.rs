@@ -22,6 +22,10 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    if let Some(cli::Command::RenderTemplate) = cli.command {
+        // Before any runtime thread: the child limits its own memory and stays single-threaded.
+        return app::backend::webhooks::formats::sandbox::run_child();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -34,6 +38,7 @@ fn main() -> std::process::ExitCode {
             Some(cli::Command::PushSynthetic(args)) => push_command::run(args).await,
             Some(cli::Command::Admin(args)) => admin_command::run(args).await,
             Some(cli::Command::Serve(args)) => serve::run(args).await,
+            Some(cli::Command::RenderTemplate) => Ok(()),
             None => serve::run(cli.serve).await,
         }
     });

@@ -18,6 +18,7 @@ use app::backend::sync::{worker, SyncHub};
 use app::backend::tokens::{SigningKey, TokenSigner};
 use app::backend::users::{self, AdminSetup};
 use app::backend::webhooks::dispatcher::{Dispatcher, STANDARD_SCHEDULE};
+use app::backend::webhooks::formats::sandbox::TemplateSandbox;
 use app::backend::webhooks::outbound::OutboundPolicy;
 use app::backend::work;
 use app::backend::AppState;
@@ -222,6 +223,11 @@ fn app_state(args: &ServeArgs, settings: Settings, db: Db, signer: Arc<TokenSign
         intake,
         notifier,
         webhook_policy,
+        templates: Arc::new(TemplateSandbox::this_binary().map_err(|e| {
+            StartupError::Other(format!(
+                "cannot find the wharf program to render webhook templates with: {e}"
+            ))
+        })?),
         credentials: Arc::new(app::backend::access::credentials::Credentials::new(
             app::backend::access::Throttle::default(),
             Duration::from_secs(args.credential_cache_secs),
@@ -241,6 +247,7 @@ fn start_workers(args: &ServeArgs, state: &AppState) {
         state.db.clone(),
         state.notifier.clone(),
         state.webhook_policy.clone(),
+        state.templates.clone(),
         schedule,
     ));
     tokio::spawn(dispatcher.run(state.sync.stopping()));

@@ -17,7 +17,7 @@ use app::backend::session::{self, SSO_ERROR_KEY, SSO_TEST_KEY};
 use app::backend::sso::flow::{self, PendingLogin, SsoError};
 use app::backend::sso::{accounts, settings};
 use app::backend::AppState;
-use app::components::format::capitalized;
+use app::format::capitalized;
 
 const PENDING_KEY: &str = "sso_pending";
 

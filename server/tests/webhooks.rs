@@ -25,6 +25,8 @@ enum Answer {
     FailRequest(usize),
     Redirect,
     Hang,
+    /// 410 Gone: the receiver no longer exists.
+    Gone,
 }
 
 #[derive(Clone, Debug)]
@@ -83,6 +85,7 @@ impl Receiver {
                                 .header("Location", "/elsewhere")
                                 .body(axum::body::Body::empty())
                                 .unwrap(),
+                            Answer::Gone => (StatusCode::GONE, "gone").into_response(),
                             Answer::Hang => {
                                 tokio::time::sleep(Duration::from_secs(30)).await;
                                 (StatusCode::OK, "late").into_response()
@@ -903,4 +906,321 @@ async fn a_namespace_contributor_manages_only_its_own_webhooks_and_they_hear_onl
     );
     let log = deliveries(&wharf, &carol, &carols_hook.id).await;
     assert_eq!(log.deliveries.len(), 1, "{log:?}");
+}
+
+/// `{% set a = "x" * 16384 %}` and twenty doublings: 16 GiB asked for within a few dozen
+/// instructions of fuel.
+fn template_bomb() -> String {
+    let mut source = String::from("{% set a = \"x\" * 16384 %}");
+    for _ in 0..20 {
+        source.push_str("{% set a = a ~ a %}");
+    }
+    source.push_str("{{ a | length }}");
+    source
+}
+
+async fn healthy(wharf: &Wharf) -> bool {
+    let response = reqwest::get(format!("{}/healthz", wharf.url)).await;
+    response.is_ok_and(|r| r.status().is_success())
+}
+
+/// A webhook's deliveries, once one of them matches.
+async fn delivery_where(
+    wharf: &Wharf,
+    client: &reqwest::Client,
+    id: &str,
+    check: impl Fn(&app::model::DeliveryRow) -> bool,
+) -> Option<app::model::DeliveryRow> {
+    for _ in 0..60 {
+        if let Some(row) = deliveries(wharf, client, id)
+            .await
+            .deliveries
+            .into_iter()
+            .find(|d| check(d))
+        {
+            return Some(row);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    None
+}
+
+/// A template that would take all memory is stopped in its child process wherever it runs
+/// (preview, save, ping, a real push's delivery), with a message that says why; the console stays
+/// up, a delivery it failed is not tried again after a restart, and a delivery whose render was
+/// in progress when a console died is set aside instead of being rendered again.
+#[tokio::test]
+async fn a_template_bomb_is_stopped_in_preview_ping_and_delivery_and_the_console_stays_up() {
+    let mut wharf = start_console(&[]).await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let receiver = Receiver::start(Answer::Ok).await;
+    let bomb = template_bomb();
+
+    let (status, error) = call(&wharf, &client, "preview_template", &[("id", ""), ("template", &bomb)]).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(error.to_string().contains("MiB of memory"), "{error}");
+    let (status, fine) = call(
+        &wharf,
+        &client,
+        "preview_template",
+        &[("id", ""), ("template", "{{ event.action }} {{ 'x' * 3 }}")],
+    )
+    .await;
+    assert_eq!((status, fine.as_str()), (200, Some("push xxx")), "{fine}");
+
+    // The compiler folds constant expressions: a template that is a bomb as written is refused
+    // at save, and nothing is stored.
+    let folded = format!("{{{{ {} }}}}", ["('x' * 99999999)"; 8].join(" ~ "));
+    let (status, error) = create_webhook(
+        &wharf,
+        &client,
+        &[
+            ("name", "folded"),
+            ("url", &receiver.url),
+            ("format", "template"),
+            ("template", &folded),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, 400, "{error}");
+    assert!(error.to_string().contains("MiB of memory"), "{error}");
+    let (_, listed) = call(&wharf, &client, "webhooks", &[]).await;
+    assert_eq!(listed, serde_json::json!([]), "nothing stored");
+
+    let hook = create_webhook(
+        &wharf,
+        &client,
+        &[
+            ("name", "bomb"),
+            ("url", &receiver.url),
+            ("format", "template"),
+            ("template", &bomb),
+        ],
+    )
+    .await
+    .unwrap();
+    let (status, ping) = call(&wharf, &client, "ping_webhook", &[("id", &hook.id)]).await;
+    assert_eq!(status, 200, "{ping}");
+    let ping: DeliveryDetail = serde_json::from_value(ping).unwrap();
+    assert_eq!(ping.delivery.state, "failed");
+    let reason = ping.delivery.last_error.unwrap_or_default();
+    assert!(reason.contains("MiB of memory"), "{reason}");
+
+    let guard = temp_dir("template-bomb");
+    skopeo_push(&wharf, guard.path(), "bomb/app", "v1", "linux/amd64");
+    let failed = delivery_where(&wharf, &client, &hook.id, |d| d.kind == "event" && d.state == "failed")
+        .await
+        .expect("the push's delivery fails");
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("MiB of memory"),
+        "{failed:?}"
+    );
+    assert_eq!(failed.attempts, 1, "failed for good, not retried");
+    assert!(wharf.is_running() && healthy(&wharf).await, "the console stays up");
+
+    wharf.stop();
+    wharf.restart().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(wharf.is_running() && healthy(&wharf).await, "a restart stays up");
+    let page = deliveries(&wharf, &client, &hook.id).await;
+    let again = page.deliveries.iter().find(|d| d.id == failed.id).unwrap();
+    assert_eq!(
+        (again.state.as_str(), again.attempts),
+        ("failed", 1),
+        "not rendered again"
+    );
+
+    // What a console killed while rendering leaves: the render marked, the lease run out. The
+    // next claim sets the delivery aside without rendering it again.
+    let db = wharf.db().await;
+    let now = app::backend::db::now_ms();
+    sqlx::query(
+        "UPDATE webhook_deliveries SET dead_at = NULL, render_started_at = $1, claimed_by = 'gone/1/webhooks/x', \
+         lease_until = $2, next_attempt_at = $2 WHERE id = $3",
+    )
+    .bind(now - 80_000)
+    .bind(now - 1_000)
+    .bind(&failed.id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let set_aside = delivery_where(&wharf, &client, &hook.id, |d| {
+        d.id == failed.id
+            && d.state == "failed"
+            && d.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("stopped while rendering"))
+    })
+    .await;
+    assert!(set_aside.is_some(), "{:?}", deliveries(&wharf, &client, &hook.id).await);
+    assert!(receiver.received().is_empty(), "nothing was sent");
+    assert!(wharf.is_running() && healthy(&wharf).await);
+}
+
+/// Deletes reach webhooks once per thing deleted, with its digest and media type, named after
+/// the user who deleted (not the console's own token), and without platforms (as documented);
+/// a webhook stopped by a 410 reports itself disabled.
+#[tokio::test]
+async fn deletes_are_reported_once_with_their_digest_by_the_user_and_a_gone_receiver_disables_its_webhook() {
+    let wharf = start_console(&[]).await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let (generic, acr, gone) = (
+        Receiver::start(Answer::Ok).await,
+        Receiver::start(Answer::Ok).await,
+        Receiver::start(Answer::Gone).await,
+    );
+    for (name, url, format) in [("generic", &generic.url, "generic"), ("acr", &acr.url, "acr")] {
+        let fields = [
+            ("name", name),
+            ("url", url.as_str()),
+            ("format", format),
+            ("delete", "on"),
+        ];
+        create_webhook(&wharf, &client, &fields).await.unwrap();
+    }
+
+    // One image under two tags, deleted from the console: one delete, by digest.
+    let guard = temp_dir("deletes");
+    skopeo_push(&wharf, guard.path(), "del/app", "v1", "linux/amd64");
+    let copy = skopeo(&[
+        "copy",
+        "--src-creds",
+        &format!("admin:{ADMIN_PASSWORD}"),
+        "--dest-creds",
+        &format!("admin:{ADMIN_PASSWORD}"),
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{}/del/app:v1", wharf.registry_host),
+        &format!("docker://{}/del/app:v2", wharf.registry_host),
+    ]);
+    assert!(copy.status.success(), "{}", String::from_utf8_lossy(&copy.stderr));
+    assert!(
+        eventually(40, || async {
+            generic.received().len() == 2 && acr.received().len() == 2
+        })
+        .await
+    );
+    let pushed = generic.received()[0].json();
+    let digest = pushed["target"]["digest"].as_str().unwrap().to_string();
+    let media_type = pushed["target"]["mediaType"].as_str().unwrap().to_string();
+    assert!(
+        eventually(40, || async {
+            support::repository(&wharf, &client, "del/app")
+                .await
+                .to_string()
+                .contains("\"v2\"")
+        })
+        .await
+    );
+    let (status, outcome) = call(
+        &wharf,
+        &client,
+        "delete_image",
+        &[("repository", "del/app"), ("digest", &digest), ("confirm", "v1")],
+    )
+    .await;
+    assert_eq!(status, 200, "{outcome}");
+    assert!(
+        eventually(40, || async {
+            generic.received().len() > 2 && acr.received().len() > 2
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let deletes: Vec<serde_json::Value> = generic.received()[2..].iter().map(Request::json).collect();
+    assert_eq!(deletes.len(), 1, "one delete for the image, none per tag: {deletes:?}");
+    assert_eq!(deletes[0]["action"], "delete");
+    assert_eq!(deletes[0]["target"]["digest"], digest.as_str());
+    assert_eq!(deletes[0]["target"]["tag"], serde_json::Value::Null);
+    assert_eq!(deletes[0]["pusher"], "admin", "the user, not wharf-console");
+    assert_eq!(
+        deletes[0]["platforms"],
+        serde_json::json!([]),
+        "as docs/webhooks-formats.md says"
+    );
+    let acr_deletes: Vec<serde_json::Value> = acr.received()[2..].iter().map(Request::json).collect();
+    assert_eq!(acr_deletes.len(), 1, "{acr_deletes:?}");
+    assert_eq!(acr_deletes[0]["target"]["digest"], digest.as_str());
+    assert_eq!(acr_deletes[0]["target"]["mediaType"], media_type.as_str());
+
+    // A tag removed from the console: one delete of the tag, with the digest it pointed to.
+    skopeo_push(&wharf, guard.path(), "del/tag", "keep", "linux/amd64");
+    assert!(eventually(40, || async { generic.received().len() == 4 }).await);
+    let pushed = generic.received()[3].json();
+    assert_eq!(pushed["target"]["repository"], "del/tag");
+    assert!(
+        eventually(40, || async {
+            support::repository(&wharf, &client, "del/tag")
+                .await
+                .to_string()
+                .contains("\"keep\"")
+        })
+        .await
+    );
+    let (status, outcome) = call(
+        &wharf,
+        &client,
+        "delete_tag",
+        &[("repository", "del/tag"), ("tag", "keep"), ("confirm", "keep")],
+    )
+    .await;
+    assert_eq!(status, 200, "{outcome}");
+    assert!(
+        eventually(40, || async {
+            acr.received().len() > 4 && generic.received().len() > 4
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let deletes: Vec<serde_json::Value> = acr.received()[4..].iter().map(Request::json).collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert_eq!(deletes[0]["target"]["tag"], "keep");
+    assert_eq!(deletes[0]["target"]["digest"], pushed["target"]["digest"]);
+    assert_eq!(deletes[0]["target"]["mediaType"], pushed["target"]["mediaType"]);
+    let deletes: Vec<serde_json::Value> = generic.received()[4..].iter().map(Request::json).collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert_eq!(deletes[0]["pusher"], "admin");
+
+    // A delete by digest from a registry client: one delete too, by that client's user.
+    skopeo_push(&wharf, guard.path(), "del/cli", "v1", "linux/amd64");
+    assert!(eventually(40, || async { generic.received().len() == 6 }).await);
+    let pushed = generic.received()[5].json();
+    let digest = pushed["target"]["digest"].as_str().unwrap();
+    let delete = skopeo(&[
+        "delete",
+        "--creds",
+        &format!("admin:{ADMIN_PASSWORD}"),
+        "--tls-verify=false",
+        &format!("docker://{}/del/cli@{digest}", wharf.registry_host),
+    ]);
+    assert!(delete.status.success(), "{}", String::from_utf8_lossy(&delete.stderr));
+    assert!(eventually(40, || async { generic.received().len() > 6 }).await);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let deletes: Vec<serde_json::Value> = generic.received()[6..].iter().map(Request::json).collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert_eq!(deletes[0]["target"]["digest"], digest);
+    assert_eq!(deletes[0]["pusher"], "admin");
+
+    // 410 Gone stops the webhook: it then says it is disabled, with the reason.
+    let gone_hook = create_webhook(&wharf, &client, &[("name", "gone"), ("url", &gone.url)])
+        .await
+        .unwrap();
+    let (status, ping) = call(&wharf, &client, "ping_webhook", &[("id", &gone_hook.id)]).await;
+    assert_eq!(status, 200, "{ping}");
+    let (_, listed) = call(&wharf, &client, "webhooks", &[]).await;
+    let listed: Vec<app::model::WebhookSummary> = serde_json::from_value(listed).unwrap();
+    let stopped = listed.iter().find(|w| w.id == gone_hook.id).unwrap();
+    assert!(!stopped.enabled, "{stopped:?}");
+    assert!(
+        stopped.disabled_reason.as_deref().is_some_and(|r| r.contains("410")),
+        "{stopped:?}"
+    );
+    let (status, view) = call(&wharf, &client, "webhook", &[("id", &gone_hook.id)]).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["form"]["enabled"], false, "{view}");
 }

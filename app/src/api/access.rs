@@ -273,10 +273,7 @@ pub async fn add_assignment(
                 .await
                 .map_err(|err| match err {
                     AssignError::Db(err) => AppError::from(err),
-                    other => AppError::BadRequest(format!(
-                        "{}.",
-                        crate::components::format::capitalized(&other.to_string())
-                    )),
+                    other => AppError::BadRequest(format!("{}.", crate::format::capitalized(&other.to_string()))),
                 })?;
             state.credentials.forget_all();
             let principal_name = if principal == Principal::Anonymous {

@@ -41,7 +41,7 @@ pub async fn delete_image(repository: String, digest: String, confirm: String) -
                     "Type {expected} to confirm the delete; nothing was deleted."
                 )));
             }
-            let removed = deletion::delete_image(&state, &repository, &digest)
+            let removed = deletion::delete_image(&state, &repository, &digest, &caller.user.username)
                 .await
                 .map_err(|e| delete_error(&e.to_string()))?;
             let tags_removed = format!("tags removed: {}", removed.join(", "));
@@ -94,7 +94,7 @@ pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Res
                 .await
                 .map_err(session::internal)?
                 .ok_or_else(|| AppError::NotFound(format!("Tag {repository}:{tag}")))?;
-            deletion::delete_tag(&state, &repository, &tag)
+            deletion::delete_tag(&state, &repository, &tag, &caller.user.username)
                 .await
                 .map_err(|e| delete_error(&e.to_string()))?;
             caller

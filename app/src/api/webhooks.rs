@@ -243,7 +243,9 @@ mod server {
                 .await
                 .map_err(internal)?
                 .ok_or_else(|| AppError::NotFound("That delivery".into()))?;
-            if !detail.attempts.is_empty() || tokio::time::Instant::now() >= deadline {
+            // A body that cannot be rendered fails without an attempt.
+            let failed = detail.delivery.state == "failed";
+            if !detail.attempts.is_empty() || failed || tokio::time::Instant::now() >= deadline {
                 return Ok(detail);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -359,6 +361,9 @@ pub async fn save_webhook(
                 checked(ordered),
             )?;
             store::validate(&input, &state.webhook_policy).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            store::validate_template(&input, &state.templates)
+                .await
+                .map_err(|e| AppError::BadRequest(e.to_string()))?;
             state
                 .webhook_policy
                 .check_resolved(input.url.trim())
@@ -598,7 +603,8 @@ pub async fn preview_template(id: String, template: String) -> Result<String, Ap
                 }
             };
             let event = recent.unwrap_or_else(|| WebhookEvent::sample(&settings.registry_host, Some(public_url)));
-            let rendered = formats::render(Format::Template, &event, Some(&template))
+            let rendered = formats::render(Format::Template, &event, Some(&template), &state.templates)
+                .await
                 .map_err(|e| AppError::BadRequest(e.to_string()))?;
             Ok(String::from_utf8_lossy(&rendered.body).into_owned())
         }

@@ -3,10 +3,14 @@
 //! The registry deletes manifests by digest only, which removes every tag on that digest. To
 //! remove one tag and keep its siblings, Wharf points the tag at a tiny manifest of its own
 //! (unique, so no other tag shares it) and deletes that by digest.
+//!
+//! Every delete is recorded with the user who made it before the registry is asked (see
+//! [`super::console_deletes`]), so the webhooks it causes name that user.
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use super::console_deletes;
 use super::index::{queries, store};
 use super::placeholders;
 use super::registry::{RegistryClient, RegistryError};
@@ -44,9 +48,17 @@ pub fn placeholder_manifest(tag: &str) -> Vec<u8> {
     .expect("static JSON serializes")
 }
 
-/// Deletes an image (manifest) by digest, with every tag on it. Returns the tags it had.
-pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> Result<Vec<String>, DeleteError> {
+/// Deletes an image (manifest) by digest, with every tag on it, for `actor`. Returns the tags
+/// it had.
+pub async fn delete_image(
+    state: &AppState,
+    repository: &str,
+    digest: &str,
+    actor: &str,
+) -> Result<Vec<String>, DeleteError> {
     let tags = queries::tags_of(&state.db, repository, digest).await?;
+    let media_type = media_type_of(state, digest).await?;
+    console_deletes::record(&state.db, repository, digest, actor, media_type.as_deref()).await?;
     match state.registry.delete_manifest(repository, digest).await {
         // Already gone from the registry: still clear it from the index.
         Ok(()) | Err(RegistryError::NotFound(_)) => {}
@@ -60,10 +72,24 @@ pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> R
     Ok(tags)
 }
 
-/// Removes one tag; the image and its other tags stay.
-pub async fn delete_tag(state: &AppState, repository: &str, tag: &str) -> Result<(), DeleteError> {
+/// The media type the index knows for `digest`.
+async fn media_type_of(state: &AppState, digest: &str) -> Result<Option<String>, sqlx::Error> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(store::manifest(&mut conn, digest)
+        .await?
+        .map(|manifest| manifest.media_type)
+        .filter(|media_type| !media_type.is_empty()))
+}
+
+/// Removes one tag for `actor`; the image and its other tags stay.
+pub async fn delete_tag(state: &AppState, repository: &str, tag: &str, actor: &str) -> Result<(), DeleteError> {
     let previous = queries::tag_digest(&state.db, repository, tag).await?;
-    retarget_and_delete(state, repository, tag, previous.as_deref()).await?;
+    let deleted = Deleted {
+        tag,
+        previous: previous.as_deref(),
+        actor,
+    };
+    retarget_and_delete(state, repository, &deleted).await?;
     let mut tx = state.db.begin_write().await?;
     store::remove_tag(&mut tx, repository, tag).await?;
     store::refresh_repository(&mut tx, repository).await?;
@@ -72,12 +98,15 @@ pub async fn delete_tag(state: &AppState, repository: &str, tag: &str) -> Result
     Ok(())
 }
 
-async fn retarget_and_delete(
-    state: &AppState,
-    repository: &str,
-    tag: &str,
-    previous: Option<&str>,
-) -> Result<(), DeleteError> {
+/// A tag being removed: what it pointed to, and who removes it.
+struct Deleted<'a> {
+    tag: &'a str,
+    previous: Option<&'a str>,
+    actor: &'a str,
+}
+
+async fn retarget_and_delete(state: &AppState, repository: &str, deleted: &Deleted<'_>) -> Result<(), DeleteError> {
+    let Deleted { tag, previous, actor } = *deleted;
     let registry: &RegistryClient = &state.registry;
     let config_digest = sha256_digest(EMPTY_CONFIG);
     if !registry.blob_exists(repository, &config_digest).await? {
@@ -89,6 +118,11 @@ async fn retarget_and_delete(
     let expected = sha256_digest(&manifest);
     // Before the push: the registry may report it before it answers.
     placeholders::record(&state.db, repository, &expected, tag, previous).await?;
+    let media_type = match previous {
+        Some(previous) => media_type_of(state, previous).await?,
+        None => None,
+    };
+    console_deletes::record(&state.db, repository, &expected, actor, media_type.as_deref()).await?;
     let digest = registry
         .put_manifest(repository, tag, OCI_MANIFEST, Bytes::from(manifest))
         .await?;

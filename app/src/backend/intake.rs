@@ -12,8 +12,9 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::console_deletes;
 use super::db::Db;
-use super::events::{self, Quarantined, RegistryEvent};
+use super::events::{self, Actor, Quarantined, RegistryEvent};
 use super::placeholders;
 use super::webhooks::deliveries;
 use super::webhooks::store::{self as webhook_store, Webhook};
@@ -179,34 +180,83 @@ async fn store_together(
     Ok(outcomes)
 }
 
-/// The event as webhooks see it: the two events of Wharf's own tag-only delete (the placeholder
-/// pushed to the tag, then deleted by digest) become one delete of the tag, with the digest it
-/// pointed to; `None` for the push.
+/// The event as webhooks see it: one delete per thing deleted, by whoever deleted it.
+/// - The two events of Wharf's own tag-only delete (the placeholder pushed to the tag, then
+///   deleted by digest) become one delete of the tag, with the digest it pointed to; `None` for
+///   the push.
+/// - A delete by digest is reported by the registry once for the manifest and once more for each
+///   tag it removed (same request, no digest): the manifest's event says it all, the others are
+///   `None`.
+/// - A delete made in the console names the user who made it, not the console's token, and
+///   carries the media type of what was deleted.
 async fn as_delivered(conn: &mut AnyConnection, event: &RegistryEvent) -> Result<Option<RegistryEvent>, sqlx::Error> {
     let Some(digest) = event.target.digest.as_deref().filter(|d| !d.is_empty()) else {
-        // The registry also reports the tag's removal on its own: the delete made from the
-        // placeholder's digest already says it.
-        if event.action == "delete" {
-            if let Some(tag) = &event.target.tag {
-                if placeholders::is_recent_tag(conn, &event.target.repository, tag).await? {
-                    return Ok(None);
-                }
-            }
+        if event.action == "delete" && is_tag_of_a_manifest_delete(conn, event).await? {
+            return Ok(None);
         }
         return Ok(Some(event.clone()));
     };
-    let Some(placeholder) = placeholders::find(conn, &event.target.repository, digest).await? else {
+    let placeholder = placeholders::find(conn, &event.target.repository, digest).await?;
+    if placeholder.is_some() && event.action != "delete" {
+        return Ok(None);
+    }
+    if event.action != "delete" {
         return Ok(Some(event.clone()));
-    };
-    Ok(match event.action.as_str() {
-        "delete" => {
-            let mut delete = event.clone();
-            delete.target.tag = Some(placeholder.tag);
-            delete.target.digest = placeholder.previous_digest;
-            delete.target.media_type = None;
-            delete.target.size = None;
-            Some(delete)
+    }
+    let mut delete = event.clone();
+    if let Some(placeholder) = placeholder {
+        delete.target.tag = Some(placeholder.tag);
+        delete.target.digest = placeholder.previous_digest;
+        delete.target.media_type = None;
+        delete.target.size = None;
+    }
+    if let Some(console) = console_deletes::find(conn, &event.target.repository, digest).await? {
+        delete.actor = Some(Actor {
+            name: Some(console.actor),
+        });
+        if delete.target.media_type.as_deref().is_none_or(str::is_empty) {
+            delete.target.media_type = console.media_type;
         }
-        _ => None,
-    })
+    }
+    Ok(Some(delete))
+}
+
+/// A tag's removal that the registry reports on its own after deleting the manifest the tag
+/// pointed to (same request), or after Wharf's placeholder removed it.
+async fn is_tag_of_a_manifest_delete(conn: &mut AnyConnection, event: &RegistryEvent) -> Result<bool, sqlx::Error> {
+    let Some(tag) = &event.target.tag else {
+        return Ok(false);
+    };
+    if placeholders::is_recent_tag(conn, &event.target.repository, tag).await? {
+        return Ok(true);
+    }
+    let Some(wanted) = request_id(&event.request) else {
+        return Ok(false);
+    };
+    // The manifest's event comes first, from the same request, moments before.
+    let recent: Vec<(String,)> = sqlx::query_as(
+        "SELECT payload FROM registry_events WHERE repository = $1 AND action = 'delete' AND digest IS NOT NULL \
+         AND digest <> '' AND received_at >= $2 AND id <> $3 ORDER BY received_at DESC LIMIT 64",
+    )
+    .bind(&event.target.repository)
+    .bind(super::db::now_ms() - 600_000)
+    .bind(&event.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(recent.iter().any(|(payload,)| {
+        serde_json::from_str::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|raw| request_id(&raw.get("request").cloned()).map(|id| id == wanted))
+            .unwrap_or(false)
+    }))
+}
+
+/// The id of the registry request an event came from.
+fn request_id(request: &Option<serde_json::Value>) -> Option<String> {
+    request
+        .as_ref()?
+        .get("id")?
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
 }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod config;
+pub mod console_deletes;
 pub mod db;
 pub mod deletion;
 pub mod events;

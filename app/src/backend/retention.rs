@@ -44,6 +44,10 @@ pub async fn prune(db: &Db, before_ms: i64) -> Result<Pruned, sqlx::Error> {
         .bind(before_ms)
         .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM console_deletes WHERE created_at < $1")
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
     let quarantined = sqlx::query("DELETE FROM quarantined_events WHERE received_at < $1")
         .bind(before_ms)
         .execute(&mut *tx)

@@ -30,6 +30,8 @@ pub struct App {
     pub notifier: Arc<Notifier>,
     /// Where webhooks may be sent.
     pub webhook_policy: Arc<super::webhooks::outbound::OutboundPolicy>,
+    /// Compiles and renders webhook templates in memory-limited child processes.
+    pub templates: Arc<super::webhooks::formats::sandbox::TemplateSandbox>,
     /// Checks passwords, tokens and robot secrets (throttled, cached).
     pub credentials: Arc<super::access::credentials::Credentials>,
     pub leptos_options: LeptosOptions,

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
-use crate::components::format::percent_encode;
+use crate::format::percent_encode;
 use crate::model::AppError;
 
 /// Shows an error from a server function; "sign in" errors offer the sign-in link.

@@ -3,7 +3,6 @@
 pub mod confirm_form;
 pub mod copy_button;
 pub mod error_panel;
-pub mod format;
 pub mod live;
 pub mod nav;
 pub mod new_secret;

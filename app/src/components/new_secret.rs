@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::components::copy_button::CopyButton;
-use crate::components::format::percent_encode;
+use crate::format::percent_encode;
 use crate::model::{NewSecret, PullSecretView};
 
 #[component]

@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 
-use crate::components::format::{count, grouped};
 use crate::components::live::use_live_reconcile;
+use crate::format::{count, grouped};
 use crate::model::{ReconcileProgress, SyncStatus};
 
 /// The banner on index pages when the registry does not answer: the data may be stale.

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::format::{ms_to_display, rfc3339_to_display, time_ago};
+use crate::format::{ms_to_display, rfc3339_to_display, time_ago};
 
 /// "5 minutes ago", with the exact time on hover; marked when the time is an estimate.
 #[component]

@@ -15,8 +15,8 @@ use crate::api::access::{
 use crate::api::sso::SetTeamGroup;
 use crate::components::confirm_form::ConfirmForm;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{count, ms_to_display};
 use crate::components::new_secret::NewSecretPanel;
+use crate::format::{count, ms_to_display};
 use crate::model::{AccessView, AppError, AssignmentView, Explanation, NewSecret, RobotView, TeamView, UserView};
 
 const TABS: [(&str, &str); 7] = [

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::audit::read_audit_log;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{count, ms_to_display, percent_encode};
+use crate::format::{count, ms_to_display, percent_encode};
 use crate::model::{AuditEntryView, AuditPage};
 
 #[derive(Clone, Debug, PartialEq, Default)]

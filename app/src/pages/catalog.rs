@@ -9,12 +9,12 @@ use leptos_router::NavigateOptions;
 
 use crate::api::catalog::list_repositories;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{count, grouped, human_size, noun, percent_encode};
 use crate::components::live::use_live_changes;
 use crate::components::pager::Pager;
 use crate::components::sync_banner::{IndexingProgress, StaleBanner};
 use crate::components::time::TimeAgo;
 use crate::components::typing_history::TypingHistory;
+use crate::format::{count, grouped, human_size, noun, percent_encode};
 use crate::model::{CatalogPage as Page, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};
 
 /// The catalog address for a query (defaults left out, so the plain `/` stays plain).

@@ -7,8 +7,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::webhooks::{webhook_delivery, Redeliver};
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::ms_to_display;
 use crate::components::live::use_live_deliveries;
+use crate::format::ms_to_display;
 use crate::model::{AttemptView, DeliveryDetail};
 use crate::urls;
 

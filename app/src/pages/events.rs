@@ -4,8 +4,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::events::{list_events, RetryEvent};
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{human_size, ms_to_display, percent_encode, rfc3339_to_display, short_digest};
 use crate::components::live::use_live_changes;
+use crate::format::{human_size, ms_to_display, percent_encode, rfc3339_to_display, short_digest};
 use crate::model::{EventsPage as Page, QuarantinedEvent};
 
 /// The Events page's filters, as the address carries them.

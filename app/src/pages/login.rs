@@ -5,7 +5,7 @@ use leptos_router::hooks::use_query_map;
 use leptos::server_fn::error::ServerFnUrlError;
 
 use crate::api::sso::sso_sign_in_option;
-use crate::components::format::percent_encode;
+use crate::format::percent_encode;
 use crate::model::AppError;
 use crate::Auth;
 

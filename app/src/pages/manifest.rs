@@ -10,10 +10,10 @@ use super::reference::manifest_href;
 use crate::api::repository::manifest;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{human_size, short_digest};
 use crate::components::pull_commands::PullCommands;
 use crate::components::sync_banner::StaleBanner;
 use crate::components::time::CreatedAt;
+use crate::format::{human_size, short_digest};
 use crate::model::{AppError, ImageConfigView, ImageDetail, Label, ManifestView, PlatformRow};
 
 #[component]

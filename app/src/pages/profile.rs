@@ -9,8 +9,8 @@ use crate::api::access::{profile, ChangePassword, CreateToken, RevokeRefreshToke
 use crate::components::confirm_form::ConfirmForm;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::ms_to_display;
 use crate::components::new_secret::NewSecretPanel;
+use crate::format::ms_to_display;
 use crate::model::{ProfileView, RefreshTokenView, TokenView};
 
 #[component]

@@ -15,13 +15,13 @@ use crate::api::images::{DeleteImage, DeleteTag};
 use crate::api::repository::repository;
 use crate::components::copy_button::CopyButton;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{human_size, percent_encode, short_digest};
 use crate::components::live::use_live_changes;
 use crate::components::pager::Pager;
 use crate::components::pull_commands::PullCommands;
 use crate::components::sync_banner::StaleBanner;
 use crate::components::time::{CreatedAt, TimeAgo};
 use crate::components::typing_history::TypingHistory;
+use crate::format::{human_size, percent_encode, short_digest};
 use crate::model::{AppError, ImageRow, Label, RepositoryView};
 
 fn repository_query_href(name: &str, filter: &str, page: u32) -> String {
@@ -141,7 +141,7 @@ fn RepositoryBody(
     let reference = format!("{host}/{name}");
     let stats = format!(
         "{} · {} · ",
-        crate::components::format::count(view_data.tag_count, "tag", "tags"),
+        crate::format::count(view_data.tag_count, "tag", "tags"),
         human_size(view_data.size_bytes)
     );
     let now = view_data.generated_at_ms;

@@ -7,9 +7,9 @@ use leptos_meta::Title;
 use crate::api::sync::{settings, Resync};
 use crate::components::copy_button::CopyButton;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::ms_to_display;
 use crate::components::live::use_live_changes;
 use crate::components::sync_banner::IndexingProgress;
+use crate::format::ms_to_display;
 use crate::model::{ReconcileProgress, SettingsView};
 
 #[component]

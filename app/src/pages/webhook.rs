@@ -14,8 +14,8 @@ use crate::api::webhooks::{
 };
 use crate::components::copy_button::CopyButton;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::{ms_to_display, percent_encode};
 use crate::components::live::use_live_deliveries;
+use crate::format::{ms_to_display, percent_encode};
 use crate::model::{AppError, DeliveriesPage, DeliveryDetail, DeliveryRow, WebhookView};
 use crate::urls;
 
@@ -79,8 +79,8 @@ fn WebhookDetail(
             <p><HealthBadge health=view_data.health.clone()/> " " <Sparkline counts=view_data.health.hourly.clone()/></p>
             <p class="hint">{format!(
                 "{} queued · {} in 24 hours",
-                crate::components::format::grouped(view_data.health.queued),
-                crate::components::format::count(view_data.health.attempts_24h, "attempt", "attempts")
+                crate::format::grouped(view_data.health.queued),
+                crate::format::count(view_data.health.attempts_24h, "attempt", "attempts")
             )}</p>
             <TryIt id=id.clone()/>
         </section>

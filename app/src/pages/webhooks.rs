@@ -6,8 +6,8 @@ use leptos_meta::Title;
 
 use crate::api::webhooks::list_webhooks;
 use crate::components::error_panel::ErrorPanel;
-use crate::components::format::ms_to_display;
 use crate::components::live::use_live_deliveries;
+use crate::format::ms_to_display;
 use crate::model::{WebhookHealth, WebhookSummary};
 use crate::urls;
 

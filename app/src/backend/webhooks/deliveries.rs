@@ -248,6 +248,8 @@ pub struct ClaimedDelivery {
     pub payload: String,
     pub attempts: i64,
     pub created_at: i64,
+    /// Set when a render of this delivery started and never ended (see `dispatcher`).
+    pub render_started_at: Option<i64>,
     pub token: String,
 }
 
@@ -260,10 +262,11 @@ struct DeliveryRow {
     payload: String,
     attempts: i64,
     created_at: i64,
+    render_started_at: Option<i64>,
 }
 
 /// The columns of a [`DeliveryRow`].
-const CLAIMED_COLUMNS: &str = "id, webhook_id, event_id, kind, payload, attempts, created_at";
+const CLAIMED_COLUMNS: &str = "id, webhook_id, event_id, kind, payload, attempts, created_at, render_started_at";
 
 impl DeliveryRow {
     fn claimed(self, webhook: Webhook, token: &str) -> ClaimedDelivery {
@@ -275,6 +278,7 @@ impl DeliveryRow {
             payload: self.payload,
             attempts: self.attempts,
             created_at: self.created_at,
+            render_started_at: self.render_started_at,
             token: token.to_string(),
         }
     }
@@ -469,6 +473,28 @@ pub async fn record_attempt(
     .bind(&delivery.id)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Marks (with the time) or unmarks a claimed delivery as being rendered, committed at once: the
+/// mark must outlive a process that dies while rendering.
+pub async fn mark_rendering(db: &Db, delivery: &ClaimedDelivery, started_at: Option<i64>) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE webhook_deliveries SET render_started_at = $1 WHERE id = $2 AND claimed_by = $3")
+        .bind(started_at)
+        .bind(&delivery.id)
+        .bind(&delivery.token)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Forgets a render that never ended, on the caller's transaction.
+pub async fn clear_rendering(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhook_deliveries SET render_started_at = NULL WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

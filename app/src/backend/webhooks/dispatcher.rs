@@ -17,7 +17,8 @@ use sqlx::AnyConnection;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::deliveries::{self, AttemptRecord, ClaimedDelivery, QUEUE};
-use super::event::{Platform, WebhookEvent};
+use super::event::{EventAction, Platform, WebhookEvent};
+use super::formats::sandbox::TemplateSandbox;
 use super::formats::{self, slack, Format};
 use super::outbound::OutboundPolicy;
 use super::signing;
@@ -54,11 +55,18 @@ pub const STANDARD_SCHEDULE: [Duration; 9] = [
     Duration::from_secs(24 * 3600),
 ];
 
+/// Why a delivery found with its render still marked is set aside: the process rendering it
+/// ended in the middle, and rendering it again could end the next one the same way.
+const RENDERER_DIED: &str = "the console stopped while rendering this delivery's template (the template may need more \
+     memory than allowed); it is not rendered again automatically: fix the template, then redeliver";
+
 /// What the dispatcher needs besides the database.
 pub struct Dispatcher {
     pub db: Db,
     pub notifier: Arc<Notifier>,
     pub policy: Arc<OutboundPolicy>,
+    /// Renders template-format bodies in child processes.
+    pub templates: Arc<TemplateSandbox>,
     /// Waits between attempts ([`STANDARD_SCHEDULE`] unless shortened for tests).
     pub schedule: Vec<Duration>,
     client: reqwest::Client,
@@ -78,12 +86,19 @@ pub enum Verdict {
 }
 
 impl Dispatcher {
-    pub fn new(db: Db, notifier: Arc<Notifier>, policy: Arc<OutboundPolicy>, schedule: Vec<Duration>) -> Dispatcher {
+    pub fn new(
+        db: Db,
+        notifier: Arc<Notifier>,
+        policy: Arc<OutboundPolicy>,
+        templates: Arc<TemplateSandbox>,
+        schedule: Vec<Duration>,
+    ) -> Dispatcher {
         let client = policy.client();
         Dispatcher {
             db,
             notifier,
             policy,
+            templates,
             schedule,
             client,
             slack_next: Mutex::new(HashMap::new()),
@@ -172,7 +187,10 @@ impl Dispatcher {
             Ok(event) => event,
             Err(reason) => return self.bury(delivery, &reason).await.map(|_| None),
         };
-        let rendered = match formats::render(webhook.format, &event, webhook.template.as_deref()) {
+        if delivery.render_started_at.is_some() {
+            return self.bury(delivery, RENDERER_DIED).await.map(|_| None);
+        }
+        let rendered = match self.render(delivery, &event).await? {
             Ok(rendered) => rendered,
             Err(err) => {
                 let reason = format!("cannot render the {} format: {err}", webhook.format.label());
@@ -257,14 +275,35 @@ impl Dispatcher {
         }))
     }
 
+    /// The body in the webhook's format. A template is rendered in a child process; the render
+    /// is recorded before it starts and cleared after it ends, so a delivery whose render took the
+    /// whole process down is set aside at its next claim instead of being rendered again.
+    async fn render(
+        &self,
+        delivery: &ClaimedDelivery,
+        event: &WebhookEvent,
+    ) -> Result<Result<formats::Rendered, formats::RenderError>, sqlx::Error> {
+        let webhook = &delivery.webhook;
+        let marked = webhook.format == Format::Template;
+        if marked {
+            deliveries::mark_rendering(&self.db, delivery, Some(now_ms())).await?;
+        }
+        let rendered = formats::render(webhook.format, event, webhook.template.as_deref(), &self.templates).await;
+        if marked {
+            deliveries::mark_rendering(&self.db, delivery, None).await?;
+        }
+        Ok(rendered)
+    }
+
     /// The event to send: the stored payload, completed at the first attempt with what the index
-    /// knows (the platforms). `Err` inside when the stored payload is unreadable.
+    /// knows (a push's platforms; a delete has none, as documented: what it deleted may already
+    /// be gone from the index). `Err` inside when the stored payload is unreadable.
     async fn payload(&self, delivery: &ClaimedDelivery) -> Result<Result<WebhookEvent, String>, sqlx::Error> {
         let mut event: WebhookEvent = match serde_json::from_str(&delivery.payload) {
             Ok(event) => event,
             Err(err) => return Ok(Err(format!("the stored event cannot be read: {err}"))),
         };
-        if event.platforms.is_empty() {
+        if event.platforms.is_empty() && event.action == EventAction::Push {
             if let Some(digest) = event.digest.clone() {
                 let mut conn = self.db.pool.acquire().await?;
                 if let Some(record) = crate::backend::index::store::manifest(&mut conn, &digest).await? {
@@ -297,6 +336,8 @@ impl Dispatcher {
 
     async fn bury(&self, delivery: &ClaimedDelivery, reason: &str) -> Result<(), sqlx::Error> {
         let mut tx = self.db.begin_write().await?;
+        // A redelivery renders again (after the template was fixed, say).
+        deliveries::clear_rendering(&mut tx, &delivery.id).await?;
         work::bury(&mut tx, &QUEUE, &delivery.id, &delivery.token, reason).await?;
         tx.commit().await
     }

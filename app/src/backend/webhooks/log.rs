@@ -166,11 +166,7 @@ fn summary(kind: &str, payload: &str) -> String {
     };
     let target = match (&event.tag, &event.digest) {
         (Some(tag), _) => format!("{}:{tag}", event.repository),
-        (None, Some(digest)) => format!(
-            "{}@{}",
-            event.repository,
-            crate::components::format::short_digest(digest)
-        ),
+        (None, Some(digest)) => format!("{}@{}", event.repository, crate::format::short_digest(digest)),
         (None, None) => event.repository.clone(),
     };
     let action = event.action.as_str();

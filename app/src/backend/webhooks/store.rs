@@ -8,6 +8,7 @@ use std::time::Duration;
 use sqlx::{AnyConnection, FromRow};
 
 use super::event::EventAction;
+use super::formats::sandbox::TemplateSandbox;
 use super::formats::{self, Format};
 use super::outbound::OutboundPolicy;
 use super::scope::Scope;
@@ -201,7 +202,8 @@ fn field(message: impl Into<String>) -> InvalidWebhook {
     InvalidWebhook::Field(message.into())
 }
 
-/// Checks everything but the URL's resolution (see [`OutboundPolicy::check_resolved`]).
+/// Checks everything but the URL's resolution (see [`OutboundPolicy::check_resolved`]) and the
+/// template's syntax (see [`validate_template`]).
 pub fn validate(input: &WebhookInput, policy: &OutboundPolicy) -> Result<(), InvalidWebhook> {
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME {
@@ -225,7 +227,6 @@ pub fn validate(input: &WebhookInput, policy: &OutboundPolicy) -> Result<(), Inv
         if template.trim().is_empty() {
             return Err(field("The template format needs a template."));
         }
-        formats::validate_template(template)?;
     }
     if input.headers.len() > MAX_HEADERS {
         return Err(field(format!("At most {MAX_HEADERS} custom headers.")));
@@ -407,9 +408,10 @@ pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, sqlx::Er
     Ok(done.rows_affected() == 1)
 }
 
-/// Stops deliveries to a webhook and says why (a 410, a Slack channel gone, failing for days).
+/// Disables a webhook and says why (a 410, a Slack channel gone, failing for days). Enabling
+/// it again (saving it enabled) clears the reason.
 pub async fn disable(conn: &mut AnyConnection, id: &str, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhooks SET disabled_reason = $1, updated_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE webhooks SET enabled = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3")
         .bind(reason.chars().take(500).collect::<String>())
         .bind(now_ms())
         .bind(id)
@@ -438,6 +440,15 @@ pub async fn rotate_secret(
     .execute(&mut *conn)
     .await?;
     Ok((done.rows_affected() == 1).then_some(secret))
+}
+
+/// Compiles the template of a template-format webhook, in a child process: the compiler evaluates
+/// constant expressions, which can ask for any amount of memory.
+pub async fn validate_template(input: &WebhookInput, templates: &TemplateSandbox) -> Result<(), InvalidWebhook> {
+    match (input.format, input.template.as_deref()) {
+        (Some(Format::Template), Some(source)) => Ok(templates.validate(source).await?),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! facts the event does not know are left out rather than shown empty.
 
 use crate::backend::webhooks::event::{EventAction, WebhookEvent};
-use crate::components::format::{human_size, rfc3339_to_display, short_digest};
+use crate::format::{human_size, rfc3339_to_display, short_digest};
 
 /// One labelled value of the message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,11 +4,13 @@
 //! Invariants: rendering is pure (same event, same bytes), so formats are checked with snapshot
 //! tests; every body respects its receiver's size limits or fails with a [`RenderError`] whose
 //! message can be shown to the user as is. Signing happens after rendering, in `signing`.
+//! User-written templates are compiled and rendered only in a child process ([`sandbox`]).
 
 pub mod acr;
 pub mod cloudevents;
 pub mod generic;
 mod message;
+pub mod sandbox;
 pub mod slack;
 pub mod teams;
 pub mod template;
@@ -131,8 +133,9 @@ impl Rendered {
     }
 }
 
-/// Why a body could not be rendered; the messages are meant for the webhook's page.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a body could not be rendered; the messages are meant for the webhook's page. (Serialized:
+/// the template renderer's child process answers with it.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum RenderError {
     #[error("this webhook uses a custom template, but the template is empty")]
     TemplateMissing,
@@ -144,6 +147,16 @@ pub enum RenderError {
     TemplateFailed { line: Option<usize>, message: String },
     #[error("the template did too much work (a loop that never ends?) and was stopped")]
     TemplateTooMuchWork,
+    #[error(
+        "the template needed more than {max_mib} MiB of memory (strings or lists grown too large) and was stopped"
+    )]
+    TemplateTooMuchMemory { max_mib: u64 },
+    #[error("the template ran longer than {secs} seconds and was stopped")]
+    TemplateTimedOut { secs: u64 },
+    #[error("the template renderer is busy; try again in a moment")]
+    RendererBusy,
+    #[error("the template could not be rendered: {0}")]
+    RendererFailed(String),
     #[error("the rendered body is larger than {max} bytes")]
     BodyTooLarge { max: usize },
     #[error("could not write the JSON body: {0}")]
@@ -155,8 +168,13 @@ fn on_line(line: Option<usize>) -> String {
 }
 
 /// Renders `event` in `format`. `template` is the webhook's template source, used (and required)
-/// only by [`Format::Template`].
-pub fn render(format: Format, event: &WebhookEvent, template: Option<&str>) -> Result<Rendered, RenderError> {
+/// only by [`Format::Template`], which `templates` renders in a child process.
+pub async fn render(
+    format: Format,
+    event: &WebhookEvent,
+    template: Option<&str>,
+    templates: &sandbox::TemplateSandbox,
+) -> Result<Rendered, RenderError> {
     match format {
         Format::Acr => acr::render(event),
         Format::Teams => teams::render_message(event),
@@ -166,15 +184,10 @@ pub fn render(format: Format, event: &WebhookEvent, template: Option<&str>) -> R
         Format::CloudEventsBinary => cloudevents::render_binary(event),
         Format::Generic => generic::render(event),
         Format::Template => match template {
-            Some(source) if !source.trim().is_empty() => template::render(source, event),
+            Some(source) if !source.trim().is_empty() => templates.render(source, event).await,
             _ => Err(RenderError::TemplateMissing),
         },
     }
-}
-
-/// Checks a template's size and syntax without rendering it (for the webhook form).
-pub fn validate_template(src: &str) -> Result<(), RenderError> {
-    template::validate(src)
 }
 
 #[cfg(test)]
@@ -316,26 +329,32 @@ mod tests {
         assert_eq!(unsigned, [Format::Teams, Format::Slack]);
     }
 
-    #[test]
-    fn template_format_needs_a_template() {
+    #[tokio::test]
+    async fn template_format_needs_a_template() {
         let event = test_events::push_single();
+        let templates = sandbox::TemplateSandbox::in_this_process();
         assert_eq!(
-            render(Format::Template, &event, None),
+            render(Format::Template, &event, None, &templates).await,
             Err(RenderError::TemplateMissing)
         );
         assert_eq!(
-            render(Format::Template, &event, Some("  ")),
+            render(Format::Template, &event, Some("  "), &templates).await,
             Err(RenderError::TemplateMissing)
         );
-        let rendered = render(Format::Template, &event, Some("{{ event.repository }}")).expect("renders");
+        let rendered = render(Format::Template, &event, Some("{{ event.repository }}"), &templates)
+            .await
+            .expect("renders");
         assert_eq!(rendered.body, b"shop/api");
     }
 
-    #[test]
-    fn every_format_renders_every_test_event() {
+    #[tokio::test]
+    async fn every_format_renders_every_test_event() {
+        let templates = sandbox::TemplateSandbox::in_this_process();
         for (_, event) in test_events::all() {
             for format in Format::ALL {
-                let rendered = render(format, &event, Some("{{ event.id }}")).expect("renders");
+                let rendered = render(format, &event, Some("{{ event.id }}"), &templates)
+                    .await
+                    .expect("renders");
                 assert!(!rendered.body.is_empty(), "{format} rendered nothing");
             }
         }

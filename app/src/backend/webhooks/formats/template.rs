@@ -8,6 +8,8 @@
 //! Invariants: a template is at most [`MAX_TEMPLATE_BYTES`], its output at most
 //! [`MAX_OUTPUT_BYTES`], and its run at most [`FUEL`] instructions, so a template cannot hang or
 //! flood a delivery worker; every failure is a [`RenderError`] with the line when minijinja knows it.
+//! Fuel does not bound memory: the console compiles and renders templates only through
+//! [`super::sandbox`], whose child process calls the functions here.
 
 use std::io;
 
@@ -30,15 +32,16 @@ fn environment() -> Environment<'static> {
     env
 }
 
-/// Size and syntax, without rendering.
-pub fn validate(source: &str) -> Result<(), RenderError> {
+/// Size and syntax, without rendering (in this process: see [`super::sandbox`]).
+pub(super) fn validate(source: &str) -> Result<(), RenderError> {
     check_size(source)?;
     let env = environment();
     env.template_from_named_str(NAME, source).map_err(syntax_error)?;
     Ok(())
 }
 
-pub fn render(source: &str, event: &WebhookEvent) -> Result<Rendered, RenderError> {
+/// Renders in this process (see [`super::sandbox`]).
+pub(super) fn render(source: &str, event: &WebhookEvent) -> Result<Rendered, RenderError> {
     check_size(source)?;
     let env = environment();
     let template = env.template_from_named_str(NAME, source).map_err(syntax_error)?;
@@ -64,7 +67,7 @@ pub fn render(source: &str, event: &WebhookEvent) -> Result<Rendered, RenderErro
     })
 }
 
-fn check_size(source: &str) -> Result<(), RenderError> {
+pub(super) fn check_size(source: &str) -> Result<(), RenderError> {
     if source.len() > MAX_TEMPLATE_BYTES {
         return Err(RenderError::TemplateTooLarge {
             size: source.len(),

@@ -1,4 +1,5 @@
-//! Formatting of sizes, digests and times for display.
+//! Formatting of sizes, digests and times for display: plain functions shared by the views
+//! (compiled to wasm) and the backend (webhook messages), so neither imports the other.
 
 /// `1536` → `1.5 KiB`.
 pub fn human_size(bytes: i64) -> String {
