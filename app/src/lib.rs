@@ -3,6 +3,7 @@
 pub mod api;
 pub mod components;
 pub mod model;
+pub mod names;
 pub mod pages;
 pub mod urls;
 

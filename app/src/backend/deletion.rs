@@ -11,6 +11,7 @@ use super::index::{queries, store};
 use super::placeholders;
 use super::registry::{RegistryClient, RegistryError};
 use super::AppState;
+use crate::names::{self, NameError, Reference, RepositoryName, Tag};
 
 /// The OCI "empty" JSON blob used as the placeholder's config.
 const EMPTY_CONFIG: &[u8] = b"{}";
@@ -23,6 +24,12 @@ pub enum DeleteError {
     Registry(#[from] RegistryError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+impl From<NameError> for DeleteError {
+    fn from(err: NameError) -> DeleteError {
+        DeleteError::Registry(RegistryError::InvalidName(err))
+    }
 }
 
 fn sha256_digest(bytes: &[u8]) -> String {
@@ -45,15 +52,20 @@ pub fn placeholder_manifest(tag: &str) -> Vec<u8> {
 }
 
 /// Deletes an image (manifest) by digest, with every tag on it. Returns the tags it had.
-pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> Result<Vec<String>, DeleteError> {
-    let tags = queries::tags_of(&state.db, repository, digest).await?;
+pub async fn delete_image(
+    state: &AppState,
+    repository: &RepositoryName,
+    digest: &names::Digest,
+) -> Result<Vec<String>, DeleteError> {
+    let tags = queries::tags_of(&state.db, repository.as_str(), digest.as_str()).await?;
     match state.registry.delete_manifest(repository, digest).await {
         // Already gone from the registry: still clear it from the index.
         Ok(()) | Err(RegistryError::NotFound(_)) => {}
         Err(err) => return Err(err.into()),
     }
     let mut tx = state.db.begin_write().await?;
-    store::remove_manifest(&mut tx, repository, digest).await?;
+    let repository = repository.as_str();
+    store::remove_manifest(&mut tx, repository, digest.as_str()).await?;
     store::refresh_repository(&mut tx, repository).await?;
     tx.commit().await?;
     state.sync.repository_changed(repository);
@@ -61,9 +73,10 @@ pub async fn delete_image(state: &AppState, repository: &str, digest: &str) -> R
 }
 
 /// Removes one tag; the image and its other tags stay.
-pub async fn delete_tag(state: &AppState, repository: &str, tag: &str) -> Result<(), DeleteError> {
-    let previous = queries::tag_digest(&state.db, repository, tag).await?;
+pub async fn delete_tag(state: &AppState, repository: &RepositoryName, tag: &Tag) -> Result<(), DeleteError> {
+    let previous = queries::tag_digest(&state.db, repository.as_str(), tag.as_str()).await?;
     retarget_and_delete(state, repository, tag, previous.as_deref()).await?;
+    let (repository, tag) = (repository.as_str(), tag.as_str());
     let mut tx = state.db.begin_write().await?;
     store::remove_tag(&mut tx, repository, tag).await?;
     store::refresh_repository(&mut tx, repository).await?;
@@ -74,26 +87,33 @@ pub async fn delete_tag(state: &AppState, repository: &str, tag: &str) -> Result
 
 async fn retarget_and_delete(
     state: &AppState,
-    repository: &str,
-    tag: &str,
+    repository: &RepositoryName,
+    tag: &Tag,
     previous: Option<&str>,
 ) -> Result<(), DeleteError> {
     let registry: &RegistryClient = &state.registry;
-    let config_digest = sha256_digest(EMPTY_CONFIG);
+    let config_digest = names::Digest::parse(&sha256_digest(EMPTY_CONFIG))?;
     if !registry.blob_exists(repository, &config_digest).await? {
         registry
             .upload_blob(repository, &config_digest, Bytes::from_static(EMPTY_CONFIG))
             .await?;
     }
-    let manifest = placeholder_manifest(tag);
+    let manifest = placeholder_manifest(tag.as_str());
     let expected = sha256_digest(&manifest);
     // Before the push: the registry may report it before it answers.
-    placeholders::record(&state.db, repository, &expected, tag, previous).await?;
+    placeholders::record(&state.db, repository.as_str(), &expected, tag.as_str(), previous).await?;
     let digest = registry
-        .put_manifest(repository, tag, OCI_MANIFEST, Bytes::from(manifest))
+        .put_manifest(
+            repository,
+            &Reference::Tag(tag.clone()),
+            OCI_MANIFEST,
+            Bytes::from(manifest),
+        )
         .await?;
     let digest = if digest.is_empty() { expected } else { digest };
-    Ok(registry.delete_manifest(repository, &digest).await?)
+    Ok(registry
+        .delete_manifest(repository, &names::Digest::parse(&digest)?)
+        .await?)
 }
 
 #[cfg(test)]
