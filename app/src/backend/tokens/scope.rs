@@ -58,7 +58,8 @@ pub fn parse_scope(scope: &str) -> Result<ResourceAccess, ScopeError> {
 }
 
 /// A repository scope's name: a repository name, optionally after a registry host, which the
-/// scope grammar allows (`localhost:5000/team/app`).
+/// scope grammar allows (`localhost:5000/team/app`). As in distribution's reference parsing, a
+/// first part is a host only when it has a `.` or a `:` or is `localhost`.
 fn valid_repository_name(name: &str) -> bool {
     is_path(name, false)
         || name
@@ -80,7 +81,8 @@ fn valid_host(host: &str) -> bool {
             && !label.ends_with('-')
             && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
-    port_ok && name.split('.').all(label_ok)
+    let looks_like_host = host.contains(['.', ':']) || host == "localhost";
+    looks_like_host && port_ok && name.split('.').all(label_ok)
 }
 
 #[cfg(test)]
