@@ -4,6 +4,7 @@ pub mod api;
 pub mod components;
 pub mod format;
 pub mod model;
+pub mod names;
 pub mod pages;
 pub mod urls;
 

@@ -42,13 +42,17 @@ fn admin_registry_client(wharf: &Wharf) -> RegistryClient {
 /// Puts a second tag on an image, as `docker tag` + `docker push` would.
 async fn retag(wharf: &Wharf, repository: &str, from: &str, to: &str) {
     let client = admin_registry_client(wharf);
-    let (media_type, _, bytes) = client.get_manifest(repository, from).await.unwrap();
-    client.put_manifest(repository, to, &media_type, bytes).await.unwrap();
+    let repository = repository.parse().unwrap();
+    let (media_type, _, bytes) = client.get_manifest(&repository, &from.parse().unwrap()).await.unwrap();
+    client
+        .put_manifest(&repository, &to.parse().unwrap(), &media_type, bytes)
+        .await
+        .unwrap();
 }
 
 async fn registry_tags(wharf: &Wharf, repository: &str) -> Vec<String> {
     let client = admin_registry_client(wharf);
-    let mut tags = client.tags(repository).await.unwrap();
+    let mut tags = client.tags(&repository.parse().unwrap()).await.unwrap();
     tags.sort();
     tags
 }
@@ -318,7 +322,8 @@ async fn signatures_ride_on_their_image_and_unknown_configs_show_raw() {
     let wharf = Wharf::start().await;
     push_image(&wharf.registry_url(), "sig/app", "1", &[], true);
     let registry = admin_registry_client(&wharf);
-    let digest = registry.manifest_digest("sig/app", "1").await.unwrap();
+    let sig_app = "sig/app".parse().unwrap();
+    let digest = registry.manifest_digest(&sig_app, &"1".parse().unwrap()).await.unwrap();
     let signature_tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
     retag(&wharf, "sig/app", "1", &signature_tag).await;
 
@@ -326,7 +331,11 @@ async fn signatures_ride_on_their_image_and_unknown_configs_show_raw() {
     let config = br#"{"hello":"world"}"#;
     let config_digest = format!("sha256:{}", sha256_hex(config));
     registry
-        .upload_blob("sig/app", &config_digest, bytes::Bytes::from_static(config))
+        .upload_blob(
+            &sig_app,
+            &config_digest.parse().unwrap(),
+            bytes::Bytes::from_static(config),
+        )
         .await
         .unwrap();
     let manifest = serde_json::json!({
@@ -337,8 +346,8 @@ async fn signatures_ride_on_their_image_and_unknown_configs_show_raw() {
     });
     registry
         .put_manifest(
-            "sig/app",
-            "artifact",
+            &sig_app,
+            &"artifact".parse().unwrap(),
             "application/vnd.oci.image.manifest.v1+json",
             serde_json::to_vec(&manifest).unwrap().into(),
         )

@@ -38,7 +38,7 @@ fn envelope(ids: &[&str]) -> Vec<u8> {
         .iter()
         .map(|id| {
             serde_json::json!({"id": id, "timestamp": "2026-11-23T10:00:00Z", "action": "push",
-                "target": {"repository": format!("repo-{id}"), "tag": "latest", "digest": "sha256:aa", "size": 10}})
+                "target": {"repository": format!("repo-{id}"), "tag": "latest", "digest": "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "size": 10}})
         })
         .collect();
     serde_json::to_vec(&serde_json::json!({ "events": events })).unwrap()

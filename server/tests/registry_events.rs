@@ -22,7 +22,7 @@ fn envelope(id: &str, repository: &str) -> String {
     serde_json::json!({"events": [{
         "id": id, "timestamp": "2026-11-23T10:00:00.5Z", "action": "push",
         "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 100,
-                   "digest": "sha256:0123456789abcdef", "repository": repository, "tag": "t1"},
+                   "digest": "sha256:0123456789abcdef000000000000000000000000000000000000000000000000", "repository": repository, "tag": "t1"},
         "actor": {"name": "admin"}, "source": {"addr": "registry:5000", "instanceID": "x"}
     }]})
     .to_string()

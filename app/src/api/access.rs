@@ -807,6 +807,7 @@ pub async fn repository_access(repository: String) -> Result<crate::model::Repos
     use server::*;
     crate::backend::responses::with_status(
         async move {
+            crate::names::RepositoryName::parse(&repository)?;
             let (state, _) = session::authorize(
                 Target::Repository(&repository),
                 Action::ManageAccess,
@@ -855,9 +856,10 @@ pub async fn explain(
         async move {
             let (state, caller) = session::signed_in().await?;
             let repository = repository.trim().to_string();
-            if repository.is_empty() || repository.len() > 255 {
+            if repository.is_empty() {
                 return Err(AppError::BadRequest("Name a repository (e.g. team-a/api).".into()));
             }
+            crate::names::RepositoryName::parse(&repository)?;
             caller.require(
                 Target::Repository(&repository),
                 Action::ManageAccess,

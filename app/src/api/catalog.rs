@@ -15,6 +15,12 @@ pub async fn list_repositories(query: CatalogQuery) -> Result<CatalogPage, AppEr
                     "The search text is too long (at most 256 characters).".into(),
                 ));
             }
+            if !query.namespace.is_empty() && !crate::names::is_path(&query.namespace, false) {
+                return Err(AppError::BadRequest(format!(
+                    "{:?} is not a namespace: use lower-case letters, digits, '.', '_', '-' and '/' (e.g. team-a).",
+                    query.namespace.chars().take(80).collect::<String>()
+                )));
+            }
             let rows = queries::catalog(
                 &state.db,
                 &query,

@@ -21,17 +21,17 @@ pub async fn delete_image(repository: String, digest: String, confirm: String) -
     use crate::backend::audit::AuditAction;
     use crate::backend::index::queries;
     use crate::backend::{deletion, session};
+    use crate::names::{Digest, RepositoryName};
     crate::backend::responses::with_status(
         async move {
+            let name = RepositoryName::parse(&repository)?;
+            let checked_digest = Digest::parse(&digest)?;
             let (state, caller) = session::authorize(
-                Target::Repository(&repository),
+                Target::Repository(name.as_str()),
                 Action::Delete,
                 &format!("delete images in {repository}"),
             )
             .await?;
-            if !digest.starts_with("sha256:") || digest.len() != 71 {
-                return Err(AppError::BadRequest(format!("{digest:?} is not a sha256 digest.")));
-            }
             let tags = queries::tags_of(&state.db, &repository, &digest)
                 .await
                 .map_err(session::internal)?;
@@ -41,7 +41,7 @@ pub async fn delete_image(repository: String, digest: String, confirm: String) -
                     "Type {expected} to confirm the delete; nothing was deleted."
                 )));
             }
-            let removed = deletion::delete_image(&state, &repository, &digest, &caller.user.username)
+            let removed = deletion::delete_image(&state, &name, &checked_digest, &caller.user.username)
                 .await
                 .map_err(|e| delete_error(&e.to_string()))?;
             let tags_removed = format!("tags removed: {}", removed.join(", "));
@@ -77,10 +77,13 @@ pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Res
     use crate::backend::audit::AuditAction;
     use crate::backend::index::queries;
     use crate::backend::{deletion, session};
+    use crate::names::{RepositoryName, Tag};
     crate::backend::responses::with_status(
         async move {
+            let name = RepositoryName::parse(&repository)?;
+            let checked_tag = Tag::parse(&tag)?;
             let (state, caller) = session::authorize(
-                Target::Repository(&repository),
+                Target::Repository(name.as_str()),
                 Action::Delete,
                 &format!("delete tags in {repository}"),
             )
@@ -94,7 +97,7 @@ pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Res
                 .await
                 .map_err(session::internal)?
                 .ok_or_else(|| AppError::NotFound(format!("Tag {repository}:{tag}")))?;
-            deletion::delete_tag(&state, &repository, &tag, &caller.user.username)
+            deletion::delete_tag(&state, &name, &checked_tag, &caller.user.username)
                 .await
                 .map_err(|e| delete_error(&e.to_string()))?;
             caller

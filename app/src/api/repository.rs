@@ -10,6 +10,7 @@ pub async fn repository(name: String, filter: String, page: u32) -> Result<Repos
     use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
+            crate::names::RepositoryName::parse(&name)?;
             let (state, caller) =
                 session::authorize(Target::Repository(&name), Action::Pull, &format!("browse {name}")).await?;
             let summary = queries::repository(&state.db, &name)
@@ -54,41 +55,25 @@ pub async fn manifest(repository: String, reference: String) -> Result<ManifestV
     use crate::backend::index::{detail, queries};
     use crate::backend::registry::RegistryError;
     use crate::backend::session;
+    use crate::names::{Reference, RepositoryName};
     crate::backend::responses::with_status(
         async move {
-            let (state, _) =
-                session::authorize(Target::Repository(&repository), Action::Pull, &format!("browse {repository}")).await?;
-            let not_found = || AppError::NotFound(format!("{repository}@{reference}"));
-            let unavailable = |err: RegistryError| {
-                AppError::RegistryUnavailable(format!(
-                    "{err}. This manifest is not in Wharf's cache yet, so it cannot be shown until the registry answers."
-                ))
-            };
-            let digest = if reference.starts_with("sha256:") {
-                // The cache is shared by all repositories: check that this one holds the digest.
-                let indexed = queries::has_manifest(&state.db, &repository, &reference)
-                    .await
-                    .map_err(session::internal)?;
-                if !indexed {
-                    match state.registry.manifest_digest(&repository, &reference).await {
-                        Ok(_) => {}
-                        Err(RegistryError::NotFound(_)) => return Err(not_found()),
-                        Err(err) => return Err(unavailable(err)),
-                    }
-                }
-                reference.clone()
-            } else {
-                queries::tag_digest(&state.db, &repository, &reference)
-                    .await
-                    .map_err(session::internal)?
-                    .ok_or_else(not_found)?
-            };
+            let name = RepositoryName::parse(&repository)?;
+            let reference = Reference::parse(&reference)?;
+            let (state, _) = session::authorize(
+                Target::Repository(name.as_str()),
+                Action::Pull,
+                &format!("browse {name}"),
+            )
+            .await?;
+            let not_found = || AppError::NotFound(format!("{name}@{reference}"));
+            let digest = server::manifest_digest(&state, &name, &reference).await?;
             let content = match detail::manifest_content(&state.db, &state.registry, &repository, &digest).await {
                 Ok(content) => content,
                 Err(err) if err.is_not_found() => return Err(not_found()),
                 Err(detail::FetchError::Registry(
                     err @ (RegistryError::Unreachable { .. } | RegistryError::Status { .. }),
-                )) => return Err(unavailable(err)),
+                )) => return Err(server::unavailable(err)),
                 Err(err) => return Err(session::internal(err)),
             };
             let tags = queries::tags_of(&state.db, &repository, &digest)
@@ -118,4 +103,50 @@ pub async fn manifest(repository: String, reference: String) -> Result<ManifestV
         .await,
     )
     .await
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use crate::backend::index::queries;
+    use crate::backend::registry::RegistryError;
+    use crate::backend::{session, AppState};
+    use crate::model::AppError;
+    use crate::names::{Reference, RepositoryName};
+
+    pub fn unavailable(err: RegistryError) -> AppError {
+        AppError::RegistryUnavailable(format!(
+            "{err}. This manifest is not in Wharf's cache yet, so it cannot be shown until the registry answers."
+        ))
+    }
+
+    /// The digest `reference` names in `repository`: from the index, or for a digest the index
+    /// does not list yet, once the registry confirms this repository holds it (the manifest cache
+    /// is shared by all repositories).
+    pub async fn manifest_digest(
+        state: &AppState,
+        repository: &RepositoryName,
+        reference: &Reference,
+    ) -> Result<String, AppError> {
+        let not_found = || AppError::NotFound(format!("{repository}@{reference}"));
+        let digest = match reference {
+            Reference::Tag(tag) => {
+                return queries::tag_digest(&state.db, repository.as_str(), tag.as_str())
+                    .await
+                    .map_err(session::internal)?
+                    .ok_or_else(not_found)
+            }
+            Reference::Digest(digest) => digest,
+        };
+        let indexed = queries::has_manifest(&state.db, repository.as_str(), digest.as_str())
+            .await
+            .map_err(session::internal)?;
+        if !indexed {
+            match state.registry.manifest_digest(repository, reference).await {
+                Ok(_) => {}
+                Err(RegistryError::NotFound(_)) => return Err(not_found()),
+                Err(err) => return Err(unavailable(err)),
+            }
+        }
+        Ok(digest.to_string())
+    }
 }

@@ -15,6 +15,7 @@ use super::index::{queries, store};
 use super::placeholders;
 use super::registry::{RegistryClient, RegistryError};
 use super::AppState;
+use crate::names::{self, NameError, Reference, RepositoryName, Tag};
 
 /// The OCI "empty" JSON blob used as the placeholder's config.
 const EMPTY_CONFIG: &[u8] = b"{}";
@@ -27,6 +28,12 @@ pub enum DeleteError {
     Registry(#[from] RegistryError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+impl From<NameError> for DeleteError {
+    fn from(err: NameError) -> DeleteError {
+        DeleteError::Registry(RegistryError::InvalidName(err))
+    }
 }
 
 fn sha256_digest(bytes: &[u8]) -> String {
@@ -52,20 +59,21 @@ pub fn placeholder_manifest(tag: &str) -> Vec<u8> {
 /// it had.
 pub async fn delete_image(
     state: &AppState,
-    repository: &str,
-    digest: &str,
+    repository: &RepositoryName,
+    digest: &names::Digest,
     actor: &str,
 ) -> Result<Vec<String>, DeleteError> {
-    let tags = queries::tags_of(&state.db, repository, digest).await?;
-    let media_type = media_type_of(state, digest).await?;
-    console_deletes::record(&state.db, repository, digest, actor, media_type.as_deref()).await?;
+    let tags = queries::tags_of(&state.db, repository.as_str(), digest.as_str()).await?;
+    let media_type = media_type_of(state, digest.as_str()).await?;
+    console_deletes::record(&state.db, repository.as_str(), digest.as_str(), actor, media_type.as_deref()).await?;
     match state.registry.delete_manifest(repository, digest).await {
         // Already gone from the registry: still clear it from the index.
         Ok(()) | Err(RegistryError::NotFound(_)) => {}
         Err(err) => return Err(err.into()),
     }
     let mut tx = state.db.begin_write().await?;
-    store::remove_manifest(&mut tx, repository, digest).await?;
+    let repository = repository.as_str();
+    store::remove_manifest(&mut tx, repository, digest.as_str()).await?;
     store::refresh_repository(&mut tx, repository).await?;
     tx.commit().await?;
     state.sync.repository_changed(repository);
@@ -82,14 +90,20 @@ async fn media_type_of(state: &AppState, digest: &str) -> Result<Option<String>,
 }
 
 /// Removes one tag for `actor`; the image and its other tags stay.
-pub async fn delete_tag(state: &AppState, repository: &str, tag: &str, actor: &str) -> Result<(), DeleteError> {
-    let previous = queries::tag_digest(&state.db, repository, tag).await?;
+pub async fn delete_tag(
+    state: &AppState,
+    repository: &RepositoryName,
+    tag: &Tag,
+    actor: &str,
+) -> Result<(), DeleteError> {
+    let previous = queries::tag_digest(&state.db, repository.as_str(), tag.as_str()).await?;
     let deleted = Deleted {
         tag,
         previous: previous.as_deref(),
         actor,
     };
     retarget_and_delete(state, repository, &deleted).await?;
+    let (repository, tag) = (repository.as_str(), tag.as_str());
     let mut tx = state.db.begin_write().await?;
     store::remove_tag(&mut tx, repository, tag).await?;
     store::refresh_repository(&mut tx, repository).await?;
@@ -100,34 +114,45 @@ pub async fn delete_tag(state: &AppState, repository: &str, tag: &str, actor: &s
 
 /// A tag being removed: what it pointed to, and who removes it.
 struct Deleted<'a> {
-    tag: &'a str,
+    tag: &'a Tag,
     previous: Option<&'a str>,
     actor: &'a str,
 }
 
-async fn retarget_and_delete(state: &AppState, repository: &str, deleted: &Deleted<'_>) -> Result<(), DeleteError> {
+async fn retarget_and_delete(
+    state: &AppState,
+    repository: &RepositoryName,
+    deleted: &Deleted<'_>,
+) -> Result<(), DeleteError> {
     let Deleted { tag, previous, actor } = *deleted;
     let registry: &RegistryClient = &state.registry;
-    let config_digest = sha256_digest(EMPTY_CONFIG);
+    let config_digest = names::Digest::parse(&sha256_digest(EMPTY_CONFIG))?;
     if !registry.blob_exists(repository, &config_digest).await? {
         registry
             .upload_blob(repository, &config_digest, Bytes::from_static(EMPTY_CONFIG))
             .await?;
     }
-    let manifest = placeholder_manifest(tag);
+    let manifest = placeholder_manifest(tag.as_str());
     let expected = sha256_digest(&manifest);
     // Before the push: the registry may report it before it answers.
-    placeholders::record(&state.db, repository, &expected, tag, previous).await?;
+    placeholders::record(&state.db, repository.as_str(), &expected, tag.as_str(), previous).await?;
     let media_type = match previous {
         Some(previous) => media_type_of(state, previous).await?,
         None => None,
     };
-    console_deletes::record(&state.db, repository, &expected, actor, media_type.as_deref()).await?;
+    console_deletes::record(&state.db, repository.as_str(), &expected, actor, media_type.as_deref()).await?;
     let digest = registry
-        .put_manifest(repository, tag, OCI_MANIFEST, Bytes::from(manifest))
+        .put_manifest(
+            repository,
+            &Reference::Tag(tag.clone()),
+            OCI_MANIFEST,
+            Bytes::from(manifest),
+        )
         .await?;
     let digest = if digest.is_empty() { expected } else { digest };
-    Ok(registry.delete_manifest(repository, &digest).await?)
+    Ok(registry
+        .delete_manifest(repository, &names::Digest::parse(&digest)?)
+        .await?)
 }
 
 #[cfg(test)]

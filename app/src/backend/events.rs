@@ -7,6 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::db::{now_ms, Db};
 use super::index::queries::like_escape;
 use crate::model::{EventRow, EventsPage};
+use crate::names::{Digest, NameError, RepositoryName, Tag};
 
 /// One event as the registry sends it; only the fields Wharf relies on are required.
 #[derive(Debug, Clone, Deserialize)]
@@ -119,8 +120,23 @@ fn parse_event(index: usize, raw: &serde_json::Value) -> Result<RegistryEvent, E
     )?;
     time::OffsetDateTime::parse(&event.timestamp, &time::format_description::well_known::Rfc3339)
         .map_err(|e| invalid(format!("\"timestamp\" is not RFC 3339: {e}")))?;
+    check_names(&event.target).map_err(|e| invalid(e.to_string()))?;
     event.raw = text;
     Ok(event)
+}
+
+/// The target's repository, tag and digest in the registry's grammar: an event naming anything
+/// else is not from the registry, and is kept aside before a name from it reaches a query, a
+/// webhook or a registry URL.
+fn check_names(target: &Target) -> Result<(), NameError> {
+    RepositoryName::parse(&target.repository)?;
+    if let Some(tag) = target.tag.as_deref().filter(|t| !t.is_empty()) {
+        Tag::parse(tag)?;
+    }
+    if let Some(digest) = target.digest.as_deref().filter(|d| !d.is_empty()) {
+        Digest::parse(digest)?;
+    }
+    Ok(())
 }
 
 fn envelope_events(body: &[u8]) -> Result<Vec<serde_json::Value>, EnvelopeError> {
@@ -353,8 +369,8 @@ mod tests {
     use super::*;
 
     const FIXTURE: &str = r#"{"events":[{"id":"e1","timestamp":"2026-11-23T10:00:00.123456789Z","action":"push",
-        "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":525,"digest":"sha256:ab","length":525,
-        "repository":"team/app","url":"http://x/v2/team/app/manifests/sha256:ab","tag":"1.0"},
+        "target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":525,"digest":"sha256:abaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","length":525,
+        "repository":"team/app","url":"http://x/v2/team/app/manifests/sha256:abaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","tag":"1.0"},
         "request":{"id":"r","addr":"127.0.0.1:1","host":"127.0.0.1:5000","method":"PUT","useragent":"skopeo"},
         "actor":{"name":"admin"},"source":{"addr":"host:5000","instanceID":"i"}}]}"#;
 
@@ -391,6 +407,29 @@ mod tests {
             parse_envelope(empty_id.as_bytes()),
             Err(EnvelopeError::InvalidEvent { .. })
         ));
+    }
+
+    #[test]
+    fn quarantines_events_whose_names_are_not_the_registry_grammar() {
+        let event = |target: serde_json::Value| serde_json::json!({"id": "e", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": target});
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let body = serde_json::json!({"events": [
+            event(serde_json::json!({"repository": "team-a/app", "tag": "v1", "digest": digest})),
+            event(serde_json::json!({"repository": "team-a/../secret/app", "tag": "v1"})),
+            event(serde_json::json!({"repository": "team-a/app", "tag": "../latest"})),
+            event(serde_json::json!({"repository": "team-a/app", "digest": "sha256:x/../latest"})),
+            event(serde_json::json!({"repository": "Team-A/app"})),
+            event(serde_json::json!({"repository": "team-a/app", "tag": "", "digest": ""})),
+        ]});
+        let (events, quarantined) = split_envelope(body.to_string().as_bytes()).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(quarantined.iter().map(|q| q.index).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert!(
+            quarantined[0].reason.contains("not a valid repository name"),
+            "{quarantined:?}"
+        );
+        assert!(quarantined[1].reason.contains("not a valid tag"));
+        assert!(quarantined[2].reason.contains("not a valid digest"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::registry::{RegistryClient, RegistryError};
+use crate::names::{self, Reference, RepositoryName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -263,23 +264,30 @@ pub async fn push(
     tag: &str,
     image: &GeneratedImage,
 ) -> Result<String, RegistryError> {
+    let repository = RepositoryName::parse(repository)?;
     for blob in &image.blobs {
-        if !client.blob_exists(repository, &blob.digest).await? {
-            client.upload_blob(repository, &blob.digest, blob.bytes.clone()).await?;
+        let digest = names::Digest::parse(&blob.digest)?;
+        if !client.blob_exists(&repository, &digest).await? {
+            client.upload_blob(&repository, &digest, blob.bytes.clone()).await?;
         }
     }
     for manifest in &image.platform_manifests {
         client
             .put_manifest(
-                repository,
-                &manifest.digest,
+                &repository,
+                &Reference::parse(&manifest.digest)?,
                 &manifest.media_type,
                 manifest.bytes.clone(),
             )
             .await?;
     }
     client
-        .put_manifest(repository, tag, &image.top.media_type, image.top.bytes.clone())
+        .put_manifest(
+            &repository,
+            &Reference::parse(tag)?,
+            &image.top.media_type,
+            image.top.bytes.clone(),
+        )
         .await?;
     Ok(image.top.digest.clone())
 }

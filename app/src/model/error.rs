@@ -44,6 +44,13 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// A name or reference that is not the registry's grammar: the message says what is allowed.
+impl From<crate::names::NameError> for AppError {
+    fn from(err: crate::names::NameError) -> Self {
+        AppError::BadRequest(format!("{err}."))
+    }
+}
+
 impl From<ServerFnErrorErr> for AppError {
     fn from(value: ServerFnErrorErr) -> Self {
         AppError::from_server_fn_error(value)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use app::backend::registry::{RegistryAuth, RegistryClient, RegistryError};
 use app::backend::synthetic::{self, Flavor, GeneratedImage, ImageSpec, Platform};
+use app::names::RepositoryName;
 use clap::Args;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
@@ -144,13 +145,19 @@ async fn push_config_and_manifest(
     let manifest: serde_json::Value = serde_json::from_slice(&image.top.bytes)
         .map_err(|e| RegistryError::Protocol(format!("generated manifest: {e}")))?;
     let config_digest = manifest["config"]["digest"].as_str().unwrap_or_default();
+    let repository: RepositoryName = repository.parse()?;
     for config in image.blobs.iter().filter(|b| b.digest == config_digest) {
         client
-            .upload_blob(repository, &config.digest, config.bytes.clone())
+            .upload_blob(&repository, &config.digest.parse()?, config.bytes.clone())
             .await?;
     }
     client
-        .put_manifest(repository, tag, &image.top.media_type, image.top.bytes.clone())
+        .put_manifest(
+            &repository,
+            &tag.parse()?,
+            &image.top.media_type,
+            image.top.bytes.clone(),
+        )
         .await
         .map(|_| ())
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use app::backend::registry::{RegistryAuth, RegistryClient, MAX_CONFIG_BYTES};
 use app::backend::sync::reconcile::{catalog, CONCURRENCY, MAX_CATALOG_PAGES};
+use app::names::{Digest, Reference, RepositoryName};
 use clap::Args;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::json;
@@ -145,11 +146,13 @@ async fn registry_walk(registry: &Url, concurrency: usize) -> Result<Walk, Strin
     let found: Vec<(String, Found)> = stream::iter(names)
         .map(|name| async move {
             let fail = |e: app::backend::registry::RegistryError| format!("{name}: {e}");
-            let tags = client.tags(&name).await.map_err(fail)?;
+            let repository: RepositoryName = name.parse().map_err(|e| format!("{e}"))?;
+            let tags = client.tags(&repository).await.map_err(fail)?;
             requests_ref.fetch_add(1, Ordering::Relaxed);
             let (mut configs, mut digests) = (Vec::new(), Vec::new());
             for tag in tags {
-                let (_, digest, manifest) = client.get_manifest(&name, &tag).await.map_err(fail)?;
+                let reference: Reference = tag.parse().map_err(|e| format!("{e}"))?;
+                let (_, digest, manifest) = client.get_manifest(&repository, &reference).await.map_err(fail)?;
                 requests_ref.fetch_add(1, Ordering::Relaxed);
                 let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap_or_default();
                 if let Some(config) = manifest["config"]["digest"].as_str() {
@@ -169,8 +172,10 @@ async fn registry_walk(registry: &Url, concurrency: usize) -> Result<Walk, Strin
         .unzip();
     stream::iter(configs.into_iter().flatten())
         .map(|(name, config)| async move {
+            let repository: RepositoryName = name.parse().map_err(|e| format!("{e}"))?;
+            let config: Digest = config.parse().map_err(|e| format!("{e}"))?;
             client
-                .get_blob(&name, &config, MAX_CONFIG_BYTES)
+                .get_blob(&repository, &config, MAX_CONFIG_BYTES)
                 .await
                 .map_err(|e| format!("{name}: {e}"))?;
             requests_ref.fetch_add(1, Ordering::Relaxed);
@@ -206,11 +211,13 @@ async fn unchanged_walk(
     stream::iter(known)
         .map(|(name, digests)| async move {
             let fail = |e: app::backend::registry::RegistryError| format!("{name}: {e}");
-            client.tags(&name).await.map_err(fail)?;
+            let repository: RepositoryName = name.parse().map_err(|e| format!("{e}"))?;
+            client.tags(&repository).await.map_err(fail)?;
             requests_ref.fetch_add(1, Ordering::Relaxed);
             for (tag, digest) in digests {
+                let reference: Reference = tag.parse().map_err(|e| format!("{e}"))?;
                 if client
-                    .manifest_unless(&name, &tag, Some(&digest))
+                    .manifest_unless(&repository, &reference, Some(&digest))
                     .await
                     .map_err(fail)?
                     .is_some()

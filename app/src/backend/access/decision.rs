@@ -80,7 +80,18 @@ pub struct Decision {
 
 /// May `grants` do `action` on `target`? A registry-wide target is covered only by assignments
 /// at registry scope; a repository by any scope that covers its name.
+///
+/// Text that is not a repository name is never allowed, not even to the console: every request
+/// the console sends for a repository is for one of that grammar.
 pub fn decide(grants: &Grants, target: Target<'_>, action: Action) -> Decision {
+    if let Target::Repository(name) = target {
+        if !crate::names::is_path(name, false) {
+            return Decision {
+                allowed: false,
+                matched: Vec::new(),
+            };
+        }
+    }
     let matched: Vec<Assignment> = grants
         .assignments
         .iter()
@@ -288,6 +299,19 @@ mod tests {
             assignments: vec![],
         };
         assert!(console.allows(Target::Registry, Action::Administer));
+        assert!(console.allows(Target::Repository("secret/app"), Action::Delete));
+        for traversal in [
+            "team-a/../secret/app",
+            "team-a/%2e%2e/secret/app",
+            "team-a//app",
+            "Team-a/app",
+        ] {
+            assert!(
+                !console.allows(Target::Repository(traversal), Action::Pull),
+                "{traversal}"
+            );
+            assert!(!g.allows(Target::Repository(traversal), Action::Pull), "{traversal}");
+        }
     }
 
     #[test]

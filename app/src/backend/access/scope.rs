@@ -1,10 +1,15 @@
 //! Where an assignment applies: the whole registry, a namespace and everything below it, or the
 //! repositories a name or glob matches. Written as text: `` (registry), `team-a/` (namespace),
 //! `team-a/api-*` (glob; `*` matches any characters, `/` included).
+//!
+//! Namespaces and globs are written in the repository-name grammar (`crate::names`), a glob's
+//! `*` counting as a letter; a scope covers only names of that grammar, so a name such as
+//! `team-a/../secret/app` is covered by no scope at all, whatever its text starts with.
 
 use globset::{GlobBuilder, GlobMatcher};
 
 use crate::backend::index::queries::like_escape;
+use crate::names::is_path;
 
 #[derive(Debug, Clone)]
 pub enum Scope {
@@ -50,12 +55,12 @@ impl Scope {
         }
         let invalid = || ScopeError::Invalid(text.to_string());
         if let Some(namespace) = text.strip_suffix('/') {
-            if !valid_path(namespace, false) {
+            if !is_path(namespace, false) {
                 return Err(invalid());
             }
             return Ok(Scope::Namespace(namespace.to_string()));
         }
-        if !valid_path(text, true) {
+        if !is_path(text, true) {
             return Err(invalid());
         }
         let matcher = GlobBuilder::new(text)
@@ -87,7 +92,11 @@ impl Scope {
         }
     }
 
+    /// Whether `repository` is within this scope; never for text that is not a repository name.
     pub fn covers(&self, repository: &str) -> bool {
+        if !is_path(repository, false) {
+            return false;
+        }
         match self {
             Scope::Registry => true,
             Scope::Namespace(namespace) => repository
@@ -133,19 +142,6 @@ impl Scope {
     }
 }
 
-/// Repository-name characters, `/`-separated non-empty parts; `*` only in globs.
-/// Repository name components as the registry has them: lower-case letters and digits, with
-/// `.`, `_`, `-` only inside (so no `..`, `.hidden` or `-x`); a glob's `*` counts as a letter.
-fn valid_path(text: &str, glob: bool) -> bool {
-    let edge = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || (glob && c == '*');
-    !text.is_empty()
-        && text.split('/').all(|part| {
-            part.starts_with(edge)
-                && part.ends_with(edge)
-                && part.chars().all(|c| edge(c) || matches!(c, '.' | '_' | '-'))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,12 +185,50 @@ mod tests {
         let dotted = Scope::parse("a.b/c").unwrap();
         assert!(!dotted.covers("aXb/c"), "a dot is literal");
         for bad in [
-            "/", "a//b", "/a", "A/b", "a b", "a/[b]", "a/{b,c}", "a/?", "a\\b", "a/b//", "../", "a/../b", ".hidden/",
-            "-x/", "team-/", "a/b.",
+            "/",
+            "a//b",
+            "/a",
+            "A/b",
+            "a b",
+            "a/[b]",
+            "a/{b,c}",
+            "a/?",
+            "a\\b",
+            "a/b//",
+            "../",
+            "a/../b",
+            ".hidden/",
+            "-x/",
+            "team-/",
+            "a/b.",
+            "a..b/",
+            "a._b/c",
+            "a___b/",
+            "team-a/../secret/",
+            "%2e%2e/",
         ] {
             assert!(Scope::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Scope::parse(&"a".repeat(256)), Err(ScopeError::TooLong));
+    }
+
+    #[test]
+    fn no_scope_covers_what_is_not_a_name() {
+        for scope in ["", "team-a/", "team-a/*", "*"] {
+            let scope = Scope::parse(scope).unwrap();
+            assert!(scope.covers("team-a/app"), "{scope:?}");
+            for name in [
+                "team-a/../secret/app",
+                "team-a/./app",
+                "team-a//app",
+                "team-a/%2e%2e/secret",
+                "team-a/App",
+                "team-a/app/",
+                "team-a/äpp",
+            ] {
+                assert!(!scope.covers(name), "{scope:?} {name:?}");
+            }
+        }
     }
 
     #[test]

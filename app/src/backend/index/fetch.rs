@@ -13,6 +13,7 @@ use super::store::{self, ManifestRecord};
 use crate::backend::db::Db;
 use crate::backend::registry::{RegistryClient, RegistryError, MAX_CONFIG_BYTES};
 use crate::model::PlatformRow;
+use crate::names::{self, NameError, RepositoryName};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -20,6 +21,14 @@ pub enum FetchError {
     Registry(#[from] RegistryError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// A name or digest that is not the registry's grammar (from a stored event, or a manifest's
+/// descriptor): nothing is asked of the registry.
+impl From<NameError> for FetchError {
+    fn from(err: NameError) -> FetchError {
+        FetchError::Registry(RegistryError::InvalidName(err))
+    }
 }
 
 impl FetchError {
@@ -104,7 +113,9 @@ async fn fetch_manifest_bytes(
     if let Some(cached) = cached_blob(db, digest).await? {
         return Ok(cached);
     }
-    let (media_type, _, bytes) = registry.get_manifest(repository, digest).await?;
+    let (media_type, _, bytes) = registry
+        .get_manifest(&RepositoryName::parse(repository)?, &names::Reference::parse(digest)?)
+        .await?;
     let text = fetched.remember(digest, &media_type, &bytes);
     Ok((media_type, text))
 }
@@ -127,7 +138,13 @@ async fn config_bytes(
             limit: MAX_CONFIG_BYTES,
         }));
     }
-    let bytes = registry.get_blob(repository, &config.digest, MAX_CONFIG_BYTES).await?;
+    let bytes = registry
+        .get_blob(
+            &RepositoryName::parse(repository)?,
+            &names::Digest::parse(&config.digest)?,
+            MAX_CONFIG_BYTES,
+        )
+        .await?;
     Ok(fetched.remember(&config.digest, &config.media_type, &bytes))
 }
 

@@ -12,6 +12,7 @@ use url::Url;
 use super::challenge::parse_challenge;
 use super::error::RegistryError;
 use crate::backend::tokens::{parse_scope, TokenSigner};
+use crate::names::{Digest, Reference, RepositoryName};
 
 /// Every manifest GET/HEAD sends all four types, or the registry converts or refuses.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
@@ -75,22 +76,37 @@ impl RegistryClient {
         &self.base
     }
 
+    /// A fixed path of the API (`/v2/`, `/v2/_catalog`), or a `Location` the registry sent.
     fn url(&self, path_and_query: &str) -> Result<Url, RegistryError> {
         self.base
             .join(path_and_query)
             .map_err(|e| RegistryError::Protocol(format!("bad URL {path_and_query}: {e}")))
     }
 
+    /// `/v2/<name>/<tail>`, built from checked parts only: each part is one path segment, so
+    /// none of them can climb out of the repository (the grammar has no `..`, `/` or `%`).
+    fn repository_url(&self, repository: &RepositoryName, tail: &[&str]) -> Result<Url, RegistryError> {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        url.path_segments_mut()
+            .map_err(|()| RegistryError::Protocol(format!("{} cannot hold a path", self.base)))?
+            .clear()
+            .push("v2")
+            .extend(repository.components())
+            .extend(tail);
+        Ok(url)
+    }
+
     /// Sends a request with the auth this client has, answering one challenge if needed.
-    pub async fn send(
+    async fn send(
         &self,
         method: Method,
-        path_and_query: &str,
+        url: Url,
         scope: &str,
         headers: HeaderMap,
         body: Option<&Body>,
     ) -> Result<Response, RegistryError> {
-        let url = self.url(path_and_query)?;
         let first_auth = self.authorization_for(scope)?;
         let response = self
             .attempt(&method, &url, &headers, body, first_auth.as_deref())
@@ -274,9 +290,8 @@ impl RegistryClient {
         if let Some(last) = last {
             url.query_pairs_mut().append_pair("last", last);
         }
-        let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
         let response = self
-            .send(Method::GET, &path, "registry:catalog:*", HeaderMap::new(), None)
+            .send(Method::GET, url, "registry:catalog:*", HeaderMap::new(), None)
             .await?;
         let response = expect_success(response, "catalog").await?;
         let next = response
@@ -293,11 +308,11 @@ impl RegistryClient {
     }
 
     /// Whether the blob is already in the repository.
-    pub async fn blob_exists(&self, repository: &str, digest: &str) -> Result<bool, RegistryError> {
+    pub async fn blob_exists(&self, repository: &RepositoryName, digest: &Digest) -> Result<bool, RegistryError> {
         let response = self
             .send(
                 Method::HEAD,
-                &format!("/v2/{repository}/blobs/{digest}"),
+                self.repository_url(repository, &["blobs", digest.as_str()])?,
                 &format!("repository:{repository}:pull,push"),
                 HeaderMap::new(),
                 None,
@@ -311,12 +326,17 @@ impl RegistryClient {
     }
 
     /// Monolithic upload: POST to open a session, PUT the bytes with the digest.
-    pub async fn upload_blob(&self, repository: &str, digest: &str, bytes: Bytes) -> Result<(), RegistryError> {
+    pub async fn upload_blob(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+        bytes: Bytes,
+    ) -> Result<(), RegistryError> {
         let scope = format!("repository:{repository}:pull,push");
         let opened = self
             .send(
                 Method::POST,
-                &format!("/v2/{repository}/blobs/uploads/"),
+                self.repository_url(repository, &["blobs", "uploads", ""])?,
                 &scope,
                 HeaderMap::new(),
                 None,
@@ -329,17 +349,13 @@ impl RegistryClient {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| RegistryError::Protocol("upload without Location".into()))?;
         let mut target = self.url(location)?;
-        target.query_pairs_mut().append_pair("digest", digest);
-        let path = match target.query() {
-            Some(q) => format!("{}?{}", target.path(), q),
-            None => target.path().to_string(),
-        };
+        target.query_pairs_mut().append_pair("digest", digest.as_str());
         let body = Body {
             bytes,
             content_type: "application/octet-stream".into(),
         };
         let done = self
-            .send(Method::PUT, &path, &scope, HeaderMap::new(), Some(&body))
+            .send(Method::PUT, target, &scope, HeaderMap::new(), Some(&body))
             .await?;
         expect_success(done, "blob upload").await.map(|_| ())
     }
@@ -347,8 +363,8 @@ impl RegistryClient {
     /// PUT a manifest under a tag or digest; returns the digest the registry computed.
     pub async fn put_manifest(
         &self,
-        repository: &str,
-        reference: &str,
+        repository: &RepositoryName,
+        reference: &Reference,
         media_type: &str,
         bytes: Bytes,
     ) -> Result<String, RegistryError> {
@@ -359,7 +375,7 @@ impl RegistryClient {
         let response = self
             .send(
                 Method::PUT,
-                &format!("/v2/{repository}/manifests/{reference}"),
+                self.repository_url(repository, &["manifests", reference.as_str()])?,
                 &format!("repository:{repository}:pull,push"),
                 HeaderMap::new(),
                 Some(&body),
@@ -372,8 +388,8 @@ impl RegistryClient {
     /// GET a manifest by tag or digest: (media type, digest, body).
     pub async fn get_manifest(
         &self,
-        repository: &str,
-        reference: &str,
+        repository: &RepositoryName,
+        reference: &Reference,
     ) -> Result<(String, String, Bytes), RegistryError> {
         self.manifest_unless(repository, reference, None)
             .await?
@@ -385,8 +401,8 @@ impl RegistryClient {
     /// without reading the manifest.
     pub async fn manifest_unless(
         &self,
-        repository: &str,
-        reference: &str,
+        repository: &RepositoryName,
+        reference: &Reference,
         known: Option<&str>,
     ) -> Result<Option<(String, String, Bytes)>, RegistryError> {
         let mut headers = HeaderMap::new();
@@ -397,7 +413,7 @@ impl RegistryClient {
         let response = self
             .send(
                 Method::GET,
-                &format!("/v2/{repository}/manifests/{reference}"),
+                self.repository_url(repository, &["manifests", reference.as_str()])?,
                 &format!("repository:{repository}:pull"),
                 headers,
                 None,
@@ -416,11 +432,11 @@ impl RegistryClient {
 
 impl RegistryClient {
     /// `GET /v2/<name>/tags/list`: unsorted, and `null` once every tag was deleted.
-    pub async fn tags(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
+    pub async fn tags(&self, repository: &RepositoryName) -> Result<Vec<String>, RegistryError> {
         let response = self
             .send(
                 Method::GET,
-                &format!("/v2/{repository}/tags/list"),
+                self.repository_url(repository, &["tags", "list"])?,
                 &format!("repository:{repository}:pull"),
                 HeaderMap::new(),
                 None,
@@ -436,13 +452,17 @@ impl RegistryClient {
     }
 
     /// `HEAD` a manifest: the digest a tag points at.
-    pub async fn manifest_digest(&self, repository: &str, reference: &str) -> Result<String, RegistryError> {
+    pub async fn manifest_digest(
+        &self,
+        repository: &RepositoryName,
+        reference: &Reference,
+    ) -> Result<String, RegistryError> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, MANIFEST_ACCEPT.parse().expect("static header"));
         let response = self
             .send(
                 Method::HEAD,
-                &format!("/v2/{repository}/manifests/{reference}"),
+                self.repository_url(repository, &["manifests", reference.as_str()])?,
                 &format!("repository:{repository}:pull"),
                 headers,
                 None,
@@ -459,11 +479,16 @@ impl RegistryClient {
     }
 
     /// `GET` a blob of at most `limit` bytes (used for image configs, small JSON documents).
-    pub async fn get_blob(&self, repository: &str, digest: &str, limit: u64) -> Result<Bytes, RegistryError> {
+    pub async fn get_blob(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Bytes, RegistryError> {
         let response = self
             .send(
                 Method::GET,
-                &format!("/v2/{repository}/blobs/{digest}"),
+                self.repository_url(repository, &["blobs", digest.as_str()])?,
                 &format!("repository:{repository}:pull"),
                 HeaderMap::new(),
                 None,
@@ -474,11 +499,11 @@ impl RegistryClient {
     }
 
     /// `DELETE` a manifest by digest (the registry refuses deletes by tag).
-    pub async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<(), RegistryError> {
+    pub async fn delete_manifest(&self, repository: &RepositoryName, digest: &Digest) -> Result<(), RegistryError> {
         let response = self
             .send(
                 Method::DELETE,
-                &format!("/v2/{repository}/manifests/{digest}"),
+                self.repository_url(repository, &["manifests", digest.as_str()])?,
                 &format!("repository:{repository}:delete"),
                 HeaderMap::new(),
                 None,
@@ -619,6 +644,35 @@ mod tests {
         assert_eq!(short, "no such tag");
         let json: Result<Vec<String>, _> = read_json(response(b"[\"a\"]".to_vec()), 100, "list").await;
         assert_eq!(json.unwrap(), ["a"]);
+    }
+
+    #[test]
+    fn repository_urls_are_built_from_checked_parts() {
+        let base = Url::parse("http://127.0.0.1:5000/prefix/?q=1#f").unwrap();
+        let client = RegistryClient::new(base, RegistryAuth::Anonymous);
+        let name = RepositoryName::parse("team-a/api").unwrap();
+        let tag = Reference::parse("v1.2").unwrap();
+        let url = client.repository_url(&name, &["manifests", tag.as_str()]).unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:5000/v2/team-a/api/manifests/v1.2");
+        let uploads = client.repository_url(&name, &["blobs", "uploads", ""]).unwrap();
+        assert_eq!(uploads.path(), "/v2/team-a/api/blobs/uploads/");
+    }
+
+    proptest::proptest! {
+        /// Every checked name and reference lands in the URL exactly as written: nothing is
+        /// resolved, encoded or dropped, so the request is for that repository and nothing else.
+        #[test]
+        fn urls_keep_every_part_literal(
+            name in "[a-z0-9]{1,5}((\\.|_|__|-{1,3})[a-z0-9]{1,5}){0,2}(/[a-z0-9]{1,5}((\\.|_|__|-{1,3})[a-z0-9]{1,5}){0,2}){0,4}",
+            reference in "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64}",
+        ) {
+            let client = RegistryClient::new(Url::parse("http://127.0.0.1:5000/").unwrap(), RegistryAuth::Anonymous);
+            let name = RepositoryName::parse(&name).unwrap();
+            let reference = Reference::parse(&reference).unwrap();
+            let url = client.repository_url(&name, &["manifests", reference.as_str()]).unwrap();
+            proptest::prop_assert_eq!(url.path(), format!("/v2/{name}/manifests/{reference}"));
+            proptest::prop_assert_eq!(url.host_str(), Some("127.0.0.1"));
+        }
     }
 
     #[test]

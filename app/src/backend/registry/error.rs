@@ -14,6 +14,9 @@ pub enum RegistryError {
     Token(String),
     #[error("the {what} is larger than the {} MiB Wharf reads", .limit >> 20)]
     TooLarge { what: String, limit: u64 },
+    /// A name or reference that is not the registry's grammar: no request was sent.
+    #[error(transparent)]
+    InvalidName(#[from] crate::names::NameError),
 }
 
 impl RegistryError {

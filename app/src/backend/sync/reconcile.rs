@@ -16,6 +16,7 @@ use crate::backend::db::{now_ms, Db};
 use crate::backend::index::fetch::{self, index_manifest, Details, FetchError};
 use crate::backend::index::store::{self, ManifestRecord};
 use crate::backend::registry::{RegistryClient, RegistryError};
+use crate::names::{Reference, RepositoryName};
 
 use super::apply::rfc3339_ms;
 use super::hub::SyncHub;
@@ -380,7 +381,13 @@ pub async fn reconcile_repository(
     check_digests: bool,
 ) -> Result<ReconcileReport, FetchError> {
     let mut report = ReconcileReport::default();
-    let tags: BTreeSet<String> = match registry.tags(name).await {
+    // The registry's own API never lists such a name or tag; one planted in its storage is
+    // left out of the index rather than asked for.
+    let Ok(repository) = RepositoryName::parse(name) else {
+        tracing::warn!(repository = %name, "skipped a catalog entry that is not a repository name");
+        return Ok(report);
+    };
+    let tags: BTreeSet<String> = match registry.tags(&repository).await {
         Ok(tags) => tags.into_iter().collect(),
         Err(RegistryError::NotFound(_)) => BTreeSet::new(),
         Err(err) => return Err(err.into()),
@@ -395,8 +402,12 @@ pub async fn reconcile_repository(
         // are small, so a HEAD first would only add a round trip). A tag indexed before is asked
         // for with its digest in `If-None-Match`: unchanged, the registry answers 304 without
         // reading the manifest.
+        let Ok(reference) = Reference::parse(tag) else {
+            tracing::warn!(repository = %name, tag = %tag, "skipped a listed tag that is not a tag");
+            continue;
+        };
         let (media_type, digest, bytes) = match registry
-            .manifest_unless(name, tag, known.get(tag).map(String::as_str))
+            .manifest_unless(&repository, &reference, known.get(tag).map(String::as_str))
             .await
         {
             Ok(Some(manifest)) => manifest,

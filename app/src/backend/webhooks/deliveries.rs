@@ -533,8 +533,7 @@ mod tests {
     use crate::backend::events::parse_envelope;
 
     fn event(action: &str, media_type: &str, tag: Option<&str>) -> RegistryEvent {
-        let mut target =
-            serde_json::json!({"mediaType": media_type, "repository": "shop/api", "digest": "sha256:ab", "size": 10});
+        let mut target = serde_json::json!({"mediaType": media_type, "repository": "shop/api", "digest": "sha256:abaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "size": 10});
         if let Some(tag) = tag {
             target["tag"] = tag.into();
         }

@@ -5,8 +5,17 @@
 //! tag (as in ACR), and an empty list is the whole registry. `*` matches across `/`, so
 //! `shop/*` covers `shop/api` and `shop/team/api`. An event without a tag (an image deleted by
 //! digest) matches entries whose tag part is `*`.
+//!
+//! Both parts are written in the grammar of what they match (`crate::names`): a part without
+//! glob characters must be a repository name or a tag, and a pattern uses only their characters
+//! besides the glob ones, with no empty, `.` or `..` path part.
 
 use globset::{Glob, GlobBuilder, GlobMatcher};
+
+use crate::names::{is_path, Tag};
+
+/// The characters with a meaning in a glob.
+const GLOB_CHARS: &[char] = &['*', '?', '[', ']', '{', '}', ',', '!', '\\'];
 
 /// Entries in one scope, and the length of one entry: enough for any real use.
 pub const MAX_ENTRIES: usize = 50;
@@ -47,6 +56,40 @@ fn glob(entry: &str, pattern: &str) -> Result<GlobMatcher, ScopeError> {
         })
 }
 
+/// The repository part names repositories and the tag part tags, as patterns or literally.
+fn check_parts(entry: &str, repository: &str, tag: &str) -> Result<(), ScopeError> {
+    let invalid = |reason: &str| ScopeError::Invalid {
+        entry: entry.to_string(),
+        reason: reason.to_string(),
+    };
+    let repository_ok = if repository.contains(GLOB_CHARS) {
+        repository
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c) || GLOB_CHARS.contains(&c))
+            && repository.split('/').all(|part| !matches!(part, "" | "." | ".."))
+    } else {
+        is_path(repository, false)
+    };
+    if !repository_ok {
+        return Err(invalid(
+            "the repository part is not a repository name or a pattern of one: use lower-case letters, digits, \
+             '.', '_', '-' and '/' (e.g. shop/api or shop/*)",
+        ));
+    }
+    let tag_ok = if tag.contains(GLOB_CHARS) {
+        tag.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c) || GLOB_CHARS.contains(&c))
+    } else {
+        Tag::parse(tag).is_ok()
+    };
+    if !tag_ok {
+        return Err(invalid(
+            "the tag part is not a tag or a pattern of one: use letters, digits, '_', '.' and '-' (e.g. v1.2 or v*)",
+        ));
+    }
+    Ok(())
+}
+
 impl Scope {
     /// Compiles a scope, refusing too many, too long or malformed entries. Blank entries are skipped.
     pub fn parse(entries: &[String]) -> Result<Scope, ScopeError> {
@@ -79,6 +122,7 @@ impl Scope {
                         .into(),
                 });
             }
+            check_parts(entry, repository, tag)?;
             compiled.push(Entry {
                 repository: glob(entry, repository)?,
                 tag: glob(entry, tag)?,
@@ -143,8 +187,8 @@ mod tests {
 
     #[test]
     fn the_last_colon_separates_the_tag() {
-        let odd = scope(&["a:b:c"]);
-        assert!(odd.matches("a:b", Some("c")));
+        let odd = Scope::parse(&["a:b:c".to_string()]).unwrap_err();
+        assert!(odd.to_string().contains("repository part"), "{odd}");
         let pasted = Scope::parse(&["registry:5000/shop/api".to_string()]).unwrap_err();
         assert!(pasted.to_string().contains("registry host"), "{pasted}");
     }
@@ -165,5 +209,35 @@ mod tests {
             Scope::parse(&[":v1".to_string()]).unwrap_err(),
             ScopeError::Invalid { .. }
         ));
+    }
+
+    #[test]
+    fn parts_are_names_and_tags() {
+        for good in [
+            "shop/api",
+            "shop/*:v*",
+            "shop/{api,web}:v?.[0-9]",
+            "*/web:*",
+            "a__b/c-d:1.0_rc",
+        ] {
+            assert!(Scope::parse(&[good.to_string()]).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "team-a/../secret/app:*",
+            "team-a/../*:*",
+            "shop//api",
+            "/shop/api",
+            "shop/api/",
+            "Shop/api",
+            "shop/%2e%2e/api",
+            "shop/äpi",
+            "shop/api:.hidden",
+            "shop/api:-x",
+            "shop/api:ü*",
+            "shop/api:a%2f*",
+        ] {
+            let err = Scope::parse(&[bad.to_string()]).unwrap_err();
+            assert!(matches!(err, ScopeError::Invalid { .. }), "{bad:?}: {err}");
+        }
     }
 }
