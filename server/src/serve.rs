@@ -130,7 +130,6 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     let notifier = Arc::new(Notifier::default());
     let webhook_policy = Arc::new(OutboundPolicy {
         allowed: args.webhook_allow_network.clone(),
-        deny_private: args.webhook_deny_private,
     });
     let intake = Intake::start(db.clone(), registry_host.clone(), public_url.to_string());
     let state = AppState(Arc::new(App {

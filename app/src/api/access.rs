@@ -2,7 +2,10 @@
 //! "Why?" explainer. Every function authorizes through the one decision function: registry
 //! administrators (Owner of the whole registry) manage users and teams; whoever may manage
 //! access over all of a scope manages the assignments and robots in it. Every change forgets the
-//! verified credentials cached by the token server, so it applies at once.
+//! verified credentials cached by the token server and makes open live streams check their
+//! reader again ([`AppState::access_changed`]), so it applies at once.
+//!
+//! [`AppState::access_changed`]: crate::backend::AppState::access_changed
 
 use leptos::prelude::*;
 
@@ -262,7 +265,7 @@ pub async fn add_assignment(
                         crate::components::format::capitalized(&other.to_string())
                     )),
                 })?;
-            state.credentials.forget_all();
+            state.access_changed();
             let principal_name = if principal == Principal::Anonymous {
                 "anyone".to_string()
             } else {
@@ -295,7 +298,7 @@ pub async fn remove_assignment(id: String) -> Result<(), AppError> {
                 .ok_or_else(|| AppError::NotFound("That assignment".into()))?;
             require_manage(&caller, &assignment.scope)?;
             assignments::remove(&state.db, &id).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             let detail = format!("{} in {}", assignment.role.label(), assignment.scope.describe());
             caller
                 .audit(
@@ -374,7 +377,7 @@ pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), AppErro
             if disabled {
                 refresh_tokens::revoke_all(&state.db, "user", &id).await?;
             }
-            state.credentials.forget_all();
+            state.access_changed();
             let action = if disabled {
                 AuditAction::UserDisabled
             } else {
@@ -404,7 +407,7 @@ pub async fn reset_password(id: String) -> Result<NewSecret, AppError> {
                 .ok_or_else(|| AppError::NotFound("That user".into()))?;
             let password = passwords::generate();
             users::set_password(&state.db, &id, &password).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             caller
                 .audit(&state, AuditAction::PasswordReset, &user.username, "")
                 .await;
@@ -458,7 +461,7 @@ pub async fn delete_team(id: String) -> Result<(), AppError> {
             if !teams::delete(&state.db, &id).await? {
                 return Err(AppError::NotFound("That team".into()));
             }
-            state.credentials.forget_all();
+            state.access_changed();
             caller.audit(&state, AuditAction::TeamDeleted, &id, "").await;
             Ok(())
         }
@@ -490,7 +493,7 @@ pub async fn team_member(team: String, username: String, member: bool) -> Result
                 teams::remove_member(&state.db, &team.id, &user.id).await?;
                 AuditAction::TeamMemberRemoved
             };
-            state.credentials.forget_all();
+            state.access_changed();
             caller.audit(&state, action, &team.name, &user.username).await;
             Ok(())
         }
@@ -559,7 +562,7 @@ pub async fn regenerate_robot(id: String) -> Result<NewSecret, AppError> {
             let secret = robots::regenerate(&state.db, &id)
                 .await?
                 .ok_or_else(|| AppError::NotFound("That robot".into()))?;
-            state.credentials.forget_all();
+            state.access_changed();
             caller
                 .audit(&state, AuditAction::RobotSecretRegenerated, &robot.name, "")
                 .await;
@@ -580,7 +583,7 @@ pub async fn set_robot_enabled(id: String, enabled: bool) -> Result<(), AppError
             let (state, caller) = session::signed_in().await?;
             let robot = managed_robot(&state, &caller, &id).await?;
             robots::set_enabled(&state.db, &id, enabled).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             let action = if enabled {
                 AuditAction::RobotEnabled
             } else {
@@ -604,7 +607,7 @@ pub async fn delete_robot(id: String) -> Result<(), AppError> {
             let (state, caller) = session::signed_in().await?;
             let robot = managed_robot(&state, &caller, &id).await?;
             robots::delete(&state.db, &id).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             caller.audit(&state, AuditAction::RobotDeleted, &robot.name, "").await;
             Ok(())
         }
@@ -700,7 +703,7 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
             if !personal_tokens::revoke(&state.db, &token.token.user_id, &id).await? {
                 return Err(AppError::NotFound("That token".into()));
             }
-            state.credentials.forget_all();
+            state.access_changed();
             let target = format!("{} ({})", token.token.name, token.username);
             caller.audit(&state, AuditAction::AccessTokenRevoked, &target, "").await;
             Ok(())
@@ -727,7 +730,7 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
                 return Err(AppError::BadRequest("The current password is wrong.".into()));
             }
             users::set_password(&state.db, &caller.user.id, &new_password).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             caller
                 .audit(&state, AuditAction::PasswordChanged, &caller.user.username, "")
                 .await;
@@ -780,7 +783,9 @@ pub async fn repository_access(repository: String) -> Result<crate::model::Repos
     .await
 }
 
-/// Why may (or may not) a user, team member or robot do `action` on `repository`?
+/// Why may (or may not) a user, team member or robot do `action` on `repository`? Answers with
+/// the assignments within the scopes the caller manages access in, and says when others (out of
+/// the caller's sight) allow it.
 #[server(prefix = "/api", endpoint = "explain")]
 pub async fn explain(
     principal_kind: String,
@@ -842,8 +847,15 @@ pub async fn explain(
                         })
                     })
             };
+            // Only what lies within the scopes the caller manages: an Owner of one namespace
+            // learns nothing of the subject's roles elsewhere.
+            let shown = |a: &&crate::backend::access::Assignment| {
+                caller.grants.allows(Target::Within(&a.scope), Action::ManageAccess)
+            };
+            let matched: Vec<_> = decision.matched.iter().filter(shown).map(view).collect();
             Ok(Explanation {
                 allowed: decision.allowed,
+                granted_elsewhere: decision.allowed && matched.len() < decision.matched.len(),
                 principal: if matches!(subject, Subject::Anonymous) {
                     "anyone".into()
                 } else {
@@ -851,8 +863,8 @@ pub async fn explain(
                 },
                 repository,
                 action: action.label().to_string(),
-                matched: decision.matched.iter().map(view).collect(),
-                considered: grants.assignments.iter().map(view).collect(),
+                matched,
+                considered: grants.assignments.iter().filter(shown).map(view).collect(),
             })
         }
         .await,

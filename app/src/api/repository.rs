@@ -36,7 +36,7 @@ pub async fn repository(name: String, filter: String, page: u32) -> Result<Repos
                 page,
                 page_size: TAGS_PAGE_SIZE,
                 labels: queries::display_labels(&images.labels),
-                sync: state.sync.status(),
+                sync: state.sync.status().for_reader(caller.is_administrator()),
                 generated_at_ms: crate::backend::db::now_ms(),
                 can_delete: caller.grants.allows(Target::Repository(&name), Action::Delete),
                 name,
@@ -56,12 +56,18 @@ pub async fn manifest(repository: String, reference: String) -> Result<ManifestV
     use crate::backend::session;
     crate::backend::responses::with_status(
         async move {
-            let (state, _) =
+            let (state, caller) =
                 session::authorize(Target::Repository(&repository), Action::Pull, &format!("browse {repository}")).await?;
             let not_found = || AppError::NotFound(format!("{repository}@{reference}"));
+            // The registry's address and answer are for administrators (like the sync status).
             let unavailable = |err: RegistryError| {
+                let reason = if caller.is_administrator() {
+                    format!("{err}.")
+                } else {
+                    crate::model::REGISTRY_UNREACHABLE.to_string()
+                };
                 AppError::RegistryUnavailable(format!(
-                    "{err}. This manifest is not in Wharf's cache yet, so it cannot be shown until the registry answers."
+                    "{reason} This manifest is not in Wharf's cache yet, so it cannot be shown until the registry answers."
                 ))
             };
             let digest = if reference.starts_with("sha256:") {
@@ -111,7 +117,7 @@ pub async fn manifest(repository: String, reference: String) -> Result<ManifestV
                 attachments,
                 raw: content.raw,
                 warnings: content.warnings,
-                sync: state.sync.status(),
+                sync: state.sync.status().for_reader(caller.is_administrator()),
                 repository,
             })
         }
