@@ -1026,7 +1026,7 @@ async fn kept_secrets_are_not_sent_to_a_new_receiver_or_unmasked_by_a_new_format
     .await
     .unwrap();
     let save = |url: &str, format: &str, headers: &str| {
-        let fields = vec![
+        let fields = [
             ("id".to_string(), hook.id.clone()),
             ("name".to_string(), "gateway".to_string()),
             ("url".to_string(), url.to_string()),
