@@ -289,7 +289,7 @@ pub fn check_kept_secrets(current: &Webhook, input: &WebhookInput, url_kept: boo
     if (receiver_changed || format_changed) && !kept.is_empty() {
         let what = if receiver_changed { "receiver" } else { "format" };
         return Err(field(format!(
-            "The {what} changed: enter the values of {} again (stored header values are sent only where they were entered for).",
+            "The {what} changed: enter the values of {} again (a stored header value goes only to the receiver, and in the format, it was entered for).",
             kept.join(", ")
         )));
     }
