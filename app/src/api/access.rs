@@ -86,6 +86,35 @@ mod server {
         }
     }
 
+    /// The enabled user, usable robot or anyone the explainer is asked about.
+    pub async fn explained_subject(
+        state: &AppState,
+        principal_kind: &str,
+        name: &str,
+    ) -> Result<crate::backend::access::Subject, AppError> {
+        use crate::backend::access::Subject;
+        use crate::backend::users;
+        match principal_kind {
+            "user" => users::find_record_by_name(&state.db, name)
+                .await?
+                .filter(|u| u.disabled == 0)
+                .map(|u| {
+                    Subject::User(crate::backend::users::User {
+                        id: u.id,
+                        username: u.username,
+                        is_admin: false,
+                    })
+                }),
+            "robot" => robots::find_by_name(&state.db, name)
+                .await?
+                .filter(|r| r.usable_at(crate::backend::db::now_ms()))
+                .map(|r| Subject::Robot(robots::Robot { id: r.id, name: r.name })),
+            "anonymous" => Some(Subject::Anonymous),
+            _ => return Err(AppError::BadRequest("Ask about a user, a robot or anyone.".into())),
+        }
+        .ok_or_else(|| AppError::BadRequest(format!("There is no enabled {principal_kind} named {name:?}.")))
+    }
+
     /// A user-chosen name for a token, team or description: trimmed, bounded, printable.
     pub fn bounded_text(text: &str, what: &str, max: usize) -> Result<String, AppError> {
         let text = text.trim();
@@ -794,8 +823,8 @@ pub async fn explain(
     action: String,
 ) -> Result<Explanation, AppError> {
     use crate::backend::access::assignments::{self, NamedAssignment};
-    use crate::backend::access::{decide, robots, Action, Subject, Target};
-    use crate::backend::{session, users};
+    use crate::backend::access::{decide, Action, Subject, Target};
+    use crate::backend::session;
     use server::*;
     crate::backend::responses::with_status(
         async move {
@@ -813,25 +842,7 @@ pub async fn explain(
                 AppError::BadRequest("Choose pull, push, delete, manage webhooks or manage access.".into())
             })?;
             let name = principal_name.trim();
-            let subject = match principal_kind.as_str() {
-                "user" => users::find_record_by_name(&state.db, name)
-                    .await?
-                    .filter(|u| u.disabled == 0)
-                    .map(|u| {
-                        Subject::User(crate::backend::users::User {
-                            id: u.id,
-                            username: u.username,
-                            is_admin: false,
-                        })
-                    }),
-                "robot" => robots::find_by_name(&state.db, name)
-                    .await?
-                    .filter(|r| r.usable_at(crate::backend::db::now_ms()))
-                    .map(|r| Subject::Robot(robots::Robot { id: r.id, name: r.name })),
-                "anonymous" => Some(Subject::Anonymous),
-                _ => return Err(AppError::BadRequest("Ask about a user, a robot or anyone.".into())),
-            }
-            .ok_or_else(|| AppError::BadRequest(format!("There is no enabled {principal_kind} named {name:?}.")))?;
+            let subject = explained_subject(&state, &principal_kind, name).await?;
             let grants = assignments::grants_of(&state.db, &subject).await?;
             let decision = decide(&grants, Target::Repository(&repository), action);
             let names = assignments::list(&state.db).await?;
