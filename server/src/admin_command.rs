@@ -29,24 +29,40 @@ pub async fn run(args: AdminArgs) -> Result<(), StartupError> {
         .await
         .map_err(|e| StartupError::Other(format!("cannot open the database {}: {e}", redact_url(&database_url))))?;
     match args.action {
-        AdminAction::ResetPassword { user } => {
-            let record = users::find_record_by_name(&db, &user)
-                .await
-                .map_err(|e| StartupError::Other(format!("database error: {e}")))?
-                .ok_or_else(|| StartupError::Other(format!("there is no user named {user:?}")))?;
-            let password = passwords::generate();
-            let result = async {
-                users::set_password(&db, &record.id, &password).await?;
-                users::set_disabled(&db, &record.id, false).await
-            }
-            .await;
-            result.map_err(|e| StartupError::Other(format!("cannot set the password: {e}")))?;
-            println!("New password for {user}: {password}");
-            println!("(shown once; it works at once, also for a running console)");
-            Ok(())
-        }
+        AdminAction::ResetPassword { user, enable } => reset_password(&db, &user, enable).await,
         AdminAction::RotateTokenKey { .. } => unreachable!("handled without a database"),
     }
+}
+
+/// `wharf admin reset-password`: a new generated password, printed once; the user's sessions and
+/// refresh tokens end. A disabled user stays disabled (and is told so) unless `enable`.
+async fn reset_password(db: &Db, user: &str, enable: bool) -> Result<(), StartupError> {
+    let record = users::find_record_by_name(db, user)
+        .await
+        .map_err(|e| StartupError::Other(format!("database error: {e}")))?
+        .ok_or_else(|| StartupError::Other(format!("there is no user named {user:?}")))?;
+    let disabled = record.disabled != 0;
+    let password = passwords::generate();
+    let result = async {
+        users::set_password(db, &record.id, &password).await?;
+        if disabled && enable {
+            users::set_disabled(db, &record.id, false).await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    }
+    .await;
+    result.map_err(|e| StartupError::Other(format!("cannot set the password: {e}")))?;
+    println!("New password for {user}: {password}");
+    println!("(shown once; it works at once, also for a running console; the user's sessions and registry logins have ended)");
+    match (disabled, enable) {
+        (true, true) => println!("{user} was disabled and is enabled again."),
+        (true, false) => println!(
+            "{user} is disabled and stays disabled: the password works once the user is enabled \
+             (run again with --enable, or enable it on the Access page)."
+        ),
+        (false, _) => {}
+    }
+    Ok(())
 }
 
 /// `wharf admin rotate-token-key`: stages a key, or promotes the staged one, then shows the ring.

@@ -44,10 +44,14 @@ pub struct AdminArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum AdminAction {
-    /// Give a user a new generated password (printed once), enable it, and end its refresh tokens.
+    /// Give a user a new generated password (printed once) and end its sessions and refresh
+    /// tokens. A disabled user stays disabled unless --enable is given.
     ResetPassword {
         /// The user name, e.g. admin.
         user: String,
+        /// Also enable the user if it is disabled.
+        #[arg(long)]
+        enable: bool,
     },
     /// Rotate the registry token signing key with an overlap: stage a new key (trusted, not yet
     /// signing), then promote it. With Wharf's own registry a staged key is promoted at the next
@@ -127,6 +131,10 @@ pub struct ServeArgs {
     /// Longest lifetime of a robot account's secret, in days; 0 allows robots that never expire.
     #[arg(long, env = "WHARF_ROBOT_MAX_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub robot_max_days: u32,
+    /// Days a refresh token (what `docker login` keeps to log in again) works after it was
+    /// issued, however much it is used; then the client must log in again.
+    #[arg(long, env = "WHARF_REFRESH_TOKEN_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub refresh_token_days: u32,
     /// Seconds a verified password, token or robot secret is trusted without checking it again
     /// (cleared at once by any change to users, tokens or robots); 0 checks every time.
     #[arg(long, env = "WHARF_CREDENTIAL_CACHE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=3600))]

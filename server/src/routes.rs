@@ -17,7 +17,7 @@ use crate::{
     health, live_stream, registry_events, same_origin, security_headers, sessions, sso_routes, token_endpoint,
 };
 
-pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, StartupError> {
+pub async fn router(state: AppState, https: bool) -> Result<Router, StartupError> {
     let options = state.leptos_options.clone();
     let routes = generate_route_list(App);
     let context_state = state.clone();
@@ -48,10 +48,13 @@ pub async fn router(state: AppState, secure_cookie: bool) -> Result<Router, Star
             security_headers::set_page_policy();
             shell(options)
         }));
-    let router = sessions::layer(router, &state.db, secure_cookie).await?;
+    let router = sessions::layer(router, &state.db, https).await?;
     Ok(router
         .layer(axum::middleware::from_fn_with_state(state.clone(), same_origin::check))
-        .layer(axum::middleware::from_fn(security_headers::add))
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers::Transport { https },
+            security_headers::add,
+        ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state))

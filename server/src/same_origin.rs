@@ -4,7 +4,10 @@
 //! user's session.
 //!
 //! Browsers send `Origin` with every POST; it must be Wharf's public origin, or name the host the
-//! request was sent to (the console reached under another name, e.g. `localhost`). Without
+//! request was sent to (the console reached under another name, e.g. `localhost`) with the
+//! public URL's scheme: `http://wharf.example.com` is another origin than
+//! `https://wharf.example.com` (a page served over plain HTTP, by anyone on the path, must not
+//! post with the session of the https console). Without
 //! `Origin`, `Sec-Fetch-Site` must be `same-origin` or `none`. A request with neither header does
 //! not come from a browser, so it carries no victim's cookies: command-line clients and the
 //! registry's notifications pass. `/auth/token` and `/registry/events` authenticate every request
@@ -51,7 +54,7 @@ pub fn verdict(headers: &HeaderMap, public_url: &url::Url) -> Result<(), &'stati
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let origin = url::Url::parse(origin)
             .ok()
-            .filter(|o| o.scheme() == "http" || o.scheme() == "https");
+            .filter(|o| o.scheme() == public_url.scheme());
         return match (origin, host) {
             // `host[:port]`, the port left out when it is the scheme's own, as in `Host`.
             (Some(origin), Some(host)) if origin.authority().eq_ignore_ascii_case(host) => Ok(()),
@@ -81,9 +84,11 @@ mod tests {
         let public = url::Url::parse("https://wharf.example.com/").unwrap();
         let host = ("host", "10.0.0.5:3000");
         assert!(verdict(&headers(&[("origin", "https://wharf.example.com"), host]), &public).is_ok());
-        assert!(verdict(&headers(&[("origin", "http://10.0.0.5:3000"), host]), &public).is_ok());
+        assert!(verdict(&headers(&[("origin", "https://10.0.0.5:3000"), host]), &public).is_ok());
         for refused in [
             "http://evil.example",
+            "http://wharf.example.com",
+            "http://10.0.0.5:3000",
             "https://wharf.example.com.evil.example",
             "http://10.0.0.5:8080",
             "https://sub.wharf.example.com",
@@ -98,5 +103,27 @@ mod tests {
         assert!(verdict(&headers(&[("sec-fetch-site", "same-site")]), &public).is_err());
         assert!(verdict(&headers(&[("sec-fetch-site", "cross-site")]), &public).is_err());
         assert!(verdict(&headers(&[host]), &public).is_ok(), "not a browser");
+    }
+
+    #[test]
+    fn the_scheme_is_part_of_the_origin() {
+        let public = url::Url::parse("http://127.0.0.1:3000/").unwrap();
+        let host = ("host", "localhost:3000");
+        assert!(verdict(&headers(&[("origin", "http://127.0.0.1:3000"), host]), &public).is_ok());
+        assert!(verdict(&headers(&[("origin", "http://localhost:3000"), host]), &public).is_ok());
+        for refused in [
+            "https://127.0.0.1:3000",
+            "https://localhost:3000",
+            "ftp://localhost:3000",
+        ] {
+            assert!(
+                verdict(&headers(&[("origin", refused), host]), &public).is_err(),
+                "{refused}"
+            );
+        }
+        let public = url::Url::parse("https://wharf.example.com/").unwrap();
+        let host = ("host", "wharf.example.com");
+        assert!(verdict(&headers(&[("origin", "https://wharf.example.com"), host]), &public).is_ok());
+        assert!(verdict(&headers(&[("origin", "http://wharf.example.com"), host]), &public).is_err());
     }
 }

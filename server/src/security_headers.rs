@@ -1,8 +1,10 @@
 //! Response headers that keep pages from being framed, sniffed, leaked through referrers or
 //! cached, and a Content-Security-Policy that fits Leptos' hydration: its inline scripts carry
-//! the per-response nonce leptos_axum generates, and only they (and what they load) run.
+//! the per-response nonce leptos_axum generates, and only they (and what they load) run. When
+//! the public URL is https, `Strict-Transport-Security` keeps browsers from ever trying plain
+//! HTTP (where the session cookie could be stripped or a page changed on the way).
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -31,9 +33,20 @@ pub fn set_page_policy() {
     }
 }
 
-/// The middleware: the fixed headers on every response, a default policy where a page did not
-/// set one, and `no-store` on everything but the static assets.
-pub async fn add(request: Request, next: Next) -> Response {
+/// A year: browsers remember to use https only; the console's host only (other names under the
+/// same domain are not Wharf's to decide).
+const HSTS: &str = "max-age=31536000";
+
+/// How browsers reach the console (its public URL's scheme).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transport {
+    pub https: bool,
+}
+
+/// The middleware: the fixed headers on every response (HSTS when the console is reached over
+/// https), a default policy where a page did not set one, and `no-store` on everything but the
+/// static assets.
+pub async fn add(State(transport): State<Transport>, request: Request, next: Next) -> Response {
     let cacheable = request.uri().path().starts_with("/pkg/") || request.uri().path().starts_with("/favicon");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -44,6 +57,9 @@ pub async fn add(request: Request, next: Next) -> Response {
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    if transport.https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
     }
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(

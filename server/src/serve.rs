@@ -37,21 +37,75 @@ macro_rules! say {
     }};
 }
 
+/// `wharf serve`: prepares the data directory and the database, starts (or reaches) the
+/// registry, builds the shared state, starts the workers and serves until a shutdown signal.
 pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     init_tracing(args.log_format);
     // Everything Wharf creates (keys, secrets, registry.yml, the database, the registry's
     // storage) is its owner's alone, from the moment it exists.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let data_dir = data_dir::prepare(&args.data_dir)?;
+    let key = load_signing_key(&args, &data_dir)?;
+    let notification_secret = data_dir::secret(&data_dir, NOTIFICATION_SECRET_FILE)?;
+    let db = open_database(&args, &data_dir).await?;
+    ensure_admin(&db).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| StartupError::Listen {
+            addr: args.listen.to_string(),
+            reason: e.to_string(),
+            flag: "--listen",
+        })?;
+    let local = loopback_if_unspecified(args.listen);
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| Url::parse(&format!("http://{local}")).expect("socket address makes a URL"));
+    let (registry_url, managed) = match &args.registry_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let managed = start_registry(&args, &data_dir, &public_url, local, &key, &notification_secret).await?;
+            let url = Url::parse(&format!("http://{}", args.registry_listen)).expect("socket address makes a URL");
+            (url, Some(managed))
+        }
+    };
+    let signer = Arc::new(TokenSigner::new(key, TOKEN_ISSUER, TOKEN_SERVICE, TOKEN_LIFETIME_SECS));
+    let settings = settings(
+        &args,
+        data_dir,
+        registry_url,
+        public_url,
+        notification_secret,
+        managed.is_some(),
+    );
+    let state = app_state(&args, settings, db, signer)?;
+    start_workers(&args, &state);
+    let router = crate::routes::router(state.clone(), state.settings.public_url.scheme() == "https").await?;
+    announce_ready(&state.settings);
+    if args.demo {
+        tokio::spawn(push_demo_images(state.clone()));
+    }
+    let served = serve_until_shutdown(listener, router, &state).await;
+    if let Some(registry) = managed {
+        tracing::info!("stopping the registry");
+        registry.stop().await;
+    }
+    served.map_err(|e| StartupError::Other(format!("server error: {e}")))
+}
+
+/// The token signing key; with Wharf's own registry, a staged key is promoted first (the
+/// registry Wharf starts trusts every key of the ring, so it may sign at once).
+fn load_signing_key(args: &ServeArgs, data_dir: &std::path::Path) -> Result<SigningKey, StartupError> {
     if args.registry_url.is_none() {
-        // The registry Wharf starts trusts every key of the ring, so a staged key may sign at once.
-        if let Some(kid) = app::backend::tokens::keys::promote(&data_dir)? {
+        if let Some(kid) = app::backend::tokens::keys::promote(data_dir)? {
             tracing::info!(%kid, "the staged token signing key signs from now on; the previous one stays trusted");
         }
     }
-    let key = SigningKey::load_or_create(&data_dir)?;
-    let notification_secret = data_dir::secret(&data_dir, NOTIFICATION_SECRET_FILE)?;
+    Ok(SigningKey::load_or_create(data_dir)?)
+}
 
+/// Connects to (and migrates) the database, and releases the leases a killed run left behind.
+async fn open_database(args: &ServeArgs, data_dir: &std::path::Path) -> Result<Db, StartupError> {
     let database_url = args
         .database_url
         .clone()
@@ -68,7 +122,12 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
             Err(err) => tracing::warn!(queue = queue.table, error = %err, "cannot release leases of the last run"),
         }
     }
-    match users::ensure_admin(&db, std::env::var("WHARF_ADMIN_PASSWORD").ok().as_deref())
+    Ok(db)
+}
+
+/// Creates the `admin` user on the first start, and prints its password when it was generated.
+async fn ensure_admin(db: &Db) -> Result<(), StartupError> {
+    match users::ensure_admin(db, std::env::var("WHARF_ADMIN_PASSWORD").ok().as_deref())
         .await
         .map_err(|e| StartupError::Other(format!("cannot create the admin user: {e}")))?
     {
@@ -89,37 +148,53 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
             }
         }
     }
+    Ok(())
+}
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| StartupError::Listen {
-            addr: args.listen.to_string(),
-            reason: e.to_string(),
-            flag: "--listen",
-        })?;
-    let local = loopback_if_unspecified(args.listen);
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| Url::parse(&format!("http://{local}")).expect("socket address makes a URL"));
-
-    let (registry_url, managed) = match &args.registry_url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let managed = start_registry(&args, &data_dir, &public_url, local, &key, &notification_secret).await?;
-            let url = Url::parse(&format!("http://{}", args.registry_listen)).expect("socket address makes a URL");
-            (url, Some(managed))
-        }
-    };
-    let registry_host = match (registry_url.host_str(), registry_url.port()) {
+/// `host[:port]` of the registry as users push to it.
+fn registry_host(registry_url: &Url) -> String {
+    match (registry_url.host_str(), registry_url.port()) {
         (Some(host), Some(port)) => format!("{host}:{port}"),
         (Some(host), None) => host.to_string(),
         _ => registry_url.to_string(),
-    };
+    }
+}
 
-    let signer = Arc::new(TokenSigner::new(key, TOKEN_ISSUER, TOKEN_SERVICE, TOKEN_LIFETIME_SECS));
-    let registry_auth = registry_credentials(&args)?.unwrap_or_else(|| RegistryAuth::Minted(signer.clone()));
-    let registry = RegistryClient::new(registry_url.clone(), registry_auth);
+/// The runtime settings from the flags and what start-up found.
+fn settings(
+    args: &ServeArgs,
+    data_dir: std::path::PathBuf,
+    registry_url: Url,
+    public_url: Url,
+    notification_secret: String,
+    managed_registry: bool,
+) -> Settings {
+    let days = |n: u64| Duration::from_secs(n * 24 * 3600);
+    Settings {
+        data_dir,
+        registry_host: registry_host(&registry_url),
+        registry_url,
+        token_service: TOKEN_SERVICE.to_string(),
+        token_issuer: TOKEN_ISSUER.to_string(),
+        notification_secret,
+        managed_registry,
+        registry_username: args.registry_username.clone(),
+        public_url,
+        reconcile_interval: Duration::from_secs(args.reconcile_interval),
+        event_retention: days(args.event_retention_days),
+        robot_max_days: args.robot_max_days,
+        refresh_token_lifetime: days(u64::from(args.refresh_token_days)),
+        catalog_max_pages: usize::try_from(args.catalog_max_pages).unwrap_or(usize::MAX),
+        registry_concurrency: usize::try_from(args.registry_concurrency).unwrap_or(8),
+        reconcile_digest_slices: args.reconcile_digest_slices,
+        audit_retention: days(args.audit_retention_days),
+    }
+}
+
+/// The one state every handler and worker shares.
+fn app_state(args: &ServeArgs, settings: Settings, db: Db, signer: Arc<TokenSigner>) -> Result<AppState, StartupError> {
+    let registry_auth = registry_credentials(args)?.unwrap_or_else(|| RegistryAuth::Minted(signer.clone()));
+    let registry = RegistryClient::new(settings.registry_url.clone(), registry_auth);
     let leptos_options = LeptosOptions::builder()
         .output_name("wharf")
         .site_root(args.site_root.to_string_lossy().to_string())
@@ -131,26 +206,13 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     let webhook_policy = Arc::new(OutboundPolicy {
         allowed: args.webhook_allow_network.clone(),
     });
-    let intake = Intake::start(db.clone(), registry_host.clone(), public_url.to_string());
-    let state = AppState(Arc::new(App {
-        settings: Settings {
-            data_dir: data_dir.clone(),
-            registry_url: registry_url.clone(),
-            registry_host: registry_host.clone(),
-            token_service: TOKEN_SERVICE.to_string(),
-            token_issuer: TOKEN_ISSUER.to_string(),
-            notification_secret,
-            managed_registry: managed.is_some(),
-            registry_username: args.registry_username.clone(),
-            public_url: public_url.clone(),
-            reconcile_interval: Duration::from_secs(args.reconcile_interval),
-            event_retention: Duration::from_secs(args.event_retention_days * 24 * 3600),
-            robot_max_days: args.robot_max_days,
-            catalog_max_pages: usize::try_from(args.catalog_max_pages).unwrap_or(usize::MAX),
-            registry_concurrency: usize::try_from(args.registry_concurrency).unwrap_or(8),
-            reconcile_digest_slices: args.reconcile_digest_slices,
-            audit_retention: Duration::from_secs(args.audit_retention_days * 24 * 3600),
-        },
+    let intake = Intake::start(
+        db.clone(),
+        settings.registry_host.clone(),
+        settings.public_url.to_string(),
+    );
+    Ok(AppState(Arc::new(App {
+        settings,
         db,
         signer,
         registry,
@@ -164,7 +226,11 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
             Duration::from_secs(args.credential_cache_secs),
         )),
         leptos_options,
-    }));
+    })))
+}
+
+/// The sync worker (events, reconcile) and the webhook dispatcher, until shutdown.
+fn start_workers(args: &ServeArgs, state: &AppState) {
     worker::spawn(state.clone(), state.settings.reconcile_interval);
     let schedule = match &args.webhook_retry_delays {
         Some(delays) => delays.iter().map(|s| Duration::from_secs(*s)).collect(),
@@ -177,34 +243,31 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         schedule,
     ));
     tokio::spawn(dispatcher.run(state.sync.stopping()));
-    let router = crate::routes::router(state.clone(), public_url.scheme() == "https").await?;
+}
 
-    say!("Wharf is ready at {public_url}");
-    say!("Registry at {registry_url} — log in with:");
-    say!("  docker login {registry_host} -u admin");
-    say!("  skopeo login --tls-verify=false {registry_host} -u admin");
-    if args.demo {
-        tokio::spawn(push_demo_images(state.clone()));
-    }
+fn announce_ready(settings: &Settings) {
+    say!("Wharf is ready at {}", settings.public_url);
+    say!("Registry at {} — log in with:", settings.registry_url);
+    say!("  docker login {} -u admin", settings.registry_host);
+    say!("  skopeo login --tls-verify=false {} -u admin", settings.registry_host);
+}
 
-    let served = axum::serve(
+/// Serves until SIGINT or SIGTERM, then ends the workers and live streams so the server can finish.
+async fn serve_until_shutdown(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    state: &AppState,
+) -> std::io::Result<()> {
+    let state = state.clone();
+    axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown({
-        let state = state.clone();
-        async move {
-            shutdown_signal().await;
-            // Ends the workers and the live streams, so the server can finish.
-            state.sync.stop();
-        }
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        state.sync.stop();
     })
-    .await;
-    if let Some(registry) = managed {
-        tracing::info!("stopping the registry");
-        registry.stop().await;
-    }
-    served.map_err(|e| StartupError::Other(format!("server error: {e}")))
+    .await
 }
 
 async fn start_registry(

@@ -173,7 +173,7 @@ pub async fn callback(
         }
         Err(err) => return failed(&state, &session, format!("{}.", capitalized(&err.to_string())), address).await,
     };
-    if session::sign_in(&session, &user).await.is_err() {
+    if session::sign_in(&state.db, &session, &user).await.is_err() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     state.access_changed();

@@ -32,6 +32,8 @@ struct TokenRequest {
     scopes: Vec<String>,
     /// The client wants a refresh token back.
     offline: bool,
+    /// The OAuth2 `client_id` (e.g. `docker`), kept with a refresh token.
+    client_id: Option<String>,
     credential: Credential,
     form: Form,
 }
@@ -59,6 +61,7 @@ pub async fn issue_get(
         service: None,
         scopes: Vec::new(),
         offline: false,
+        client_id: None,
         credential: Credential::None,
         form: Form::Get,
     };
@@ -70,6 +73,7 @@ pub async fn issue_get(
                 .scopes
                 .extend(value.split(' ').filter(|s| !s.is_empty()).map(str::to_string)),
             "offline_token" => request.offline = value == "true",
+            "client_id" => request.client_id = Some(value.into_owned()),
             _ => {}
         }
     }
@@ -149,6 +153,7 @@ pub async fn issue_post(
         service: field("service"),
         scopes,
         offline: field("access_type").as_deref() == Some("offline"),
+        client_id: field("client_id"),
         credential,
         form: Form::Post,
     };
@@ -233,7 +238,7 @@ async fn answer(state: &AppState, client: Option<SocketAddr>, request: TokenRequ
             if let Err(wait) = state.credentials.throttle.check_address(address) {
                 return refused(form, Refusal::Throttled(wait));
             }
-            match refresh_tokens::redeem(&state.db, &token, service).await {
+            match refresh_tokens::redeem(&state.db, &token, service, state.settings.refresh_token_lifetime).await {
                 Ok(Some(subject)) => (
                     Verified {
                         subject,
@@ -293,6 +298,7 @@ async fn answer(state: &AppState, client: Option<SocketAddr>, request: TokenRequ
                 &verified.subject,
                 verified.access_token_id.as_deref(),
                 service,
+                request.client_id.as_deref(),
             )
             .await
             {

@@ -49,6 +49,22 @@ mod server {
         Scope::parse(text).map_err(|err| AppError::BadRequest(format!("{err}.")))
     }
 
+    /// Whether the current call is a form a browser posted by itself (JavaScript off): it asks
+    /// for HTML, and leptos_axum answers it with a redirect back to the page.
+    pub async fn posted_without_javascript() -> bool {
+        leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .ok()
+            .and_then(|headers| {
+                headers
+                    .get(axum::http::header::ACCEPT)?
+                    .to_str()
+                    .ok()
+                    .map(str::to_owned)
+            })
+            .is_some_and(|accept| accept.contains("text/html"))
+    }
+
     /// Users and teams are the registry administrators' business.
     pub fn require_administrator(caller: &Caller, what: &str) -> Result<(), AppError> {
         caller.require(Target::Registry, Action::Administer, what)
@@ -645,12 +661,13 @@ pub async fn delete_robot(id: String) -> Result<(), AppError> {
     .await
 }
 
-/// The signed-in user's profile: tokens and the `docker login` line.
+/// The signed-in user's profile: tokens, registry logins and the `docker login` line (and a
+/// token just created without JavaScript, once).
 #[server(prefix = "/api", endpoint = "profile")]
 pub async fn profile() -> Result<ProfileView, AppError> {
-    use crate::backend::access::personal_tokens;
+    use crate::backend::access::{personal_tokens, refresh_tokens};
     use crate::backend::session;
-    use crate::model::TokenView;
+    use crate::model::{RefreshTokenView, TokenView};
     use server::*;
     crate::backend::responses::with_status(
         async move {
@@ -667,12 +684,50 @@ pub async fn profile() -> Result<ProfileView, AppError> {
                     last_used_at_ms: t.last_used_at,
                 })
                 .collect();
+            let lifetime = state.settings.refresh_token_lifetime;
+            let refresh_tokens = refresh_tokens::list_for_user(&state.db, &caller.user.id, lifetime)
+                .await?
+                .into_iter()
+                .map(|t| RefreshTokenView {
+                    expires_at_ms: t.expires_at(lifetime),
+                    id: t.id,
+                    client: t.client,
+                    token_name: t.token_name,
+                    created_at_ms: t.created_at,
+                    last_used_at_ms: t.last_used_at,
+                })
+                .collect();
+            let new_token = session::take_new_token(&session::current_session().await?).await?;
             Ok(ProfileView {
                 docker_login: docker_login(&state, &caller.user.username),
                 username: caller.user.username,
                 tokens,
+                refresh_tokens,
+                new_token,
                 generated_at_ms: crate::backend::db::now_ms(),
             })
+        }
+        .await,
+    )
+    .await
+}
+
+/// Ends one of the signed-in user's registry logins (a refresh token): the client holding it
+/// must log in again.
+#[server(prefix = "/api", endpoint = "revoke_refresh_token")]
+pub async fn revoke_refresh_token(id: String) -> Result<(), AppError> {
+    use crate::backend::access::refresh_tokens;
+    use crate::backend::session;
+    crate::backend::responses::with_status(
+        async move {
+            let (state, caller) = session::signed_in().await?;
+            if !refresh_tokens::revoke(&state.db, &caller.user.id, &id).await? {
+                return Err(AppError::NotFound("That registry login".into()));
+            }
+            state.access_changed();
+            let target = format!("registry login of {}", caller.user.username);
+            caller.audit(&state, AuditAction::AccessTokenRevoked, &target, "").await;
+            Ok(())
         }
         .await,
     )
@@ -702,12 +757,17 @@ pub async fn create_token(name: String, days: String) -> Result<NewSecret, AppEr
             caller
                 .audit(&state, AuditAction::AccessTokenCreated, &token.name, "")
                 .await;
-            Ok(NewSecret {
+            let created = NewSecret {
                 docker_login: docker_login(&state, &caller.user.username),
                 login: caller.user.username,
                 secret,
                 pull_secret: None,
-            })
+            };
+            if posted_without_javascript().await {
+                // The answer is a redirect back to Profile, which shows the token once.
+                session::keep_new_token(&session::current_session().await?, &created).await?;
+            }
+            Ok(created)
         }
         .await,
     )
@@ -759,6 +819,8 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
                 return Err(AppError::BadRequest("The current password is wrong.".into()));
             }
             users::set_password(&state.db, &caller.user.id, &new_password).await?;
+            // Every other session of the user has ended; this one goes on.
+            session::keep_after_password_change(&state.db, &session::current_session().await?, &caller.user).await?;
             state.access_changed();
             caller
                 .audit(&state, AuditAction::PasswordChanged, &caller.user.username, "")

@@ -76,7 +76,7 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
             let Subject::User(user) = verified.subject else {
                 return Err(AppError::BadRequest("Wrong user name or password.".into()));
             };
-            session::sign_in(&session, &user).await?;
+            session::sign_in(&state.db, &session, &user).await?;
             audit::signed_in(&state.db, &user.username, "", client).await;
             tracing::info!(user = %user.username, "signed in");
             leptos_axum::redirect(&safe_next(next.as_deref()));

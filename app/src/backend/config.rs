@@ -29,6 +29,9 @@ pub struct Settings {
     pub audit_retention: std::time::Duration,
     /// Longest robot lifetime in days (0: no limit, robots may never expire).
     pub robot_max_days: u32,
+    /// How long a refresh token (what `docker login` keeps) works after it was issued, however
+    /// much it is used.
+    pub refresh_token_lifetime: std::time::Duration,
     /// Catalog pages a reconcile reads at most.
     pub catalog_max_pages: usize,
     /// Repositories a reconcile reads from the registry at the same time.

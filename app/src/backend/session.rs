@@ -1,12 +1,16 @@
-//! Signed-in state: the session (tower-sessions, stored in the database) holds the user id.
+//! Signed-in state: the session (tower-sessions, stored in the database) holds the user id and
+//! the user's session generation at sign-in. A password change, a reset or disabling the user
+//! raises the generation (see [`users::session_generation`]), which ends every session signed in
+//! before at its next request, on any replica, without finding the sessions in the store.
 
 use tower_sessions::Session;
 
 use super::access::{self, Action, Grants, Subject, Target};
 use super::audit::{self, AuditAction, Entry};
+use super::db::Db;
 use super::state::AppState;
 use super::users::{self, User};
-use crate::model::AppError;
+use crate::model::{AppError, NewSecret};
 
 const USER_ID_KEY: &str = "user_id";
 /// Why the last single sign-on failed, for the sign-in page (shown once).
@@ -15,6 +19,13 @@ pub const SSO_ERROR_KEY: &str = "sso_error";
 pub const SSO_TEST_KEY: &str = "sso_test";
 const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 const SEEN_AT_KEY: &str = "seen_at";
+/// The user's session generation when this session signed in (absent: 0, from before it existed).
+const GENERATION_KEY: &str = "generation";
+/// A personal access token created by a form posted without JavaScript, shown once by the next
+/// Profile page: (created at, the token).
+const NEW_TOKEN_KEY: &str = "new_token";
+/// How long such a token waits to be shown before it is dropped unseen.
+const NEW_TOKEN_SHOWN_WITHIN_MS: i64 = 5 * 60 * 1000;
 
 /// A session ends this long after sign-in, however active.
 pub const ABSOLUTE_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -22,13 +33,29 @@ pub const ABSOLUTE_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
 /// does not write to the database on every request.
 const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
 
-pub async fn sign_in(session: &Session, user: &User) -> Result<(), AppError> {
+pub async fn sign_in(db: &Db, session: &Session, user: &User) -> Result<(), AppError> {
+    let generation = users::session_generation(db, &user.id)
+        .await
+        .map_err(internal)?
+        .ok_or(AppError::Unauthorized)?;
     // A new id on sign-in, so a session id planted before sign-in is worthless after it.
     session.cycle_id().await.map_err(internal)?;
     let now = super::db::now_ms();
     session.insert(SIGNED_IN_AT_KEY, now).await.map_err(internal)?;
     session.insert(SEEN_AT_KEY, now).await.map_err(internal)?;
+    session.insert(GENERATION_KEY, generation).await.map_err(internal)?;
     session.insert(USER_ID_KEY, &user.id).await.map_err(internal)
+}
+
+/// After the user changed their password from this session (which ended all their sessions):
+/// this one goes on, under a new id and the new generation.
+pub async fn keep_after_password_change(db: &Db, session: &Session, user: &User) -> Result<(), AppError> {
+    let generation = users::session_generation(db, &user.id)
+        .await
+        .map_err(internal)?
+        .ok_or(AppError::Unauthorized)?;
+    session.cycle_id().await.map_err(internal)?;
+    session.insert(GENERATION_KEY, generation).await.map_err(internal)
 }
 
 pub async fn sign_out(session: &Session) -> Result<(), AppError> {
@@ -52,11 +79,40 @@ pub async fn current_user(state: &AppState, session: &Session) -> Result<Option<
         session.flush().await.map_err(internal)?;
         return Ok(None);
     }
+    let generation = session.get::<i64>(GENERATION_KEY).await.map_err(internal)?.unwrap_or(0);
+    let Some(user) = users::find_signed_in(&state.db, &id, generation)
+        .await
+        .map_err(internal)?
+    else {
+        // Deleted, disabled, or its password changed since: this session is over for good.
+        session.flush().await.map_err(internal)?;
+        return Ok(None);
+    };
     let seen_at = session.get::<i64>(SEEN_AT_KEY).await.map_err(internal)?.unwrap_or(0);
     if now - seen_at > TOUCH_EVERY_MS {
         session.insert(SEEN_AT_KEY, now).await.map_err(internal)?;
     }
-    users::find_by_id(&state.db, &id).await.map_err(internal)
+    Ok(Some(user))
+}
+
+/// Keeps a new personal access token for the next Profile page (a form posted without
+/// JavaScript is answered with a redirect, which cannot carry it).
+pub async fn keep_new_token(session: &Session, token: &NewSecret) -> Result<(), AppError> {
+    session
+        .insert(NEW_TOKEN_KEY, (super::db::now_ms(), token))
+        .await
+        .map_err(internal)
+}
+
+/// The token kept by [`keep_new_token`], once: it is removed from the session as it is read,
+/// and dropped unseen when it waited too long.
+pub async fn take_new_token(session: &Session) -> Result<Option<NewSecret>, AppError> {
+    // Read first: removing marks the session changed (a write), which most page loads need not.
+    let Some((at, token)) = session.get::<(i64, NewSecret)>(NEW_TOKEN_KEY).await.map_err(internal)? else {
+        return Ok(None);
+    };
+    session.remove_value(NEW_TOKEN_KEY).await.map_err(internal)?;
+    Ok((super::db::now_ms() - at <= NEW_TOKEN_SHOWN_WITHIN_MS).then_some(token))
 }
 
 /// The signed-in user or `Unauthorized`.

@@ -62,6 +62,28 @@ pub async fn create(db: &Db, username: &str, password: &str, is_admin: bool) -> 
     })
 }
 
+/// An enabled user whose session generation is still `generation` (see [`session_generation`]).
+pub async fn find_signed_in(db: &Db, id: &str, generation: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query("SELECT id, username, is_admin FROM users WHERE id = $1 AND disabled = 0 AND session_generation = $2")
+        .bind(id)
+        .bind(generation)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|row| from_row(&row))
+        .transpose()
+}
+
+/// The generation a session signed in now belongs to. A password change, a reset or disabling
+/// the user raises it, so every session signed in before is over, whatever replica holds it.
+pub async fn session_generation(db: &Db, id: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT session_generation FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|row| row.try_get("session_generation"))
+        .transpose()
+}
+
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
     sqlx::query("SELECT id, username, is_admin FROM users WHERE id = $1 AND disabled = 0")
         .bind(id)
@@ -163,16 +185,17 @@ pub async fn name_taken(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
     )
 }
 
-/// Sets a new password and ends the user's refresh tokens. `false`: no such user.
+/// Sets a new password and ends the user's sessions and refresh tokens. `false`: no such user.
 pub async fn set_password(db: &Db, id: &str, password: &str) -> Result<bool, sqlx::Error> {
     let hash = passwords::hash(password);
     let mut tx = db.begin_write().await?;
-    let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(hash)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let changed =
+        sqlx::query("UPDATE users SET password_hash = $1, session_generation = session_generation + 1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     sqlx::query("DELETE FROM refresh_tokens WHERE subject_kind = 'user' AND subject_id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -181,16 +204,18 @@ pub async fn set_password(db: &Db, id: &str, password: &str) -> Result<bool, sql
     Ok(changed > 0)
 }
 
-/// Disables (or enables) a user: a disabled user cannot sign in, its sessions count as signed
-/// out and its tokens stop working.
+/// Disables (or enables) a user: a disabled user cannot sign in, its sessions end (enabling it
+/// again does not bring them back) and its tokens stop working.
 pub async fn set_disabled(db: &Db, id: &str, disabled: bool) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
-        .bind(i64::from(disabled))
-        .bind(id)
-        .execute(&db.pool)
-        .await?
-        .rows_affected()
-        > 0)
+    Ok(
+        sqlx::query("UPDATE users SET disabled = $1, session_generation = session_generation + $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(&db.pool)
+            .await?
+            .rows_affected()
+            > 0,
+    )
 }
 
 /// The stored hash of a user's password (to check the current one before a change).

@@ -105,12 +105,28 @@ pub struct TokenView {
     pub last_used_at_ms: Option<i64>,
 }
 
+/// A refresh token a registry client (docker) keeps to log in again, as listed on Profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshTokenView {
+    pub id: String,
+    /// The `client_id` the client sent (e.g. `docker`), if any.
+    pub client: Option<String>,
+    /// The personal access token it was issued for; `None`: for the password.
+    pub token_name: Option<String>,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub last_used_at_ms: Option<i64>,
+}
+
 /// The Profile page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileView {
     pub username: String,
     pub docker_login: String,
     pub tokens: Vec<TokenView>,
+    pub refresh_tokens: Vec<RefreshTokenView>,
+    /// A token just created by a form posted without JavaScript, shown this once.
+    pub new_token: Option<NewSecret>,
     pub generated_at_ms: i64,
 }
 

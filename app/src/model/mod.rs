@@ -14,8 +14,8 @@ mod sync;
 mod webhooks;
 
 pub use access::{
-    AccessView, AssignmentView, Explanation, NewSecret, ProfileView, PullSecretView, RepositoryAccessEntry,
-    RepositoryAccessView, RobotView, TeamView, TokenView, UserView,
+    AccessView, AssignmentView, Explanation, NewSecret, ProfileView, PullSecretView, RefreshTokenView,
+    RepositoryAccessEntry, RepositoryAccessView, RobotView, TeamView, TokenView, UserView,
 };
 pub use audit::{AuditEntryView, AuditPage};
 pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};

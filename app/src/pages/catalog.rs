@@ -15,7 +15,7 @@ use crate::components::pager::Pager;
 use crate::components::sync_banner::{IndexingProgress, StaleBanner};
 use crate::components::time::TimeAgo;
 use crate::components::typing_history::TypingHistory;
-use crate::model::{CatalogPage as Page, CatalogQuery, CatalogSort};
+use crate::model::{CatalogPage as Page, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};
 
 /// The catalog address for a query (defaults left out, so the plain `/` stays plain).
 pub fn catalog_href(query: &CatalogQuery) -> String {
@@ -128,30 +128,94 @@ fn SearchBar(query: Memo<CatalogQuery>) -> impl IntoView {
 
 #[component]
 fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
+    if page.total == 0 {
+        if let Some(empty) = empty_catalog(&page) {
+            return empty;
+        }
+    }
+    let reconcile = page.sync.reconcile.clone();
+    let totals = totals(&page);
+    let pages = page.page_count();
+    view! {
+        <StaleBanner status=page.sync.clone()/>
+        <IndexingProgress initial=reconcile/>
+        <NamespaceLinks namespaces=page.namespaces query=query.clone()/>
+        <div class="table-head">
+            <span class="totals">{totals}</span>
+            <SortLinks query=query.clone()/>
+        </div>
+        <table class="data catalog">
+            <thead>
+                <tr>
+                    <th scope="col">"Repository"</th>
+                    <th scope="col" class="num">"Tags"</th>
+                    <th scope="col" class="num">"Size"</th>
+                    <th scope="col">"Last push"</th>
+                    <th scope="col">"Pull from"</th>
+                </tr>
+            </thead>
+            <tbody>
+                <CatalogRows repositories=page.repositories now=page.generated_at_ms/>
+            </tbody>
+        </table>
+        <Pager
+            page=page.page
+            pages
+            href=move |n| catalog_href(&CatalogQuery { page: n, ..query.clone() })
+        />
+    }
+    .into_any()
+}
+
+/// What an empty catalog shows: the first index under way, a registry not read yet, or how to
+/// push the first image. `None` while a later reconcile runs (the table shows then).
+fn empty_catalog(page: &Page) -> Option<AnyView> {
     let stale = view! { <StaleBanner status=page.sync.clone()/> };
     let reconcile = page.sync.reconcile.clone();
-    let progress = || view! { <IndexingProgress initial=reconcile.clone()/> };
-    if page.total == 0 && reconcile.running && reconcile.first_index {
-        return view! {
-            {stale}
-            {progress()}
-            <div class="panel empty"><p>"Repositories show here as soon as they are read."</p></div>
-        }
-        .into_any();
+    if reconcile.running && reconcile.first_index {
+        return Some(
+            view! {
+                {stale}
+                <IndexingProgress initial=reconcile/>
+                <div class="panel empty"><p>"Repositories show here as soon as they are read."</p></div>
+            }
+            .into_any(),
+        );
     }
-    if page.total == 0 && !reconcile.running {
-        if page.sync.registry_error.is_some() {
-            return view! {
+    if reconcile.running {
+        return None;
+    }
+    if page.sync.registry_error.is_some() {
+        return Some(
+            view! {
                 {stale}
                 <div class="panel empty">
                     <p>"Wharf has not been able to read the registry yet. Its repositories show here as soon as it answers."</p>
                 </div>
             }
-            .into_any();
-        }
-        return view! { {stale} <EmptyCatalog host=page.registry_host/> }.into_any();
+            .into_any(),
+        );
     }
-    let sort_links = CatalogSort::ALL
+    Some(view! { {stale} <EmptyCatalog host=page.registry_host.clone()/> }.into_any())
+}
+
+/// "1,234 repositories", or "12 of 1,234 repositories match".
+fn totals(page: &Page) -> String {
+    if page.matching == page.total {
+        count(page.total, "repository", "repositories")
+    } else {
+        format!(
+            "{} of {} {}",
+            grouped(page.matching),
+            count(page.total, "repository", "repositories"),
+            noun(page.matching, "matches", "match")
+        )
+    }
+}
+
+#[component]
+fn SortLinks(query: CatalogQuery) -> impl IntoView {
+    let links = CatalogSort::ALL
         .into_iter()
         .map(|sort| {
             let href = catalog_href(&CatalogQuery {
@@ -165,14 +229,23 @@ fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
             }
         })
         .collect_view();
-    let namespace_links = (!page.namespaces.is_empty()).then(|| {
+    view! {
+        <nav class="sort" aria-label="Sort by">
+            <span class="muted">"Sort:"</span>
+            {links}
+        </nav>
+    }
+}
+
+#[component]
+fn NamespaceLinks(namespaces: Vec<NamespaceCount>, query: CatalogQuery) -> impl IntoView {
+    (!namespaces.is_empty()).then(|| {
         let all_href = catalog_href(&CatalogQuery {
             namespace: String::new(),
             page: 1,
             ..query.clone()
         });
-        let links = page
-            .namespaces
+        let links = namespaces
             .iter()
             .map(|ns| {
                 let href = catalog_href(&CatalogQuery {
@@ -196,21 +269,13 @@ fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
                 {links}
             </nav>
         }
-    });
-    let totals = if page.matching == page.total {
-        count(page.total, "repository", "repositories")
-    } else {
-        format!(
-            "{} of {} {}",
-            grouped(page.matching),
-            count(page.total, "repository", "repositories"),
-            noun(page.matching, "matches", "match")
-        )
-    };
-    let now = page.generated_at_ms;
-    let pages = page.page_count();
-    let rows = if page.repositories.is_empty() {
-        view! {
+    })
+}
+
+#[component]
+fn CatalogRows(repositories: Vec<RepositoryRow>, now: i64) -> impl IntoView {
+    if repositories.is_empty() {
+        return view! {
             <tr>
                 <td colspan="5" class="empty-row">
                     "No repository matches. "
@@ -218,60 +283,29 @@ fn CatalogTable(page: Page, query: CatalogQuery) -> impl IntoView {
                 </td>
             </tr>
         }
-        .into_any()
-    } else {
-        page.repositories
-            .into_iter()
-            .map(|repo| {
-                let href = repository_href(&repo.name);
-                view! {
-                    <tr>
-                        <td class="name"><a href=href>{repo.name.clone()}</a></td>
-                        <td class="num">{repo.tag_count}</td>
-                        <td class="num">{human_size(repo.size_bytes)}</td>
-                        <td>
-                            {match repo.last_push_at_ms {
-                                Some(at) => view! { <TimeAgo at_ms=at now_ms=now/> }.into_any(),
-                                None => view! { <span class="muted">"—"</span> }.into_any(),
-                            }}
-                        </td>
-                        <td><code class="pull">{repo.reference}</code></td>
-                    </tr>
-                }
-            })
-            .collect_view()
-            .into_any()
-    };
-    view! {
-        {stale}
-        {progress()}
-        {namespace_links}
-        <div class="table-head">
-            <span class="totals">{totals}</span>
-            <nav class="sort" aria-label="Sort by">
-                <span class="muted">"Sort:"</span>
-                {sort_links}
-            </nav>
-        </div>
-        <table class="data catalog">
-            <thead>
-                <tr>
-                    <th scope="col">"Repository"</th>
-                    <th scope="col" class="num">"Tags"</th>
-                    <th scope="col" class="num">"Size"</th>
-                    <th scope="col">"Last push"</th>
-                    <th scope="col">"Pull from"</th>
-                </tr>
-            </thead>
-            <tbody>{rows}</tbody>
-        </table>
-        <Pager
-            page=page.page
-            pages
-            href=move |n| catalog_href(&CatalogQuery { page: n, ..query.clone() })
-        />
+        .into_any();
     }
-    .into_any()
+    repositories
+        .into_iter()
+        .map(|repo| {
+            let href = repository_href(&repo.name);
+            view! {
+                <tr>
+                    <td class="name"><a href=href>{repo.name.clone()}</a></td>
+                    <td class="num">{repo.tag_count}</td>
+                    <td class="num">{human_size(repo.size_bytes)}</td>
+                    <td>
+                        {match repo.last_push_at_ms {
+                            Some(at) => view! { <TimeAgo at_ms=at now_ms=now/> }.into_any(),
+                            None => view! { <span class="muted">"—"</span> }.into_any(),
+                        }}
+                    </td>
+                    <td><code class="pull">{repo.reference}</code></td>
+                </tr>
+            }
+        })
+        .collect_view()
+        .into_any()
 }
 
 /// What to type to get the first image in.

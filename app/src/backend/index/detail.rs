@@ -4,7 +4,7 @@
 pub use super::fetch::FetchError;
 use super::fetch::{manifest_bytes, read_config};
 use super::labels::{all_labels, label};
-use super::parse::{history_layers, parse_manifest, ParsedManifest};
+use super::parse::{history_layers, parse_manifest, ChildManifest, ConfigSummary, ParsedManifest, Reference};
 use super::store;
 use crate::backend::db::Db;
 use crate::backend::registry::RegistryClient;
@@ -31,8 +31,6 @@ pub async fn manifest_content(
 ) -> Result<ManifestContent, FetchError> {
     let (header_type, text) = manifest_bytes(db, registry, repository, digest).await?;
     let parsed = parse_manifest(&header_type, text.as_bytes());
-    let mut warnings = Vec::new();
-    let raw = pretty(&text);
     let declared = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_string));
@@ -44,32 +42,19 @@ pub async fn manifest_content(
         image: None,
         annotations: Vec::new(),
         subject: None,
-        raw,
+        raw: pretty(&text),
         warnings: Vec::new(),
     };
     match parsed {
-        ParsedManifest::Unknown { reason } => warnings.push(format!("{reason}. The manifest is shown as stored.")),
+        ParsedManifest::Unknown { reason } => content
+            .warnings
+            .push(format!("{reason}. The manifest is shown as stored.")),
         ParsedManifest::Index {
             manifests,
             annotations,
             subject,
         } => {
-            for child in manifests {
-                let size = match store::manifest(&mut *db.pool.acquire().await?, &child.reference.digest).await? {
-                    Some(record) => record.total_size,
-                    None => child.reference.size,
-                };
-                let (os, architecture, variant) = child
-                    .platform
-                    .unwrap_or_else(|| ("unknown".into(), "unknown".into(), None));
-                content.platforms.push(PlatformRow {
-                    os,
-                    architecture,
-                    variant,
-                    digest: child.reference.digest,
-                    size,
-                });
-            }
+            content.platforms = index_platforms(db, manifests).await?;
             content.annotations = all_labels(&annotations);
             content.subject = subject;
         }
@@ -82,79 +67,114 @@ pub async fn manifest_content(
             let summary = match read_config(db, registry, repository, &config).await? {
                 Ok(summary) => Some(summary),
                 Err(reason) => {
-                    warnings.push(reason);
+                    content.warnings.push(reason);
                     None
                 }
             };
-            let mut cumulative = 0;
-            let layer_rows: Vec<LayerRow> = layers
-                .iter()
-                .map(|layer| {
-                    cumulative += layer.size;
-                    LayerRow {
-                        digest: layer.digest.clone(),
-                        media_type: layer.media_type.clone(),
-                        size: layer.size,
-                        cumulative,
-                    }
-                })
-                .collect();
-            let history = summary
-                .as_ref()
-                .map(|s| {
-                    let mapping = history_layers(&s.history, layers.len());
-                    s.history
-                        .iter()
-                        .zip(mapping)
-                        .map(|(step, layer)| HistoryRow {
-                            created: step.created.clone(),
-                            created_by: step.created_by.clone(),
-                            comment: step.comment.clone(),
-                            empty_layer: step.empty_layer,
-                            layer_digest: layer.map(|i| layers[i].digest.clone()),
-                            layer_size: layer.map(|i| layers[i].size),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let total_size = config.size + cumulative;
-            let config_view = summary.map(|s| ImageConfigView {
-                config_digest: config.digest.clone(),
-                os: s.os,
-                architecture: s.architecture,
-                variant: s.variant,
-                created: s.created,
-                author: s.author,
-                env: s.env,
-                entrypoint: s.entrypoint,
-                cmd: s.cmd,
-                working_dir: s.working_dir,
-                user: s.user,
-                exposed_ports: s.exposed_ports,
-                volumes: s.volumes,
-                labels: s.labels.iter().map(|(k, v)| label(k, v)).collect(),
-            });
-            if let Some(config) = &config_view {
+            let image = image_detail(&config, &layers, summary);
+            if let Some(config) = &image.config {
                 content.platforms.push(PlatformRow {
                     os: config.os.clone(),
                     architecture: config.architecture.clone(),
                     variant: config.variant.clone(),
                     digest: digest.to_string(),
-                    size: total_size,
+                    size: image.total_size,
                 });
             }
-            content.image = Some(ImageDetail {
-                config: config_view,
-                history,
-                layers: layer_rows,
-                total_size,
-            });
+            content.image = Some(image);
             content.annotations = all_labels(&annotations);
             content.subject = subject;
         }
     }
-    content.warnings = warnings;
     Ok(content)
+}
+
+/// An index's platforms, each with its image's total size when it is indexed (else the size of
+/// its manifest as the index gives it).
+async fn index_platforms(db: &Db, manifests: Vec<ChildManifest>) -> Result<Vec<PlatformRow>, FetchError> {
+    let mut platforms = Vec::with_capacity(manifests.len());
+    for child in manifests {
+        let size = match store::manifest(&mut *db.pool.acquire().await?, &child.reference.digest).await? {
+            Some(record) => record.total_size,
+            None => child.reference.size,
+        };
+        let (os, architecture, variant) = child
+            .platform
+            .unwrap_or_else(|| ("unknown".into(), "unknown".into(), None));
+        platforms.push(PlatformRow {
+            os,
+            architecture,
+            variant,
+            digest: child.reference.digest,
+            size,
+        });
+    }
+    Ok(platforms)
+}
+
+/// An image's layers with their running total, its history matched to the layers, and its
+/// config as `docker inspect` shows it (when the config could be read).
+fn image_detail(config: &Reference, layers: &[Reference], summary: Option<ConfigSummary>) -> ImageDetail {
+    let mut cumulative = 0;
+    let layer_rows: Vec<LayerRow> = layers
+        .iter()
+        .map(|layer| {
+            cumulative += layer.size;
+            LayerRow {
+                digest: layer.digest.clone(),
+                media_type: layer.media_type.clone(),
+                size: layer.size,
+                cumulative,
+            }
+        })
+        .collect();
+    let history = summary
+        .as_ref()
+        .map(|s| history_rows(s, layers))
+        .unwrap_or_default();
+    ImageDetail {
+        config: summary.map(|s| config_view(config, s)),
+        history,
+        layers: layer_rows,
+        total_size: config.size + cumulative,
+    }
+}
+
+/// The config's history, each step with the layer it made (empty steps made none).
+fn history_rows(summary: &ConfigSummary, layers: &[Reference]) -> Vec<HistoryRow> {
+    let mapping = history_layers(&summary.history, layers.len());
+    summary
+        .history
+        .iter()
+        .zip(mapping)
+        .map(|(step, layer)| HistoryRow {
+            created: step.created.clone(),
+            created_by: step.created_by.clone(),
+            comment: step.comment.clone(),
+            empty_layer: step.empty_layer,
+            layer_digest: layer.map(|i| layers[i].digest.clone()),
+            layer_size: layer.map(|i| layers[i].size),
+        })
+        .collect()
+}
+
+fn config_view(config: &Reference, s: ConfigSummary) -> ImageConfigView {
+    ImageConfigView {
+        config_digest: config.digest.clone(),
+        os: s.os,
+        architecture: s.architecture,
+        variant: s.variant,
+        created: s.created,
+        author: s.author,
+        env: s.env,
+        entrypoint: s.entrypoint,
+        cmd: s.cmd,
+        working_dir: s.working_dir,
+        user: s.user,
+        exposed_ports: s.exposed_ports,
+        volumes: s.volumes,
+        labels: s.labels.iter().map(|(k, v)| label(k, v)).collect(),
+    }
 }
 
 /// Pretty-printed JSON (key order kept), or the text as it is when it is not JSON.

@@ -47,101 +47,27 @@ pub async fn catalog(
     (counts, generation): (&CatalogCounts, u64),
 ) -> Result<CatalogRows, sqlx::Error> {
     let search = query.search.trim().to_lowercase();
-    let mut conditions = Vec::new();
-    let mut params: Vec<String> = Vec::new();
-    let visibility = visible.sql_condition("name", 1);
-    if let Some((condition, patterns)) = &visibility {
-        conditions.push(condition.clone());
-        params.extend(patterns.iter().cloned());
-    }
-    let visible_filter = visibility
-        .as_ref()
-        .map(|(c, _)| format!("WHERE {c}"))
-        .unwrap_or_default();
-    let visible_params: Vec<String> = visibility.map(|(_, p)| p).unwrap_or_default();
-    if !search.is_empty() {
-        params.push(if search.ends_with('/') {
-            format!("{}%", like_escape(&search))
-        } else {
-            format!("%{}%", like_escape(&search))
-        });
-        let rarest =
-            search_index::rarest_trigram(db, (counts, generation), &search, search_index::DENSE_TRIGRAM).await?;
-        let (condition, phrase) = search_index::search_condition(db.kind, params.len(), rarest.as_deref());
-        params.extend(phrase);
-        conditions.push(condition);
-    }
-    if !query.namespace.is_empty() {
-        params.push(query.namespace.clone());
-        conditions.push(format!("namespace = ${}", params.len()));
-    }
-    let filter = if conditions.is_empty() {
-        String::new()
+    let statements = CatalogStatements::new(db, query, visible, &search, (counts, generation)).await?;
+    let sorted_matches = if db.kind == DbKind::Postgres && !search.is_empty() {
+        postgres_sorted_matches(db, &statements, registry_host, (counts, generation)).await?
     } else {
-        format!("WHERE {}", conditions.join(" AND "))
+        None
     };
-    let order = match query.sort {
-        CatalogSort::Name => "name ASC",
-        CatalogSort::LastPush => "last_push_at DESC, name ASC",
-        CatalogSort::Tags => "tag_count DESC, name ASC",
-        CatalogSort::Size => "size_bytes DESC, name ASC",
-    };
-    let page = query.page.max(1);
-    let offset = i64::from(page - 1) * i64::from(CATALOG_PAGE_SIZE);
-    let sql = if offset == 0 {
-        format!(
-            "SELECT name, tag_count, size_bytes, last_push_at FROM repositories {filter} ORDER BY {order} \
-             LIMIT {CATALOG_PAGE_SIZE}"
-        )
-    } else {
-        // A deep page: the rows skipped are walked on the sort's index alone (every sort index
-        // ends with the name), and only the page's own rows are read.
-        format!(
-            "SELECT name, tag_count, size_bytes, last_push_at FROM repositories WHERE name IN \
-             (SELECT name FROM repositories {filter} ORDER BY {order} LIMIT {CATALOG_PAGE_SIZE} OFFSET {offset}) \
-             ORDER BY {order}"
-        )
-    };
-    let count_sql = |filter: &str| format!("SELECT COUNT(*) AS n FROM repositories {filter}");
-    let matching_key = catalog_counts::key(&count_sql(&filter), &params);
-    // PostgreSQL searches: the matches are found through the trigram index and, when there are
-    // at most SORTED_MATCHES of them, sorted in memory; one scan gives the page and the count.
-    // Left to itself the planner walks the sort's index and filters every name on the way,
-    // and matches cluster: the 50 names after "team-042/" start 42,000 names in.
-    let mut sorted_matches = None;
-    if db.kind == DbKind::Postgres && !search.is_empty() {
-        let known = counts.get(&matching_key, generation).and_then(i64::unwrap);
-        if known.is_none_or(|n| n <= SORTED_MATCHES) {
-            let sql = format!(
-                "WITH matches AS MATERIALIZED (SELECT name, tag_count, size_bytes, last_push_at FROM repositories \
-                 {filter} LIMIT {}) SELECT name, tag_count, size_bytes, last_push_at, COUNT(*) OVER () AS matching \
-                 FROM matches ORDER BY {order} LIMIT {CATALOG_PAGE_SIZE} OFFSET {offset}",
-                SORTED_MATCHES + 1
-            );
-            let rows = planned_each_time(bound(&sql, &params), true)
-                .fetch_all(&db.pool)
-                .await?;
-            // An empty page (past the end) tells no count: the usual queries answer it.
-            if let Some(first) = rows.first() {
-                let n: i64 = first.try_get("matching")?;
-                if n <= SORTED_MATCHES {
-                    counts.put(matching_key.clone(), generation, n.wrap());
-                    sorted_matches = Some(
-                        rows.iter()
-                            .map(|row| repository_row(row, registry_host))
-                            .collect::<Result<Vec<_>, _>>()?,
-                    );
-                }
-            }
-        }
-    }
+    let CatalogStatements {
+        filter,
+        params,
+        visible_filter,
+        visible_params,
+        page_sql,
+        ..
+    } = &statements;
     // The page's rows, its counts and the namespaces are read at the same time, each on its own
     // pooled connection: a new search's count waits for no one.
     let rows = async {
         if let Some(rows) = sorted_matches {
             return Ok(rows);
         }
-        planned_each_time(bound(&sql, &params), !search.is_empty())
+        planned_each_time(bound(page_sql, params), !search.is_empty())
             .fetch_all(&db.pool)
             .await?
             .iter()
@@ -161,34 +87,16 @@ pub async fn catalog(
                 .try_get::<i64, _>("n")
         })
     };
-    let matching = count(&filter, &params);
+    let matching = count(filter, params);
     let filtered = params.len() != visible_params.len();
     let total = async {
         if filtered {
-            count(&visible_filter, &visible_params).await.map(Some)
+            count(visible_filter, visible_params).await.map(Some)
         } else {
             Ok(None)
         }
     };
-    let namespace_sql = format!(
-        "SELECT namespace, COUNT(*) AS n FROM repositories WHERE namespace <> '' {} \
-         GROUP BY namespace ORDER BY namespace LIMIT 500",
-        visible_filter.replacen("WHERE", "AND", 1)
-    );
-    let namespace_key = catalog_counts::key(&namespace_sql, &visible_params);
-    let namespaces = counts.get_or_count(namespace_key, generation, async {
-        bound(&namespace_sql, &visible_params)
-            .fetch_all(&db.pool)
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(NamespaceCount {
-                    namespace: row.try_get("namespace")?,
-                    repositories: row.try_get("n")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-    });
+    let namespaces = namespaces(db, visible_filter, visible_params, (counts, generation));
     let (repositories, matching, total, namespaces) = tokio::try_join!(rows, matching, total, namespaces)?;
     Ok(CatalogRows {
         repositories,
@@ -196,6 +104,179 @@ pub async fn catalog(
         total: total.unwrap_or(matching),
         namespaces,
     })
+}
+
+/// The catalog page's statement and its filters: what the reader may see, the search and the
+/// namespace, with their bound parameters in order.
+struct CatalogStatements {
+    /// `WHERE …` of every condition (or nothing), with `params`.
+    filter: String,
+    params: Vec<String>,
+    /// `WHERE …` of the visibility alone (or nothing), with `visible_params`.
+    visible_filter: String,
+    visible_params: Vec<String>,
+    order: &'static str,
+    offset: i64,
+    page_sql: String,
+}
+
+impl CatalogStatements {
+    async fn new(
+        db: &Db,
+        query: &CatalogQuery,
+        visible: &Visibility,
+        search: &str,
+        counted: (&CatalogCounts, u64),
+    ) -> Result<CatalogStatements, sqlx::Error> {
+        let mut conditions = Vec::new();
+        let mut params: Vec<String> = Vec::new();
+        let visibility = visible.sql_condition("name", 1);
+        if let Some((condition, patterns)) = &visibility {
+            conditions.push(condition.clone());
+            params.extend(patterns.iter().cloned());
+        }
+        let visible_filter = visibility
+            .as_ref()
+            .map(|(c, _)| format!("WHERE {c}"))
+            .unwrap_or_default();
+        let visible_params: Vec<String> = visibility.map(|(_, p)| p).unwrap_or_default();
+        if !search.is_empty() {
+            params.push(if search.ends_with('/') {
+                format!("{}%", like_escape(search))
+            } else {
+                format!("%{}%", like_escape(search))
+            });
+            let rarest = search_index::rarest_trigram(db, counted, search, search_index::DENSE_TRIGRAM).await?;
+            let (condition, phrase) = search_index::search_condition(db.kind, params.len(), rarest.as_deref());
+            params.extend(phrase);
+            conditions.push(condition);
+        }
+        if !query.namespace.is_empty() {
+            params.push(query.namespace.clone());
+            conditions.push(format!("namespace = ${}", params.len()));
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let order = match query.sort {
+            CatalogSort::Name => "name ASC",
+            CatalogSort::LastPush => "last_push_at DESC, name ASC",
+            CatalogSort::Tags => "tag_count DESC, name ASC",
+            CatalogSort::Size => "size_bytes DESC, name ASC",
+        };
+        let offset = i64::from(query.page.max(1) - 1) * i64::from(CATALOG_PAGE_SIZE);
+        let page_sql = page_sql(&filter, order, offset);
+        Ok(CatalogStatements {
+            filter,
+            params,
+            visible_filter,
+            visible_params,
+            order,
+            offset,
+            page_sql,
+        })
+    }
+}
+
+/// The statement of one catalog page.
+fn page_sql(filter: &str, order: &str, offset: i64) -> String {
+    if offset == 0 {
+        format!(
+            "SELECT name, tag_count, size_bytes, last_push_at FROM repositories {filter} ORDER BY {order} \
+             LIMIT {CATALOG_PAGE_SIZE}"
+        )
+    } else {
+        // A deep page: the rows skipped are walked on the sort's index alone (every sort index
+        // ends with the name), and only the page's own rows are read.
+        format!(
+            "SELECT name, tag_count, size_bytes, last_push_at FROM repositories WHERE name IN \
+             (SELECT name FROM repositories {filter} ORDER BY {order} LIMIT {CATALOG_PAGE_SIZE} OFFSET {offset}) \
+             ORDER BY {order}"
+        )
+    }
+}
+
+fn count_sql(filter: &str) -> String {
+    format!("SELECT COUNT(*) AS n FROM repositories {filter}")
+}
+
+/// PostgreSQL searches: the matches are found through the trigram index and, when there are at
+/// most SORTED_MATCHES of them, sorted in memory; one scan gives the page and the count. Left
+/// to itself the planner walks the sort's index and filters every name on the way, and matches
+/// cluster: the 50 names after "team-042/" start 42,000 names in. `None` when there are more
+/// matches (or the page is past the end): the usual queries answer then.
+async fn postgres_sorted_matches(
+    db: &Db,
+    statements: &CatalogStatements,
+    registry_host: &str,
+    (counts, generation): (&CatalogCounts, u64),
+) -> Result<Option<Vec<RepositoryRow>>, sqlx::Error> {
+    let CatalogStatements {
+        filter,
+        params,
+        order,
+        offset,
+        ..
+    } = statements;
+    let matching_key = catalog_counts::key(&count_sql(filter), params);
+    let known = counts.get(&matching_key, generation).and_then(i64::unwrap);
+    if known.is_some_and(|n| n > SORTED_MATCHES) {
+        return Ok(None);
+    }
+    let sql = format!(
+        "WITH matches AS MATERIALIZED (SELECT name, tag_count, size_bytes, last_push_at FROM repositories \
+         {filter} LIMIT {}) SELECT name, tag_count, size_bytes, last_push_at, COUNT(*) OVER () AS matching \
+         FROM matches ORDER BY {order} LIMIT {CATALOG_PAGE_SIZE} OFFSET {offset}",
+        SORTED_MATCHES + 1
+    );
+    let rows = planned_each_time(bound(&sql, params), true)
+        .fetch_all(&db.pool)
+        .await?;
+    // An empty page (past the end) tells no count.
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let n: i64 = first.try_get("matching")?;
+    if n > SORTED_MATCHES {
+        return Ok(None);
+    }
+    counts.put(matching_key, generation, n.wrap());
+    rows.iter()
+        .map(|row| repository_row(row, registry_host))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// The namespaces the reader may see, with their repository counts (at most 500).
+async fn namespaces(
+    db: &Db,
+    visible_filter: &str,
+    visible_params: &[String],
+    (counts, generation): (&CatalogCounts, u64),
+) -> Result<Vec<NamespaceCount>, sqlx::Error> {
+    let namespace_sql = format!(
+        "SELECT namespace, COUNT(*) AS n FROM repositories WHERE namespace <> '' {} \
+         GROUP BY namespace ORDER BY namespace LIMIT 500",
+        visible_filter.replacen("WHERE", "AND", 1)
+    );
+    let namespace_key = catalog_counts::key(&namespace_sql, visible_params);
+    counts
+        .get_or_count(namespace_key, generation, async {
+            bound(&namespace_sql, visible_params)
+                .fetch_all(&db.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(NamespaceCount {
+                        namespace: row.try_get("namespace")?,
+                        repositories: row.try_get("n")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        })
+        .await
 }
 
 /// `sql` with `params` bound in order.
@@ -265,39 +346,112 @@ pub async fn images(
     repository: &str,
     filter: &str,
     page: u32,
-    (counts, generation): (&CatalogCounts, u64),
+    counted: (&CatalogCounts, u64),
 ) -> Result<ImagePage, sqlx::Error> {
-    let filter = filter.trim();
-    let pattern = format!("%{}%", like_escape(filter));
-    // The filter on the tag column `column` (bound as $2), or nothing.
-    let tag_filter = |column: &str| {
-        if filter.is_empty() {
-            String::new()
-        } else {
-            format!(" AND {column} LIKE $2 ESCAPE '\\'")
+    let filter = TagFilter::new(filter);
+    let matching = image_count(db, repository, &filter, counted).await?;
+    let groups = image_rows(db, repository, &filter, page, matching).await?;
+    if groups.is_empty() {
+        return Ok(ImagePage {
+            images: Vec::new(),
+            matching,
+            labels: BTreeMap::new(),
+        });
+    }
+    let digests: Vec<&str> = groups.iter().map(|(digest, _)| digest.as_str()).collect();
+    let mut tags = PageTags::read(db, repository, &digests).await?;
+    let manifests = manifests_of(db, &digests).await?;
+    let mut labels = BTreeMap::new();
+    let mut images = Vec::with_capacity(groups.len());
+    for (digest, pushed_at_ms) in groups {
+        let manifest = manifests.get(&digest);
+        if labels.is_empty() {
+            if let Some(manifest) = manifest {
+                labels = manifest.labels.clone();
+            }
         }
-    };
+        images.push(ImageRow {
+            tags: tags.by_digest.remove(&digest).unwrap_or_default(),
+            media_type: manifest.map(|m| m.media_type.clone()).unwrap_or_default(),
+            kind: manifest.map(|m| m.kind.clone()).unwrap_or_else(|| "unknown".into()),
+            platforms: manifest.map(|m| m.platforms.clone()).unwrap_or_default(),
+            size: manifest.map(|m| m.total_size).unwrap_or(0),
+            created: manifest.and_then(|m| m.created.clone()),
+            pushed_at_ms,
+            push_estimated: tags.estimated.get(&digest).copied().unwrap_or(false),
+            attachments: tags.attachments.remove(&digest).unwrap_or_default(),
+            digest,
+        });
+    }
+    Ok(ImagePage {
+        images,
+        matching,
+        labels,
+    })
+}
+
+/// A repository page's tag filter: a substring of the tag, bound as `$2` when there is one.
+struct TagFilter {
+    pattern: Option<String>,
+}
+
+impl TagFilter {
+    fn new(text: &str) -> TagFilter {
+        let text = text.trim();
+        TagFilter {
+            pattern: (!text.is_empty()).then(|| format!("%{}%", like_escape(text))),
+        }
+    }
+
+    /// The condition on the tag column `column`, or nothing.
+    fn condition(&self, column: &str) -> String {
+        match self.pattern {
+            Some(_) => format!(" AND {column} LIKE $2 ESCAPE '\\'"),
+            None => String::new(),
+        }
+    }
+}
+
+/// How many images of the repository have a tag that matches.
+async fn image_count(
+    db: &Db,
+    repository: &str,
+    filter: &TagFilter,
+    (counts, generation): (&CatalogCounts, u64),
+) -> Result<i64, sqlx::Error> {
     let count_sql = format!(
         "SELECT COUNT(DISTINCT digest) FROM tags WHERE repository = $1 AND attached_to IS NULL{}",
-        tag_filter("tag")
+        filter.condition("tag")
     );
-    let count_key = catalog_counts::key(&count_sql, &[repository.to_string(), pattern.clone()]);
-    let matching = counts
+    let pattern = filter.pattern.clone().unwrap_or_else(|| "%%".to_string());
+    let count_key = catalog_counts::key(&count_sql, &[repository.to_string(), pattern]);
+    counts
         .get_or_count(count_key, generation, async {
             let mut count_query = sqlx::query_scalar::<_, i64>(&count_sql)
                 .persistent(false)
                 .bind(repository);
-            if !filter.is_empty() {
-                count_query = count_query.bind(&pattern);
+            if let Some(pattern) = &filter.pattern {
+                count_query = count_query.bind(pattern);
             }
             count_query.fetch_one(&db.pool).await
         })
-        .await?;
-    // One row per image: the tag pushed last (the first tag by name among equals). Walked in
-    // push order on the (repository, pushed_at) index, each row checked against its image's
-    // other tags on the (repository, digest) index, so a page reads about its own rows instead
-    // of grouping every tag of the repository. A page in the older half is walked to from the
-    // oldest end, the shorter way, and turned around.
+        .await
+}
+
+/// The page's images as (digest, push time), newest first.
+///
+/// One row per image: the tag pushed last (the first tag by name among equals). Walked in push
+/// order on the (repository, pushed_at) index, each row checked against its image's other tags
+/// on the (repository, digest) index, so a page reads about its own rows instead of grouping
+/// every tag of the repository. A page in the older half is walked to from the oldest end, the
+/// shorter way, and turned around.
+async fn image_rows(
+    db: &Db,
+    repository: &str,
+    filter: &TagFilter,
+    page: u32,
+    matching: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let page_size = i64::from(TAGS_PAGE_SIZE);
     let start = i64::from(page.max(1) - 1) * page_size;
     let end = (start + page_size).min(matching);
@@ -314,115 +468,96 @@ pub async fn images(
          AND o.attached_to IS NULL{} \
          AND (o.pushed_at > t.pushed_at OR (o.pushed_at = t.pushed_at AND o.tag < t.tag))) \
          ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-        tag_filter("t.tag"),
-        tag_filter("o.tag")
+        filter.condition("t.tag"),
+        filter.condition("o.tag")
     );
-    let mut groups_query = planned_each_time(sqlx::query(&sql), true).bind(repository);
-    if !filter.is_empty() {
-        groups_query = groups_query.bind(&pattern);
+    let mut query = planned_each_time(sqlx::query(&sql), true).bind(repository);
+    if let Some(pattern) = &filter.pattern {
+        query = query.bind(pattern);
     }
-    let mut groups = groups_query.fetch_all(&db.pool).await?;
-    if from_oldest {
-        groups.reverse();
-    }
-    let digests: Vec<String> = groups
+    let mut rows = query
+        .fetch_all(&db.pool)
+        .await?
         .iter()
-        .map(|row| row.try_get("digest"))
-        .collect::<Result<_, _>>()?;
-    if digests.is_empty() {
-        return Ok(ImagePage {
-            images: Vec::new(),
-            matching,
-            labels: BTreeMap::new(),
-        });
+        .map(|row| Ok((row.try_get("digest")?, row.try_get("pushed_at")?)))
+        .collect::<Result<Vec<(String, i64)>, sqlx::Error>>()?;
+    if from_oldest {
+        rows.reverse();
     }
-    let placeholders = (0..digests.len())
-        .map(|i| format!("${}", i + 2))
-        .collect::<Vec<_>>()
-        .join(", ");
+    Ok(rows)
+}
 
-    let tags_sql = format!(
-        "SELECT tag, digest, attached_to, push_estimated FROM tags WHERE repository = $1 \
-         AND (digest IN ({placeholders}) OR attached_to IN ({placeholders})) ORDER BY tag"
-    );
-    let mut tags_query = planned_each_time(sqlx::query(&tags_sql), true).bind(repository);
-    for digest in &digests {
-        tags_query = tags_query.bind(digest);
+/// The tags of a page's images, and the attachments (signatures, SBOMs) that ride on them.
+#[derive(Default)]
+struct PageTags {
+    by_digest: HashMap<String, Vec<String>>,
+    /// An image's push time is estimated when every tag's is.
+    estimated: HashMap<String, bool>,
+    attachments: HashMap<String, Vec<Attachment>>,
+}
+
+impl PageTags {
+    async fn read(db: &Db, repository: &str, digests: &[&str]) -> Result<PageTags, sqlx::Error> {
+        let placeholders = placeholders(2, digests.len());
+        let tags_sql = format!(
+            "SELECT tag, digest, attached_to, push_estimated FROM tags WHERE repository = $1 \
+             AND (digest IN ({placeholders}) OR attached_to IN ({placeholders})) ORDER BY tag"
+        );
+        let query = planned_each_time(sqlx::query(&tags_sql), true).bind(repository);
+        let query = digests.iter().fold(query, |query, digest| query.bind(*digest));
+        let mut tags = PageTags::default();
+        for row in query.fetch_all(&db.pool).await? {
+            tags.add(&row)?;
+        }
+        Ok(tags)
     }
-    let mut tags_by_digest: HashMap<String, Vec<String>> = HashMap::new();
-    // An image's push time is estimated when every tag's is.
-    let mut estimated_by_digest: HashMap<String, bool> = HashMap::new();
-    let mut attachments: HashMap<String, Vec<Attachment>> = HashMap::new();
-    for row in tags_query.fetch_all(&db.pool).await? {
+
+    fn add(&mut self, row: &AnyRow) -> Result<(), sqlx::Error> {
         let tag: String = row.try_get("tag")?;
         let digest: String = row.try_get("digest")?;
-        let attached_to: Option<String> = row.try_get("attached_to")?;
-        if attached_to.is_none() {
-            let estimated = row.try_get::<i64, _>("push_estimated")? != 0;
-            *estimated_by_digest.entry(digest.clone()).or_insert(true) &= estimated;
-        }
-        match attached_to {
+        match row.try_get::<Option<String>, _>("attached_to")? {
             Some(target) => {
                 let kind = attachment_of(&tag).map(|(kind, _)| kind).unwrap_or("sig");
-                attachments.entry(target).or_default().push(Attachment {
+                self.attachments.entry(target).or_default().push(Attachment {
                     kind: kind.to_string(),
                     tag,
                     digest,
                 });
             }
-            None => tags_by_digest.entry(digest).or_default().push(tag),
+            None => {
+                let estimated = row.try_get::<i64, _>("push_estimated")? != 0;
+                *self.estimated.entry(digest.clone()).or_insert(true) &= estimated;
+                self.by_digest.entry(digest).or_default().push(tag);
+            }
         }
+        Ok(())
     }
+}
 
+/// `$first, $first+1, …` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The indexed manifests of `digests`, by digest.
+async fn manifests_of(db: &Db, digests: &[&str]) -> Result<HashMap<String, ManifestRecord>, sqlx::Error> {
     let manifests_sql = format!(
         "SELECT digest, media_type, manifest_size, total_size, kind, config_digest, platforms, created, \
          layer_count, annotations, labels, subject FROM manifests WHERE digest IN ({})",
-        (0..digests.len())
-            .map(|i| format!("${}", i + 1))
-            .collect::<Vec<_>>()
-            .join(", ")
+        placeholders(1, digests.len())
     );
-    let mut manifests_query = sqlx::query(&manifests_sql);
-    for digest in &digests {
-        manifests_query = manifests_query.bind(digest);
-    }
-    let manifests: HashMap<String, ManifestRecord> = manifests_query
+    let query = digests
+        .iter()
+        .fold(sqlx::query(&manifests_sql), |query, digest| query.bind(*digest));
+    query
         .fetch_all(&db.pool)
         .await?
         .iter()
         .map(|row| store::manifest_from_row(row).map(|m| (m.digest.clone(), m)))
-        .collect::<Result<_, _>>()?;
-
-    let mut labels = BTreeMap::new();
-    let mut images = Vec::with_capacity(groups.len());
-    for row in &groups {
-        let digest: String = row.try_get("digest")?;
-        let pushed_at_ms: i64 = row.try_get("pushed_at")?;
-        let estimated = estimated_by_digest.get(&digest).copied().unwrap_or(false);
-        let manifest = manifests.get(&digest);
-        if labels.is_empty() {
-            if let Some(manifest) = manifest {
-                labels = manifest.labels.clone();
-            }
-        }
-        images.push(ImageRow {
-            tags: tags_by_digest.remove(&digest).unwrap_or_default(),
-            media_type: manifest.map(|m| m.media_type.clone()).unwrap_or_default(),
-            kind: manifest.map(|m| m.kind.clone()).unwrap_or_else(|| "unknown".into()),
-            platforms: manifest.map(|m| m.platforms.clone()).unwrap_or_default(),
-            size: manifest.map(|m| m.total_size).unwrap_or(0),
-            created: manifest.and_then(|m| m.created.clone()),
-            pushed_at_ms,
-            push_estimated: estimated,
-            attachments: attachments.remove(&digest).unwrap_or_default(),
-            digest,
-        });
-    }
-    Ok(ImagePage {
-        images,
-        matching,
-        labels,
-    })
+        .collect()
 }
 
 /// The repository's tags that point at `digest` (attachments excluded), sorted.
