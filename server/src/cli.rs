@@ -157,11 +157,13 @@ pub struct ServeArgs {
     #[arg(long, env = "WHARF_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
     /// A network webhooks may be sent to although it is refused by default (loopback,
-    /// link-local), e.g. 127.0.0.1/32. Repeat it, or separate networks with commas.
+    /// link-local, private networks), e.g. 127.0.0.1/32 or 10.0.0.0/8. Repeat it, or separate
+    /// networks with commas.
     #[arg(long, env = "WHARF_WEBHOOK_ALLOW_NETWORK", value_delimiter = ',')]
     pub webhook_allow_network: Vec<ipnet::IpNet>,
-    /// Refuse webhooks to private networks (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).
-    #[arg(long, env = "WHARF_WEBHOOK_DENY_PRIVATE")]
+    /// Accepted and ignored: private networks are refused by default now (allow one with
+    /// --webhook-allow-network).
+    #[arg(long, env = "WHARF_WEBHOOK_DENY_PRIVATE", hide = true)]
     pub webhook_deny_private: bool,
     /// Seconds to wait after each failed webhook attempt, comma-separated; after the last, the
     /// delivery is dead. Default: the Standard Webhooks schedule (5s, 5m, 30m, 2h, 5h, 10h, 14h,

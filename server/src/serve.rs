@@ -206,7 +206,6 @@ fn app_state(args: &ServeArgs, settings: Settings, db: Db, signer: Arc<TokenSign
     let notifier = Arc::new(Notifier::default());
     let webhook_policy = Arc::new(OutboundPolicy {
         allowed: args.webhook_allow_network.clone(),
-        deny_private: args.webhook_deny_private,
     });
     let intake = Intake::start(
         db.clone(),

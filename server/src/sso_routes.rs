@@ -176,7 +176,7 @@ pub async fn callback(
     if session::sign_in(&state.db, &session, &user).await.is_err() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    state.credentials.forget_all();
+    state.access_changed();
     audit::signed_in(&state.db, &user.username, "single sign-on", address).await;
     Redirect::to(&pending.next).into_response()
 }

@@ -716,3 +716,78 @@ async fn bad_access_input_is_refused_clearly_and_nothing_is_stored() {
         200
     );
 }
+
+/// An Owner of one namespace who asks "Why?" learns only of the assignments within the scopes it
+/// manages, never the subject's roles elsewhere (though it is told when one of those allows it).
+#[tokio::test]
+async fn the_explainer_shows_a_namespace_owner_only_its_own_scopes() {
+    let wharf = Wharf::start().await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    for name in ["owen", "sam"] {
+        let (status, body) = call(
+            &wharf,
+            &admin,
+            "create_user",
+            &[("username", name), ("password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(assign(&wharf, &admin, "user", "owen", "owner", "team-a/").await, 200);
+    for (role, scope) in [("reader", "team-a/"), ("owner", "team-b/"), ("contributor", "")] {
+        assert_eq!(assign(&wharf, &admin, "user", "sam", role, scope).await, 200);
+    }
+    let owen = wharf.signed_in_client("owen", PASSWORD).await;
+    let explain = |client: &reqwest::Client, action: &'static str| {
+        let client = client.clone();
+        let wharf = &wharf;
+        async move {
+            let form = [
+                ("principal_kind", "user"),
+                ("principal_name", "sam"),
+                ("repository", "team-a/api"),
+                ("action", action),
+            ];
+            let (status, body) = call(wharf, &client, "explain", &form).await;
+            assert_eq!(status, 200, "{body}");
+            let text = body.to_string();
+            (serde_json::from_value::<Explanation>(body).unwrap(), text)
+        }
+    };
+    let scopes = |list: &[app::model::AssignmentView]| list.iter().map(|a| a.scope.clone()).collect::<Vec<_>>();
+
+    // Pull: allowed by his Reader role in team-a/ (shown) and the registry-wide one (not shown).
+    let (pull, text) = explain(&owen, "pull").await;
+    assert!(pull.allowed);
+    assert_eq!(scopes(&pull.matched), ["team-a/"]);
+    assert_eq!(scopes(&pull.considered), ["team-a/"]);
+    assert!(pull.granted_elsewhere);
+    assert!(!text.contains("team-b/") && !text.contains("Owner"), "{text}");
+    // Push: only the registry-wide role allows it: allowed, nothing named.
+    let (push, text) = explain(&owen, "push").await;
+    assert!(
+        push.allowed && push.matched.is_empty() && push.granted_elsewhere,
+        "{text}"
+    );
+    assert!(!text.contains("team-b/") && !text.contains("Contributor"), "{text}");
+    // Manage access: denied; what he has is listed within team-a/ only.
+    let (manage, text) = explain(&owen, "manage access").await;
+    assert!(!manage.allowed && !manage.granted_elsewhere);
+    assert_eq!(scopes(&manage.considered), ["team-a/"], "{text}");
+
+    // The administrator manages everything and sees everything.
+    let (all, _) = explain(&admin, "pull").await;
+    let mut everything = scopes(&all.considered);
+    everything.sort();
+    assert_eq!(everything, ["", "team-a/", "team-b/"]);
+    assert_eq!(all.matched.len(), 2);
+    assert!(!all.granted_elsewhere);
+    // Asking about a repository outside what he manages is refused outright.
+    let form = [
+        ("principal_kind", "user"),
+        ("principal_name", "sam"),
+        ("repository", "team-b/api"),
+        ("action", "pull"),
+    ];
+    assert_eq!(call(&wharf, &owen, "explain", &form).await.0, 403);
+}

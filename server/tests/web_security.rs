@@ -1,10 +1,49 @@
 //! Web security of a real console: cross-origin POSTs refused, sign-in redirects that stay on
 //! Wharf, a hostile `next` that neither leaves the site nor breaks the response; the icon;
-//! security headers; file modes and the registry's environment.
+//! security headers; file modes and the registry's environment; what readers who are not
+//! administrators may not see (quarantined events, the registry's errors) and a live stream that
+//! follows its reader's access.
 
 mod support;
 
-use support::{Wharf, ADMIN_PASSWORD};
+use std::time::Duration;
+
+use app::model::{AccessView, AssignmentView, EventsPage, SyncStatus, REGISTRY_UNREACHABLE};
+use support::{call, is_repository_update, push_image, LiveStream, Wharf, ADMIN_PASSWORD};
+
+const READER_PASSWORD: &str = "reader-password-1";
+
+/// Creates the user `name` with `roles` (role, scope); returns the assignments' ids.
+async fn user_with_roles(wharf: &Wharf, admin: &reqwest::Client, name: &str, roles: &[(&str, &str)]) -> Vec<String> {
+    let (status, body) = call(
+        wharf,
+        admin,
+        "create_user",
+        &[("username", name), ("password", READER_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let mut ids = Vec::new();
+    for (role, scope) in roles {
+        let form = [
+            ("principal_kind", "user"),
+            ("principal_name", name),
+            ("role", role),
+            ("scope", scope),
+        ];
+        let (status, body) = call(wharf, admin, "add_assignment", &form).await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(serde_json::from_value::<AssignmentView>(body).unwrap().id);
+    }
+    ids
+}
+
+async fn user_id(wharf: &Wharf, admin: &reqwest::Client, name: &str) -> String {
+    let (status, body) = call(wharf, admin, "access", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let view: AccessView = serde_json::from_value(body).unwrap();
+    view.users.into_iter().find(|u| u.username == name).unwrap().id
+}
 
 #[tokio::test]
 async fn posts_from_other_origins_are_refused() {
@@ -270,4 +309,205 @@ async fn sessions_end_when_idle_and_after_their_absolute_lifetime() {
     assert!(who(&wharf, &client).await.is_null(), "a week-old session has ended");
     let (status, _) = support::call(&wharf, &client, "access", &[]).await;
     assert_eq!(status, 401);
+}
+
+/// A demoted reader's open stream hears no more of what it lost; a disabled one's, a signed-out
+/// one's and one whose session is gone from the store end.
+#[tokio::test]
+async fn the_live_stream_follows_its_readers_access() {
+    let wharf = Wharf::start().await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let roles = user_with_roles(
+        &wharf,
+        &admin,
+        "rita",
+        &[("reader", "team-a/"), ("reader", "sentinel/")],
+    )
+    .await;
+    let rita = wharf.signed_in_client("rita", READER_PASSWORD).await;
+    let mut stream = LiveStream::open(&wharf, &rita).await;
+    let wait = Duration::from_secs(60);
+    push_image(&wharf.registry_url(), "team-a/api", "1", &[], true);
+    stream.until(wait, |u| is_repository_update(u, "team-a/api")).await;
+
+    // Demoted: her role in team-a/ is removed while the stream is open.
+    let (status, body) = call(&wharf, &admin, "remove_assignment", &[("id", &roles[0])]).await;
+    assert_eq!(status, 200, "{body}");
+    push_image(&wharf.registry_url(), "team-a/api", "2", &[], true);
+    let applied = support::eventually(240, || async {
+        let page = support::repository(&wharf, &admin, "team-a/api").await;
+        page.to_string().contains("\"2\"")
+    })
+    .await;
+    assert!(applied, "{}", wharf.logs());
+    // Published after team-a/api:2, so heard after it, had she still heard of team-a/.
+    push_image(&wharf.registry_url(), "sentinel/app", "1", &[], true);
+    let heard = stream.until(wait, |u| is_repository_update(u, "sentinel/app")).await;
+    assert!(
+        !heard.iter().any(|u| is_repository_update(u, "team-a/api")),
+        "a demoted reader still hears of team-a/: {heard:?}"
+    );
+
+    // Disabled: the stream ends.
+    let id = user_id(&wharf, &admin, "rita").await;
+    let (status, body) = call(
+        &wharf,
+        &admin,
+        "set_user_disabled",
+        &[("id", &id), ("disabled", "true")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        stream.ends_within(Duration::from_secs(20)).await,
+        "a disabled user's stream stays open"
+    );
+    let refused = rita.get(format!("{}/api/stream", wharf.url)).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+
+    // Signed out (in another tab): the stream ends.
+    let (status, body) = call(
+        &wharf,
+        &admin,
+        "set_user_disabled",
+        &[("id", &id), ("disabled", "false")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let rita = wharf.signed_in_client("rita", READER_PASSWORD).await;
+    let mut stream = LiveStream::open(&wharf, &rita).await;
+    let (status, _) = call(&wharf, &rita, "logout", &[]).await;
+    assert!(status < 400, "logout answered {status}");
+    assert!(
+        stream.ends_within(Duration::from_secs(20)).await,
+        "a signed-out user's stream stays open"
+    );
+
+    // The session vanishes from the store without any signal (it expired, or another replica
+    // ended it): the periodic check ends the stream within a minute.
+    let rita = wharf.signed_in_client("rita", READER_PASSWORD).await;
+    let mut stream = LiveStream::open(&wharf, &rita).await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", wharf.data_dir.join("wharf.db").display()))
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM tower_sessions").execute(&pool).await.unwrap();
+    assert!(
+        stream.ends_within(Duration::from_secs(75)).await,
+        "a stream whose session is gone stays open"
+    );
+    // The administrator's own (deleted too) is refused now; the console is still up.
+    assert_eq!(wharf.page(&admin, "/healthz").await.0, 200);
+}
+
+/// Events the registry sent that Wharf could not use are raw JSON of any repository, with client
+/// addresses: administrators see them, a reader (even of everything) does not.
+#[tokio::test]
+async fn the_quarantine_is_for_administrators_only() {
+    let wharf = Wharf::start().await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    user_with_roles(&wharf, &admin, "rita", &[("reader", "")]).await;
+    let rita = wharf.signed_in_client("rita", READER_PASSWORD).await;
+    let secret = std::fs::read_to_string(wharf.data_dir.join("notification-secret")).unwrap();
+    let envelope = serde_json::json!({"events": [{
+        "id": "unusable-1", "timestamp": "not a time", "action": "push",
+        "target": {"repository": "secret/app", "tag": "leaky-tag"},
+        "request": {"addr": "10.9.8.7:4242"}
+    }]});
+    let response = reqwest::Client::new()
+        .post(format!("{}/registry/events", wharf.url))
+        .bearer_auth(secret.trim())
+        .body(envelope.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let events = |client: &reqwest::Client| {
+        let form = [("repository", ""), ("action", ""), ("pusher", "")];
+        let client = client.clone();
+        let wharf = &wharf;
+        async move {
+            let (status, body) = call(wharf, &client, "events", &form).await;
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_value::<EventsPage>(body).unwrap()
+        }
+    };
+    let admins = events(&admin).await;
+    assert_eq!(admins.quarantined.len(), 1, "{admins:?}");
+    assert!(admins.quarantined[0].payload.contains("10.9.8.7"));
+    let readers = events(&rita).await;
+    assert!(readers.quarantined.is_empty(), "{readers:?}");
+    let (status, html) = wharf.page(&rita, "/events").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("leaky-tag") && !html.contains("10.9.8.7") && !html.contains("Quarantined"));
+    let (_, html) = wharf.page(&admin, "/events").await;
+    assert!(
+        html.contains("Quarantined events") && html.contains("leaky-tag"),
+        "{html}"
+    );
+}
+
+/// While the registry cannot be reached, administrators see why (its address, the error);
+/// other readers see only that it cannot be reached: on pages, in server functions and on the
+/// live stream.
+#[tokio::test]
+async fn only_administrators_see_the_registrys_address_and_errors() {
+    let port = support::free_port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let wharf = Wharf::start_with(support::Options {
+        registry_url: Some(dead),
+        ..Default::default()
+    })
+    .await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    user_with_roles(&wharf, &admin, "rita", &[("reader", "")]).await;
+    let rita = wharf.signed_in_client("rita", READER_PASSWORD).await;
+    let catalog_status = |client: &reqwest::Client| {
+        let client = client.clone();
+        let wharf = &wharf;
+        async move {
+            let form = [
+                ("query[search]", ""),
+                ("query[namespace]", ""),
+                ("query[sort]", "Name"),
+                ("query[page]", "1"),
+            ];
+            let (status, body) = call(wharf, &client, "catalog", &form).await;
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_value::<SyncStatus>(body["sync"].clone()).unwrap()
+        }
+    };
+    let noticed = support::eventually(120, || async { catalog_status(&admin).await.registry_error.is_some() }).await;
+    assert!(noticed, "{}", wharf.logs());
+    let detail = catalog_status(&admin).await.registry_error.unwrap();
+    assert!(
+        detail.contains(&port.to_string()),
+        "administrators see the detail: {detail}"
+    );
+
+    let plain = catalog_status(&rita).await;
+    assert_eq!(plain.registry_error.as_deref(), Some(REGISTRY_UNREACHABLE));
+    let (status, html) = wharf.page(&rita, "/").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("may be out of date"), "{html}");
+    assert!(!html.contains(&detail) && !html.contains("is unreachable ("), "{html}");
+    let mut stream = LiveStream::open(&wharf, &rita).await;
+    let first = stream.until(Duration::from_secs(10), |u| u["kind"] == "sync").await;
+    let status: SyncStatus = serde_json::from_value(first.last().unwrap()["status"].clone()).unwrap();
+    assert_eq!(status.registry_error.as_deref(), Some(REGISTRY_UNREACHABLE));
+    assert!(!first.last().unwrap().to_string().contains(&port.to_string()));
+    // The manifest page, which asks the registry live, does not quote it to her either.
+    let unknown = format!("sha256:{}", "1".repeat(64));
+    let (status, error) = call(
+        &wharf,
+        &rita,
+        "manifest",
+        &[("repository", "any/app"), ("reference", &unknown)],
+    )
+    .await;
+    assert_eq!(status, 503, "{error}");
+    assert!(!error.to_string().contains(&port.to_string()), "{error}");
+    let mut admins = LiveStream::open(&wharf, &admin).await;
+    let first = admins.until(Duration::from_secs(10), |u| u["kind"] == "sync").await;
+    assert!(first.last().unwrap().to_string().contains(&port.to_string()));
 }

@@ -996,6 +996,122 @@ async fn a_template_bomb_is_stopped_in_preview_ping_and_delivery_and_the_console
             ("url", &receiver.url),
             ("format", "template"),
             ("template", &bomb),
+/// The port a receiver listens on.
+fn port_of(receiver: &Receiver) -> u16 {
+    url::Url::parse(&receiver.url).unwrap().port().unwrap()
+}
+
+/// Private networks are refused unless an administrator allows them, and so are IPv6 spellings
+/// of loopback: at save, and at every delivery (an address in the URL, or a name's DNS answer).
+#[tokio::test]
+async fn private_networks_and_ipv6_spellings_of_loopback_are_refused_at_save_and_at_dial() {
+    // No --webhook-allow-network at all: the defaults.
+    let wharf = Wharf::start().await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let receiver = Receiver::start(Answer::Ok).await;
+    let port = port_of(&receiver);
+    let mut refused_urls: Vec<(String, &str)> = [
+        ("http://10.1.2.3/hook", "private-network"),
+        ("https://172.16.0.1/hook", "private-network"),
+        ("https://192.168.1.10/hook", "private-network"),
+        ("http://100.64.0.1/hook", "private-network"),
+        ("http://[fd00::1]/hook", "private-network"),
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+    ]
+    .into_iter()
+    .map(|(url, kind)| (url.to_string(), kind))
+    .collect();
+    let loopback_spellings = [
+        receiver.url.clone(),
+        format!("http://[::127.0.0.1]:{port}/hook"),
+        format!("http://[64:ff9b::7f00:1]:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+    ];
+    refused_urls.extend(loopback_spellings.iter().map(|url| (url.clone(), "loopback")));
+    for (url, kind) in &refused_urls {
+        let (status, body) = create_webhook(&wharf, &admin, &[("name", "x"), ("url", url)])
+            .await
+            .unwrap_err();
+        assert_eq!(status, 400, "{url}: {body}");
+        let message = body.to_string();
+        assert!(
+            message.contains(kind) && message.contains("--webhook-allow-network"),
+            "{url}: {message}"
+        );
+    }
+    let (status, list) = call(&wharf, &admin, "webhooks", &[]).await;
+    assert_eq!((status, list), (200, serde_json::json!([])), "nothing was stored");
+
+    // Stored behind the form's back (an older version accepted them): every attempt is refused
+    // before anything is sent.
+    let db = wharf.db().await;
+    let hook = {
+        let mut conn = db.pool.acquire().await.unwrap();
+        let input = app::backend::webhooks::store::WebhookInput {
+            name: "old".into(),
+            url: receiver.url.clone(),
+            enabled: true,
+            actions: vec![app::backend::webhooks::event::EventAction::Push],
+            format: Some(app::backend::webhooks::formats::Format::Generic),
+            ..Default::default()
+        };
+        app::backend::webhooks::store::create(&mut conn, &input).await.unwrap()
+    };
+    for url in &loopback_spellings {
+        sqlx::query("UPDATE webhooks SET url = $1 WHERE id = $2")
+            .bind(url)
+            .bind(&hook.id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let (status, ping) = call(&wharf, &admin, "ping_webhook", &[("id", &hook.id)]).await;
+        assert_eq!(status, 200, "{ping}");
+        let ping: DeliveryDetail = serde_json::from_value(ping).unwrap();
+        let attempt = &ping.attempts[0];
+        let error = attempt.error.clone().unwrap_or_default();
+        assert!(
+            error.contains("loopback") && attempt.response_status.is_none(),
+            "{url}: {error}"
+        );
+    }
+    assert!(receiver.received().is_empty(), "a refused address was dialled");
+}
+
+/// Whoever may edit a webhook without having seen its secrets cannot send them elsewhere: a new
+/// receiver or format needs the stored header values (and a kept URL) typed again.
+#[tokio::test]
+async fn kept_secrets_are_not_sent_to_a_new_receiver_or_unmasked_by_a_new_format() {
+    const PASSWORD: &str = "contributor-password-1";
+    let wharf = start_console(&[]).await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let (status, body) = call(
+        &wharf,
+        &admin,
+        "create_user",
+        &[("username", "carol"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let form = [
+        ("principal_kind", "user"),
+        ("principal_name", "carol"),
+        ("role", "contributor"),
+        ("scope", "team-a/"),
+    ];
+    assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
+    let carol = wharf.signed_in_client("carol", PASSWORD).await;
+    let gateway = Receiver::start(Answer::Ok).await;
+    let attacker = Receiver::start(Answer::Ok).await;
+    // The administrator sets it up with a token Carol never sees.
+    let hook = create_webhook(
+        &wharf,
+        &admin,
+        &[
+            ("name", "gateway"),
+            ("url", &gateway.url),
+            ("owner_scope", "team-a/"),
+            ("headers", "Authorization: Bearer gateway-token"),
         ],
     )
     .await
@@ -1223,4 +1339,189 @@ async fn deletes_are_reported_once_with_their_digest_by_the_user_and_a_gone_rece
     let (status, view) = call(&wharf, &client, "webhook", &[("id", &gone_hook.id)]).await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["form"]["enabled"], false, "{view}");
+    let save = |url: &str, format: &str, headers: &str| {
+        let fields = [
+            ("id".to_string(), hook.id.clone()),
+            ("name".to_string(), "gateway".to_string()),
+            ("url".to_string(), url.to_string()),
+            ("owner_scope".to_string(), "team-a/".to_string()),
+            ("format".to_string(), format.to_string()),
+            ("headers".to_string(), headers.to_string()),
+        ];
+        let (carol, wharf) = (carol.clone(), &wharf);
+        async move {
+            let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            create_webhook(wharf, &carol, &refs).await
+        }
+    };
+    // Pointed at her own server with the header line left empty: refused, nothing changed.
+    let (status, body) = save(&attacker.url, "generic", "Authorization:").await.unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.to_string().contains("enter the values of Authorization again"),
+        "{body}"
+    );
+    // Another format with the URL kept: refused too.
+    let (status, body) = save("", "cloudevents", "Authorization:").await.unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    let (status, ping) = call(&wharf, &carol, "ping_webhook", &[("id", &hook.id)]).await;
+    assert_eq!(status, 200, "{ping}");
+    assert!(attacker.received().is_empty());
+    assert_eq!(gateway.received()[0].header("authorization"), "Bearer gateway-token");
+    // A kept value stays for the same receiver; a new one may go anywhere.
+    save("", "generic", "Authorization:").await.unwrap();
+    save(&attacker.url, "generic", "Authorization: Bearer carols-own")
+        .await
+        .unwrap();
+    call(&wharf, &carol, "ping_webhook", &[("id", &hook.id)]).await;
+    assert_eq!(attacker.received().len(), 1);
+    assert_eq!(attacker.received()[0].header("authorization"), "Bearer carols-own");
+
+    // A Slack URL is its own secret, masked after its first path segment. Switching to a format
+    // that shows whole URLs needs the URL again.
+    let slack_url = format!("http://127.0.0.1:{}/services/T0/B0/SLACK-SECRET", port_of(&gateway));
+    let slack = create_webhook(
+        &wharf,
+        &admin,
+        &[
+            ("name", "chat"),
+            ("url", &slack_url),
+            ("owner_scope", "team-a/"),
+            ("format", "slack"),
+        ],
+    )
+    .await
+    .unwrap();
+    let unmask = [
+        ("id", slack.id.as_str()),
+        ("name", "chat"),
+        ("url", ""),
+        ("owner_scope", "team-a/"),
+        ("format", "generic"),
+    ];
+    let (status, body) = create_webhook(&wharf, &carol, &unmask).await.unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("enter the URL again"), "{body}");
+    for endpoint in ["webhook", "webhooks"] {
+        let (status, page) = call(&wharf, &carol, endpoint, &[("id", &slack.id)]).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(!page.to_string().contains("SLACK-SECRET"), "{endpoint}: {page}");
+    }
+}
+
+/// A receiver's answer body is for administrators: a namespace Contributor who pings or tests
+/// its webhook, or reads its log, sees the status and headers only.
+#[tokio::test]
+async fn receivers_answers_are_shown_to_administrators_only() {
+    const PASSWORD: &str = "contributor-password-1";
+    let wharf = start_console(&[]).await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let (status, body) = call(
+        &wharf,
+        &admin,
+        "create_user",
+        &[("username", "carol"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let form = [
+        ("principal_kind", "user"),
+        ("principal_name", "carol"),
+        ("role", "contributor"),
+        ("scope", "team-a/"),
+    ];
+    assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
+    let carol = wharf.signed_in_client("carol", PASSWORD).await;
+    let internal = Receiver::start(Answer::Fail).await;
+    let hook = create_webhook(
+        &wharf,
+        &carol,
+        &[("name", "probe"), ("url", &internal.url), ("owner_scope", "team-a/")],
+    )
+    .await
+    .unwrap();
+    for endpoint in ["ping_webhook", "test_webhook"] {
+        let (status, answer) = call(&wharf, &carol, endpoint, &[("id", &hook.id)]).await;
+        assert_eq!(status, 200, "{answer}");
+        let detail: DeliveryDetail = serde_json::from_value(answer).unwrap();
+        let attempt = &detail.attempts[0];
+        assert_eq!(attempt.response_status, Some(500));
+        assert_eq!(attempt.response_body, None, "{endpoint}");
+        assert!(attempt.response_body_hidden, "{endpoint}");
+    }
+    let log = deliveries(&wharf, &carol, &hook.id).await;
+    assert_eq!(log.deliveries.len(), 2);
+    for delivery in &log.deliveries {
+        let form = [("id", hook.id.as_str()), ("delivery", delivery.id.as_str())];
+        let (status, detail) = call(&wharf, &carol, "webhook_delivery", &form).await;
+        assert_eq!(status, 200, "{detail}");
+        assert!(!detail.to_string().contains("receiver broken"), "{detail}");
+        let (status, page) = wharf
+            .page(&carol, &format!("/webhooks/{}/deliveries/{}", hook.id, delivery.id))
+            .await;
+        assert_eq!(status, 200);
+        assert!(!page.contains("receiver broken") && page.contains("administrators can read it"));
+        // The administrator reads it.
+        let (status, detail) = call(&wharf, &admin, "webhook_delivery", &form).await;
+        assert_eq!(status, 200, "{detail}");
+        let detail: DeliveryDetail = serde_json::from_value(detail).unwrap();
+        assert_eq!(detail.attempts[0].response_body.as_deref(), Some("receiver broken"));
+    }
+    let (_, ping) = call(&wharf, &admin, "ping_webhook", &[("id", &hook.id)]).await;
+    assert!(ping.to_string().contains("receiver broken"), "{ping}");
+}
+
+/// Delivery updates on the live stream go only to those who may manage that webhook.
+#[tokio::test]
+async fn delivery_updates_reach_only_those_who_manage_the_webhook() {
+    const PASSWORD: &str = "contributor-password-1";
+    let wharf = start_console(&[]).await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    for (name, scope) in [("carol", "team-a/"), ("bob", "team-b/")] {
+        let (status, body) = call(
+            &wharf,
+            &admin,
+            "create_user",
+            &[("username", name), ("password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let form = [
+            ("principal_kind", "user"),
+            ("principal_name", name),
+            ("role", "contributor"),
+            ("scope", scope),
+        ];
+        assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
+    }
+    let carol = wharf.signed_in_client("carol", PASSWORD).await;
+    let bob = wharf.signed_in_client("bob", PASSWORD).await;
+    let receiver = Receiver::start(Answer::Ok).await;
+    let mut hooks = Vec::new();
+    for (client, name, owner) in [(&carol, "a", "team-a/"), (&bob, "b", "team-b/")] {
+        let saved = create_webhook(
+            &wharf,
+            client,
+            &[("name", name), ("url", &receiver.url), ("owner_scope", owner)],
+        )
+        .await
+        .unwrap();
+        hooks.push(saved.id);
+    }
+    let mut carols = support::LiveStream::open(&wharf, &carol).await;
+    let mut bobs = support::LiveStream::open(&wharf, &bob).await;
+    let delivery_of = |id: &str| {
+        let id = id.to_string();
+        move |u: &serde_json::Value| u["kind"] == "delivery" && u["webhook_id"] == id.as_str()
+    };
+    let wait = Duration::from_secs(30);
+    // Carol's webhook first, then Bob's: Bob hears only of his, Carol only of hers.
+    call(&wharf, &carol, "ping_webhook", &[("id", &hooks[0])]).await;
+    carols.until(wait, delivery_of(&hooks[0])).await;
+    call(&wharf, &bob, "ping_webhook", &[("id", &hooks[1])]).await;
+    let bob_heard = bobs.until(wait, delivery_of(&hooks[1])).await;
+    assert!(!bob_heard.iter().any(delivery_of(&hooks[0])), "{bob_heard:?}");
+    call(&wharf, &carol, "ping_webhook", &[("id", &hooks[0])]).await;
+    let carol_heard = carols.until(wait, delivery_of(&hooks[0])).await;
+    assert!(!carol_heard.iter().any(delivery_of(&hooks[1])), "{carol_heard:?}");
 }

@@ -2,7 +2,10 @@
 //! "Why?" explainer. Every function authorizes through the one decision function: registry
 //! administrators (Owner of the whole registry) manage users and teams; whoever may manage
 //! access over all of a scope manages the assignments and robots in it. Every change forgets the
-//! verified credentials cached by the token server, so it applies at once.
+//! verified credentials cached by the token server and makes open live streams check their
+//! reader again ([`AppState::access_changed`]), so it applies at once.
+//!
+//! [`AppState::access_changed`]: crate::backend::AppState::access_changed
 
 use leptos::prelude::*;
 
@@ -97,6 +100,35 @@ mod server {
             pull_secret: Some(pull_secret::pull_secret(&state.settings.registry_host, name, &secret)),
             secret,
         }
+    }
+
+    /// The enabled user, usable robot or anyone the explainer is asked about.
+    pub async fn explained_subject(
+        state: &AppState,
+        principal_kind: &str,
+        name: &str,
+    ) -> Result<crate::backend::access::Subject, AppError> {
+        use crate::backend::access::Subject;
+        use crate::backend::users;
+        match principal_kind {
+            "user" => users::find_record_by_name(&state.db, name)
+                .await?
+                .filter(|u| u.disabled == 0)
+                .map(|u| {
+                    Subject::User(crate::backend::users::User {
+                        id: u.id,
+                        username: u.username,
+                        is_admin: false,
+                    })
+                }),
+            "robot" => robots::find_by_name(&state.db, name)
+                .await?
+                .filter(|r| r.usable_at(crate::backend::db::now_ms()))
+                .map(|r| Subject::Robot(robots::Robot { id: r.id, name: r.name })),
+            "anonymous" => Some(Subject::Anonymous),
+            _ => return Err(AppError::BadRequest("Ask about a user, a robot or anyone.".into())),
+        }
+        .ok_or_else(|| AppError::BadRequest(format!("There is no enabled {principal_kind} named {name:?}.")))
     }
 
     /// A user-chosen name for a token, team or description: trimmed, bounded, printable.
@@ -275,7 +307,7 @@ pub async fn add_assignment(
                     AssignError::Db(err) => AppError::from(err),
                     other => AppError::BadRequest(format!("{}.", crate::format::capitalized(&other.to_string()))),
                 })?;
-            state.credentials.forget_all();
+            state.access_changed();
             let principal_name = if principal == Principal::Anonymous {
                 "anyone".to_string()
             } else {
@@ -308,7 +340,7 @@ pub async fn remove_assignment(id: String) -> Result<(), AppError> {
                 .ok_or_else(|| AppError::NotFound("That assignment".into()))?;
             require_manage(&caller, &assignment.scope)?;
             assignments::remove(&state.db, &id).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             let detail = format!("{} in {}", assignment.role.label(), assignment.scope.describe());
             caller
                 .audit(
@@ -387,7 +419,7 @@ pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), AppErro
             if disabled {
                 refresh_tokens::revoke_all(&state.db, "user", &id).await?;
             }
-            state.credentials.forget_all();
+            state.access_changed();
             let action = if disabled {
                 AuditAction::UserDisabled
             } else {
@@ -417,7 +449,7 @@ pub async fn reset_password(id: String) -> Result<NewSecret, AppError> {
                 .ok_or_else(|| AppError::NotFound("That user".into()))?;
             let password = passwords::generate();
             users::set_password(&state.db, &id, &password).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             caller
                 .audit(&state, AuditAction::PasswordReset, &user.username, "")
                 .await;
@@ -471,7 +503,7 @@ pub async fn delete_team(id: String) -> Result<(), AppError> {
             if !teams::delete(&state.db, &id).await? {
                 return Err(AppError::NotFound("That team".into()));
             }
-            state.credentials.forget_all();
+            state.access_changed();
             caller.audit(&state, AuditAction::TeamDeleted, &id, "").await;
             Ok(())
         }
@@ -503,7 +535,7 @@ pub async fn team_member(team: String, username: String, member: bool) -> Result
                 teams::remove_member(&state.db, &team.id, &user.id).await?;
                 AuditAction::TeamMemberRemoved
             };
-            state.credentials.forget_all();
+            state.access_changed();
             caller.audit(&state, action, &team.name, &user.username).await;
             Ok(())
         }
@@ -572,7 +604,7 @@ pub async fn regenerate_robot(id: String) -> Result<NewSecret, AppError> {
             let secret = robots::regenerate(&state.db, &id)
                 .await?
                 .ok_or_else(|| AppError::NotFound("That robot".into()))?;
-            state.credentials.forget_all();
+            state.access_changed();
             caller
                 .audit(&state, AuditAction::RobotSecretRegenerated, &robot.name, "")
                 .await;
@@ -593,7 +625,7 @@ pub async fn set_robot_enabled(id: String, enabled: bool) -> Result<(), AppError
             let (state, caller) = session::signed_in().await?;
             let robot = managed_robot(&state, &caller, &id).await?;
             robots::set_enabled(&state.db, &id, enabled).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             let action = if enabled {
                 AuditAction::RobotEnabled
             } else {
@@ -617,7 +649,7 @@ pub async fn delete_robot(id: String) -> Result<(), AppError> {
             let (state, caller) = session::signed_in().await?;
             let robot = managed_robot(&state, &caller, &id).await?;
             robots::delete(&state.db, &id).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             caller.audit(&state, AuditAction::RobotDeleted, &robot.name, "").await;
             Ok(())
         }
@@ -689,7 +721,7 @@ pub async fn revoke_refresh_token(id: String) -> Result<(), AppError> {
             if !refresh_tokens::revoke(&state.db, &caller.user.id, &id).await? {
                 return Err(AppError::NotFound("That registry login".into()));
             }
-            state.credentials.forget_all();
+            state.access_changed();
             let target = format!("registry login of {}", caller.user.username);
             caller.audit(&state, AuditAction::AccessTokenRevoked, &target, "").await;
             Ok(())
@@ -757,7 +789,7 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
             if !personal_tokens::revoke(&state.db, &token.token.user_id, &id).await? {
                 return Err(AppError::NotFound("That token".into()));
             }
-            state.credentials.forget_all();
+            state.access_changed();
             let target = format!("{} ({})", token.token.name, token.username);
             caller.audit(&state, AuditAction::AccessTokenRevoked, &target, "").await;
             Ok(())
@@ -786,7 +818,7 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
             users::set_password(&state.db, &caller.user.id, &new_password).await?;
             // Every other session of the user has ended; this one goes on.
             session::keep_after_password_change(&state.db, &session::current_session().await?, &caller.user).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             caller
                 .audit(&state, AuditAction::PasswordChanged, &caller.user.username, "")
                 .await;
@@ -840,7 +872,9 @@ pub async fn repository_access(repository: String) -> Result<crate::model::Repos
     .await
 }
 
-/// Why may (or may not) a user, team member or robot do `action` on `repository`?
+/// Why may (or may not) a user, team member or robot do `action` on `repository`? Answers with
+/// the assignments within the scopes the caller manages access in, and says when others (out of
+/// the caller's sight) allow it.
 #[server(prefix = "/api", endpoint = "explain")]
 pub async fn explain(
     principal_kind: String,
@@ -849,8 +883,8 @@ pub async fn explain(
     action: String,
 ) -> Result<Explanation, AppError> {
     use crate::backend::access::assignments::{self, NamedAssignment};
-    use crate::backend::access::{decide, robots, Action, Subject, Target};
-    use crate::backend::{session, users};
+    use crate::backend::access::{decide, Action, Subject, Target};
+    use crate::backend::session;
     use server::*;
     crate::backend::responses::with_status(
         async move {
@@ -869,25 +903,7 @@ pub async fn explain(
                 AppError::BadRequest("Choose pull, push, delete, manage webhooks or manage access.".into())
             })?;
             let name = principal_name.trim();
-            let subject = match principal_kind.as_str() {
-                "user" => users::find_record_by_name(&state.db, name)
-                    .await?
-                    .filter(|u| u.disabled == 0)
-                    .map(|u| {
-                        Subject::User(crate::backend::users::User {
-                            id: u.id,
-                            username: u.username,
-                            is_admin: false,
-                        })
-                    }),
-                "robot" => robots::find_by_name(&state.db, name)
-                    .await?
-                    .filter(|r| r.usable_at(crate::backend::db::now_ms()))
-                    .map(|r| Subject::Robot(robots::Robot { id: r.id, name: r.name })),
-                "anonymous" => Some(Subject::Anonymous),
-                _ => return Err(AppError::BadRequest("Ask about a user, a robot or anyone.".into())),
-            }
-            .ok_or_else(|| AppError::BadRequest(format!("There is no enabled {principal_kind} named {name:?}.")))?;
+            let subject = explained_subject(&state, &principal_kind, name).await?;
             let grants = assignments::grants_of(&state.db, &subject).await?;
             let decision = decide(&grants, Target::Repository(&repository), action);
             let names = assignments::list(&state.db).await?;
@@ -903,8 +919,15 @@ pub async fn explain(
                         })
                     })
             };
+            // Only what lies within the scopes the caller manages: an Owner of one namespace
+            // learns nothing of the subject's roles elsewhere.
+            let shown = |a: &&crate::backend::access::Assignment| {
+                caller.grants.allows(Target::Within(&a.scope), Action::ManageAccess)
+            };
+            let matched: Vec<_> = decision.matched.iter().filter(shown).map(view).collect();
             Ok(Explanation {
                 allowed: decision.allowed,
+                granted_elsewhere: decision.allowed && matched.len() < decision.matched.len(),
                 principal: if matches!(subject, Subject::Anonymous) {
                     "anyone".into()
                 } else {
@@ -912,8 +935,8 @@ pub async fn explain(
                 },
                 repository,
                 action: action.label().to_string(),
-                matched: decision.matched.iter().map(view).collect(),
-                considered: grants.assignments.iter().map(view).collect(),
+                matched,
+                considered: grants.assignments.iter().filter(shown).map(view).collect(),
             })
         }
         .await,

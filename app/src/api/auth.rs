@@ -94,6 +94,10 @@ pub async fn logout() -> Result<(), AppError> {
         async move {
             let session = leptos_axum::extract::<tower_sessions::Session>().await?;
             session::sign_out(&session).await?;
+            // A live stream opened with this session ends at its next check: tell it now.
+            if let Ok(state) = crate::backend::AppState::from_context() {
+                state.notifier.publish(crate::backend::notifier::Signal::AccessChanged);
+            }
             leptos_axum::redirect("/login");
             Ok(())
         }

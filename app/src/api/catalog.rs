@@ -38,7 +38,7 @@ pub async fn list_repositories(query: CatalogQuery) -> Result<CatalogPage, AppEr
                 page_size: CATALOG_PAGE_SIZE,
                 namespaces: rows.namespaces,
                 registry_host: state.settings.registry_host.clone(),
-                sync: state.sync.status(),
+                sync: state.sync.status().for_reader(caller.is_administrator()),
                 generated_at_ms: crate::backend::db::now_ms(),
             })
         }

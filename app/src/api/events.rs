@@ -3,7 +3,9 @@ use leptos::prelude::*;
 use crate::model::{AppError, EventsPage};
 
 /// A page of stored registry events, newest first, narrowed by repository (or `namespace/`),
-/// action and pusher.
+/// action and pusher, within the repositories the caller may pull. Administrators also get the
+/// newest quarantined events on the first unfiltered page (raw events of any repository, with
+/// client addresses: nobody else's to read).
 #[server(prefix = "/api", endpoint = "events")]
 pub async fn list_events(
     cursor: Option<String>,
@@ -32,9 +34,14 @@ pub async fn list_events(
                 pusher,
                 visible: caller.grants.readable(),
             };
-            events::list(&state.db, &filter, cursor.as_deref().filter(|c| !c.is_empty()))
+            let cursor = cursor.as_deref().filter(|c| !c.is_empty());
+            let mut page = events::list(&state.db, &filter, cursor)
                 .await
-                .map_err(session::internal)
+                .map_err(session::internal)?;
+            if caller.is_administrator() && cursor.is_none() && filter.is_empty() {
+                page.quarantined = events::quarantined(&state.db, 20).await.map_err(session::internal)?;
+            }
+            Ok(page)
         }
         .await,
     )

@@ -37,7 +37,7 @@ pub async fn repository(name: String, filter: String, page: u32) -> Result<Repos
                 page,
                 page_size: TAGS_PAGE_SIZE,
                 labels: queries::display_labels(&images.labels),
-                sync: state.sync.status(),
+                sync: state.sync.status().for_reader(caller.is_administrator()),
                 generated_at_ms: crate::backend::db::now_ms(),
                 can_delete: caller.grants.allows(Target::Repository(&name), Action::Delete),
                 name,
@@ -60,20 +60,21 @@ pub async fn manifest(repository: String, reference: String) -> Result<ManifestV
         async move {
             let name = RepositoryName::parse(&repository)?;
             let reference = Reference::parse(&reference)?;
-            let (state, _) = session::authorize(
+            let (state, caller) = session::authorize(
                 Target::Repository(name.as_str()),
                 Action::Pull,
                 &format!("browse {name}"),
             )
             .await?;
+            let admin = caller.is_administrator();
             let not_found = || AppError::NotFound(format!("{name}@{reference}"));
-            let digest = server::manifest_digest(&state, &name, &reference).await?;
+            let digest = server::manifest_digest(&state, &name, &reference, admin).await?;
             let content = match detail::manifest_content(&state.db, &state.registry, &repository, &digest).await {
                 Ok(content) => content,
                 Err(err) if err.is_not_found() => return Err(not_found()),
                 Err(detail::FetchError::Registry(
                     err @ (RegistryError::Unreachable { .. } | RegistryError::Status { .. }),
-                )) => return Err(server::unavailable(err)),
+                )) => return Err(server::unavailable(err, admin)),
                 Err(err) => return Err(session::internal(err)),
             };
             let tags = queries::tags_of(&state.db, &repository, &digest)
@@ -96,7 +97,7 @@ pub async fn manifest(repository: String, reference: String) -> Result<ManifestV
                 attachments,
                 raw: content.raw,
                 warnings: content.warnings,
-                sync: state.sync.status(),
+                sync: state.sync.status().for_reader(caller.is_administrator()),
                 repository,
             })
         }
@@ -113,9 +114,15 @@ mod server {
     use crate::model::AppError;
     use crate::names::{Reference, RepositoryName};
 
-    pub fn unavailable(err: RegistryError) -> AppError {
+    /// The registry's address and answer are for administrators (like the sync status).
+    pub fn unavailable(err: RegistryError, admin: bool) -> AppError {
+        let reason = if admin {
+            format!("{err}.")
+        } else {
+            crate::model::REGISTRY_UNREACHABLE.to_string()
+        };
         AppError::RegistryUnavailable(format!(
-            "{err}. This manifest is not in Wharf's cache yet, so it cannot be shown until the registry answers."
+            "{reason} This manifest is not in Wharf's cache yet, so it cannot be shown until the registry answers."
         ))
     }
 
@@ -126,6 +133,7 @@ mod server {
         state: &AppState,
         repository: &RepositoryName,
         reference: &Reference,
+        admin: bool,
     ) -> Result<String, AppError> {
         let not_found = || AppError::NotFound(format!("{repository}@{reference}"));
         let digest = match reference {
@@ -144,7 +152,7 @@ mod server {
             match state.registry.manifest_digest(repository, reference).await {
                 Ok(_) => {}
                 Err(RegistryError::NotFound(_)) => return Err(not_found()),
-                Err(err) => return Err(unavailable(err)),
+                Err(err) => return Err(unavailable(err, admin)),
             }
         }
         Ok(digest.to_string())

@@ -177,7 +177,7 @@ pub async fn set_team_group(team: String, group: String) -> Result<(), AppError>
                 .await?
                 .ok_or_else(|| AppError::NotFound("That team".into()))?;
             teams::set_sso_group(&state.db, &team.id, group.trim()).await?;
-            state.credentials.forget_all();
+            state.access_changed();
             Ok(())
         }
         .await,

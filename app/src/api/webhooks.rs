@@ -1,8 +1,10 @@
 //! Webhook server functions. A webhook belongs to an access scope (the registry, a namespace, a
 //! repository glob): whoever may manage webhooks over all of it (a Contributor or Owner there)
 //! sees and manages it, and it hears only of repositories inside it. Secrets are write-only (a
-//! header value or URL left empty keeps the stored one) and the signing secret is shown once,
-//! when made.
+//! header value or URL left empty keeps the stored one, unless the receiver or the format
+//! changes: then they must be entered again) and the signing secret is shown once, when made.
+//! A receiver's answer body is shown to administrators only: a webhook is a request sent from
+//! inside the network, and its answer is not every webhook manager's to read.
 
 // The save function takes the form's fields one by one, as the form posts them.
 #![allow(clippy::too_many_arguments)]
@@ -186,6 +188,7 @@ mod server {
         timeout_secs: String,
         ordered: bool,
     ) -> Result<WebhookInput, AppError> {
+        let url_kept = url.trim().is_empty();
         let url = match (url.trim(), current) {
             ("", Some(current)) => current.url.clone(),
             ("", None) => return Err(AppError::BadRequest("Enter the URL that receives the webhook.".into())),
@@ -204,7 +207,7 @@ mod server {
             .into_iter()
             .filter_map(|(on, action)| on.then_some(action))
             .collect();
-        Ok(WebhookInput {
+        let input = WebhookInput {
             name,
             url,
             enabled,
@@ -218,7 +221,11 @@ mod server {
             headers: parse_headers(&headers)?,
             timeout,
             ordered,
-        })
+        };
+        if let Some(current) = current {
+            store::check_kept_secrets(current, &input, url_kept).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        }
+        Ok(input)
     }
 
     /// Queues a ping or test delivery and waits (bounded) for its first attempt.
@@ -250,6 +257,17 @@ mod server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// A delivery as the caller may see it: the receivers' answer bodies for administrators
+    /// only (with private networks allowed, a body is what an internal service answered).
+    pub fn for_caller(mut detail: DeliveryDetail, caller: &session::Caller) -> DeliveryDetail {
+        if !caller.is_administrator() {
+            for attempt in &mut detail.attempts {
+                attempt.response_body_hidden = attempt.response_body.take().is_some_and(|body| !body.is_empty());
+            }
+        }
+        detail
     }
 
     pub fn checked(value: Option<String>) -> bool {
@@ -439,7 +457,10 @@ pub async fn ping_webhook(id: String) -> Result<DeliveryDetail, AppError> {
             let (state, caller) = authorize().await?;
             let hook = webhook(&state, &caller, &id).await?;
             let event = WebhookEvent::ping(&state.settings.registry_host, Some(state.settings.public_url.as_str()));
-            send_now(&state, &hook, DeliveryKind::Ping, &event).await
+            Ok(for_caller(
+                send_now(&state, &hook, DeliveryKind::Ping, &event).await?,
+                &caller,
+            ))
         }
         .await,
     )
@@ -466,7 +487,10 @@ pub async fn test_webhook(id: String) -> Result<DeliveryDetail, AppError> {
                 Some(event) => event,
                 None => WebhookEvent::sample(&settings.registry_host, Some(public_url)),
             };
-            send_now(&state, &hook, DeliveryKind::Test, &event).await
+            Ok(for_caller(
+                send_now(&state, &hook, DeliveryKind::Test, &event).await?,
+                &caller,
+            ))
         }
         .await,
     )
@@ -509,10 +533,11 @@ pub async fn webhook_delivery(id: String, delivery: String) -> Result<DeliveryDe
         async move {
             let (state, caller) = authorize().await?;
             let hook = webhook(&state, &caller, &id).await?;
-            log::delivery(&state.db, &delivery, &hook)
+            let detail = log::delivery(&state.db, &delivery, &hook)
                 .await
                 .map_err(internal)?
-                .ok_or_else(|| AppError::NotFound("That delivery".into()))
+                .ok_or_else(|| AppError::NotFound("That delivery".into()))?;
+            Ok(for_caller(detail, &caller))
         }
         .await,
     )

@@ -19,6 +19,9 @@ pub enum Signal {
     DeliveriesQueued,
     /// For browsers following the live stream.
     Live(IndexUpdate),
+    /// Users, teams, roles, robots or credentials changed, or someone signed out: open live
+    /// streams check again that their reader is still signed in and what it may hear of.
+    AccessChanged,
 }
 
 pub struct Notifier {

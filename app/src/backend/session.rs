@@ -142,6 +142,12 @@ impl Caller {
             Err(AppError::Forbidden(what.to_string()))
         }
     }
+
+    /// A registry administrator: may see what is not scoped to repositories (raw events,
+    /// registry errors, receivers' answers).
+    pub fn is_administrator(&self) -> bool {
+        self.grants.allows(Target::Registry, Action::Administer)
+    }
 }
 
 impl Caller {

@@ -51,6 +51,14 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
+    /// Call after any change to users, teams, role assignments, robots or credentials: the
+    /// token server forgets the credentials it verified, and open live streams check their
+    /// reader's access again, so the change applies at once.
+    pub fn access_changed(&self) {
+        self.credentials.forget_all();
+        self.notifier.publish(super::notifier::Signal::AccessChanged);
+    }
+
     /// The state inside a server function (provided as context by the router).
     pub fn from_context() -> Result<AppState, crate::model::AppError> {
         leptos::prelude::use_context::<AppState>()

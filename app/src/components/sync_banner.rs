@@ -5,16 +5,19 @@ use leptos::prelude::*;
 
 use crate::components::live::use_live_reconcile;
 use crate::format::{count, grouped};
-use crate::model::{ReconcileProgress, SyncStatus};
+use crate::model::{ReconcileProgress, SyncStatus, REGISTRY_UNREACHABLE};
 
-/// The banner on index pages when the registry does not answer: the data may be stale.
+/// The banner on index pages when the registry does not answer: the data may be stale. The
+/// error's detail comes only to administrators (others get [`REGISTRY_UNREACHABLE`], not
+/// repeated here).
 #[component]
 pub fn StaleBanner(status: SyncStatus) -> impl IntoView {
     status.registry_error.map(|error| {
+        let detail = (error != REGISTRY_UNREACHABLE).then_some(error);
         view! {
             <div class="banner banner-warning" role="status">
                 <strong>"The registry cannot be reached; what you see may be out of date. "</strong>
-                {error}
+                {detail}
             </div>
         }
     })

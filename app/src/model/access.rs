@@ -151,8 +151,12 @@ pub struct Explanation {
     pub principal: String,
     pub repository: String,
     pub action: String,
-    /// The assignments that allow it (empty when denied).
+    /// The assignments that allow it (empty when denied), within the scopes the asker manages.
     pub matched: Vec<AssignmentView>,
-    /// Every assignment that applies to the subject, for a denial's "what it does have".
+    /// Every assignment that applies to the subject, for a denial's "what it does have", within
+    /// the scopes the asker manages.
     pub considered: Vec<AssignmentView>,
+    /// Allowed (also) by assignments outside the scopes the asker manages, which are not listed.
+    #[serde(default)]
+    pub granted_elsewhere: bool,
 }

@@ -28,7 +28,8 @@ pub struct EventsPage {
     pub events: Vec<EventRow>,
     /// Cursor for the next (older) page.
     pub next: Option<String>,
-    /// On the first page: the newest events Wharf could not use (kept aside, answered 200).
+    /// On the first unfiltered page, for administrators only: the newest events Wharf could not
+    /// use (kept aside, answered 200). Empty for everyone else.
     pub quarantined: Vec<QuarantinedEvent>,
 }
 

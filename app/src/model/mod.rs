@@ -26,7 +26,7 @@ pub use repository::{Attachment, ImageRow, Label, PlatformRow, RepositoryView};
 pub use session::CurrentUser;
 pub use settings::SettingsView;
 pub use sso::{SsoLoginOption, SsoSettingsView, SsoTestResult};
-pub use sync::{IndexUpdate, ReconcileProgress, SyncStatus};
+pub use sync::{IndexUpdate, ReconcileProgress, SyncStatus, RECONCILE_FAILED, REGISTRY_UNREACHABLE};
 pub use webhooks::{
     AttemptView, DeliveriesPage, DeliveryDetail, DeliveryRow, FormatOption, HeaderField, SavedWebhook, WebhookForm,
     WebhookHealth, WebhookSummary, WebhookView,

@@ -8,6 +8,28 @@ pub struct SyncStatus {
     pub reconcile: ReconcileProgress,
 }
 
+/// What readers other than administrators are told while the registry does not answer.
+pub const REGISTRY_UNREACHABLE: &str = "The registry cannot be reached.";
+/// What they are told about a failed reconcile.
+pub const RECONCILE_FAILED: &str = "The last reconcile failed.";
+
+impl SyncStatus {
+    /// The status as a reader may see it: the registry's address and the raw errors (which name
+    /// internal hosts and quote the registry's answers) are for administrators; others learn
+    /// only that the registry cannot be reached or that a reconcile failed.
+    pub fn for_reader(mut self, administrator: bool) -> SyncStatus {
+        if !administrator {
+            if self.registry_error.is_some() {
+                self.registry_error = Some(REGISTRY_UNREACHABLE.to_string());
+            }
+            if self.reconcile.last_error.is_some() {
+                self.reconcile.last_error = Some(RECONCILE_FAILED.to_string());
+            }
+        }
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ReconcileProgress {
     pub running: bool,
@@ -56,4 +78,29 @@ pub enum IndexUpdate {
     Sync { status: SyncStatus },
     /// A delivery of this webhook was attempted (its log and health changed).
     Delivery { webhook_id: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_administrators_see_the_registrys_errors() {
+        let status = SyncStatus {
+            registry_error: Some("error sending request for url (http://registry.internal:5000/v2/)".into()),
+            reconcile: ReconcileProgress {
+                last_error: Some("GET http://registry.internal:5000/v2/_catalog answered 500: {\"detail\"}".into()),
+                last_result: Some("3 tags added".into()),
+                ..ReconcileProgress::default()
+            },
+        };
+        assert_eq!(status.clone().for_reader(true), status);
+        let reader = status.clone().for_reader(false);
+        assert_eq!(reader.registry_error.as_deref(), Some(REGISTRY_UNREACHABLE));
+        assert_eq!(reader.reconcile.last_error.as_deref(), Some(RECONCILE_FAILED));
+        assert_eq!(reader.reconcile.last_result, status.reconcile.last_result);
+        assert!(!format!("{reader:?}").contains("registry.internal"));
+        let healthy = SyncStatus::default();
+        assert_eq!(healthy.clone().for_reader(false), healthy);
+    }
 }

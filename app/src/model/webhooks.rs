@@ -141,6 +141,9 @@ pub struct AttemptView {
     pub response_status: Option<i64>,
     pub response_headers: Vec<(String, String)>,
     pub response_body: Option<String>,
+    /// The receiver answered with a body that only administrators may read.
+    #[serde(default)]
+    pub response_body_hidden: bool,
     pub error: Option<String>,
 }
 

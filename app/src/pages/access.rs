@@ -627,13 +627,18 @@ fn ExplanationPanel(explanation: Explanation) -> impl IntoView {
             })
             .collect_view()
     };
-    let detail = if explanation.allowed {
-        view! { <p>"Because:"</p> <ul>{list(explanation.matched)}</ul> }.into_any()
+    let elsewhere = explanation
+        .granted_elsewhere
+        .then_some("A role outside the scopes you manage allows it too; it is not shown.");
+    let detail = if explanation.allowed && explanation.matched.is_empty() {
+        view! { <p>"A role outside the scopes you manage allows it; it is not shown."</p> }.into_any()
+    } else if explanation.allowed {
+        view! { <p>"Because:"</p> <ul>{list(explanation.matched)}</ul> <p class="hint">{elsewhere}</p> }.into_any()
     } else if explanation.considered.is_empty() {
-        view! { <p>"No role is given to them (or their teams, or anyone) at all."</p> }.into_any()
+        view! { <p>"No role within the scopes you manage is given to them (or their teams, or anyone)."</p> }.into_any()
     } else {
         view! {
-            <p>"None of their roles covers it. What they have:"</p>
+            <p>"None of their roles covers it. What they have, within the scopes you manage:"</p>
             <ul>{list(explanation.considered)}</ul>
         }
         .into_any()

@@ -81,6 +81,9 @@ fn DeliveryBody(detail: DeliveryDetail, redeliver: ServerAction<Redeliver>) -> i
     }
 }
 
+/// Shown instead of a receiver's answer body to those who may not read it.
+pub const HIDDEN_BODY: &str = "The receiver answered with a body; administrators can read it.";
+
 #[component]
 fn Attempt(attempt: AttemptView) -> impl IntoView {
     let answer = match (attempt.response_status, &attempt.error) {
@@ -107,6 +110,7 @@ fn Attempt(attempt: AttemptView) -> impl IntoView {
                 <div>
                     <h4>"Response"</h4>
                     <pre class="headers">{headers(attempt.response_headers)}</pre>
+                    {attempt.response_body_hidden.then(|| view! { <p class="hint">{HIDDEN_BODY}</p> })}
                     <pre class="body">{attempt.response_body.unwrap_or_default()}</pre>
                 </div>
             </div>

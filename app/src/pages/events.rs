@@ -167,7 +167,8 @@ fn EventsTable(page: Page, newest: bool, filters: Filters) -> impl IntoView {
     .into_any()
 }
 
-/// Events the registry sent that Wharf could not use: kept aside with the reason.
+/// Events the registry sent that Wharf could not use: kept aside with the reason. Only
+/// administrators get them from the server, so only they see this list.
 #[component]
 fn QuarantineList(items: Vec<QuarantinedEvent>) -> impl IntoView {
     view! {

@@ -145,6 +145,7 @@ fn AttemptResult(result: Result<DeliveryDetail, AppError>) -> impl IntoView {
         <div class=if ok { "banner banner-ok" } else { "banner banner-error" } role="status">
             {headline} {teams_note} " " <a href=href>"Details"</a>
             {attempt.response_body.filter(|b| !b.is_empty()).map(|body| view! { <pre class="response">{body}</pre> })}
+            {attempt.response_body_hidden.then(|| view! { <p class="hint">{crate::pages::delivery::HIDDEN_BODY}</p> })}
         </div>
     }
     .into_any()

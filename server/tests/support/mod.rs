@@ -507,3 +507,105 @@ impl Drop for OidcProvider {
         let _ = self.child.wait();
     }
 }
+
+/// What an open live stream (`/api/stream`) gave next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Live {
+    /// An `IndexUpdate` as JSON.
+    Update(serde_json::Value),
+    /// Updates were missed: refetch everything.
+    Lagged,
+    /// The server closed the stream.
+    Ended,
+    /// Nothing within the wait.
+    Quiet,
+}
+
+/// One client's open `/api/stream`, read message by message.
+pub struct LiveStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl LiveStream {
+    /// Opens the stream as `client`; panics unless it is accepted.
+    pub async fn open(wharf: &Wharf, client: &reqwest::Client) -> LiveStream {
+        let response = client.get(format!("{}/api/stream", wharf.url)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "the live stream was refused");
+        LiveStream {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next message within `wait` (keep-alive comments are skipped).
+    pub async fn next(&mut self, wait: Duration) -> Live {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let data: String = frame
+                    .lines()
+                    .filter_map(|line| line.strip_prefix("data:"))
+                    .map(str::trim)
+                    .collect();
+                if frame.lines().any(|line| line.trim() == "event: lagged") {
+                    return Live::Lagged;
+                }
+                if !data.is_empty() {
+                    return Live::Update(serde_json::from_str(&data).unwrap());
+                }
+                continue;
+            }
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return Live::Quiet,
+                Ok(Ok(Some(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Ok(None)) | Ok(Err(_)) => return Live::Ended,
+            }
+        }
+    }
+
+    /// Reads updates until one that `wanted` accepts, within `wait`; returns every update read
+    /// (that one last), or panics with them when it did not come.
+    pub async fn until(
+        &mut self,
+        wait: Duration,
+        wanted: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut read = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Live::Update(update) => {
+                    let done = wanted(&update);
+                    read.push(update);
+                    if done {
+                        return read;
+                    }
+                }
+                Live::Lagged => {}
+                other => panic!("the awaited update did not come ({other:?}); read: {read:?}"),
+            }
+        }
+    }
+
+    /// Waits (up to `wait`) for the server to close the stream, skipping any updates; `false`
+    /// when it stayed open.
+    pub async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Live::Ended => return true,
+                Live::Quiet => return false,
+                Live::Update(_) | Live::Lagged => {}
+            }
+        }
+    }
+}
+
+/// A repository update on the live stream for `name`?
+pub fn is_repository_update(update: &serde_json::Value, name: &str) -> bool {
+    update["kind"] == "repository" && update["name"] == name
+}

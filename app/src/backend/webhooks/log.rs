@@ -249,6 +249,7 @@ pub async fn delivery(db: &Db, id: &str, webhook: &Webhook) -> Result<Option<Del
                 response_status: row.try_get("response_status")?,
                 response_headers: headers(row.try_get("response_headers")?),
                 response_body: row.try_get("response_body")?,
+                response_body_hidden: false,
                 error: row.try_get("error")?,
             })
         })

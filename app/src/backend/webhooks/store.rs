@@ -263,6 +263,40 @@ pub fn validate(input: &WebhookInput, policy: &OutboundPolicy) -> Result<(), Inv
     Ok(())
 }
 
+/// Secrets a save would keep from the stored webhook (the URL left empty, header values left
+/// empty) go only to the receiver, and in the format, they were entered for: a manager who never
+/// saw them must not send them elsewhere (another host would receive the header values) or
+/// show them (a format without the Slack or Teams mask shows the URL's secret path). So when the
+/// receiver's origin (scheme, host, port) or the format changes, they must be entered again.
+pub fn check_kept_secrets(current: &Webhook, input: &WebhookInput, url_kept: bool) -> Result<(), InvalidWebhook> {
+    let format_changed = input.format.is_some_and(|format| format != current.format);
+    if url_kept && format_changed {
+        return Err(field(
+            "The format changed: enter the URL again (the stored one is not shown, and a new format may show what it hides).",
+        ));
+    }
+    let origin = |url: &str| {
+        url::Url::parse(url.trim())
+            .map(|u| u.origin().ascii_serialization())
+            .ok()
+    };
+    let receiver_changed = origin(&input.url) != origin(&current.url);
+    let kept: Vec<&str> = input
+        .headers
+        .iter()
+        .filter(|(name, value)| value.is_empty() && current.headers.iter().any(|(n, _)| n == name))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if (receiver_changed || format_changed) && !kept.is_empty() {
+        let what = if receiver_changed { "receiver" } else { "format" };
+        return Err(field(format!(
+            "The {what} changed: enter the values of {} again (a stored header value goes only to the receiver, and in the format, it was entered for).",
+            kept.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 const COLUMNS: &str = "id, name, url, enabled, actions, scope, owner_scope, pusher, platform_manifests, format, template, headers, \
     timeout_ms, secret, previous_secret, previous_secret_until, ordered, max_in_flight, disabled_reason, created_at, updated_at";
 
@@ -492,6 +526,92 @@ mod tests {
         bad(|i| i.timeout = Some(Duration::from_secs(61)));
         bad(|i| i.pusher = Some("p".repeat(MAX_PUSHER + 1)));
         bad(|i| i.owner_scope = "Team A/".into());
+    }
+
+    fn stored(url: &str, format: Format) -> Webhook {
+        Webhook {
+            id: "1".into(),
+            name: "n".into(),
+            url: url.into(),
+            enabled: true,
+            actions: vec![EventAction::Push],
+            scope: vec![],
+            owner_scope: String::new(),
+            pusher: None,
+            platform_manifests: false,
+            format,
+            template: None,
+            headers: vec![("Authorization".into(), "Bearer top-secret".into())],
+            timeout: DEFAULT_TIMEOUT,
+            secret: String::new(),
+            previous_secret: None,
+            previous_secret_until: None,
+            ordered: true,
+            max_in_flight: 4,
+            disabled_reason: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn kept_secrets_go_only_to_their_receiver_and_format() {
+        let ci = stored("https://ci.example/hook", Format::Generic);
+        let change = |url: &str, format: Format, header: (&str, &str)| WebhookInput {
+            url: url.into(),
+            format: Some(format),
+            headers: vec![(header.0.into(), header.1.into())],
+            ..input()
+        };
+        let kept = ("Authorization", "");
+        // Same receiver, same format: the stored value stays.
+        let same = change("https://ci.example/other-path", Format::Generic, kept);
+        assert!(check_kept_secrets(&ci, &same, false).is_ok());
+        assert!(check_kept_secrets(&ci, &change("https://ci.example/hook", Format::Generic, kept), true).is_ok());
+        // Another host, port or scheme: it must be typed again, or left out.
+        for url in [
+            "https://evil.example/hook",
+            "https://ci.example:8443/hook",
+            "http://ci.example/hook",
+        ] {
+            let err = check_kept_secrets(&ci, &change(url, Format::Generic, kept), false).unwrap_err();
+            assert!(
+                err.to_string().contains("enter the values of Authorization"),
+                "{url}: {err}"
+            );
+            assert!(!err.to_string().contains("top-secret"));
+            assert!(check_kept_secrets(
+                &ci,
+                &change(url, Format::Generic, ("Authorization", "Bearer new")),
+                false
+            )
+            .is_ok());
+            assert!(check_kept_secrets(&ci, &change(url, Format::Generic, ("X-Other", "")), false).is_ok());
+        }
+        // Another format: the header values and a kept URL must be entered again.
+        let err = check_kept_secrets(
+            &ci,
+            &change("https://ci.example/hook", Format::CloudEvents, kept),
+            false,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("format changed"), "{err}");
+        let slack = Webhook {
+            headers: vec![],
+            ..stored("https://hooks.slack.com/services/T0/B0/SECRET", Format::Slack)
+        };
+        let generic = WebhookInput {
+            url: slack.url.clone(),
+            ..change("", Format::Generic, ("X-Other", "v"))
+        };
+        let err = check_kept_secrets(&slack, &generic, true).unwrap_err();
+        assert!(err.to_string().contains("enter the URL again"), "{err}");
+        assert!(check_kept_secrets(&slack, &generic, false).is_ok());
+        let still_slack = WebhookInput {
+            format: Some(Format::Slack),
+            ..generic
+        };
+        assert!(check_kept_secrets(&slack, &still_slack, true).is_ok());
     }
 
     #[test]
