@@ -206,7 +206,9 @@ async fn finish_failed(
 ) -> Response {
     let message = match &err {
         SsoError::Provider(_) => {
-            tracing::warn!(error = %err, "single sign-on failed");
+            // The provider's text: one line, capped, in the log only.
+            let detail: String = err.to_string().chars().filter(|c| !c.is_control()).take(1000).collect();
+            tracing::warn!(error = %detail, "single sign-on failed");
             "Single sign-on failed: the provider could not be reached or answered wrongly (the server's log says more)."
                 .to_string()
         }
