@@ -1,7 +1,9 @@
 //! `/auth/sso/start` and `/auth/sso/callback`: the browser's way through the OpenID Connect
 //! provider. The state, nonce and PKCE verifier wait in the session between the two; a failure
-//! is kept in the session for the sign-in page to show (never reflected from the URL), and an
-//! administrator's test sign-in is kept for the Single sign-on settings to show.
+//! is kept in the session for the sign-in page to show (never reflected from the URL: a
+//! provider's `error_description` is logged, and the page says what its `error` code means in
+//! our words), and an administrator's test sign-in is kept for the Single sign-on settings to
+//! show, under an id the redirect carries, so the page reads it as often as it renders.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -14,12 +16,15 @@ use app::api::auth::safe_next;
 use app::backend::access::{Action, Target};
 use app::backend::audit::{self, AuditAction};
 use app::backend::session::{self, SSO_ERROR_KEY, SSO_TEST_KEY};
-use app::backend::sso::flow::{self, PendingLogin, SsoError};
-use app::backend::sso::{accounts, settings};
+use app::backend::sso::flow::{self, Identity, PendingLogin, SsoError, TestSignIn};
+use app::backend::sso::settings::SsoSettings;
+use app::backend::sso::{accounts, allow_list, settings};
 use app::backend::AppState;
 use app::format::capitalized;
 
 const PENDING_KEY: &str = "sso_pending";
+/// At most this much of a provider's `error_description` reaches the log.
+const MAX_LOGGED_DESCRIPTION: usize = 200;
 
 #[derive(Deserialize)]
 pub struct StartQuery {
@@ -110,6 +115,40 @@ pub async fn start(
     }
 }
 
+/// What the sign-in page says for an `error` code of the provider's answer (RFC 6749 §4.1.2.1,
+/// OpenID Connect Core §3.1.2.6); its own description is not shown, it is the provider's text.
+fn provider_refusal(code: &str) -> &'static str {
+    match code {
+        "access_denied" => "The provider did not let you sign in (you, or its policy, declined).",
+        "login_required" | "interaction_required" | "account_selection_required" | "consent_required" => {
+            "The provider needs you to sign in there first; start again."
+        }
+        "temporarily_unavailable" | "server_error" => "The provider could not answer just now; try again shortly.",
+        "invalid_request" | "unauthorized_client" | "unsupported_response_type" | "invalid_scope"
+        | "invalid_request_uri" | "invalid_request_object" | "request_not_supported" | "request_uri_not_supported"
+        | "registration_not_supported" => {
+            "The provider refused Wharf's request: an administrator must check the single sign-on settings there and here."
+        }
+        _ => "The provider refused the sign-in.",
+    }
+}
+
+/// The provider's `error` answer: logged (its description capped, control characters dropped),
+/// shown in our words.
+async fn refused_by_provider(
+    state: &AppState,
+    session: &Session,
+    error: &str,
+    description: Option<&str>,
+    address: Option<std::net::IpAddr>,
+) -> Response {
+    let clean = |text: &str, max: usize| -> String { text.chars().filter(|c| !c.is_control()).take(max).collect() };
+    let code = clean(error, 64);
+    let description = clean(description.unwrap_or_default(), MAX_LOGGED_DESCRIPTION);
+    tracing::warn!(error = %code, description = %description, "the provider refused a single sign-on");
+    failed(state, session, provider_refusal(&code).to_string(), address).await
+}
+
 pub async fn callback(
     State(state): State<AppState>,
     session: Session,
@@ -127,10 +166,8 @@ pub async fn callback(
         )
         .await;
     };
-    if let Some(error) = query.error {
-        let description = query.error_description.unwrap_or_default();
-        let message = format!("The provider refused the sign-in: {error} {description}");
-        return failed(&state, &session, message.trim().to_string(), address).await;
+    if let Some(error) = query.error.as_deref() {
+        return refused_by_provider(&state, &session, error, query.error_description.as_deref(), address).await;
     }
     let same_state = query
         .state
@@ -151,32 +188,74 @@ pub async fn callback(
     };
     let identity = match flow::finish(&settings, &callback_url(&state), &pending, &code).await {
         Ok(identity) => identity,
-        Err(err) => {
-            if !matches!(err, SsoError::Rejected(_)) {
-                tracing::warn!(error = %err, "single sign-on failed");
-            }
-            return failed(&state, &session, format!("Single sign-on failed: {err}."), address).await;
-        }
+        Err(err) => return finish_failed(&state, &session, err, address).await,
     };
     if pending.test {
-        let saved = session.insert(SSO_TEST_KEY, &identity).await;
-        if saved.is_err() {
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-        return Redirect::to("/access?tab=sso").into_response();
+        return show_test(&session, identity).await;
     }
-    let user = match accounts::user_for(&state.db, &settings, &identity).await {
+    sign_in(&state, &session, &settings, &identity, &pending.next, address).await
+}
+
+/// A failed code exchange or token check. A provider's answer is logged, not shown: it is the
+/// provider's text.
+async fn finish_failed(
+    state: &AppState,
+    session: &Session,
+    err: SsoError,
+    address: Option<std::net::IpAddr>,
+) -> Response {
+    let message = match &err {
+        SsoError::Provider(_) => {
+            // The provider's text: one line, capped, in the log only.
+            let detail: String = err.to_string().chars().filter(|c| !c.is_control()).take(1000).collect();
+            tracing::warn!(error = %detail, "single sign-on failed");
+            "Single sign-on failed: the provider could not be reached or answered wrongly (the server's log says more)."
+                .to_string()
+        }
+        _ => format!("Single sign-on failed: {err}."),
+    };
+    failed(state, session, message, address).await
+}
+
+/// An administrator's test sign-in: kept for the settings page under a fresh id.
+async fn show_test(session: &Session, identity: Identity) -> Response {
+    let tested = TestSignIn::new(identity);
+    if session.insert(SSO_TEST_KEY, &tested).await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    Redirect::to(&format!("/access?tab=sso&test={}", tested.id)).into_response()
+}
+
+/// The allow-list, then the Wharf user (created if allowed), then the session.
+async fn sign_in(
+    state: &AppState,
+    session: &Session,
+    settings: &SsoSettings,
+    identity: &Identity,
+    next: &str,
+    address: Option<std::net::IpAddr>,
+) -> Response {
+    if let Some(refusal) = allow_list::refusal(settings, identity) {
+        return failed(
+            state,
+            session,
+            format!("{}.", capitalized(&refusal.to_string())),
+            address,
+        )
+        .await;
+    }
+    let user = match accounts::user_for(&state.db, settings, identity).await {
         Ok(user) => user,
         Err(accounts::AccountError::Db(err)) => {
             tracing::error!(error = %err, "single sign-on: database error");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
-        Err(err) => return failed(&state, &session, format!("{}.", capitalized(&err.to_string())), address).await,
+        Err(err) => return failed(state, session, format!("{}.", capitalized(&err.to_string())), address).await,
     };
-    if session::sign_in(&state.db, &session, &user).await.is_err() {
+    if session::sign_in(&state.db, session, &user).await.is_err() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     state.access_changed();
     audit::signed_in(&state.db, &user.username, "single sign-on", address).await;
-    Redirect::to(&pending.next).into_response()
+    Redirect::to(next).into_response()
 }

@@ -1,7 +1,8 @@
-//! Single sign-on through a real OpenID Connect provider on 127.0.0.1: sign-in with PKCE and a
+//! Single sign-on through real OpenID Connect providers on 127.0.0.1: sign-in with PKCE and a
 //! nonce, group → team → role, a pull with the user's personal access token, an administrator's
 //! test sign-in, and the refusals (a forged state, a local account of the same name, no
-//! provisioning).
+//! provisioning, the allow-list, a provider's error). oauth2-mock-server puts every claim in the
+//! ID token; panva's certified oidc-provider keeps the profile claims in UserInfo.
 
 mod support;
 
@@ -21,7 +22,19 @@ fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
-/// Walks start → provider → callback; returns where the callback sent the browser.
+/// The `scope` parameter of the provider's authorization address, one scope per entry.
+fn scopes(authorize: &str) -> Vec<String> {
+    let url = url::Url::parse(authorize).unwrap();
+    let scope = url
+        .query_pairs()
+        .find(|(name, _)| name == "scope")
+        .map(|(_, value)| value.to_string())
+        .unwrap_or_default();
+    scope.split(' ').map(str::to_string).collect()
+}
+
+/// Walks start → provider (its redirects, at most 10) → callback; returns where the callback
+/// sent the browser.
 async fn sign_in(wharf: &Wharf, client: &reqwest::Client, hint: &str, test: bool) -> String {
     let start = client
         .get(format!("{}/auth/sso/start", wharf.url))
@@ -39,16 +52,38 @@ async fn sign_in(wharf: &Wharf, client: &reqwest::Client, hint: &str, test: bool
         authorize.contains("code_challenge=") && authorize.contains("nonce="),
         "{authorize}"
     );
-    let provider = client.get(&authorize).send().await.unwrap();
-    assert!(provider.status().is_redirection(), "provider: {}", provider.status());
-    let callback = location(&provider);
-    assert!(
-        callback.starts_with(&format!("{}/auth/sso/callback", wharf.url.trim_end_matches('/'))),
-        "{callback}"
-    );
-    let done = client.get(&callback).send().await.unwrap();
+    assert_eq!(scopes(&authorize), ["openid", "profile", "email"], "each scope once");
+    let callback_prefix = format!("{}/auth/sso/callback", wharf.url.trim_end_matches('/'));
+    let mut next = authorize;
+    for _ in 0..10 {
+        if next.starts_with(&callback_prefix) {
+            break;
+        }
+        let provider = client.get(&next).send().await.unwrap();
+        assert!(
+            provider.status().is_redirection(),
+            "provider: {} at {next}",
+            provider.status()
+        );
+        // oidc-provider sends addresses relative to its own.
+        next = url::Url::parse(&next)
+            .unwrap()
+            .join(&location(&provider))
+            .unwrap()
+            .to_string();
+    }
+    assert!(next.starts_with(&callback_prefix), "{next}");
+    let done = client.get(&next).send().await.unwrap();
     assert!(done.status().is_redirection(), "callback: {}", done.status());
     location(&done)
+}
+
+/// The test sign-in's result the settings page shows for the address the test landed on.
+async fn test_result(wharf: &Wharf, admin: &reqwest::Client, landed: &str) -> serde_json::Value {
+    let id = landed
+        .strip_prefix("/access?tab=sso&test=")
+        .unwrap_or_else(|| panic!("not the settings page: {landed}"));
+    call(wharf, admin, "sso_settings", &[("test", id)]).await.1["test_result"].clone()
 }
 
 /// Turns single sign-on on with `issuer` and default claims (the client secret kept when empty).
@@ -155,13 +190,18 @@ async fn single_sign_on_maps_groups_to_roles() {
 
     // An administrator's test sign-in shows what the provider sends; nobody is signed in as it.
     let landed = sign_in(&wharf, &admin, "bob:devs,other", true).await;
-    assert_eq!(landed, "/access?tab=sso");
-    let (_, settings) = call(&wharf, &admin, "sso_settings", &[]).await;
-    assert_eq!(settings["test_result"]["username"], "bob");
-    assert_eq!(settings["test_result"]["teams"], serde_json::json!(["team-a-devs"]));
+    let result = test_result(&wharf, &admin, &landed).await;
+    assert_eq!(result["username"], "bob");
+    assert_eq!(result["teams"], serde_json::json!(["team-a-devs"]));
+    assert!(result["refusal"].is_null(), "no allow-list: allowed");
     assert_eq!(me(&wharf, &admin).await["username"], "admin");
-    let (_, again) = call(&wharf, &admin, "sso_settings", &[]).await;
-    assert!(again["test_result"].is_null(), "shown once");
+    // The page may fetch its data again after hydration: the same address shows the same result;
+    // the page without the id, or with another, shows none.
+    assert_eq!(test_result(&wharf, &admin, &landed).await, result);
+    let (_, plain) = call(&wharf, &admin, "sso_settings", &[]).await;
+    assert!(plain["test_result"].is_null());
+    let (_, guessed) = call(&wharf, &admin, "sso_settings", &[("test", "0")]).await;
+    assert!(guessed["test_result"].is_null());
     // Nobody else may run a test sign-in.
     let stranger = browser();
     let refused = stranger
@@ -324,4 +364,183 @@ async fn a_provider_that_hangs_or_redirects_fails_the_sign_in_cleanly() {
     // Local sign-in still works, and the console is up.
     assert_eq!(me(&wharf, &admin).await["username"], "admin");
     drop(silent);
+}
+
+/// Turns single sign-on on for the certified provider (client `wharf` / `wharf-secret`, users
+/// created on sign-in) with these allow-lists.
+async fn save_allowing(
+    wharf: &Wharf,
+    admin: &reqwest::Client,
+    issuer: &str,
+    groups: &str,
+    domains: &str,
+) -> (u16, serde_json::Value) {
+    let form = [
+        ("enabled", "on"),
+        ("issuer_url", issuer),
+        ("client_id", "wharf"),
+        ("client_secret", "wharf-secret"),
+        ("username_claim", ""),
+        ("groups_claim", ""),
+        ("create_users", "on"),
+        ("label", "Certified IdP"),
+        ("allowed_groups", groups),
+        ("allowed_domains", domains),
+    ];
+    call(wharf, admin, "save_sso", &form).await
+}
+
+/// A browser signed in as admin (redirects not followed, like [`browser`]).
+async fn admin_browser(wharf: &Wharf) -> reqwest::Client {
+    let admin = browser();
+    let signed = admin
+        .post(format!("{}/api/login", wharf.url))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(signed.status().is_success() || signed.status().is_redirection());
+    admin
+}
+
+async fn user_names(wharf: &Wharf, admin: &reqwest::Client) -> Vec<String> {
+    let (status, page) = call(wharf, admin, "access", &[]).await;
+    assert_eq!(status, 200, "{page}");
+    let users: Vec<app::model::UserView> = serde_json::from_value(page["users"].clone()).unwrap();
+    users.into_iter().map(|user| user.username).collect()
+}
+
+#[tokio::test]
+async fn a_provider_that_keeps_profile_claims_in_user_info_and_the_allow_list() {
+    let wharf = Wharf::start().await;
+    let provider = OidcProvider::start_certified(&format!("{}/auth/sso/callback", wharf.url));
+    let admin = admin_browser(&wharf).await;
+    let (status, body) = save_allowing(&wharf, &admin, &provider.issuer, "", "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        call(&wharf, &admin, "create_team", &[("name", "platform")]).await.0,
+        200
+    );
+    let (status, _) = call(&wharf, &admin, "team_group", &[("team", "platform"), ("group", "devs")]).await;
+    assert_eq!(status, 200);
+
+    // The ID token carries `sub` only: the name, e-mail and groups come from UserInfo.
+    let landed = sign_in(&wharf, &admin, "erin:devs,ops", true).await;
+    let result = test_result(&wharf, &admin, &landed).await;
+    assert_eq!(result["username"], "erin", "{result}");
+    assert_eq!(result["email"], "erin@example.org");
+    assert_eq!(result["groups"], serde_json::json!(["devs", "ops"]));
+    assert_eq!(result["teams"], serde_json::json!(["platform"]));
+    let alice = browser();
+    assert_eq!(sign_in(&wharf, &alice, "alice:devs", false).await, "/events");
+    assert_eq!(me(&wharf, &alice).await["username"], "alice");
+
+    // Allowed: in the group and the domain.
+    let (status, body) = save_allowing(&wharf, &admin, &provider.issuer, "devs\nreleasers", "@Example.org").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, settings) = call(&wharf, &admin, "sso_settings", &[]).await;
+    assert_eq!(settings["allowed_groups"], serde_json::json!(["devs", "releasers"]));
+    assert_eq!(settings["allowed_domains"], serde_json::json!(["example.org"]));
+    let frank = browser();
+    assert_eq!(sign_in(&wharf, &frank, "frank:releasers", false).await, "/events");
+    assert_eq!(me(&wharf, &frank).await["username"], "frank");
+
+    // Refused by group: not signed in, no user created, the sign-in page says why.
+    let bob = browser();
+    assert_eq!(sign_in(&wharf, &bob, "bob:ops", false).await, "/login?sso=failed");
+    assert!(me(&wharf, &bob).await.is_null());
+    assert!(sso_error(&wharf, &bob).await.contains("none of the provider groups"));
+    assert!(!user_names(&wharf, &admin).await.contains(&"bob".to_string()));
+    // The test sign-in shows the refusal without refusing the administrator (a new browser: the
+    // provider remembers who signed in on the first one).
+    let second_admin = admin_browser(&wharf).await;
+    let landed = sign_in(&wharf, &second_admin, "bob:ops", true).await;
+    let result = test_result(&wharf, &second_admin, &landed).await;
+    assert!(
+        result["refusal"]
+            .as_str()
+            .unwrap()
+            .contains("none of the provider groups"),
+        "{result}"
+    );
+
+    // Refused by domain, at every sign-in: alice exists already and is refused too.
+    let (status, _) = save_allowing(&wharf, &admin, &provider.issuer, "devs", "corp.example").await;
+    assert_eq!(status, 200);
+    for (name, hint) in [("carol", "carol:devs"), ("alice", "alice:devs")] {
+        let browser = browser();
+        assert_eq!(
+            sign_in(&wharf, &browser, hint, false).await,
+            "/login?sso=failed",
+            "{name}"
+        );
+        assert!(me(&wharf, &browser).await.is_null(), "{name}");
+        assert!(
+            sso_error(&wharf, &browser).await.contains("not in a domain allowed"),
+            "{name}"
+        );
+    }
+    assert!(!user_names(&wharf, &admin).await.contains(&"carol".to_string()));
+
+    // Hostile lists are refused whole; the stored ones stay.
+    let many = (0..101).map(|i| format!("g{i}")).collect::<Vec<_>>().join("\n");
+    let long = "x".repeat(300);
+    let huge = "a.example\n".repeat(5000);
+    for (groups, domains, expected) in [
+        (many.as_str(), "", "At most 100"),
+        (long.as_str(), "", "At most 100"),
+        ("", "not a domain", "not an e-mail domain"),
+        ("", "evil.example/x", "not an e-mail domain"),
+        ("", huge.as_str(), "too long"),
+    ] {
+        let (status, body) = save_allowing(&wharf, &admin, &provider.issuer, groups, domains).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.to_string().contains(expected), "{expected}: {body}");
+    }
+    let (_, settings) = call(&wharf, &admin, "sso_settings", &[]).await;
+    assert_eq!(settings["allowed_domains"], serde_json::json!(["corp.example"]));
+}
+
+#[tokio::test]
+async fn a_providers_error_text_is_logged_not_shown() {
+    let provider = OidcProvider::start();
+    let wharf = Wharf::start().await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let (status, body) = save_enabled(&wharf, &admin, &provider.issuer, "client-secret").await;
+    assert_eq!(status, 200, "{body}");
+    let lure = "Your account is locked. Call +1-555-0100 to unlock it.";
+    let padding = "z".repeat(5000);
+    for (code, expected) in [
+        ("access_denied", "did not let you sign in"),
+        ("<script>alert(1)</script>", "The provider refused the sign-in."),
+    ] {
+        let victim = browser();
+        let start = victim
+            .get(format!("{}/auth/sso/start", wharf.url))
+            .send()
+            .await
+            .unwrap();
+        let authorize = url::Url::parse(&location(&start)).unwrap();
+        let state = authorize
+            .query_pairs()
+            .find(|(name, _)| name == "state")
+            .map(|(_, value)| value.to_string())
+            .unwrap();
+        let description = format!("{lure} {padding}");
+        let done = victim
+            .get(format!("{}/auth/sso/callback", wharf.url))
+            .query(&[("error", code), ("error_description", &description), ("state", &state)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&done), "/login?sso=failed");
+        let shown = sso_error(&wharf, &victim).await;
+        assert!(shown.contains(expected), "{code}: {shown}");
+        assert!(!shown.contains("555") && !shown.contains("script"), "{shown}");
+        assert!(me(&wharf, &victim).await.is_null());
+    }
+    let logs = wharf.logs();
+    assert!(logs.contains(lure), "the description is logged");
+    assert!(!logs.contains(&"z".repeat(300)), "capped in the log");
+    assert_eq!(me(&wharf, &admin).await["username"], "admin", "still up");
 }

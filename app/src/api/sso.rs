@@ -28,35 +28,29 @@ pub async fn sso_sign_in_option() -> Result<SsoLoginOption, AppError> {
     .await
 }
 
-/// The settings (administrators), with the last test sign-in's result (once).
+/// The settings (administrators), with the result of the test sign-in `test` names (the id the
+/// test's redirect put in the page's address).
 #[server(prefix = "/api", endpoint = "sso_settings")]
-pub async fn sso_settings() -> Result<SsoSettingsView, AppError> {
-    use crate::backend::access::{teams, Action, Target};
+pub async fn sso_settings(test: Option<String>) -> Result<SsoSettingsView, AppError> {
+    use crate::backend::access::{Action, Target};
     use crate::backend::session::{self, SSO_TEST_KEY};
-    use crate::backend::sso;
-    use crate::backend::sso::flow::Identity;
-    use crate::model::SsoTestResult;
+    use crate::backend::sso::{self, allow_list, flow::TestSignIn};
     crate::backend::responses::with_status(
         async move {
             let (state, _) = session::authorize(Target::Registry, Action::Administer, "change single sign-on").await?;
             let settings = sso::settings::load(&state.db).await?;
             let session = session::current_session().await?;
-            let tested = session.remove::<Identity>(SSO_TEST_KEY).await.ok().flatten();
+            let tested = match test.filter(|id| !id.is_empty()) {
+                Some(id) => session
+                    .get::<TestSignIn>(SSO_TEST_KEY)
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|tested| tested.id == id),
+                None => None,
+            };
             let test_result = match tested {
-                Some(identity) => {
-                    let names = teams::list(&state.db)
-                        .await?
-                        .into_iter()
-                        .filter(|team| team.sso_group.as_ref().is_some_and(|g| identity.groups.contains(g)))
-                        .map(|team| team.name)
-                        .collect();
-                    Some(SsoTestResult {
-                        username: identity.username,
-                        groups: identity.groups,
-                        subject: identity.subject,
-                        teams: names,
-                    })
-                }
+                Some(tested) => Some(test_result(&state, &settings, tested.identity).await?),
                 None => None,
             };
             Ok(SsoSettingsView {
@@ -68,6 +62,8 @@ pub async fn sso_settings() -> Result<SsoSettingsView, AppError> {
                 groups_claim: settings.groups_claim,
                 create_users: settings.create_users != 0,
                 label: settings.label,
+                allowed_groups: allow_list::entries(&settings.allowed_groups),
+                allowed_domains: allow_list::entries(&settings.allowed_domains),
                 callback_url: state
                     .settings
                     .public_url
@@ -82,7 +78,71 @@ pub async fn sso_settings() -> Result<SsoSettingsView, AppError> {
     .await
 }
 
-/// Saves the settings. An empty `client_secret` keeps the stored one.
+/// What a test sign-in would mean: the teams that follow its groups, the allow-list's verdict.
+#[cfg(feature = "ssr")]
+async fn test_result(
+    state: &crate::backend::AppState,
+    settings: &crate::backend::sso::settings::SsoSettings,
+    identity: crate::backend::sso::flow::Identity,
+) -> Result<crate::model::SsoTestResult, AppError> {
+    use crate::backend::access::teams;
+    use crate::backend::sso::allow_list;
+    let names = teams::list(&state.db)
+        .await?
+        .into_iter()
+        .filter(|team| team.sso_group.as_ref().is_some_and(|g| identity.groups.contains(g)))
+        .map(|team| team.name)
+        .collect();
+    let refusal = allow_list::refusal(settings, &identity).map(|refusal| refusal.to_string());
+    Ok(crate::model::SsoTestResult {
+        username: identity.username,
+        groups: identity.groups,
+        subject: identity.subject,
+        teams: names,
+        email: identity.email,
+        refusal,
+    })
+}
+
+/// An allow-list as typed (one a line, or separated by commas), checked and normalized.
+#[cfg(feature = "ssr")]
+fn allow_list_setting(text: Option<String>, what: &str, domains: bool) -> Result<String, AppError> {
+    use crate::backend::sso::allow_list::{entries, normalized_domain, MAX_ENTRIES, MAX_ENTRY};
+    let text = text.unwrap_or_default();
+    if text.len() > MAX_ENTRIES * (MAX_ENTRY + 2) {
+        return Err(AppError::BadRequest(format!("The allowed {what} list is too long.")));
+    }
+    let mut list = entries(&text);
+    if domains {
+        list = list.iter().map(|d| normalized_domain(d)).collect();
+    }
+    if list.len() > MAX_ENTRIES || list.iter().any(|entry| entry.chars().count() > MAX_ENTRY) {
+        return Err(AppError::BadRequest(format!(
+            "At most {MAX_ENTRIES} allowed {what}, each at most {MAX_ENTRY} characters."
+        )));
+    }
+    let domain_like = |d: &str| {
+        d.contains('.')
+            && !d.starts_with('.')
+            && !d.ends_with('.')
+            && d.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+    };
+    if let Some(bad) = list.iter().find(|d| domains && !domain_like(d)) {
+        return Err(AppError::BadRequest(format!(
+            "{bad:?} is not an e-mail domain (like example.com)."
+        )));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(list.len());
+    for entry in list {
+        if !unique.contains(&entry) {
+            unique.push(entry);
+        }
+    }
+    Ok(unique.join("\n"))
+}
+
+/// Saves the settings. An empty `client_secret` keeps the stored one; the allow-lists are typed
+/// one entry a line.
 #[server(prefix = "/api", endpoint = "save_sso")]
 pub async fn save_sso_settings(
     enabled: Option<String>,
@@ -93,6 +153,8 @@ pub async fn save_sso_settings(
     groups_claim: String,
     create_users: Option<String>,
     label: String,
+    allowed_groups: Option<String>,
+    allowed_domains: Option<String>,
 ) -> Result<(), AppError> {
     use crate::backend::access::{Action, Target};
     use crate::backend::audit::AuditAction;
@@ -125,6 +187,8 @@ pub async fn save_sso_settings(
                     "To turn single sign-on on, give the issuer URL and the client ID.".into(),
                 ));
             }
+            let allowed_groups = allow_list_setting(allowed_groups, "groups", false)?;
+            let allowed_domains = allow_list_setting(allowed_domains, "domains", true)?;
             let claim = |text: &str, default: &str| {
                 let text = text.trim();
                 if text.is_empty() {
@@ -144,6 +208,8 @@ pub async fn save_sso_settings(
                     groups_claim: claim(&groups_claim, "groups"),
                     create_users: i64::from(create_users.is_some()),
                     label: claim(&label, "single sign-on"),
+                    allowed_groups,
+                    allowed_domains,
                 },
             )
             .await?;

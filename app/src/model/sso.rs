@@ -14,9 +14,13 @@ pub struct SsoSettingsView {
     pub groups_claim: String,
     pub create_users: bool,
     pub label: String,
+    /// Provider groups of which a user needs one to sign in (empty: any).
+    pub allowed_groups: Vec<String>,
+    /// E-mail domains of which a user needs one to sign in (empty: any).
+    pub allowed_domains: Vec<String>,
     /// The redirect URI to register at the provider.
     pub callback_url: String,
-    /// What the last test sign-in returned, shown once.
+    /// What the test sign-in named in the page's address returned.
     pub test_result: Option<SsoTestResult>,
 }
 
@@ -27,6 +31,10 @@ pub struct SsoTestResult {
     pub subject: String,
     /// Which teams would follow, by their provider group.
     pub teams: Vec<String>,
+    /// The e-mail address the allow-list would check.
+    pub email: Option<String>,
+    /// Why the allow-list would refuse this user (`None`: allowed).
+    pub refusal: Option<String>,
 }
 
 /// What the sign-in page offers.

@@ -1,7 +1,10 @@
 //! Access → Single sign-on: the OpenID Connect provider's settings, the redirect URI to register
-//! there, and a test sign-in that shows what the provider says without signing in.
+//! there, who may sign in (the allow-list), and a test sign-in that shows what the provider says
+//! without signing in. The test's result is named by the `test` id in the page's address, so it
+//! shows however often the page fetches its data.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::sso::{sso_settings, SaveSsoSettings};
 use crate::components::copy_button::CopyButton;
@@ -15,7 +18,9 @@ pub fn SsoTab(can_administer: bool) -> impl IntoView {
             .into_any();
     }
     let save = ServerAction::<SaveSsoSettings>::new();
-    let data = Resource::new(move || save.version().get(), |_| sso_settings());
+    let query = use_query_map();
+    let test = move || query.read().get("test");
+    let data = Resource::new(move || (save.version().get(), test()), |(_, test)| sso_settings(test));
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -60,6 +65,15 @@ fn SsoForm(settings: SsoSettingsView, save: ServerAction<SaveSsoSettings>) -> im
                 <label>"Groups claim" <input type="text" name="groups_claim" value=settings.groups_claim.clone() maxlength="128"/></label>
                 <label class="check"><input type="checkbox" name="create_users" checked=settings.create_users/> " Create a Wharf user on first sign-in"</label>
                 <label>"Button text" <input type="text" name="label" value=settings.label.clone() maxlength="128" placeholder="Entra ID"/></label>
+                <label>
+                    "Allowed provider groups (one a line; empty: anyone the provider accepts)"
+                    <textarea name="allowed_groups" rows="3" maxlength="25800">{settings.allowed_groups.join("\n")}</textarea>
+                </label>
+                <label>
+                    "Allowed e-mail domains (one a line, like example.com; empty: any)"
+                    <textarea name="allowed_domains" rows="3" maxlength="25800">{settings.allowed_domains.join("\n")}</textarea>
+                </label>
+                <p class="hint">"With groups listed, a user needs one of them; with domains listed, a verified e-mail address in one of them (subdomains are listed on their own). Checked at every single sign-on."</p>
                 <button type="submit" class="primary">"Save"</button>
             </ActionForm>
             {move || save.value().get().map(|result| match result {
@@ -67,7 +81,8 @@ fn SsoForm(settings: SsoSettingsView, save: ServerAction<SaveSsoSettings>) -> im
                 Err(error) => view! { <ErrorPanel error/> }.into_any(),
             })}
             <p>
-                <a class="button" href="/auth/sso/start?test=1">"Test sign-in"</a>
+                // A server route, not a page: `external` keeps the in-browser router out.
+                <a class="button" href="/auth/sso/start?test=1" rel="external">"Test sign-in"</a>
                 " Signs in at the provider and shows the user name and groups it sends, without signing you in as that user."
             </p>
         </section>
@@ -86,11 +101,20 @@ fn TestResult(result: SsoTestResult) -> impl IntoView {
     } else {
         result.teams.join(", ")
     };
+    let email = result.email.unwrap_or_else(|| "none".to_string());
+    let (class, verdict) = match result.refusal {
+        None => ("panel verdict test-result allowed", "Allowed to sign in.".to_string()),
+        Some(refusal) => (
+            "panel verdict test-result denied",
+            format!("Refused by the allow-list: {refusal}."),
+        ),
+    };
     view! {
-        <div class="panel verdict allowed" role="status">
-            <p><strong>"Test sign-in worked."</strong></p>
+        <div class=class role="status">
+            <p><strong>"Test sign-in worked."</strong> " " {verdict}</p>
             <ul>
                 <li>"User name: " <code>{result.username}</code></li>
+                <li>"E-mail: " {email}</li>
                 <li>"Groups: " {groups}</li>
                 <li>"Teams it would be a member of: " {teams}</li>
                 <li class="muted small">"Subject: " {result.subject}</li>

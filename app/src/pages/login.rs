@@ -50,7 +50,8 @@ pub fn LoginPage() -> impl IntoView {
                     let sso_error = option.error.map(|message| view! { <p class="banner banner-error" role="alert">{message}</p> });
                     let button = option.label.map(|label| {
                         let href = format!("/auth/sso/start?next={}", percent_encode(&next(), true));
-                        view! { <p class="sso"><a class="button" href=href>{format!("Sign in with {label}")}</a></p> }
+                        // A server route, not a page: `external` keeps the in-browser router out.
+                        view! { <p class="sso"><a class="button" href=href rel="external">{format!("Sign in with {label}")}</a></p> }
                     });
                     Some(view! { {sso_error} {button} })
                 })}

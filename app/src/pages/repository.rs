@@ -221,7 +221,8 @@ fn Labels(labels: Vec<Label>) -> impl IntoView {
                             <dt title=label.key.clone()>{key}</dt>
                             <dd>
                                 {match label.link {
-                                    Some(href) => view! { <a href=href rel="noopener noreferrer nofollow">{label.value}</a> }.into_any(),
+                                    // An image's label may point anywhere, this console's own server routes included.
+                                    Some(href) => view! { <a href=href rel="external noopener noreferrer nofollow">{label.value}</a> }.into_any(),
                                     None => view! { <span>{label.value}</span> }.into_any(),
                                 }}
                             </dd>

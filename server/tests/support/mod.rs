@@ -469,16 +469,33 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
+    /// oauth2-mock-server (end2end/oidc/provider.mjs): every claim in the ID token.
     pub fn start() -> OidcProvider {
+        OidcProvider::spawn("oauth2-mock-server", "oidc/provider.mjs", &[])
+    }
+
+    /// panva's certified oidc-provider (end2end/oidc/oidc-provider.mjs) with client `wharf` /
+    /// `wharf-secret` for `redirect_uri`: the ID token carries `sub` only, the profile claims
+    /// come from UserInfo.
+    pub fn start_certified(redirect_uri: &str) -> OidcProvider {
+        OidcProvider::spawn(
+            "oidc-provider",
+            "oidc/oidc-provider.mjs",
+            &["--redirect-uri", redirect_uri],
+        )
+    }
+
+    fn spawn(package: &str, script: &str, args: &[&str]) -> OidcProvider {
         use std::io::{BufRead, BufReader};
         require_program("node");
         let end2end = Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end");
         assert!(
-            end2end.join("node_modules/oauth2-mock-server").exists(),
-            "oauth2-mock-server is not installed: run scripts/setup first"
+            end2end.join("node_modules").join(package).exists(),
+            "{package} is not installed: run scripts/setup first"
         );
         let mut child = Command::new("node")
-            .arg("oidc/provider.mjs")
+            .arg(script)
+            .args(args)
             .current_dir(&end2end)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

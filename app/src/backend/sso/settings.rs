@@ -15,6 +15,10 @@ pub struct SsoSettings {
     pub groups_claim: String,
     pub create_users: i64,
     pub label: String,
+    /// Provider groups of which a user needs one to sign in, one a line (empty: any).
+    pub allowed_groups: String,
+    /// E-mail domains of which a user needs one to sign in, one a line (empty: any).
+    pub allowed_domains: String,
 }
 
 /// Everything but the client secret.
@@ -29,6 +33,8 @@ impl std::fmt::Debug for SsoSettings {
             .field("groups_claim", &self.groups_claim)
             .field("create_users", &self.create_users)
             .field("label", &self.label)
+            .field("allowed_groups", &self.allowed_groups)
+            .field("allowed_domains", &self.allowed_domains)
             .finish()
     }
 }
@@ -39,8 +45,8 @@ impl SsoSettings {
     }
 }
 
-const COLUMNS: &str =
-    "enabled, issuer_url, client_id, client_secret, username_claim, groups_claim, create_users, label";
+const COLUMNS: &str = "enabled, issuer_url, client_id, client_secret, username_claim, groups_claim, create_users, \
+     label, allowed_groups, allowed_domains";
 
 /// The settings, or the defaults (disabled) when none were saved.
 pub async fn load(db: &Db) -> Result<SsoSettings, sqlx::Error> {
@@ -71,7 +77,8 @@ pub async fn save(db: &Db, settings: &SsoSettings) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE sso_settings SET enabled = $1, issuer_url = $2, client_id = $3, \
          client_secret = CASE WHEN $4 = '' THEN client_secret ELSE $4 END, username_claim = $5, \
-         groups_claim = $6, create_users = $7, label = $8, updated_at = $9 WHERE id = 1",
+         groups_claim = $6, create_users = $7, label = $8, allowed_groups = $9, allowed_domains = $10, \
+         updated_at = $11 WHERE id = 1",
     )
     .bind(settings.enabled)
     .bind(&settings.issuer_url)
@@ -81,6 +88,8 @@ pub async fn save(db: &Db, settings: &SsoSettings) -> Result<(), sqlx::Error> {
     .bind(&settings.groups_claim)
     .bind(settings.create_users)
     .bind(&settings.label)
+    .bind(&settings.allowed_groups)
+    .bind(&settings.allowed_domains)
     .bind(now_ms())
     .execute(&mut *tx)
     .await?;
