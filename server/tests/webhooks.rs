@@ -996,122 +996,6 @@ async fn a_template_bomb_is_stopped_in_preview_ping_and_delivery_and_the_console
             ("url", &receiver.url),
             ("format", "template"),
             ("template", &bomb),
-/// The port a receiver listens on.
-fn port_of(receiver: &Receiver) -> u16 {
-    url::Url::parse(&receiver.url).unwrap().port().unwrap()
-}
-
-/// Private networks are refused unless an administrator allows them, and so are IPv6 spellings
-/// of loopback: at save, and at every delivery (an address in the URL, or a name's DNS answer).
-#[tokio::test]
-async fn private_networks_and_ipv6_spellings_of_loopback_are_refused_at_save_and_at_dial() {
-    // No --webhook-allow-network at all: the defaults.
-    let wharf = Wharf::start().await;
-    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    let receiver = Receiver::start(Answer::Ok).await;
-    let port = port_of(&receiver);
-    let mut refused_urls: Vec<(String, &str)> = [
-        ("http://10.1.2.3/hook", "private-network"),
-        ("https://172.16.0.1/hook", "private-network"),
-        ("https://192.168.1.10/hook", "private-network"),
-        ("http://100.64.0.1/hook", "private-network"),
-        ("http://[fd00::1]/hook", "private-network"),
-        ("http://169.254.169.254/latest/meta-data", "link-local"),
-    ]
-    .into_iter()
-    .map(|(url, kind)| (url.to_string(), kind))
-    .collect();
-    let loopback_spellings = [
-        receiver.url.clone(),
-        format!("http://[::127.0.0.1]:{port}/hook"),
-        format!("http://[64:ff9b::7f00:1]:{port}/hook"),
-        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
-        format!("http://localhost:{port}/hook"),
-    ];
-    refused_urls.extend(loopback_spellings.iter().map(|url| (url.clone(), "loopback")));
-    for (url, kind) in &refused_urls {
-        let (status, body) = create_webhook(&wharf, &admin, &[("name", "x"), ("url", url)])
-            .await
-            .unwrap_err();
-        assert_eq!(status, 400, "{url}: {body}");
-        let message = body.to_string();
-        assert!(
-            message.contains(kind) && message.contains("--webhook-allow-network"),
-            "{url}: {message}"
-        );
-    }
-    let (status, list) = call(&wharf, &admin, "webhooks", &[]).await;
-    assert_eq!((status, list), (200, serde_json::json!([])), "nothing was stored");
-
-    // Stored behind the form's back (an older version accepted them): every attempt is refused
-    // before anything is sent.
-    let db = wharf.db().await;
-    let hook = {
-        let mut conn = db.pool.acquire().await.unwrap();
-        let input = app::backend::webhooks::store::WebhookInput {
-            name: "old".into(),
-            url: receiver.url.clone(),
-            enabled: true,
-            actions: vec![app::backend::webhooks::event::EventAction::Push],
-            format: Some(app::backend::webhooks::formats::Format::Generic),
-            ..Default::default()
-        };
-        app::backend::webhooks::store::create(&mut conn, &input).await.unwrap()
-    };
-    for url in &loopback_spellings {
-        sqlx::query("UPDATE webhooks SET url = $1 WHERE id = $2")
-            .bind(url)
-            .bind(&hook.id)
-            .execute(&db.pool)
-            .await
-            .unwrap();
-        let (status, ping) = call(&wharf, &admin, "ping_webhook", &[("id", &hook.id)]).await;
-        assert_eq!(status, 200, "{ping}");
-        let ping: DeliveryDetail = serde_json::from_value(ping).unwrap();
-        let attempt = &ping.attempts[0];
-        let error = attempt.error.clone().unwrap_or_default();
-        assert!(
-            error.contains("loopback") && attempt.response_status.is_none(),
-            "{url}: {error}"
-        );
-    }
-    assert!(receiver.received().is_empty(), "a refused address was dialled");
-}
-
-/// Whoever may edit a webhook without having seen its secrets cannot send them elsewhere: a new
-/// receiver or format needs the stored header values (and a kept URL) typed again.
-#[tokio::test]
-async fn kept_secrets_are_not_sent_to_a_new_receiver_or_unmasked_by_a_new_format() {
-    const PASSWORD: &str = "contributor-password-1";
-    let wharf = start_console(&[]).await;
-    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    let (status, body) = call(
-        &wharf,
-        &admin,
-        "create_user",
-        &[("username", "carol"), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let form = [
-        ("principal_kind", "user"),
-        ("principal_name", "carol"),
-        ("role", "contributor"),
-        ("scope", "team-a/"),
-    ];
-    assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
-    let carol = wharf.signed_in_client("carol", PASSWORD).await;
-    let gateway = Receiver::start(Answer::Ok).await;
-    let attacker = Receiver::start(Answer::Ok).await;
-    // The administrator sets it up with a token Carol never sees.
-    let hook = create_webhook(
-        &wharf,
-        &admin,
-        &[
-            ("name", "gateway"),
-            ("url", &gateway.url),
-            ("owner_scope", "team-a/"),
-            ("headers", "Authorization: Bearer gateway-token"),
         ],
     )
     .await
@@ -1339,6 +1223,128 @@ async fn deletes_are_reported_once_with_their_digest_by_the_user_and_a_gone_rece
     let (status, view) = call(&wharf, &client, "webhook", &[("id", &gone_hook.id)]).await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["form"]["enabled"], false, "{view}");
+}
+
+/// The port a receiver listens on.
+fn port_of(receiver: &Receiver) -> u16 {
+    url::Url::parse(&receiver.url).unwrap().port().unwrap()
+}
+
+/// Private networks are refused unless an administrator allows them, and so are IPv6 spellings
+/// of loopback: at save, and at every delivery (an address in the URL, or a name's DNS answer).
+#[tokio::test]
+async fn private_networks_and_ipv6_spellings_of_loopback_are_refused_at_save_and_at_dial() {
+    // No --webhook-allow-network at all: the defaults.
+    let wharf = Wharf::start().await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let receiver = Receiver::start(Answer::Ok).await;
+    let port = port_of(&receiver);
+    let mut refused_urls: Vec<(String, &str)> = [
+        ("http://10.1.2.3/hook", "private-network"),
+        ("https://172.16.0.1/hook", "private-network"),
+        ("https://192.168.1.10/hook", "private-network"),
+        ("http://100.64.0.1/hook", "private-network"),
+        ("http://[fd00::1]/hook", "private-network"),
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+    ]
+    .into_iter()
+    .map(|(url, kind)| (url.to_string(), kind))
+    .collect();
+    let loopback_spellings = [
+        receiver.url.clone(),
+        format!("http://[::127.0.0.1]:{port}/hook"),
+        format!("http://[64:ff9b::7f00:1]:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+    ];
+    refused_urls.extend(loopback_spellings.iter().map(|url| (url.clone(), "loopback")));
+    for (url, kind) in &refused_urls {
+        let (status, body) = create_webhook(&wharf, &admin, &[("name", "x"), ("url", url)])
+            .await
+            .unwrap_err();
+        assert_eq!(status, 400, "{url}: {body}");
+        let message = body.to_string();
+        assert!(
+            message.contains(kind) && message.contains("--webhook-allow-network"),
+            "{url}: {message}"
+        );
+    }
+    let (status, list) = call(&wharf, &admin, "webhooks", &[]).await;
+    assert_eq!((status, list), (200, serde_json::json!([])), "nothing was stored");
+
+    // Stored behind the form's back (an older version accepted them): every attempt is refused
+    // before anything is sent.
+    let db = wharf.db().await;
+    let hook = {
+        let mut conn = db.pool.acquire().await.unwrap();
+        let input = app::backend::webhooks::store::WebhookInput {
+            name: "old".into(),
+            url: receiver.url.clone(),
+            enabled: true,
+            actions: vec![app::backend::webhooks::event::EventAction::Push],
+            format: Some(app::backend::webhooks::formats::Format::Generic),
+            ..Default::default()
+        };
+        app::backend::webhooks::store::create(&mut conn, &input).await.unwrap()
+    };
+    for url in &loopback_spellings {
+        sqlx::query("UPDATE webhooks SET url = $1 WHERE id = $2")
+            .bind(url)
+            .bind(&hook.id)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let (status, ping) = call(&wharf, &admin, "ping_webhook", &[("id", &hook.id)]).await;
+        assert_eq!(status, 200, "{ping}");
+        let ping: DeliveryDetail = serde_json::from_value(ping).unwrap();
+        let attempt = &ping.attempts[0];
+        let error = attempt.error.clone().unwrap_or_default();
+        assert!(
+            error.contains("loopback") && attempt.response_status.is_none(),
+            "{url}: {error}"
+        );
+    }
+    assert!(receiver.received().is_empty(), "a refused address was dialled");
+}
+
+/// Whoever may edit a webhook without having seen its secrets cannot send them elsewhere: a new
+/// receiver or format needs the stored header values (and a kept URL) typed again.
+#[tokio::test]
+async fn kept_secrets_are_not_sent_to_a_new_receiver_or_unmasked_by_a_new_format() {
+    const PASSWORD: &str = "contributor-password-1";
+    let wharf = start_console(&[]).await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let (status, body) = call(
+        &wharf,
+        &admin,
+        "create_user",
+        &[("username", "carol"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let form = [
+        ("principal_kind", "user"),
+        ("principal_name", "carol"),
+        ("role", "contributor"),
+        ("scope", "team-a/"),
+    ];
+    assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
+    let carol = wharf.signed_in_client("carol", PASSWORD).await;
+    let gateway = Receiver::start(Answer::Ok).await;
+    let attacker = Receiver::start(Answer::Ok).await;
+    // The administrator sets it up with a token Carol never sees.
+    let hook = create_webhook(
+        &wharf,
+        &admin,
+        &[
+            ("name", "gateway"),
+            ("url", &gateway.url),
+            ("owner_scope", "team-a/"),
+            ("headers", "Authorization: Bearer gateway-token"),
+        ],
+    )
+    .await
+    .unwrap();
     let save = |url: &str, format: &str, headers: &str| {
         let fields = [
             ("id".to_string(), hook.id.clone()),

@@ -65,7 +65,14 @@ pub async fn delete_image(
 ) -> Result<Vec<String>, DeleteError> {
     let tags = queries::tags_of(&state.db, repository.as_str(), digest.as_str()).await?;
     let media_type = media_type_of(state, digest.as_str()).await?;
-    console_deletes::record(&state.db, repository.as_str(), digest.as_str(), actor, media_type.as_deref()).await?;
+    console_deletes::record(
+        &state.db,
+        repository.as_str(),
+        digest.as_str(),
+        actor,
+        media_type.as_deref(),
+    )
+    .await?;
     match state.registry.delete_manifest(repository, digest).await {
         // Already gone from the registry: still clear it from the index.
         Ok(()) | Err(RegistryError::NotFound(_)) => {}

@@ -128,10 +128,7 @@ fn image_detail(config: &Reference, layers: &[Reference], summary: Option<Config
             }
         })
         .collect();
-    let history = summary
-        .as_ref()
-        .map(|s| history_rows(s, layers))
-        .unwrap_or_default();
+    let history = summary.as_ref().map(|s| history_rows(s, layers)).unwrap_or_default();
     ImageDetail {
         config: summary.map(|s| config_view(config, s)),
         history,

@@ -231,9 +231,7 @@ async fn postgres_sorted_matches(
          FROM matches ORDER BY {order} LIMIT {CATALOG_PAGE_SIZE} OFFSET {offset}",
         SORTED_MATCHES + 1
     );
-    let rows = planned_each_time(bound(&sql, params), true)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows = planned_each_time(bound(&sql, params), true).fetch_all(&db.pool).await?;
     // An empty page (past the end) tells no count.
     let Some(first) = rows.first() else {
         return Ok(None);
