@@ -3,7 +3,7 @@
 //! unbounded memory nor unbounded threads.
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::Rng;
 
 pub fn hash(password: &str) -> String {
@@ -53,8 +53,8 @@ pub async fn verify_gated(password: &str, stored: String, gate: impl FnOnce() ->
     }
     let password = password.to_string();
     let (answer, answered) = tokio::sync::oneshot::channel();
-    let job: Job = Box::new(move || {
-        let _ = answer.send(verify(&password, &stored));
+    let job: Job = Box::new(move |memory: &mut Vec<Block>| {
+        let _ = answer.send(verify_in(&password, &stored, memory));
     });
     // Never blocks: a slot is held, and the queue has room for one job per slot.
     if pool.jobs.try_send(job).is_err() {
@@ -63,7 +63,44 @@ pub async fn verify_gated(password: &str, stored: String, gate: impl FnOnce() ->
     Some(answered.await.unwrap_or(false))
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A check, given the hashing thread's own argon2 memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// [`verify`] in `memory`, which keeps its size for the next check: each hashing thread holds
+/// one argon2 memory (19 MiB) for its life instead of asking the allocator for a new one each
+/// time (with glibc, freed blocks of that size stay in per-thread arenas, several per thread).
+fn verify_in(password: &str, stored: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+        None => Version::default(),
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut computed = vec![0u8; expected.len()];
+    let hasher = Argon2::new(algorithm, version, params);
+    hasher
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut computed, &mut memory[..blocks])
+        .is_ok()
+        && bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), computed.as_slice()))
+}
 
 /// The hashing threads, fed through a channel with one place per thread; the semaphore lets at
 /// most that many callers in, so waiting happens in async tasks, not in the channel.
@@ -84,12 +121,15 @@ impl HashPool {
                 let queue = queue.clone();
                 std::thread::Builder::new()
                     .name(format!("password-hash-{i}"))
-                    .spawn(move || loop {
-                        // The lock is held only while taking a job, not while hashing.
-                        let next = queue.lock().map(|q| q.recv());
-                        match next {
-                            Ok(Ok(job)) => job(),
-                            _ => return,
+                    .spawn(move || {
+                        let mut memory = Vec::new();
+                        loop {
+                            // The lock is held only while taking a job, not while hashing.
+                            let next = queue.lock().map(|q| q.recv());
+                            match next {
+                                Ok(Ok(job)) => job(&mut memory),
+                                _ => return,
+                            }
                         }
                     })
                     .expect("start a password hashing thread");
@@ -145,6 +185,20 @@ mod tests {
             !verify_bounded(&long, hash(&long)).await,
             "refused even when it matches"
         );
+    }
+
+    #[test]
+    fn checks_in_kept_memory_agree_with_the_plain_check() {
+        let stored = hash("correct horse");
+        let mut memory = Vec::new();
+        assert!(verify_in("correct horse", &stored, &mut memory));
+        let size = memory.len();
+        assert!(size > 0);
+        assert!(!verify_in("correct horsf", &stored, &mut memory));
+        assert_eq!(memory.len(), size, "the memory is reused, not grown");
+        assert!(!verify_in("correct horse", "not a hash", &mut memory));
+        let cheap = "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$";
+        assert!(!verify_in("x", cheap, &mut memory), "no hash part: no match");
     }
 
     #[tokio::test]
