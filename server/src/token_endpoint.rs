@@ -183,6 +183,7 @@ async fn issue(state: &AppState, address: Option<IpAddr>, request: TokenRequest)
 }
 
 /// The scopes asked for, parsed, once the request is for this token server and asks for few.
+#[allow(clippy::result_large_err, reason = "the error is the answer, sent at once")]
 fn requested_scopes(state: &AppState, request: &TokenRequest) -> Result<Vec<ResourceAccess>, Response> {
     let form = request.form;
     let service = state.signer.service();
@@ -366,6 +367,7 @@ impl Denials {
 }
 
 /// The signed token, in the answer's shape for the request's form.
+#[allow(clippy::result_large_err, reason = "the error is the answer, sent at once")]
 fn signed(
     state: &AppState,
     form: Form,
