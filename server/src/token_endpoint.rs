@@ -4,7 +4,7 @@
 //! credentials are checked by `access::credentials` (throttled, cached), the granted subset of
 //! each requested scope comes from the one decision function, and the answer is a signed JWT.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
@@ -160,183 +160,259 @@ pub async fn issue_post(
     answer(&state, client.map(|c| c.0 .0), request).await
 }
 
+/// Answers a parsed token request: each step either hands its result on or is the answer.
 async fn answer(state: &AppState, client: Option<SocketAddr>, request: TokenRequest) -> Response {
+    match issue(state, client.map(|c| c.ip()), request).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn issue(state: &AppState, address: Option<IpAddr>, request: TokenRequest) -> Result<Response, Response> {
+    let form = request.form;
+    let requested = requested_scopes(state, &request)?;
+    let (verified, refresh_token) = authenticate(state, form, address, request.credential).await?;
+    let granted = grant(state, form, &verified.subject, requested, address).await?;
+    let refresh_token = match refresh_token {
+        Some(token) => Some(token),
+        None if request.offline => refresh_tokens::issue(
+            &state.db,
+            &verified.subject,
+            verified.access_token_id.as_deref(),
+            state.signer.service(),
+            request.client_id.as_deref(),
+        )
+        .await
+        .map_err(|err| unavailable(form, &err))?,
+        None => None,
+    };
+    signed(state, form, &verified.subject, &granted, refresh_token)
+}
+
+/// The scopes asked for, parsed, once the request is for this token server and asks for few.
+#[allow(clippy::result_large_err, reason = "the error is the answer, sent at once")]
+fn requested_scopes(state: &AppState, request: &TokenRequest) -> Result<Vec<ResourceAccess>, Response> {
     let form = request.form;
     let service = state.signer.service();
-    if let Some(asked) = &request.service {
-        if asked != service {
-            return error(
-                form,
-                StatusCode::BAD_REQUEST,
-                "UNSUPPORTED",
-                &format!("this token server serves {service:?}, not {:?}", truncate(asked)),
-            );
-        }
+    if let Some(asked) = request.service.as_ref().filter(|asked| *asked != service) {
+        return Err(error(
+            form,
+            StatusCode::BAD_REQUEST,
+            "UNSUPPORTED",
+            &format!("this token server serves {service:?}, not {:?}", truncate(asked)),
+        ));
     }
     if request.scopes.len() > MAX_SCOPES {
-        return error(
+        return Err(error(
             form,
             StatusCode::BAD_REQUEST,
             "SCOPE_INVALID",
             &format!("at most {MAX_SCOPES} scopes per request"),
-        );
+        ));
     }
-    let mut requested = Vec::with_capacity(request.scopes.len());
-    for scope in &request.scopes {
-        match parse_scope(scope) {
-            Ok(access) => requested.push(access),
-            Err(err) => return error(form, StatusCode::BAD_REQUEST, "SCOPE_INVALID", &err.to_string()),
-        }
-    }
+    request
+        .scopes
+        .iter()
+        .map(|scope| parse_scope(scope))
+        .collect::<Result<_, _>>()
+        .map_err(|err| error(form, StatusCode::BAD_REQUEST, "SCOPE_INVALID", &err.to_string()))
+}
 
-    let address = client.map(|c| c.ip());
-    let (verified, refresh_token) = match request.credential {
-        Credential::None => (
+/// Who is asking (anonymous without credentials), and the refresh token they redeemed, if any.
+async fn authenticate(
+    state: &AppState,
+    form: Form,
+    address: Option<IpAddr>,
+    credential: Credential,
+) -> Result<(Verified, Option<String>), Response> {
+    match credential {
+        Credential::None => Ok((
             Verified {
                 subject: Subject::Anonymous,
                 access_token_id: None,
             },
             None,
-        ),
+        )),
         Credential::Password { username, password } => {
             match state
                 .credentials
                 .verify(&state.db, Purpose::Registry, &username, &password, address)
                 .await
             {
-                Ok(verified) => (verified, None),
+                Ok(verified) => Ok((verified, None)),
                 Err(refusal) => {
-                    let detail = match &refusal {
-                        Refusal::Wrong => "registry token: wrong credentials",
-                        Refusal::Throttled(_) => "registry token: throttled",
-                        Refusal::Unavailable(_) => "",
-                    };
-                    if !detail.is_empty() {
-                        // Throttled attempts are counted per address, whatever name they try.
-                        let actor = if matches!(refusal, Refusal::Throttled(_)) {
-                            "(throttled)"
-                        } else {
-                            &username
-                        };
-                        audit::record(
-                            &state.db,
-                            audit::Entry {
-                                actor,
-                                action: AuditAction::SignInFailed,
-                                target: "registry",
-                                detail,
-                                address,
-                            },
-                        )
-                        .await;
-                    }
-                    return refused(form, refusal);
+                    audit_refusal(state, &refusal, &username, address).await;
+                    Err(refused(form, refusal))
                 }
             }
         }
-        Credential::Refresh(token) => {
-            if let Err(wait) = state.credentials.throttle.check_address(address) {
-                return refused(form, Refusal::Throttled(wait));
-            }
-            match refresh_tokens::redeem(&state.db, &token, service, state.settings.refresh_token_lifetime).await {
-                Ok(Some(subject)) => (
-                    Verified {
-                        subject,
-                        access_token_id: None,
-                    },
-                    // Not rotated: the client keeps the one it has.
-                    Some(token),
-                ),
-                Ok(None) => {
-                    state.credentials.throttle.failed("", address);
-                    return oauth_error(
-                        StatusCode::UNAUTHORIZED,
-                        "invalid_grant",
-                        "the refresh token is unknown, revoked or expired: log in again",
-                    );
-                }
-                Err(err) => return unavailable(form, &err),
-            }
-        }
-    };
+        Credential::Refresh(token) => redeem(state, form, address, token).await,
+    }
+}
 
-    let grants = match assignments::grants_of(&state.db, &verified.subject).await {
-        Ok(grants) => grants,
-        Err(err) => return unavailable(form, &err),
+/// A refused sign-in, in the audit log. Throttled attempts are counted per address, whatever
+/// name they try.
+async fn audit_refusal(state: &AppState, refusal: &Refusal, username: &str, address: Option<IpAddr>) {
+    let (actor, detail) = match refusal {
+        Refusal::Wrong => (username, "registry token: wrong credentials"),
+        Refusal::Throttled(_) => ("(throttled)", "registry token: throttled"),
+        Refusal::Unavailable(_) => return,
     };
-    let subject_name = verified.subject.token_subject();
+    let entry = audit::Entry {
+        actor,
+        action: AuditAction::SignInFailed,
+        target: "registry",
+        detail,
+        address,
+    };
+    audit::record(&state.db, entry).await;
+}
+
+/// A refresh token (a long random secret, so checked whatever the address did before); a wrong
+/// one counts against the address.
+async fn redeem(
+    state: &AppState,
+    form: Form,
+    address: Option<IpAddr>,
+    token: String,
+) -> Result<(Verified, Option<String>), Response> {
+    match refresh_tokens::redeem(
+        &state.db,
+        &token,
+        state.signer.service(),
+        state.settings.refresh_token_lifetime,
+    )
+    .await
+    {
+        Ok(Some(subject)) => Ok((
+            Verified {
+                subject,
+                access_token_id: None,
+            },
+            // Not rotated: the client keeps the one it has.
+            Some(token),
+        )),
+        Ok(None) => {
+            let throttle = &state.credentials.throttle;
+            throttle.address_failed(address);
+            if let Err(wait) = throttle.check_address(address) {
+                return Err(refused(form, Refusal::Throttled(wait)));
+            }
+            Err(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_grant",
+                "the refresh token is unknown, revoked or expired: log in again",
+            ))
+        }
+        Err(err) => Err(unavailable(form, &err)),
+    }
+}
+
+/// The allowed subset of each requested scope. What was refused goes to the audit log as one
+/// entry per request (an anonymous client asking for 64 scopes writes one row, not 64).
+async fn grant(
+    state: &AppState,
+    form: Form,
+    subject: &Subject,
+    requested: Vec<ResourceAccess>,
+    address: Option<IpAddr>,
+) -> Result<Vec<ResourceAccess>, Response> {
+    let grants = assignments::grants_of(&state.db, subject)
+        .await
+        .map_err(|err| unavailable(form, &err))?;
     let mut granted: Vec<ResourceAccess> = Vec::with_capacity(requested.len());
+    let mut denied = Denials::default();
     for asked in requested {
         let actions = grants.token_actions(&asked.resource_type, &asked.name, &asked.actions);
         if actions != asked.actions {
-            // Counted per subject, repository and hour: a pull loop does not flood the log.
-            let detail = format!("asked {}; granted {}", asked.actions.join(","), actions.join(","));
-            audit::record(
-                &state.db,
-                audit::Entry {
-                    actor: match verified.subject {
-                        Subject::Anonymous => "(anonymous)",
-                        _ => &subject_name,
-                    },
-                    action: AuditAction::TokenDenied,
-                    target: &format!("{}:{}", asked.resource_type, asked.name),
-                    detail: &detail,
-                    address,
-                },
-            )
-            .await;
+            denied.add(&asked, &actions);
         }
         if !actions.is_empty() {
             granted.push(ResourceAccess { actions, ..asked });
         }
     }
-    let refresh_token = match refresh_token {
-        Some(token) => Some(token),
-        None if request.offline => {
-            match refresh_tokens::issue(
-                &state.db,
-                &verified.subject,
-                verified.access_token_id.as_deref(),
-                service,
-                request.client_id.as_deref(),
-            )
-            .await
-            {
-                Ok(token) => token,
-                Err(err) => return unavailable(form, &err),
-            }
-        }
-        None => None,
-    };
-    match state.signer.sign(&verified.subject.token_subject(), &granted) {
-        Ok(mut token) => {
-            tracing::debug!(subject = %verified.subject.token_subject(), granted = granted.len(), "token issued");
-            if form == Form::Post {
-                token.scope = Some(
-                    granted
-                        .iter()
-                        .map(|a| format!("{}:{}:{}", a.resource_type, a.name, a.actions.join(",")))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                );
-            }
-            token.refresh_token = refresh_token;
-            let mut response = Json(token).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "cannot sign token");
-            error(
-                form,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN",
-                "cannot sign the token",
-            )
+    if let Some((target, detail)) = denied.summary() {
+        let subject_name = subject.token_subject();
+        let actor = match subject {
+            Subject::Anonymous => "(anonymous)",
+            _ => &subject_name,
+        };
+        let entry = audit::Entry {
+            actor,
+            action: AuditAction::TokenDenied,
+            target: &target,
+            detail: &detail,
+            address,
+        };
+        audit::record(&state.db, entry).await;
+    }
+    Ok(granted)
+}
+
+/// The scopes of one request that were not granted in full.
+#[derive(Default)]
+struct Denials {
+    targets: Vec<String>,
+    /// Distinct "asked …; granted …" texts, in order of appearance.
+    details: Vec<String>,
+}
+
+impl Denials {
+    fn add(&mut self, asked: &ResourceAccess, granted: &[String]) {
+        self.targets.push(format!("{}:{}", asked.resource_type, asked.name));
+        let granted = if granted.is_empty() {
+            "nothing".to_string()
+        } else {
+            granted.join(",")
+        };
+        let detail = format!("asked {}; granted {granted}", asked.actions.join(","));
+        if !self.details.contains(&detail) {
+            self.details.push(detail);
         }
     }
+
+    /// The audit entry's target and detail: the scopes and what each kind asked and got.
+    fn summary(&self) -> Option<(String, String)> {
+        if self.targets.is_empty() {
+            return None;
+        }
+        Some((self.targets.join(", "), self.details.join(" | ")))
+    }
+}
+
+/// The signed token, in the answer's shape for the request's form.
+#[allow(clippy::result_large_err, reason = "the error is the answer, sent at once")]
+fn signed(
+    state: &AppState,
+    form: Form,
+    subject: &Subject,
+    granted: &[ResourceAccess],
+    refresh_token: Option<String>,
+) -> Result<Response, Response> {
+    let mut token = state.signer.sign(&subject.token_subject(), granted).map_err(|err| {
+        tracing::error!(error = %err, "cannot sign token");
+        error(
+            form,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            "cannot sign the token",
+        )
+    })?;
+    tracing::debug!(subject = %subject.token_subject(), granted = granted.len(), "token issued");
+    if form == Form::Post {
+        token.scope = Some(
+            granted
+                .iter()
+                .map(|a| format!("{}:{}:{}", a.resource_type, a.name, a.actions.join(",")))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    token.refresh_token = refresh_token;
+    let mut response = Json(token).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 fn refused(form: Form, refusal: Refusal) -> Response {

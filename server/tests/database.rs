@@ -373,6 +373,218 @@ async fn users_and_passwords(db: &Db) {
     assert!(grants.assignments.is_empty(), "a deleted team's roles go with it");
 }
 
+/// Wrong guesses stop the guesser, never the owner (issue 22): with the credential cache cold,
+/// six wrong passwords for `admin` from one address, then the right one from another address is
+/// accepted; attempts refused because their address is locked never count against the account;
+/// a credential the cache knows is answered even from a locked address; a robot's secret and an
+/// access token work after a flood of wrong guesses for their names, from anywhere.
+async fn guessing_never_locks_the_owner_out(db: &Db) {
+    let admin = users::create(db, "admin", "right-password", true).await.unwrap();
+    let credentials = Credentials::default();
+    let guesser: Option<std::net::IpAddr> = Some("192.0.2.1".parse().unwrap());
+    let owner: Option<std::net::IpAddr> = Some("192.0.2.2".parse().unwrap());
+    let verify = |name: &'static str, secret: String, from: Option<std::net::IpAddr>| {
+        let credentials = &credentials;
+        async move { credentials.verify(db, Purpose::Registry, name, &secret, from).await }
+    };
+    let mut refusals = Vec::new();
+    for i in 0..7 {
+        refusals.push(verify("admin", format!("guess-{i}"), guesser).await.unwrap_err());
+    }
+    assert!(
+        refusals[..6].iter().all(|r| matches!(r, Refusal::Wrong)),
+        "{refusals:?}"
+    );
+    assert!(matches!(refusals[6], Refusal::Throttled(_)), "{refusals:?}");
+    assert!(
+        matches!(
+            verify("admin", "right-password".into(), guesser).await,
+            Err(Refusal::Throttled(_))
+        ),
+        "the guesser's own address is locked for this account"
+    );
+    let Subject::User(user) = verify("admin", "right-password".into(), owner).await.unwrap().subject else {
+        panic!("a user");
+    };
+    assert_eq!(user.id, admin.id, "the owner from another address is let in");
+
+    // The guesser keeps going until its address is locked for every account; those refusals do
+    // not count against `admin`.
+    for i in 0..100 {
+        let _ = verify("admin", format!("more-{i}"), guesser).await;
+    }
+    assert!(credentials.throttle.check_address(guesser).is_err());
+    assert_eq!(
+        credentials.throttle.account_delay("admin"),
+        std::time::Duration::ZERO,
+        "locked attempts never count against the account"
+    );
+
+    // Known to the cache (verified above from `owner`): answered even from the locked address,
+    // but only with the right password and the same purpose.
+    assert!(verify("admin", "right-password".into(), guesser).await.is_ok());
+    assert!(matches!(
+        credentials
+            .verify(db, Purpose::Console, "admin", "right-password", guesser)
+            .await,
+        Err(Refusal::Throttled(_))
+    ));
+
+    // Robots and access tokens: no per-account lock at all.
+    let (robot, robot_secret) =
+        app::backend::access::robots::create(db, "ci-puller", "", &Scope::parse("").unwrap(), None)
+            .await
+            .unwrap();
+    let (_, token_secret) = app::backend::access::personal_tokens::create(db, &admin.id, "laptop", None)
+        .await
+        .unwrap();
+    let robot_guesser: Option<std::net::IpAddr> = Some("192.0.2.3".parse().unwrap());
+    for i in 0..60 {
+        let _ = verify("ci-puller", format!("wharf_robot_guess{i}"), robot_guesser).await;
+        let _ = verify("ci-puller", format!("password-guess-{i}"), robot_guesser).await;
+        let _ = verify("admin", format!("wharf_pat_guess{i}"), robot_guesser).await;
+    }
+    assert!(credentials.throttle.check_address(robot_guesser).is_err());
+    let elsewhere: Option<std::net::IpAddr> = Some("192.0.2.4".parse().unwrap());
+    for from in [elsewhere, robot_guesser] {
+        let Subject::Robot(found) = verify("ci-puller", robot_secret.clone(), from).await.unwrap().subject else {
+            panic!("the robot");
+        };
+        assert_eq!(found.id, robot.id);
+        credentials.forget_all();
+        assert!(
+            verify("admin", token_secret.clone(), from).await.is_ok(),
+            "the access token from {from:?}"
+        );
+        credentials.forget_all();
+    }
+
+    // Guesses spread over many addresses only delay the account, never refuse the owner.
+    for i in 0..12 {
+        let from = Some(format!("198.51.100.{i}").parse().unwrap());
+        let _ = verify("admin", format!("spread-{i}"), from).await;
+    }
+    assert!(credentials.throttle.account_delay("admin") > std::time::Duration::ZERO);
+    let fresh: Option<std::net::IpAddr> = Some("192.0.2.5".parse().unwrap());
+    assert!(verify("admin", "right-password".into(), fresh).await.is_ok());
+    assert_eq!(credentials.throttle.account_delay("admin"), std::time::Duration::ZERO);
+}
+
+#[tokio::test]
+async fn sqlite_guessing_never_locks_the_owner_out() {
+    let (_dir, db) = sqlite().await;
+    guessing_never_locks_the_owner_out(&db).await;
+}
+
+#[tokio::test]
+async fn postgres_guessing_never_locks_the_owner_out() {
+    if let Some(db) = postgres().await {
+        guessing_never_locks_the_owner_out(&db).await;
+    }
+}
+
+async fn audit_rows(db: &Db, action: &str) -> Vec<(String, String, String, String, i64)> {
+    sqlx::query_as(
+        "SELECT actor, target, detail, address, count FROM audit_log WHERE action = $1 ORDER BY actor, target, detail",
+    )
+    .bind(action)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// Refused tokens and failed sign-ins: only identical entries share a row (a reader's refused
+/// push stays "asked push" after a refused delete; different failure reasons stay apart), and
+/// one address gets at most `MAX_DISTINCT_PER_ADDRESS_HOUR` distinct rows an hour, the rest
+/// counted in one overflow row.
+async fn audit_merges_only_identical_entries(db: &Db) {
+    use app::backend::audit::{self, AuditAction, Entry, MAX_DISTINCT_PER_ADDRESS_HOUR};
+    let here: Option<std::net::IpAddr> = Some("192.0.2.7".parse().unwrap());
+    let entry = |actor: &'static str, target: &'static str, detail: &'static str| Entry {
+        actor,
+        action: AuditAction::TokenDenied,
+        target,
+        detail,
+        address: here,
+    };
+    for _ in 0..3 {
+        audit::record(db, entry("reader", "repository:team-a/app", "asked push; granted pull")).await;
+    }
+    audit::record(
+        db,
+        entry("reader", "repository:team-a/app", "asked delete; granted nothing"),
+    )
+    .await;
+    let rows = audit_rows(db, "token denied").await;
+    let details: Vec<(&str, i64)> = rows.iter().map(|r| (r.2.as_str(), r.4)).collect();
+    assert_eq!(
+        details,
+        [("asked delete; granted nothing", 1), ("asked push; granted pull", 3)],
+        "{rows:?}"
+    );
+    let reasons = ["the provider said no", "state mismatch", "expired code"];
+    for reason in reasons.iter().chain(reasons.iter()) {
+        audit::record(
+            db,
+            Entry {
+                action: AuditAction::SignInFailed,
+                ..entry("(single sign-on)", "console", reason)
+            },
+        )
+        .await;
+    }
+    let failed = audit_rows(db, "sign-in failed").await;
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert!(failed.iter().all(|r| r.4 == 2), "{failed:?}");
+
+    // A flood of distinct anonymous denials from one address: capped rows, every one counted.
+    let names: Vec<String> = (0..100).map(|i| format!("repository:flood/{i}")).collect();
+    for name in &names {
+        audit::record(
+            db,
+            Entry {
+                actor: "(anonymous)",
+                action: AuditAction::TokenDenied,
+                target: name,
+                detail: "asked pull; granted nothing",
+                address: here,
+            },
+        )
+        .await;
+    }
+    let rows = audit_rows(db, "token denied").await;
+    assert_eq!(rows.len() as i64, MAX_DISTINCT_PER_ADDRESS_HOUR + 1, "{rows:?}");
+    assert_eq!(rows.iter().map(|r| r.4).sum::<i64>(), 3 + 1 + 100);
+    let overflow = rows.iter().find(|r| r.0 == "(several)").expect("an overflow row");
+    assert_eq!(overflow.4, 100 - (MAX_DISTINCT_PER_ADDRESS_HOUR - 2));
+    // Another address is not capped by this one.
+    audit::record(
+        db,
+        Entry {
+            address: Some("192.0.2.8".parse().unwrap()),
+            ..entry("(anonymous)", "repository:flood/0", "asked pull; granted nothing")
+        },
+    )
+    .await;
+    assert_eq!(
+        audit_rows(db, "token denied").await.len() as i64,
+        MAX_DISTINCT_PER_ADDRESS_HOUR + 2
+    );
+}
+
+#[tokio::test]
+async fn sqlite_audit_merges_only_identical_entries() {
+    let (_dir, db) = sqlite().await;
+    audit_merges_only_identical_entries(&db).await;
+}
+
+#[tokio::test]
+async fn postgres_audit_merges_only_identical_entries() {
+    if let Some(db) = postgres().await {
+        audit_merges_only_identical_entries(&db).await;
+    }
+}
+
 /// Envelopes sent at once through [`intake::Intake`] share transactions: every event is stored
 /// once, each envelope gets its own outcome, and the registry's resend of an envelope in the
 /// same group counts as duplicates.

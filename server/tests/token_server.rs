@@ -408,8 +408,27 @@ async fn post_form_and_refresh_tokens() {
     assert_eq!(status, 401);
 }
 
-/// Failed logins lock the account after a few tries and the client address after more, with a
-/// Retry-After; a locked account's right password waits too, other accounts do not.
+/// A token request from the loopback address `from` (the server listens on 127.0.0.1; every
+/// 127.x address reaches it, and the server sees the connection's own address).
+async fn token_from(wharf: &Wharf, from: &str, credentials: (&str, &str)) -> reqwest::Response {
+    reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+        .get(format!("{}/auth/token?service=wharf-registry", wharf.url))
+        .basic_auth(credentials.0, Some(credentials.1))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"].to_str().unwrap().parse().unwrap()
+}
+
+/// Failed logins lock the guesser's address on that account after a few tries, with a
+/// Retry-After; the right password from that address waits too, other accounts do not; the
+/// sign-in form shares the throttle and answers 429 with Retry-After.
 #[tokio::test]
 async fn failures_are_throttled() {
     let wharf = Wharf::start().await;
@@ -429,14 +448,7 @@ async fn failures_are_throttled() {
     assert_eq!(statuses[6], 429, "{statuses:?}");
     let locked = token(&wharf, "service=wharf-registry", Some(("victim", "victim-password"))).await;
     assert_eq!(locked.status(), 429);
-    assert!(
-        locked.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
+    assert!(retry_after(&locked) >= 1);
     let other = token(
         &wharf,
         "service=wharf-registry",
@@ -444,20 +456,31 @@ async fn failures_are_throttled() {
     )
     .await;
     assert_eq!(other.status(), 200, "another account is not locked");
-    // The login form shares the throttle.
+    // The login form shares the throttle and answers 429 with Retry-After, not 400. Each wrong
+    // guess past the free ones locks the pair again (the earlier lock may have run out while
+    // the bystander's password was hashed), so the attempt right after one is refused.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let form = client
-        .post(format!("{}/api/login", wharf.url))
-        .header("Accept", "application/json")
-        .form(&[("username", "victim"), ("password", "victim-password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(form.status(), 400);
-    assert!(form.text().await.unwrap().contains("too many failed attempts"));
+    let mut answers = Vec::new();
+    for _ in 0..10 {
+        let form = client
+            .post(format!("{}/api/login", wharf.url))
+            .header("Accept", "application/json")
+            .form(&[("username", "victim"), ("password", "guess")])
+            .send()
+            .await
+            .unwrap();
+        answers.push(form.status().as_u16());
+        if form.status() == 429 {
+            assert!(retry_after(&form) >= 1);
+            assert!(form.text().await.unwrap().contains("too many failed attempts"));
+            break;
+        }
+        assert_eq!(form.status(), 400);
+    }
+    assert_eq!(answers.last(), Some(&429), "{answers:?}");
     // A user name of a megabyte is refused without a hash, and counted.
     let long_name = "x".repeat(1 << 20);
     let response = reqwest::Client::new()
@@ -471,6 +494,104 @@ async fn failures_are_throttled() {
     assert!(
         !wharf.logs().contains(&"x".repeat(100)),
         "user names are truncated in the log"
+    );
+}
+
+/// The hostile case of issue 22 against the real server: with the credential cache cold, six
+/// wrong token requests for `admin` from one address do not stop `admin`'s right password from
+/// another address; a robot's secret still works after a flood of wrong guesses for its name;
+/// the console's sign-in from another address works while the guesser is locked.
+#[tokio::test]
+async fn guessing_from_one_address_never_locks_the_owner_out() {
+    let mut wharf = Wharf::start().await;
+    let guesser = "127.0.0.2";
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let response = token_from(&wharf, guesser, ("admin", &format!("guess-{i}"))).await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 401, 429], "six wrong, then locked");
+    let owner = token_from(&wharf, "127.0.0.1", ("admin", ADMIN_PASSWORD)).await;
+    assert_eq!(owner.status(), 200, "the owner from another address is let in");
+    let again = token_from(&wharf, guesser, ("admin", ADMIN_PASSWORD)).await;
+    assert_eq!(
+        again.status(),
+        200,
+        "a credential the cache knows passes even the guesser's lock"
+    );
+    let console = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    assert_eq!(support::call(&wharf, &console, "me", &[]).await.0, 200);
+
+    // A robot: its name is no secret. Guesses from one address lock that address only.
+    let (robot_secret, _) = {
+        let db = wharf.db().await;
+        let scope = app::backend::access::Scope::parse("").unwrap();
+        let (record, secret) = app::backend::access::robots::create(&db, "cluster-puller", "", &scope, None)
+            .await
+            .unwrap();
+        (secret, record)
+    };
+    let flood = (0..40).map(|i| {
+        let wharf = &wharf;
+        async move {
+            let guess = if i % 2 == 0 {
+                format!("wharf_robot_{i}")
+            } else {
+                format!("pw-{i}")
+            };
+            token_from(wharf, "127.0.0.3", ("cluster-puller", &guess))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let answers = futures::future::join_all(flood).await;
+    assert!(answers.iter().all(|s| *s == 401 || *s == 429), "{answers:?}");
+    assert!(
+        answers.contains(&429),
+        "the guessing address ends up locked: {answers:?}"
+    );
+    for from in ["127.0.0.4", "127.0.0.3"] {
+        let pull = token_from(&wharf, from, ("cluster-puller", &robot_secret)).await;
+        assert_eq!(pull.status(), 200, "the robot's secret from {from}");
+    }
+    assert!(wharf.is_running());
+}
+
+/// Changing one's password checks the current one under the same throttle: a session left open
+/// is no way to guess; the password is unchanged.
+#[tokio::test]
+async fn change_password_is_throttled() {
+    let wharf = Wharf::start().await;
+    let db = wharf.db().await;
+    app::backend::users::create(&db, "walker", "walker-password", false)
+        .await
+        .unwrap();
+    let client = wharf.signed_in_client("walker", "walker-password").await;
+    let mut statuses = Vec::new();
+    let mut last = None;
+    for i in 0..7 {
+        let response = client
+            .post(format!("{}/api/change_password", wharf.url))
+            .header("Accept", "application/json")
+            .form(&[
+                ("current", format!("wrong-{i}")),
+                ("new_password", "a-new-password".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        last = Some(response);
+    }
+    assert_eq!(&statuses[..5], [400; 5], "{statuses:?}");
+    assert_eq!(statuses[6], 429, "{statuses:?}");
+    assert!(retry_after(last.as_ref().unwrap()) >= 1);
+    let old = token_from(&wharf, "127.0.0.5", ("walker", "walker-password")).await;
+    assert_eq!(
+        old.status(),
+        200,
+        "the password did not change, and works from elsewhere"
     );
 }
 

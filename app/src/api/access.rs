@@ -802,6 +802,8 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
 /// Changes the signed-in user's own password (the current one is checked first).
 #[server(prefix = "/api", endpoint = "change_password")]
 pub async fn change_password(current: String, new_password: String) -> Result<(), AppError> {
+    use crate::backend::access::credentials::{Purpose, Refusal};
+    use crate::backend::access::Subject;
     use crate::backend::{passwords, session, users};
     crate::backend::responses::with_status(
         async move {
@@ -809,11 +811,19 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
             if new_password.len() < 8 || new_password.len() > passwords::MAX_PASSWORD_BYTES {
                 return Err(AppError::BadRequest("A password is 8 to 1024 characters.".into()));
             }
-            let stored = users::password_hash(&state.db, &caller.user.id)
-                .await?
-                .ok_or(AppError::Unauthorized)?;
-            if !passwords::verify_bounded(&current, stored).await {
-                return Err(AppError::BadRequest("The current password is wrong.".into()));
+            // Throttled like a sign-in: a session left open must not become a way to guess.
+            let client = session::client_address().await;
+            let checked = state
+                .credentials
+                .verify(&state.db, Purpose::Console, &caller.user.username, &current, client)
+                .await;
+            match checked {
+                Ok(verified) if matches!(&verified.subject, Subject::User(u) if u.id == caller.user.id) => {}
+                Ok(_) | Err(Refusal::Wrong) => {
+                    return Err(AppError::BadRequest("The current password is wrong.".into()))
+                }
+                Err(Refusal::Throttled(wait)) => return Err(Refusal::too_many_requests(wait)),
+                Err(Refusal::Unavailable(err)) => return Err(err.into()),
             }
             users::set_password(&state.db, &caller.user.id, &new_password).await?;
             // Every other session of the user has ended; this one goes on.

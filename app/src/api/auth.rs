@@ -67,9 +67,9 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
                     audit::record(&state.db, failed("wrong user name or password")).await;
                     return Err(AppError::BadRequest("Wrong user name or password.".into()));
                 }
-                Err(refusal @ Refusal::Throttled(_)) => {
+                Err(Refusal::Throttled(wait)) => {
                     audit::record(&state.db, failed("throttled")).await;
-                    return Err(AppError::BadRequest(format!("{refusal}.")));
+                    return Err(Refusal::too_many_requests(wait));
                 }
                 Err(Refusal::Unavailable(err)) => return Err(session::internal(err)),
             };

@@ -1,7 +1,9 @@
 //! The audit log: sign-ins (and failures), changes to users, teams, roles, robots, tokens and
 //! webhooks, deletes, and refused token requests. Recording never fails the action it records
-//! (a failure is logged); repeated entries of one kind, subject and target within an hour share a
-//! row with a count, so a pull loop or a password flood cannot flood the log.
+//! (a failure is logged). Refused tokens and failed sign-ins that repeat exactly (same actor,
+//! target, address and detail) within an hour share a row with a count, and one address gets at
+//! most [`MAX_DISTINCT_PER_ADDRESS_HOUR`] distinct rows of a kind per hour (the rest are counted
+//! together), so a pull loop or a flood of guesses cannot flood the log.
 
 use sqlx::FromRow;
 
@@ -106,7 +108,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == text)
     }
 
-    /// Entries of these kinds are counted per subject, target and hour instead of one row each.
+    /// Entries of these kinds are counted per identical entry and hour instead of one row each.
     fn aggregated(self) -> bool {
         matches!(self, AuditAction::TokenDenied | AuditAction::SignInFailed)
     }
@@ -151,29 +153,92 @@ pub async fn record(db: &Db, entry: Entry<'_>) {
     }
 }
 
+/// Distinct rows of one aggregated kind kept apart per client address and hour; further ones
+/// from that address are counted in one overflow row (a flood of made-up names or scopes is a
+/// count, not thousands of rows).
+pub const MAX_DISTINCT_PER_ADDRESS_HOUR: i64 = 20;
+
 async fn write(db: &Db, entry: &Entry<'_>) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    let (actor, target, detail) = (bounded(entry.actor), bounded(entry.target), bounded(entry.detail));
-    let address = entry.address.map(|a| a.to_string()).unwrap_or_default();
-    let bucket = entry.action.aggregated().then(|| {
-        format!(
-            "{}\u{1f}{actor}\u{1f}{target}\u{1f}{address}\u{1f}{}",
-            entry.action.as_str(),
-            now / 3_600_000
-        )
-    });
+    let row = Row {
+        actor: bounded(entry.actor),
+        target: bounded(entry.target),
+        detail: bounded(entry.detail),
+        address: entry.address.map(|a| a.to_string()).unwrap_or_default(),
+        action: entry.action.as_str(),
+    };
+    if !entry.action.aggregated() {
+        return insert(db, now, &row, None).await;
+    }
+    let hour = now / 3_600_000;
+    let bucket = row.bucket(hour);
+    // Only identical entries (same actor, target, address and detail) share a row.
+    let merged = sqlx::query("UPDATE audit_log SET count = count + 1, at = $1 WHERE bucket = $2")
+        .bind(now)
+        .bind(&bucket)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if merged > 0 {
+        return Ok(());
+    }
+    let (kept,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE address = $1 AND at >= $2 AND action = $3 AND bucket IS NOT NULL",
+    )
+    .bind(&row.address)
+    .bind(hour * 3_600_000)
+    .bind(row.action)
+    .fetch_one(&db.pool)
+    .await?;
+    if kept < MAX_DISTINCT_PER_ADDRESS_HOUR {
+        return insert(db, now, &row, Some(bucket)).await;
+    }
+    let overflow = Row {
+        actor: "(several)".into(),
+        target: "(several)".into(),
+        detail: "more distinct entries from this address this hour than are kept apart".into(),
+        ..row
+    };
+    let bucket = overflow.bucket(hour);
+    insert(db, now, &overflow, Some(bucket)).await
+}
+
+/// An entry's columns, bounded.
+struct Row {
+    actor: String,
+    action: &'static str,
+    target: String,
+    detail: String,
+    address: String,
+}
+
+impl Row {
+    fn bucket(&self, hour: i64) -> String {
+        let Row {
+            actor,
+            action,
+            target,
+            detail,
+            address,
+        } = self;
+        format!("{action}\u{1f}{actor}\u{1f}{target}\u{1f}{address}\u{1f}{hour}\u{1f}{detail}")
+    }
+}
+
+/// Inserts a row; with a bucket, one written meanwhile by another request is counted instead.
+async fn insert(db: &Db, now: i64, row: &Row, bucket: Option<String>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor, action, target, detail, address, count, bucket) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) \
-         ON CONFLICT (bucket) DO UPDATE SET count = audit_log.count + 1, at = excluded.at, detail = excluded.detail",
+         ON CONFLICT (bucket) DO UPDATE SET count = audit_log.count + 1, at = excluded.at",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(now)
-    .bind(actor)
-    .bind(entry.action.as_str())
-    .bind(target)
-    .bind(detail)
-    .bind(address)
+    .bind(&row.actor)
+    .bind(row.action)
+    .bind(&row.target)
+    .bind(&row.detail)
+    .bind(&row.address)
     .bind(bucket)
     .execute(&db.pool)
     .await?;

@@ -1,6 +1,7 @@
 //! HTTP status of server function errors: a caller's mistake is a 4xx, not a 500.
 
-use axum::http::{header::ACCEPT, HeaderMap, StatusCode, Uri};
+use axum::http::header::{ACCEPT, RETRY_AFTER};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
@@ -28,6 +29,9 @@ pub async fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> 
                 StatusCode::from_u16(err.status_code()),
             ) {
                 options.set_status(status);
+                if let AppError::TooManyRequests { retry_after_secs, .. } = err {
+                    options.insert_header(RETRY_AFTER, (*retry_after_secs).max(1).into());
+                }
             }
         }
     }

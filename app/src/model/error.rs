@@ -14,6 +14,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0} was not found.")]
     NotFound(String),
+    /// Too many failed attempts from here: wait `retry_after_secs` (sent as `Retry-After`).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
     #[error("The registry cannot be reached: {0}")]
     RegistryUnavailable(String),
     #[error("Something went wrong on the server: {0}. Try again; if it persists, check the server log.")]
@@ -30,6 +33,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::BadRequest(_) => 400,
             AppError::NotFound(_) => 404,
+            AppError::TooManyRequests { .. } => 429,
             AppError::RegistryUnavailable(_) => 503,
             AppError::Internal(_) | AppError::Transport(_) => 500,
         }

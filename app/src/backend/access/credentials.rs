@@ -1,9 +1,10 @@
 //! Checking what clients present: a user's password, a personal access token, or a robot
-//! secret (told apart by the secret's prefix). Every check goes through the throttle, password
-//! hashing is bounded (see `passwords::verify_gated`), and verified credentials are kept a short
-//! while in a bounded cache keyed by a hash of name and secret, so a CI job pulling a hundred
-//! images costs one argon2 check, not a hundred. The cache is cleared whenever a password,
-//! token or robot changes.
+//! secret (told apart by the secret's prefix). Failures go to the throttle (which stops the
+//! guesser, never the owner: see `throttle`), password hashing runs on a small fixed pool (see
+//! `passwords::verify_gated`), and verified credentials are kept a short while in a bounded
+//! cache keyed by a hash of name and secret, so a CI job pulling a hundred images costs one
+//! argon2 check, not a hundred. The cache is cleared whenever a password, token or robot
+//! changes.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -47,6 +48,16 @@ pub enum Refusal {
     Unavailable(#[from] sqlx::Error),
 }
 
+impl Refusal {
+    /// The error a server function answers a throttled attempt with: 429 and `Retry-After`.
+    pub fn too_many_requests(wait: Duration) -> crate::model::AppError {
+        crate::model::AppError::TooManyRequests {
+            message: format!("{}.", Refusal::Throttled(wait)),
+            retry_after_secs: wait.as_secs().max(1),
+        }
+    }
+}
+
 pub struct Credentials {
     /// `None`: no cache, every check verifies again.
     cache: Option<Cache<[u8; 32], Verified>>,
@@ -86,7 +97,10 @@ impl Credentials {
         }
     }
 
-    /// Checks `name` and `secret` from `client`.
+    /// Checks `name` and `secret` from `client`. A credential the cache knows is answered even
+    /// from a locked address; a robot secret or access token is checked whatever the address
+    /// did (nobody guesses one); a password waits for its hashing turn unless the address, or
+    /// this address on this account, is locked.
     pub async fn verify(
         &self,
         db: &Db,
@@ -95,98 +109,121 @@ impl Credentials {
         secret: &str,
         client: Option<IpAddr>,
     ) -> Result<Verified, Refusal> {
-        // An attempt while locked counts as a failure too: hammering only makes the lock longer.
-        let locked = |wait| {
-            self.throttle.failed(name, client);
-            Refusal::Throttled(wait)
-        };
-        self.throttle.check_address(client).map_err(locked)?;
         let key = cache_key(purpose, name, secret);
         if let Some(verified) = self.cache.as_ref().and_then(|cache| cache.get(&key)) {
             return Ok(verified);
         }
-        self.throttle.check_account(name).map_err(locked)?;
-        let outcome = if name.is_empty() || name.len() > MAX_NAME_BYTES || secret.len() > passwords::MAX_PASSWORD_BYTES
-        {
-            None
-        } else {
-            self.check(db, purpose, name, secret, client).await?
+        let well_formed =
+            !name.is_empty() && name.len() <= MAX_NAME_BYTES && secret.len() <= passwords::MAX_PASSWORD_BYTES;
+        let outcome = match (purpose, SecretKind::of(secret)) {
+            _ if !well_formed => None,
+            (Purpose::Registry, Some(SecretKind::PersonalToken | SecretKind::Robot)) => {
+                self.check_secret(db, name, secret).await?
+            }
+            // A refresh token is no password; a robot or token secret signs in to nothing else.
+            (_, Some(_)) => None,
+            (_, None) => return self.verify_password(db, key, name, secret, client).await,
         };
         match outcome {
-            Some(verified) => {
-                self.throttle.succeeded(name);
-                if let Some(cache) = &self.cache {
-                    cache.insert(key, verified.clone());
-                }
-                Ok(verified)
-            }
+            Some(verified) => Ok(self.remember(key, verified)),
             None => {
-                self.throttle.failed(name, client);
-                tracing::info!(
-                    user = %name.chars().take(64).collect::<String>().escape_debug(),
-                    client = ?client,
-                    "wrong credentials"
-                );
+                self.throttle.address_failed(client);
+                log_wrong(name, client);
+                // A locked address learns that it is locked, not whether the secret was right.
+                Err(self
+                    .throttle
+                    .check_address(client)
+                    .map_or_else(Refusal::Throttled, |_| Refusal::Wrong))
+            }
+        }
+    }
+
+    fn remember(&self, key: [u8; 32], verified: Verified) -> Verified {
+        if let Some(cache) = &self.cache {
+            cache.insert(key, verified.clone());
+        }
+        verified
+    }
+
+    /// A password: refused unhashed while the address or the pair is locked (counting against
+    /// the address only), after the account's delay, on the hashing pool.
+    async fn verify_password(
+        &self,
+        db: &Db,
+        key: [u8; 32],
+        name: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Verified, Refusal> {
+        if let Err(wait) = self.throttle.check(name, client) {
+            self.throttle.address_failed(client);
+            return Err(Refusal::Throttled(wait));
+        }
+        let delay = self.throttle.account_delay(name);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let found = users::with_password_hash(db, name).await?;
+        let stored = found
+            .as_ref()
+            .map_or_else(|| users::dummy_hash().to_string(), |(_, hash)| hash.clone());
+        // Re-checked once a hashing slot is free: requests queued behind a flood that got its
+        // address or pair locked are refused without hashing.
+        let gate = || self.throttle.check(name, client).is_ok();
+        match (passwords::verify_gated(password, stored, gate).await, found) {
+            (None, _) => Err(Refusal::Throttled(
+                self.throttle
+                    .check(name, client)
+                    .err()
+                    .unwrap_or(Duration::from_secs(1)),
+            )),
+            (Some(true), Some((user, _))) => {
+                self.throttle.succeeded(name, client);
+                Ok(self.remember(
+                    key,
+                    Verified {
+                        subject: Subject::User(user),
+                        access_token_id: None,
+                    },
+                ))
+            }
+            (Some(_), _) => {
+                self.throttle.password_failed(name, client);
+                log_wrong(name, client);
                 Err(Refusal::Wrong)
             }
         }
     }
 
-    async fn check(
-        &self,
-        db: &Db,
-        purpose: Purpose,
-        name: &str,
-        secret: &str,
-        client: Option<IpAddr>,
-    ) -> Result<Option<Verified>, Refusal> {
-        match (purpose, SecretKind::of(secret)) {
-            (Purpose::Registry, Some(SecretKind::PersonalToken)) => {
-                let found = personal_tokens::authenticate(db, name, secret).await?;
-                if let Some((_, token)) = &found {
-                    record_use_later(db, UsedCredential::AccessToken, token.id.clone());
-                }
-                Ok(found.map(|(user, token)| Verified {
-                    subject: Subject::User(user),
-                    access_token_id: Some(token.id),
-                }))
+    /// A personal access token or robot secret: one indexed lookup of its SHA-256.
+    async fn check_secret(&self, db: &Db, name: &str, secret: &str) -> Result<Option<Verified>, Refusal> {
+        if SecretKind::of(secret) == Some(SecretKind::PersonalToken) {
+            let found = personal_tokens::authenticate(db, name, secret).await?;
+            if let Some((_, token)) = &found {
+                record_use_later(db, UsedCredential::AccessToken, token.id.clone());
             }
-            (Purpose::Registry, Some(SecretKind::Robot)) => {
-                let found = robots::authenticate(db, name, secret).await?;
-                if let Some(robot) = &found {
-                    record_use_later(db, UsedCredential::Robot, robot.id.clone());
-                }
-                Ok(found.map(|robot| Verified {
-                    subject: Subject::Robot(robot),
-                    access_token_id: None,
-                }))
-            }
-            // A refresh token is no password; a robot or token secret signs in to nothing else.
-            (_, Some(_)) => Ok(None),
-            (_, None) => {
-                let found = users::with_password_hash(db, name).await?;
-                let stored = found
-                    .as_ref()
-                    .map_or_else(|| users::dummy_hash().to_string(), |(_, hash)| hash.clone());
-                // Re-checked once a hashing slot is free: requests queued behind a flood that got
-                // an address or account locked are refused without hashing.
-                let gate = || self.throttle.check(name, client).is_ok();
-                match passwords::verify_gated(secret, stored, gate).await {
-                    None => Err(Refusal::Throttled(
-                        self.throttle
-                            .check(name, client)
-                            .err()
-                            .unwrap_or(Duration::from_secs(1)),
-                    )),
-                    Some(true) => Ok(found.map(|(user, _)| Verified {
-                        subject: Subject::User(user),
-                        access_token_id: None,
-                    })),
-                    Some(false) => Ok(None),
-                }
-            }
+            return Ok(found.map(|(user, token)| Verified {
+                subject: Subject::User(user),
+                access_token_id: Some(token.id),
+            }));
         }
+        let found = robots::authenticate(db, name, secret).await?;
+        if let Some(robot) = &found {
+            record_use_later(db, UsedCredential::Robot, robot.id.clone());
+        }
+        Ok(found.map(|robot| Verified {
+            subject: Subject::Robot(robot),
+            access_token_id: None,
+        }))
     }
+}
+
+fn log_wrong(name: &str, client: Option<IpAddr>) {
+    tracing::info!(
+        user = %name.chars().take(64).collect::<String>().escape_debug(),
+        client = ?client,
+        "wrong credentials"
+    );
 }
 
 /// Records "last used" in the background: a sign-in never waits on it or fails by it.
