@@ -20,3 +20,18 @@ test("a wrong password shows the error without JavaScript", async ({ page }) => 
   await expect(page.getByRole("alert")).toContainText("Wrong user name or password");
   await expect(page).toHaveURL(/\/login/);
 });
+
+test("a token created without JavaScript is shown once", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/profile");
+  const name = `nojs-${Date.now()}`;
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Expires in days (0: never)").fill("1");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await expect(page).toHaveURL(/\/profile/);
+  await expect(page.locator(".secret-once code.secret-value")).toHaveText(/^wharf_pat_[A-Za-z0-9_-]{40,}$/);
+  await expect(page.getByRole("cell", { name, exact: true })).toBeVisible();
+  await page.reload();
+  await expect(page.getByRole("cell", { name, exact: true })).toBeVisible();
+  await expect(page.locator(".secret-once")).toHaveCount(0);
+});
