@@ -743,30 +743,10 @@ async fn deliveries_work_on_postgres() {
 
 #[tokio::test]
 async fn a_namespace_contributor_manages_only_its_own_webhooks_and_they_hear_only_its_namespace() {
-    const PASSWORD: &str = "contributor-password-1";
     let wharf = start_console(&[]).await;
     let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    for name in ["carol", "rita"] {
-        let (status, body) = call(
-            &wharf,
-            &admin,
-            "create_user",
-            &[("username", name), ("password", PASSWORD)],
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
-    for (name, role) in [("carol", "contributor"), ("rita", "reader")] {
-        let form = [
-            ("principal_kind", "user"),
-            ("principal_name", name),
-            ("role", role),
-            ("scope", "team-a/"),
-        ];
-        assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
-    }
-    let carol = wharf.signed_in_client("carol", PASSWORD).await;
-    let rita = wharf.signed_in_client("rita", PASSWORD).await;
+    let carol = user_with_role(&wharf, &admin, "carol", "contributor", "team-a/").await;
+    let rita = user_with_role(&wharf, &admin, "rita", "reader", "team-a/").await;
     let registry_wide = Receiver::start(Answer::Ok).await;
     let team_a = Receiver::start(Answer::Ok).await;
     let admins_hook = create_webhook(
@@ -1311,25 +1291,9 @@ async fn private_networks_and_ipv6_spellings_of_loopback_are_refused_at_save_and
 /// receiver or format needs the stored header values (and a kept URL) typed again.
 #[tokio::test]
 async fn kept_secrets_are_not_sent_to_a_new_receiver_or_unmasked_by_a_new_format() {
-    const PASSWORD: &str = "contributor-password-1";
     let wharf = start_console(&[]).await;
     let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    let (status, body) = call(
-        &wharf,
-        &admin,
-        "create_user",
-        &[("username", "carol"), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let form = [
-        ("principal_kind", "user"),
-        ("principal_name", "carol"),
-        ("role", "contributor"),
-        ("scope", "team-a/"),
-    ];
-    assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
-    let carol = wharf.signed_in_client("carol", PASSWORD).await;
+    let carol = user_with_role(&wharf, &admin, "carol", "contributor", "team-a/").await;
     let gateway = Receiver::start(Answer::Ok).await;
     let attacker = Receiver::start(Answer::Ok).await;
     // The administrator sets it up with a token Carol never sees.
@@ -1419,25 +1383,9 @@ async fn kept_secrets_are_not_sent_to_a_new_receiver_or_unmasked_by_a_new_format
 /// its webhook, or reads its log, sees the status and headers only.
 #[tokio::test]
 async fn receivers_answers_are_shown_to_administrators_only() {
-    const PASSWORD: &str = "contributor-password-1";
     let wharf = start_console(&[]).await;
     let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    let (status, body) = call(
-        &wharf,
-        &admin,
-        "create_user",
-        &[("username", "carol"), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let form = [
-        ("principal_kind", "user"),
-        ("principal_name", "carol"),
-        ("role", "contributor"),
-        ("scope", "team-a/"),
-    ];
-    assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
-    let carol = wharf.signed_in_client("carol", PASSWORD).await;
+    let carol = user_with_role(&wharf, &admin, "carol", "contributor", "team-a/").await;
     let internal = Receiver::start(Answer::Fail).await;
     let hook = create_webhook(
         &wharf,
@@ -1480,28 +1428,10 @@ async fn receivers_answers_are_shown_to_administrators_only() {
 /// Delivery updates on the live stream go only to those who may manage that webhook.
 #[tokio::test]
 async fn delivery_updates_reach_only_those_who_manage_the_webhook() {
-    const PASSWORD: &str = "contributor-password-1";
     let wharf = start_console(&[]).await;
     let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    for (name, scope) in [("carol", "team-a/"), ("bob", "team-b/")] {
-        let (status, body) = call(
-            &wharf,
-            &admin,
-            "create_user",
-            &[("username", name), ("password", PASSWORD)],
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        let form = [
-            ("principal_kind", "user"),
-            ("principal_name", name),
-            ("role", "contributor"),
-            ("scope", scope),
-        ];
-        assert_eq!(call(&wharf, &admin, "add_assignment", &form).await.0, 200);
-    }
-    let carol = wharf.signed_in_client("carol", PASSWORD).await;
-    let bob = wharf.signed_in_client("bob", PASSWORD).await;
+    let carol = user_with_role(&wharf, &admin, "carol", "contributor", "team-a/").await;
+    let bob = user_with_role(&wharf, &admin, "bob", "contributor", "team-b/").await;
     let receiver = Receiver::start(Answer::Ok).await;
     let mut hooks = Vec::new();
     for (client, name, owner) in [(&carol, "a", "team-a/"), (&bob, "b", "team-b/")] {
@@ -1530,4 +1460,31 @@ async fn delivery_updates_reach_only_those_who_manage_the_webhook() {
     call(&wharf, &carol, "ping_webhook", &[("id", &hooks[0])]).await;
     let carol_heard = carols.until(wait, delivery_of(&hooks[0])).await;
     assert!(!carol_heard.iter().any(delivery_of(&hooks[1])), "{carol_heard:?}");
+}
+
+/// A user made by the administrator with `role` on `scope`, signed in.
+async fn user_with_role(
+    wharf: &Wharf,
+    admin: &reqwest::Client,
+    name: &str,
+    role: &str,
+    scope: &str,
+) -> reqwest::Client {
+    const PASSWORD: &str = "webhook-user-password-1";
+    let (status, body) = call(
+        wharf,
+        admin,
+        "create_user",
+        &[("username", name), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let form = [
+        ("principal_kind", "user"),
+        ("principal_name", name),
+        ("role", role),
+        ("scope", scope),
+    ];
+    assert_eq!(call(wharf, admin, "add_assignment", &form).await.0, 200);
+    wharf.signed_in_client(name, PASSWORD).await
 }
