@@ -43,7 +43,7 @@ pub async fn delete_image(repository: String, digest: String, confirm: String) -
             }
             let removed = deletion::delete_image(&state, &name, &checked_digest, &caller.user.username)
                 .await
-                .map_err(|e| delete_error(&e.to_string()))?;
+                .map_err(|e| delete_error(&e.to_string(), caller.is_administrator()))?;
             let tags_removed = format!("tags removed: {}", removed.join(", "));
             caller
                 .audit(
@@ -99,7 +99,7 @@ pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Res
                 .ok_or_else(|| AppError::NotFound(format!("Tag {repository}:{tag}")))?;
             deletion::delete_tag(&state, &name, &checked_tag, &caller.user.username)
                 .await
-                .map_err(|e| delete_error(&e.to_string()))?;
+                .map_err(|e| delete_error(&e.to_string(), caller.is_administrator()))?;
             caller
                 .audit(&state, AuditAction::TagDeleted, &format!("{repository}:{tag}"), "")
                 .await;
@@ -113,10 +113,17 @@ pub async fn delete_tag(repository: String, tag: String, confirm: String) -> Res
     .await
 }
 
+/// A failed delete. The registry's own words (its address, its error body) are for
+/// administrators, like the sync status; others learn that it did not answer.
 #[cfg(feature = "ssr")]
-fn delete_error(reason: &str) -> AppError {
+fn delete_error(reason: &str, administrator: bool) -> AppError {
     tracing::warn!(%reason, "delete failed");
-    AppError::RegistryUnavailable(format!("{reason}. Nothing was removed from the index; try again."))
+    let reason = if administrator {
+        format!("{reason}.")
+    } else {
+        crate::model::REGISTRY_UNREACHABLE.to_string()
+    };
+    AppError::RegistryUnavailable(format!("{reason} Nothing was removed from the index; try again."))
 }
 
 #[cfg(test)]
@@ -127,5 +134,27 @@ mod tests {
     fn confirmation_text() {
         assert_eq!(image_confirmation("sha256:0123456789abcdef", &["v1".into()]), "v1");
         assert_eq!(image_confirmation("sha256:0123456789abcdef", &[]), "0123456789ab");
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn only_administrators_read_the_registrys_error_on_a_failed_delete() {
+        use crate::model::{AppError, REGISTRY_UNREACHABLE};
+        let reason = "registry at http://10.1.2.3:5000 answered 500: internal detail";
+        let AppError::RegistryUnavailable(shown) = super::delete_error(reason, false) else {
+            panic!("not a registry error");
+        };
+        assert!(
+            !shown.contains("10.1.2.3") && !shown.contains("internal detail"),
+            "{shown}"
+        );
+        assert!(shown.starts_with(REGISTRY_UNREACHABLE), "{shown}");
+        let AppError::RegistryUnavailable(shown) = super::delete_error(reason, true) else {
+            panic!("not a registry error");
+        };
+        assert!(
+            shown.contains("10.1.2.3") && shown.contains("internal detail"),
+            "{shown}"
+        );
     }
 }
