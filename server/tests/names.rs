@@ -5,9 +5,8 @@
 
 mod support;
 
-use support::{call, eventually, push_image, Options, StandaloneRegistry, Wharf, ADMIN_PASSWORD};
+use support::{call, eventually, push_image, user_with_role, Options, StandaloneRegistry, Wharf, ADMIN_PASSWORD};
 
-const PASSWORD: &str = "correct-horse-battery";
 const MANIFEST_ACCEPT: &str = app::backend::registry::MANIFEST_ACCEPT;
 
 /// `secret/app:latest`'s digest, asked of the registry itself.
@@ -24,26 +23,6 @@ async fn registry_digest(registry: &StandaloneRegistry, repository: &str, tag: &
             .unwrap()
             .to_string()
     })
-}
-
-async fn user_with_role(wharf: &Wharf, admin: &reqwest::Client, name: &str, role: &str) -> reqwest::Client {
-    let (status, body) = call(
-        wharf,
-        admin,
-        "create_user",
-        &[("username", name), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let form = [
-        ("principal_kind", "user"),
-        ("principal_name", name),
-        ("role", role),
-        ("scope", "team-a/"),
-    ];
-    let (status, body) = call(wharf, admin, "add_assignment", &form).await;
-    assert_eq!(status, 200, "{body}");
-    wharf.signed_in_client(name, PASSWORD).await
 }
 
 /// Calls `endpoint` and expects the 400 that names what is wrong.
@@ -73,8 +52,8 @@ async fn traversal_in_names_and_references_is_refused_in_unmanaged_mode() {
     })
     .await;
     assert!(indexed, "{}", wharf.logs());
-    let reader = user_with_role(&wharf, &admin, "reader", "reader").await;
-    let contributor = user_with_role(&wharf, &admin, "contributor", "contributor").await;
+    let reader = user_with_role(&wharf, &admin, "reader", "reader", "team-a/").await;
+    let contributor = user_with_role(&wharf, &admin, "contributor", "contributor", "team-a/").await;
 
     // What the reader may read works, and secret/app asked for plainly is forbidden.
     let (status, own) = call(

@@ -14,7 +14,7 @@ use app::model::{DeliveriesPage, DeliveryDetail, SavedWebhook};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use support::{call, eventually, oci_layout, skopeo, temp_dir, Wharf, ADMIN_PASSWORD};
+use support::{call, eventually, oci_layout, skopeo, temp_dir, user_with_role, Wharf, ADMIN_PASSWORD};
 
 /// How a receiver answers.
 #[derive(Clone, Copy)]
@@ -1460,31 +1460,4 @@ async fn delivery_updates_reach_only_those_who_manage_the_webhook() {
     call(&wharf, &carol, "ping_webhook", &[("id", &hooks[0])]).await;
     let carol_heard = carols.until(wait, delivery_of(&hooks[0])).await;
     assert!(!carol_heard.iter().any(delivery_of(&hooks[1])), "{carol_heard:?}");
-}
-
-/// A user made by the administrator with `role` on `scope`, signed in.
-async fn user_with_role(
-    wharf: &Wharf,
-    admin: &reqwest::Client,
-    name: &str,
-    role: &str,
-    scope: &str,
-) -> reqwest::Client {
-    const PASSWORD: &str = "webhook-user-password-1";
-    let (status, body) = call(
-        wharf,
-        admin,
-        "create_user",
-        &[("username", name), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let form = [
-        ("principal_kind", "user"),
-        ("principal_name", name),
-        ("role", role),
-        ("scope", scope),
-    ];
-    assert_eq!(call(wharf, admin, "add_assignment", &form).await.0, 200);
-    wharf.signed_in_client(name, PASSWORD).await
 }

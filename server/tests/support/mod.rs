@@ -626,3 +626,31 @@ impl LiveStream {
 pub fn is_repository_update(update: &serde_json::Value, name: &str) -> bool {
     update["kind"] == "repository" && update["name"] == name
 }
+
+/// A user made by the administrator with `role` on `scope`, signed in.
+pub async fn user_with_role(
+    wharf: &Wharf,
+    admin: &reqwest::Client,
+    name: &str,
+    role: &str,
+    scope: &str,
+) -> reqwest::Client {
+    const PASSWORD: &str = "role-user-password-1";
+    let (status, body) = call(
+        wharf,
+        admin,
+        "create_user",
+        &[("username", name), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let form = [
+        ("principal_kind", "user"),
+        ("principal_name", name),
+        ("role", role),
+        ("scope", scope),
+    ];
+    let (status, body) = call(wharf, admin, "add_assignment", &form).await;
+    assert_eq!(status, 200, "{body}");
+    wharf.signed_in_client(name, PASSWORD).await
+}
