@@ -1,6 +1,7 @@
 //! `POST /registry/events`: the registry's notification intake. Authenticated by the shared
 //! secret, checked before the body is read; a body that is not an envelope is refused with a
-//! reason; an event Wharf cannot use is quarantined; events are stored once. A well-formed
+//! reason; an event Wharf cannot use is quarantined; events are stored once (on SQLite, answered
+//! once journaled, and stored moments later: see `intake_journal`). A well-formed
 //! envelope is always answered 200, since the registry retries 4xx/5xx forever and blocks its
 //! queue meanwhile.
 
@@ -10,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use subtle::ConstantTimeEq;
 
+use app::backend::intake::Accepted;
 use app::backend::notifier::Signal;
 use app::backend::{events, AppState};
 
@@ -45,23 +47,25 @@ pub async fn receive(State(state): State<AppState>, request: Request) -> Respons
             return reply(StatusCode::BAD_REQUEST, serde_json::json!({"error": err.to_string()}));
         }
     };
-    match state.intake.receive(parsed, quarantined).await {
-        Ok(outcome) => {
-            tracing::info!(
-                stored = outcome.stored,
-                duplicates = outcome.duplicates,
-                pulls_dropped = outcome.dropped,
-                quarantined = outcome.quarantined,
-                deliveries = outcome.deliveries,
-                "registry events received"
-            );
-            if outcome.stored > 0 {
-                state.notifier.publish(Signal::EventsStored);
+    match state.intake.accept(&body, parsed, quarantined).await {
+        Ok(accepted) => {
+            if let Accepted::Stored(outcome) = accepted {
+                tracing::info!(
+                    stored = outcome.stored,
+                    duplicates = outcome.duplicates,
+                    pulls_dropped = outcome.dropped,
+                    quarantined = outcome.quarantined,
+                    deliveries = outcome.deliveries,
+                    "registry events received"
+                );
+                if outcome.stored > 0 {
+                    state.notifier.publish(Signal::EventsStored);
+                }
+                if outcome.deliveries > 0 {
+                    state.notifier.publish(Signal::DeliveriesQueued);
+                }
             }
-            if outcome.deliveries > 0 {
-                state.notifier.publish(Signal::DeliveriesQueued);
-            }
-            reply(StatusCode::OK, serde_json::to_value(outcome).unwrap_or_default())
+            reply(StatusCode::OK, serde_json::to_value(accepted).unwrap_or_default())
         }
         Err(err) => {
             // Not stored: let the registry retry.

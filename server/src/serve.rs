@@ -8,8 +8,9 @@ use leptos::config::LeptosOptions;
 use url::Url;
 
 use app::backend::config::{Settings, TOKEN_ISSUER, TOKEN_SERVICE};
-use app::backend::db::{redact_url, Db};
+use app::backend::db::{redact_url, Db, DbKind};
 use app::backend::intake::Intake;
+use app::backend::intake_journal::Journal;
 use app::backend::notifier::Notifier;
 use app::backend::registry::{RegistryAuth, RegistryClient};
 use app::backend::registry_config::{render, RegistryConfigInput};
@@ -79,7 +80,13 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         notification_secret,
         managed.is_some(),
     );
-    let state = app_state(&args, settings, db, signer)?;
+    let journal = match db.kind {
+        DbKind::Sqlite => Journal::open(&db.url)
+            .await
+            .map_err(|e| StartupError::Other(format!("cannot open the intake journal: {e}")))?,
+        DbKind::Postgres => None,
+    };
+    let state = app_state(&args, settings, db, signer, journal)?;
     start_workers(&args, &state);
     let router = crate::routes::router(state.clone(), state.settings.public_url.scheme() == "https").await?;
     announce_ready(&state.settings);
@@ -193,7 +200,13 @@ fn settings(
 }
 
 /// The one state every handler and worker shares.
-fn app_state(args: &ServeArgs, settings: Settings, db: Db, signer: Arc<TokenSigner>) -> Result<AppState, StartupError> {
+fn app_state(
+    args: &ServeArgs,
+    settings: Settings,
+    db: Db,
+    signer: Arc<TokenSigner>,
+    journal: Option<Journal>,
+) -> Result<AppState, StartupError> {
     let registry_auth = registry_credentials(args)?.unwrap_or_else(|| RegistryAuth::Minted(signer.clone()));
     let registry = RegistryClient::new(settings.registry_url.clone(), registry_auth);
     let leptos_options = LeptosOptions::builder()
@@ -207,11 +220,11 @@ fn app_state(args: &ServeArgs, settings: Settings, db: Db, signer: Arc<TokenSign
     let webhook_policy = Arc::new(OutboundPolicy {
         allowed: args.webhook_allow_network.clone(),
     });
-    let intake = Intake::start(
-        db.clone(),
-        settings.registry_host.clone(),
-        settings.public_url.to_string(),
-    );
+    let (registry_host, public_url) = (settings.registry_host.clone(), settings.public_url.to_string());
+    let intake = match journal {
+        Some(journal) => Intake::start_journaled(db.clone(), registry_host, public_url, journal, notifier.clone()),
+        None => Intake::start(db.clone(), registry_host, public_url),
+    };
     Ok(AppState(Arc::new(App {
         settings,
         db,

@@ -432,6 +432,8 @@ async fn the_quarantine_is_for_administrators_only() {
             serde_json::from_value::<EventsPage>(body).unwrap()
         }
     };
+    // Stored moments after the answer (journaled first).
+    assert!(support::eventually(40, || async { events(&admin).await.quarantined.len() == 1 }).await);
     let admins = events(&admin).await;
     assert_eq!(admins.quarantined.len(), 1, "{admins:?}");
     assert!(admins.quarantined[0].payload.contains("10.9.8.7"));

@@ -227,8 +227,11 @@ pub async fn quarantined(db: &Db, limit: i64) -> Result<Vec<crate::model::Quaran
 
 /// Stores events on the caller's transaction; an id already stored is skipped (the registry
 /// retries). Returns, per event, whether it was new.
-pub async fn store(conn: &mut AnyConnection, events: &[RegistryEvent]) -> Result<Vec<bool>, sqlx::Error> {
-    let received_at = now_ms();
+pub async fn store(
+    conn: &mut AnyConnection,
+    events: &[RegistryEvent],
+    received_at: i64,
+) -> Result<Vec<bool>, sqlx::Error> {
     let mut new = Vec::with_capacity(events.len());
     for event in events {
         let result = sqlx::query(

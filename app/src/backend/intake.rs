@@ -2,10 +2,14 @@
 //! and one delivery per matching webhook is queued, in the same transaction (the outbox), so a
 //! stored event always has its deliveries and a crash in between leaves neither.
 //!
-//! Envelopes that arrive together share one transaction ([`Intake`]).
+//! Envelopes that arrive together share one transaction ([`Intake`]). On SQLite, envelopes are
+//! answered once journaled ([`super::intake_journal`]) and stored by a mover, in batches.
 //!
 //! Pull events are dropped here: the registry reports one for every manifest GET and HEAD
 //! (Wharf's own reconcile included), and nothing Wharf does needs them.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -13,8 +17,10 @@ use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::console_deletes;
-use super::db::Db;
+use super::db::{now_ms, Db};
 use super::events::{self, Actor, Quarantined, RegistryEvent};
+use super::intake_journal::{Entry as JournalEntry, Journal};
+use super::notifier::{Notifier, Signal};
 use super::placeholders;
 use super::webhooks::deliveries;
 use super::webhooks::store::{self as webhook_store, Webhook};
@@ -31,6 +37,16 @@ pub struct IntakeOutcome {
     pub deliveries: usize,
 }
 
+impl IntakeOutcome {
+    fn add(&mut self, other: &IntakeOutcome) {
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.dropped += other.dropped;
+        self.quarantined += other.quarantined;
+        self.deliveries += other.deliveries;
+    }
+}
+
 /// Where links in deliveries point.
 pub struct IntakeContext<'a> {
     pub registry_host: &'a str,
@@ -45,7 +61,12 @@ pub async fn receive(
     quarantined: &[Quarantined],
     context: &IntakeContext<'_>,
 ) -> Result<IntakeOutcome, sqlx::Error> {
-    let mut outcomes = store_together(db, &[(events, quarantined)], context).await?;
+    let envelope = Envelope {
+        events,
+        quarantined,
+        received_at: now_ms(),
+    };
+    let mut outcomes = store_together(db, &[envelope], context).await?;
     Ok(outcomes.remove(0))
 }
 
@@ -53,10 +74,14 @@ pub async fn receive(
 async fn receive_on(
     conn: &mut AnyConnection,
     webhooks: &[Webhook],
-    events: &[RegistryEvent],
-    quarantined: &[Quarantined],
+    Envelope {
+        events,
+        quarantined,
+        received_at,
+    }: &Envelope<'_>,
     context: &IntakeContext<'_>,
 ) -> Result<IntakeOutcome, sqlx::Error> {
+    let received_at = *received_at;
     let kept: Vec<RegistryEvent> = events.iter().filter(|e| e.action != "pull").cloned().collect();
     let mut outcome = IntakeOutcome {
         dropped: events.len() - kept.len(),
@@ -67,7 +92,7 @@ async fn receive_on(
         return Ok(outcome);
     }
     events::quarantine(conn, quarantined).await?;
-    let new = events::store(conn, &kept).await?;
+    let new = events::store(conn, &kept, received_at).await?;
     for (event, is_new) in kept.iter().zip(new) {
         if !is_new {
             outcome.duplicates += 1;
@@ -88,7 +113,33 @@ async fn receive_on(
 /// transaction fails, each envelope is tried again on its own, so one bad envelope fails alone.
 pub struct Intake {
     jobs: mpsc::Sender<Job>,
+    /// SQLite: envelopes are answered once journaled, and stored by the mover.
+    journal: Option<Arc<Journal>>,
 }
+
+/// What became of an envelope, as the registry is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Accepted {
+    /// Stored in the database (PostgreSQL).
+    Stored(IntakeOutcome),
+    /// Journaled (SQLite): stored moments later; the events page and the webhooks show them then.
+    Journaled {
+        journaled: usize,
+        /// Pull events, not stored.
+        dropped: usize,
+        quarantined: usize,
+    },
+}
+
+/// Journaled envelopes stored in one transaction at most.
+const MOVE_BATCH: i64 = 256;
+/// An envelope that failed this many times on its own is quarantined whole instead of blocking
+/// the ones behind it (when the database is down, the quarantine fails too, and it waits).
+const MAX_FAILURES: i64 = 5;
+/// How long the mover waits after a failure, and at most for an append.
+const MOVER_RETRY: Duration = Duration::from_secs(1);
+const MOVER_POLL: Duration = Duration::from_secs(5);
 
 struct Job {
     events: Vec<RegistryEvent>,
@@ -119,7 +170,46 @@ impl Intake {
                 store_group(&db, group, &context).await;
             }
         });
-        Intake { jobs }
+        Intake { jobs, journal: None }
+    }
+
+    /// An intake that answers each envelope once `journal` holds it, and a mover task that
+    /// stores the journaled envelopes in `db` (the envelopes left from a previous run first).
+    pub fn start_journaled(
+        db: Db,
+        registry_host: String,
+        public_url: String,
+        journal: Journal,
+        notifier: Arc<Notifier>,
+    ) -> Intake {
+        let journal = Arc::new(journal);
+        let mut intake = Intake::start(db.clone(), registry_host.clone(), public_url.clone());
+        tokio::spawn(move_journaled(journal.clone(), db, notifier, registry_host, public_url));
+        intake.journal = Some(journal);
+        intake
+    }
+
+    /// Takes in one envelope (`body`, already split into `events` and `quarantined`): journaled
+    /// when there is a journal, stored otherwise. An envelope of pull events only is neither.
+    pub async fn accept(
+        &self,
+        body: &[u8],
+        events: Vec<RegistryEvent>,
+        quarantined: Vec<Quarantined>,
+    ) -> Result<Accepted, sqlx::Error> {
+        let Some(journal) = &self.journal else {
+            return Ok(Accepted::Stored(self.receive(events, quarantined).await?));
+        };
+        let dropped = events.iter().filter(|e| e.action == "pull").count();
+        let journaled = events.len() - dropped;
+        if journaled > 0 || !quarantined.is_empty() {
+            journal.append(now_ms(), body).await?;
+        }
+        Ok(Accepted::Journaled {
+            journaled,
+            dropped,
+            quarantined: quarantined.len(),
+        })
     }
 
     /// Stores one envelope's events (with the others waiting now) and queues their deliveries.
@@ -142,9 +232,14 @@ impl Intake {
 async fn store_group(db: &Db, group: Vec<Job>, context: &IntakeContext<'_>) {
     if group.len() > 1 {
         let started = std::time::Instant::now();
+        let received_at = now_ms();
         let envelopes: Vec<Envelope<'_>> = group
             .iter()
-            .map(|job| (job.events.as_slice(), job.quarantined.as_slice()))
+            .map(|job| Envelope {
+                events: &job.events,
+                quarantined: &job.quarantined,
+                received_at,
+            })
             .collect();
         let stored = store_together(db, &envelopes, context).await;
         tracing::debug!(envelopes = group.len(), elapsed = ?started.elapsed(), "notifications stored together");
@@ -161,8 +256,142 @@ async fn store_group(db: &Db, group: Vec<Job>, context: &IntakeContext<'_>) {
     }
 }
 
-/// One envelope: its events, and those kept aside.
-type Envelope<'a> = (&'a [RegistryEvent], &'a [Quarantined]);
+/// Stores the journaled envelopes, oldest first, in batches, until the process ends.
+async fn move_journaled(
+    journal: Arc<Journal>,
+    db: Db,
+    notifier: Arc<Notifier>,
+    registry_host: String,
+    public_url: String,
+) {
+    let context = IntakeContext {
+        registry_host: &registry_host,
+        public_url: &public_url,
+    };
+    loop {
+        let entries = match journal.oldest(MOVE_BATCH).await {
+            Ok(entries) => entries,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read the intake journal");
+                tokio::time::sleep(MOVER_RETRY).await;
+                continue;
+            }
+        };
+        if entries.is_empty() {
+            tokio::select! {
+                _ = journal.appended() => {}
+                _ = tokio::time::sleep(MOVER_POLL) => {}
+            }
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match move_entries(&journal, &db, &entries, &context).await {
+            Ok(outcome) => {
+                tracing::info!(
+                    envelopes = entries.len(),
+                    stored = outcome.stored,
+                    duplicates = outcome.duplicates,
+                    quarantined = outcome.quarantined,
+                    deliveries = outcome.deliveries,
+                    elapsed = ?started.elapsed(),
+                    "registry events stored"
+                );
+                if outcome.stored > 0 {
+                    notifier.publish(Signal::EventsStored);
+                }
+                if outcome.deliveries > 0 {
+                    notifier.publish(Signal::DeliveriesQueued);
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot store journaled registry events; will try again");
+                tokio::time::sleep(MOVER_RETRY).await;
+            }
+        }
+    }
+}
+
+/// Stores `entries` in one transaction (or, if that fails, one by one, so that one envelope
+/// fails alone), then removes them from the journal. Returns what they did, summed.
+async fn move_entries(
+    journal: &Journal,
+    db: &Db,
+    entries: &[JournalEntry],
+    context: &IntakeContext<'_>,
+) -> Result<IntakeOutcome, sqlx::Error> {
+    let mut parsed = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match events::split_envelope(&entry.body) {
+            Ok(split) => parsed.push((entry, split)),
+            // It was checked when it came: only a change of Wharf's rules could do this.
+            Err(err) => {
+                tracing::error!(error = %err, seq = entry.seq, "a journaled envelope no longer parses; dropped")
+            }
+        }
+    }
+    let envelopes: Vec<Envelope<'_>> = parsed
+        .iter()
+        .map(|(entry, (events, quarantined))| Envelope {
+            events,
+            quarantined,
+            received_at: entry.received_at,
+        })
+        .collect();
+    let mut total = IntakeOutcome::default();
+    match store_together(db, &envelopes, context).await {
+        Ok(outcomes) => outcomes.iter().for_each(|o| total.add(o)),
+        Err(err) => {
+            tracing::warn!(error = %err, envelopes = envelopes.len(), "storing journaled envelopes together failed; one by one");
+            for ((entry, _), envelope) in parsed.iter().zip(&envelopes) {
+                match store_together(db, std::slice::from_ref(envelope), context).await {
+                    Ok(outcomes) => total.add(&outcomes[0]),
+                    Err(err) if entry.failures + 1 >= MAX_FAILURES => {
+                        quarantine_envelope(db, entry, &err).await?;
+                        total.quarantined += 1;
+                    }
+                    Err(err) => {
+                        // The ones before it are stored: keep it and those after it.
+                        journal.remove_through(entry.seq - 1).await?;
+                        journal.count_failure(entry.seq).await?;
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(last) = entries.last() {
+        journal.remove_through(last.seq).await?;
+    }
+    Ok(total)
+}
+
+/// Keeps aside a journaled envelope that could not be stored, with the reason.
+async fn quarantine_envelope(db: &Db, entry: &JournalEntry, err: &sqlx::Error) -> Result<(), sqlx::Error> {
+    tracing::error!(error = %err, seq = entry.seq, "a journaled envelope could not be stored; quarantined");
+    let mut raw = String::from_utf8_lossy(&entry.body).into_owned();
+    if raw.len() > events::MAX_EVENT_BYTES {
+        let mut end = events::MAX_EVENT_BYTES;
+        while !raw.is_char_boundary(end) {
+            end -= 1;
+        }
+        raw.truncate(end);
+    }
+    let whole = Quarantined {
+        index: 0,
+        reason: format!("the envelope could not be stored after {MAX_FAILURES} attempts: {err}"),
+        raw,
+    };
+    let mut tx = db.begin_write().await?;
+    events::quarantine(&mut tx, std::slice::from_ref(&whole)).await?;
+    tx.commit().await
+}
+
+/// One envelope: its events, those kept aside, and when it came.
+struct Envelope<'a> {
+    events: &'a [RegistryEvent],
+    quarantined: &'a [Quarantined],
+    received_at: i64,
+}
 
 /// Envelopes stored in one transaction; their outcomes, in order.
 async fn store_together(
@@ -173,8 +402,8 @@ async fn store_together(
     let mut tx = db.begin_write().await?;
     let webhooks = webhook_store::active(&mut tx).await?;
     let mut outcomes = Vec::with_capacity(envelopes.len());
-    for (events, quarantined) in envelopes {
-        outcomes.push(receive_on(&mut tx, &webhooks, events, quarantined, context).await?);
+    for envelope in envelopes {
+        outcomes.push(receive_on(&mut tx, &webhooks, envelope, context).await?);
     }
     tx.commit().await?;
     Ok(outcomes)

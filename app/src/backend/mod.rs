@@ -10,6 +10,7 @@ pub mod deletion;
 pub mod events;
 pub mod index;
 pub mod intake;
+pub mod intake_journal;
 pub mod notifier;
 pub mod passwords;
 pub mod placeholders;

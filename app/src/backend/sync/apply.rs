@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use sqlx::{AnyConnection, Row};
 
 use crate::backend::db::{now_ms, Db};
@@ -69,23 +70,35 @@ pub enum Plan {
 /// Applies due events until none are left. Returns how many were finished (applied, or set
 /// aside); an error means the registry or the database is unavailable and the rest waits.
 ///
-/// Each claimed batch is fetched event by event, then written in one transaction (in the order
-/// the events arrived), together with marking them applied.
+/// Each claimed batch is fetched `concurrency` events at a time, then written in one
+/// transaction (in the order the events arrived), together with marking them applied; each
+/// changed repository's totals are refreshed once per batch. Once a batch is committed, the
+/// webhook dispatcher is woken: the pushes' deliveries wait for the index.
 pub async fn apply_pending(
     db: &Db,
     registry: &RegistryClient,
     hub: &SyncHub,
     worker: &WorkerId,
+    concurrency: usize,
 ) -> Result<usize, FetchError> {
     let mut finished = 0;
     loop {
+        let started = std::time::Instant::now();
         let claim = work::claim(db, &QUEUE, worker, CANDIDATES, LEASE).await?;
         if claim.count == 0 {
             return Ok(finished);
         }
+        let claimed_in = started.elapsed();
+        let events = claimed(db, &claim.token).await?;
+        let token = claim.token.as_str();
+        let plans: Vec<Result<Planned, FetchError>> = futures::stream::iter(events.clone())
+            .map(|event| async move { plan_claimed(db, registry, &event, token).await })
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
         let mut planned = Vec::new();
-        for event in claimed(db, &claim.token).await? {
-            match plan_claimed(db, registry, &event, &claim.token).await {
+        for (event, plan) in events.iter().zip(plans) {
+            match plan {
                 Ok(Planned::Write(plan)) => planned.push((event, plan)),
                 Ok(Planned::Finished) => finished += 1,
                 Ok(Planned::Later) => {}
@@ -101,7 +114,9 @@ pub async fn apply_pending(
         if planned.is_empty() {
             continue;
         }
+        let fetched_in = started.elapsed();
         let mut tx = db.begin_write().await?;
+        let locked_in = started.elapsed();
         let mut changed = Vec::new();
         let mut kept = true;
         for (event, plan) in &planned {
@@ -116,10 +131,15 @@ pub async fn apply_pending(
             tx.rollback().await?;
             continue;
         }
-        tx.commit().await?;
-        finished += planned.len();
         changed.sort_unstable();
         changed.dedup();
+        for repository in &changed {
+            store::refresh_repository(&mut tx, repository).await?;
+        }
+        tx.commit().await?;
+        tracing::debug!(events = planned.len(), ?claimed_in, ?fetched_in, ?locked_in, elapsed = ?started.elapsed(), "registry events applied");
+        finished += planned.len();
+        hub.index_applied();
         for repository in changed {
             hub.repository_changed(repository);
         }
@@ -252,7 +272,8 @@ pub async fn plan(db: &Db, registry: &RegistryClient, event: &PendingEvent) -> R
     }
 }
 
-/// Writes a plan; `true` when the index changed.
+/// Writes a plan; `true` when the index changed (the caller then refreshes the repository's
+/// totals with [`store::refresh_repository`], once for all the events of a batch).
 pub async fn write(conn: &mut AnyConnection, plan: &Plan, repository: &str) -> Result<bool, sqlx::Error> {
     match plan {
         Plan::Push {
@@ -266,7 +287,6 @@ pub async fn write(conn: &mut AnyConnection, plan: &Plan, repository: &str) -> R
             if let Some(tag) = tag {
                 store::set_tag(conn, repository, tag, digest, *pushed_at, false).await?;
             }
-            store::refresh_repository(conn, repository).await?;
             Ok(true)
         }
         Plan::Delete { digest, tag } => {
@@ -276,9 +296,6 @@ pub async fn write(conn: &mut AnyConnection, plan: &Plan, repository: &str) -> R
             }
             if let Some(tag) = tag {
                 changed |= store::remove_tag(conn, repository, tag).await?;
-            }
-            if changed {
-                store::refresh_repository(conn, repository).await?;
             }
             Ok(changed)
         }

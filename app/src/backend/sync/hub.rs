@@ -69,6 +69,11 @@ impl SyncHub {
             .publish(Signal::Live(IndexUpdate::Repository { name: name.to_string() }));
     }
 
+    /// Events were applied to the index: the pushes among them may now be delivered to webhooks.
+    pub fn index_applied(&self) {
+        self.notifier.publish(Signal::DeliveriesQueued);
+    }
+
     /// Records whether the registry answers; broadcasts only on a change.
     pub fn set_registry_error(&self, error: Option<String>) {
         let changed = {

@@ -35,12 +35,17 @@ async fn apply_events(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut wake = state.notifier.subscribe();
     let mut retry = RETRY_MIN;
     loop {
-        let wait = match apply::apply_pending(&state.db, &state.registry, &state.sync, &worker).await {
-            Ok(applied) => {
-                if applied > 0 {
-                    // Deliveries of push events wait for the index (it knows the platforms).
-                    state.notifier.publish(Signal::DeliveriesQueued);
-                }
+        let wait = match apply::apply_pending(
+            &state.db,
+            &state.registry,
+            &state.sync,
+            &worker,
+            state.settings.registry_concurrency,
+        )
+        .await
+        {
+            // Each applied batch woke the webhook dispatcher (pushes wait for the index).
+            Ok(_) => {
                 retry = RETRY_MIN;
                 EVENT_POLL
             }
