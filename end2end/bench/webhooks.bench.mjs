@@ -465,6 +465,8 @@ function report() {
     }
   };
   const meta = read("meta.json") ?? {};
+  // Events per second until the last one was stored (on SQLite, until the journal was empty).
+  const stored = (i) => (i.events - i.failed) / (i.seconds + (i.stored_seconds ?? 0));
   const intakes = readdirSync(values.dir).filter((f) => f.startsWith("intake-")).map(read).filter(Boolean);
   const lat = read("latency.json");
   const ms = (v) => (v == null ? "not measured" : `${v.toFixed(0)} ms`);
@@ -486,18 +488,21 @@ function report() {
     "",
     "| target | measured | met? |",
     "| --- | --- | --- |",
-    `| intake on SQLite ≥ 1,000 events/s | ${sqlite ? `${sqlite.per_second.toFixed(0)} events/s` : "not measured"} | ${sqlite ? (sqlite.per_second >= 1000 ? "yes" : "**no**") : "?"} |`,
+    `| intake on SQLite ≥ 1,000 events/s (answered and stored) | ${sqlite ? `${stored(sqlite).toFixed(0)} events/s` : "not measured"} | ${sqlite ? (stored(sqlite) >= 1000 ? "yes" : "**no**") : "?"} |`,
     `| notification → delivery p99 < 1 s at ${lat?.notifications.rate ?? 200} events/s | ${lat ? ms(lat.notifications.wharf.p99_ms) : "not measured"} | ${lat?.notifications.wharf.p99_ms != null ? (lat.notifications.wharf.p99_ms < 1000 ? "yes" : "**no**") : "?"} |`,
     `| delay Wharf adds over the registry notifying the receiver directly, p50 / p99 (${lat?.pushes.rate ?? 50} pushes/s) | ${lat ? `${ms(lat.pushes.added.p50_ms)} / ${ms(lat.pushes.added.p99_ms)}` : "not measured"} | reported |`,
     `| under a burst of ${bursts[0]?.count ?? 1000} real pushes, the delay Wharf adds over the registry notifying the receiver directly, p99 < 100 ms (worst of ${bursts.length} runs) | ${worstAdded == null ? "not measured" : ms(worstAdded)} | ${worstAdded == null ? "?" : worstAdded < 100 ? "yes" : "**no**"} |`,
     "",
     "## Intake",
     "",
-    "Envelopes of one event each (as the registry sends them), POSTed to `/registry/events` with the shared secret, several in flight at once; each is stored with its outbox rows in one transaction before the 200. The events are tagged manifest pushes to 20 repositories, of digests the registry does not have: the index worker asks the registry for each (a 404) while the intake runs, as it would for a real push.",
+    "Envelopes of one event each (as the registry sends them), POSTed to `/registry/events` with the shared secret, several in flight at once. On PostgreSQL each is stored with its outbox rows before the 200; on SQLite each is answered once in the intake journal, and *stored* counts until the journal is empty (every event stored with its outbox rows in the main database). The events are tagged manifest pushes to 20 repositories, of digests the registry does not have: the index worker asks the registry for each (a 404) while the intake runs, as it would for a real push.",
     "",
-    "| database | events | in flight | failed | time | events/s |",
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ...intakes.map((i) => `| ${i.label} | ${i.events} | ${i.concurrency} | ${i.failed} | ${i.seconds.toFixed(1)} s | ${i.per_second.toFixed(0)} |`),
+    "| database | events | in flight | failed | answered in | answered/s | all stored in | stored/s |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...intakes.map(
+      (i) =>
+        `| ${i.label} | ${i.events} | ${i.concurrency} | ${i.failed} | ${i.seconds.toFixed(1)} s | ${i.per_second.toFixed(0)} | ${(i.seconds + (i.stored_seconds ?? 0)).toFixed(1)} s | ${stored(i).toFixed(0)} |`,
+    ),
     "",
     "## Push to delivery",
     "",
