@@ -81,6 +81,20 @@ pub struct Quarantined {
     pub raw: String,
 }
 
+impl Quarantined {
+    /// Kept aside for `reason`, its JSON `raw` cut to [`MAX_EVENT_BYTES`].
+    pub fn new(index: usize, reason: String, mut raw: String) -> Quarantined {
+        if raw.len() > MAX_EVENT_BYTES {
+            let mut end = MAX_EVENT_BYTES;
+            while !raw.is_char_boundary(end) {
+                end -= 1;
+            }
+            raw.truncate(end);
+        }
+        Quarantined { index, reason, raw }
+    }
+}
+
 /// Parses one event of an envelope, checking every field Wharf keeps.
 fn parse_event(index: usize, raw: &serde_json::Value) -> Result<RegistryEvent, EnvelopeError> {
     let invalid = |reason: String| EnvelopeError::InvalidEvent { index, reason };
@@ -166,21 +180,7 @@ pub fn split_envelope(body: &[u8]) -> Result<(Vec<RegistryEvent>, Vec<Quarantine
     for (index, raw) in envelope_events(body)?.iter().enumerate() {
         match parse_event(index, raw) {
             Ok(event) => events.push(event),
-            Err(err) => {
-                let mut text = raw.to_string();
-                if text.len() > MAX_EVENT_BYTES {
-                    let mut end = MAX_EVENT_BYTES;
-                    while !text.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    text.truncate(end);
-                }
-                quarantined.push(Quarantined {
-                    index,
-                    reason: err.to_string(),
-                    raw: text,
-                });
-            }
+            Err(err) => quarantined.push(Quarantined::new(index, err.to_string(), raw.to_string())),
         }
     }
     Ok((events, quarantined))

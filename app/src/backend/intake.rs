@@ -368,19 +368,11 @@ async fn move_entries(
 /// Keeps aside a journaled envelope that could not be stored, with the reason.
 async fn quarantine_envelope(db: &Db, entry: &JournalEntry, err: &sqlx::Error) -> Result<(), sqlx::Error> {
     tracing::error!(error = %err, seq = entry.seq, "a journaled envelope could not be stored; quarantined");
-    let mut raw = String::from_utf8_lossy(&entry.body).into_owned();
-    if raw.len() > events::MAX_EVENT_BYTES {
-        let mut end = events::MAX_EVENT_BYTES;
-        while !raw.is_char_boundary(end) {
-            end -= 1;
-        }
-        raw.truncate(end);
-    }
-    let whole = Quarantined {
-        index: 0,
-        reason: format!("the envelope could not be stored after {MAX_FAILURES} attempts: {err}"),
-        raw,
-    };
+    let whole = Quarantined::new(
+        0,
+        format!("the envelope could not be stored after {MAX_FAILURES} attempts: {err}"),
+        String::from_utf8_lossy(&entry.body).into_owned(),
+    );
     let mut tx = db.begin_write().await?;
     events::quarantine(&mut tx, std::slice::from_ref(&whole)).await?;
     tx.commit().await
