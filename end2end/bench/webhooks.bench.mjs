@@ -226,7 +226,7 @@ async function pushImage(registry, repository, tag, layer, label, manifestStarte
 }
 
 // `count` images pushed by `concurrency` clients at once, as fast as the registry takes them.
-async function pushBurst(registry, repositories, layer, run, count, concurrency, pushStarted, pushAnswered) {
+async function pushBurst(registry, repositories, layer, run, count, concurrency, pushStarted, pushAnswered, pushedTo) {
   const now = () => performance.now() + performance.timeOrigin;
   let next = 0;
   let accepted = 0;
@@ -236,9 +236,11 @@ async function pushBurst(registry, repositories, layer, run, count, concurrency,
       while (next < count) {
         const i = next++;
         let digest;
-        const status = await pushImage(registry, repositories[i % repositories.length], `burst-${i}`, layer, `${run}-burst-${i}`, (d) => {
+        const repository = repositories[i % repositories.length];
+        const status = await pushImage(registry, repository, `burst-${i}`, layer, `${run}-burst-${i}`, (d) => {
           digest = d;
           pushStarted.set(d, now());
+          pushedTo.set(d, repository);
         }).catch(() => 0);
         if (status === 201) {
           accepted++;
@@ -252,16 +254,23 @@ async function pushBurst(registry, repositories, layer, run, count, concurrency,
 
 // One burst of `--burst` pushes: push -> direct notification, push -> Wharf's delivery, and the
 // difference per push, with the rates both receivers were reached at and the load average.
-async function pushBurstMeasured(run, repositories, layer, direct, byDigest, waitFor) {
+async function pushBurstMeasured(run, repositories, layer, direct, byDigest, acrByDigest, waitFor) {
   const count = Number(values.burst);
   const concurrency = Number(values["burst-concurrency"]);
   const pushStarted = new Map();
   const pushAnswered = new Map();
+  const pushedTo = new Map();
   const loadStart = readLoad();
-  const pushed = await pushBurst(values.registry, repositories, layer, run, count, concurrency, pushStarted, pushAnswered);
-  await waitFor(() => [...pushStarted.keys()].every((d) => byDigest.has(d) && direct.has(d)));
+  const pushed = await pushBurst(values.registry, repositories, layer, run, count, concurrency, pushStarted, pushAnswered, pushedTo);
+  await waitFor(() => [...pushStarted.keys()].every((d) => byDigest.has(d) && acrByDigest.has(d) && direct.has(d)));
   const both = new Map([...byDigest].filter(([d]) => direct.has(d) && pushStarted.has(d)));
+  const bothAcr = new Map([...acrByDigest].filter(([d]) => direct.has(d) && pushStarted.has(d)));
+  const directOfBurst = new Map([...direct].filter(([d]) => pushStarted.has(d)));
   return {
+    images: [...pushedTo].filter(([d]) => pushAnswered.has(d)).map(([digest, repository]) => ({ repository, digest })),
+    acr_per_second: arrivalRate(pushStarted, acrByDigest),
+    acr: summary(delays(pushStarted, acrByDigest)),
+    acr_added: summary(delays(directOfBurst, bothAcr)),
     count,
     concurrency,
     accepted: pushed.accepted,
@@ -272,8 +281,31 @@ async function pushBurstMeasured(run, repositories, layer, direct, byDigest, wai
     registry: summary(delays(pushStarted, pushAnswered)),
     direct: summary(delays(pushStarted, direct)),
     wharf: summary(delays(pushStarted, byDigest)),
-    added: summary(delays(new Map([...direct].filter(([d]) => pushStarted.has(d))), both)),
+    added: summary(delays(directOfBurst, both)),
   };
+}
+
+// How fast the registry alone serves what the index asks of each push (its manifest, then its
+// config blob), 8 pushes at a time, for `images`.
+async function registryFetchRate(images) {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < images.length) {
+        const { repository, digest } = images[next++];
+        const manifest = await fetch(`${values.registry}/v2/${repository}/manifests/${digest}`, {
+          headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+          signal: AbortSignal.timeout(30_000),
+        });
+        const config = (await manifest.json()).config.digest;
+        const blob = await fetch(`${values.registry}/v2/${repository}/blobs/${config}`, { signal: AbortSignal.timeout(30_000) });
+        await blob.arrayBuffer();
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { images: images.length, seconds, per_second: images.length / seconds };
 }
 
 // Events per second arriving at a receiver: `arrivals` (key -> time) from the first push's start.
@@ -322,6 +354,7 @@ async function latency() {
   const byDigest = new Map();
   const byEvent = new Map();
   const direct = new Map();
+  const acrByDigest = new Map();
   const server = createServer((request, response) => {
     const chunks = [];
     request.on("data", (c) => chunks.push(c));
@@ -333,6 +366,8 @@ async function latency() {
           for (const event of body.events ?? []) {
             if (event.action === "push" && !direct.has(event.target?.digest)) direct.set(event.target.digest, at);
           }
+        } else if (request.url === "/acr") {
+          if (!acrByDigest.has(body.target?.digest)) acrByDigest.set(body.target?.digest, at);
         } else {
           if (!byDigest.has(body.target?.digest)) byDigest.set(body.target?.digest, at);
           if (!byEvent.has(body.id)) byEvent.set(body.id, at);
@@ -343,18 +378,21 @@ async function latency() {
     });
   });
   await new Promise((resolve) => server.listen(Number(values["receiver-port"]), "127.0.0.1", resolve));
-  const receiver = `http://127.0.0.1:${server.address().port}/hook`;
+  const receiver = `http://127.0.0.1:${server.address().port}`;
   const cookie = await signIn();
-  const form = new URLSearchParams({
-    id: "", name: "bench", url: receiver, enabled: "on", push: "on", delete: "on", scope: "", pusher: "",
-    format: "generic", template: "", headers: "", timeout_secs: "15", ordered: "on",
-  });
-  const saved = await fetch(`${values.url}/api/save_webhook`, {
-    method: "POST",
-    headers: { cookie, accept: "application/json", "content-type": "application/x-www-form-urlencoded" },
-    body: form,
-  });
-  if (saved.status !== 200) throw new Error(`cannot create the webhook: ${saved.status} ${await saved.text()}`);
+  // Wharf JSON (shows platforms: waits for the index) to /hook, ACR (no platforms) to /acr.
+  for (const [name, format, path] of [["bench", "generic", "/hook"], ["bench-acr", "acr", "/acr"]]) {
+    const form = new URLSearchParams({
+      id: "", name, url: `${receiver}${path}`, enabled: "on", push: "on", delete: "on", scope: "", pusher: "",
+      format, template: "", headers: "", timeout_secs: "15", ordered: "on",
+    });
+    const saved = await fetch(`${values.url}/api/save_webhook`, {
+      method: "POST",
+      headers: { cookie, accept: "application/json", "content-type": "application/x-www-form-urlencoded" },
+      body: form,
+    });
+    if (saved.status !== 200) throw new Error(`cannot create the webhook: ${saved.status} ${await saved.text()}`);
+  }
   const waitFor = async (done) => {
     const deadline = Date.now() + 120_000;
     while (!done() && Date.now() < deadline) await sleep(100);
@@ -407,10 +445,12 @@ async function latency() {
   // Phase 3: bursts of real pushes, as fast as the registry takes them, one after the other.
   const bursts = [];
   for (let r = 0; r < Number(values["burst-runs"]) && Number(values.burst) > 0; r++) {
-    bursts.push(await pushBurstMeasured(`${run}-${r}`, repositories, layer, direct, byDigest, waitFor));
+    bursts.push(await pushBurstMeasured(`${run}-${r}`, repositories, layer, direct, byDigest, acrByDigest, waitFor));
     await sleep(2000);
   }
   server.close();
+  const registryFetch = bursts.length ? await registryFetchRate(bursts.at(-1).images) : null;
+  for (const burst of bursts) delete burst.images;
 
   return {
     seconds,
@@ -425,6 +465,7 @@ async function latency() {
       added: summary(delays(direct, bothArrived)),
     },
     bursts,
+    registry_fetch: registryFetch,
     notifications: {
       rate,
       count: notifications,
@@ -436,7 +477,7 @@ async function latency() {
 }
 
 // The report's section on push bursts: one row per burst, in the order they ran.
-function burstLines(bursts, ms) {
+function burstLines(bursts, registryFetch, ms) {
   if (bursts.length === 0) return ["## Push burst", "", "Not measured in this run.", ""];
   const b = bursts[0];
   const rate = (v) => (v == null ? "?" : `${v.toFixed(0)}/s`);
@@ -446,13 +487,21 @@ function burstLines(bursts, ms) {
     "",
     `${bursts.length} bursts, one after the other, against the same registry and console as above: ${b.count} images each, pushed by ${b.concurrency} clients at once as fast as the registry takes them (each image: its own config blob, uploaded, then its manifest; the layer is shared). The registry notifies Wharf and the receiver one envelope at a time each, as it always does. Times from the start of each manifest PUT, matched by manifest digest; *added* is Wharf's delivery minus the direct notification of the same push. The rates count the events that reached each receiver from the first push's start to the last arrival.`,
     "",
-    "| burst | load (1 min) start → end | pushes accepted | registry → receiver directly | → Wharf → webhook | direct p50 / p99 | via Wharf p50 / p99 | **added p50 / p99** | added max |",
-    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "Wharf has two webhooks to the receiver: **Wharf JSON**, whose deliveries show the image's platforms and so wait for the index to fetch the manifest and its config from the registry, and **ACR**, whose schema has no platforms, so its deliveries go once the event is stored.",
+    "",
+    "| burst | load (1 min) start → end | pushes accepted | registry → receiver directly | → Wharf → webhook (Wharf JSON / ACR) | direct p50 / p99 | via Wharf, Wharf JSON p50 / p99 | **added, Wharf JSON p50 / p99** | via Wharf, ACR p50 / p99 | **added, ACR p50 / p99** | added max (Wharf JSON / ACR) |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...bursts.map(
       (r, i) =>
-        `| ${i + 1} | ${r.load[0]} → ${r.load[1]} | ${r.accepted} of ${r.count} in ${r.send_seconds.toFixed(1)} s | ${rate(r.direct_per_second)} | ${rate(r.wharf_per_second)} | ${pair(r.direct)} | ${pair(r.wharf)} | **${pair(r.added)}** | ${ms(r.added.max_ms)} |`,
+        `| ${i + 1} | ${r.load[0]} → ${r.load[1]} | ${r.accepted} of ${r.count} in ${r.send_seconds.toFixed(1)} s | ${rate(r.direct_per_second)} | ${rate(r.wharf_per_second)} / ${rate(r.acr_per_second)} | ${pair(r.direct)} | ${pair(r.wharf)} | **${pair(r.added)}** | ${pair(r.acr)} | **${pair(r.acr_added)}** | ${ms(r.added.max_ms)} / ${ms(r.acr_added.max_ms)} |`,
     ),
     "",
+    ...(registryFetch
+      ? [
+          `What the index asks of the registry for each push (the manifest, then its config blob), the registry alone serves at **${registryFetch.per_second.toFixed(0)} pushes/s** (the last burst's ${registryFetch.images} images, 8 at a time, measured after the bursts with nothing else running). When the pushes stop, the registry sends its backlog of notifications faster than that, and a delivery that waits for the index falls behind by what the registry cannot serve.`,
+          "",
+        ]
+      : []),
   ];
 }
 
@@ -472,7 +521,10 @@ function report() {
   const ms = (v) => (v == null ? "not measured" : `${v.toFixed(0)} ms`);
   const sqlite = intakes.find((i) => i.label === "SQLite");
   const bursts = lat?.bursts ?? [];
-  const worstAdded = bursts.length ? Math.max(...bursts.map((b) => b.added.p99_ms ?? Infinity)) : null;
+  const worst = (pick) => (bursts.length ? Math.max(...bursts.map((b) => pick(b)?.p99_ms ?? Infinity)) : null);
+  const worstAdded = worst((b) => b.added);
+  const worstAcr = worst((b) => b.acr_added);
+  const met = (v) => (v == null ? "?" : v < 100 ? "yes" : "**no**");
   const lines = [
     "# Benchmarks: webhooks",
     "",
@@ -491,7 +543,8 @@ function report() {
     `| intake on SQLite ≥ 1,000 events/s (answered and stored) | ${sqlite ? `${stored(sqlite).toFixed(0)} events/s` : "not measured"} | ${sqlite ? (stored(sqlite) >= 1000 ? "yes" : "**no**") : "?"} |`,
     `| notification → delivery p99 < 1 s at ${lat?.notifications.rate ?? 200} events/s | ${lat ? ms(lat.notifications.wharf.p99_ms) : "not measured"} | ${lat?.notifications.wharf.p99_ms != null ? (lat.notifications.wharf.p99_ms < 1000 ? "yes" : "**no**") : "?"} |`,
     `| delay Wharf adds over the registry notifying the receiver directly, p50 / p99 (${lat?.pushes.rate ?? 50} pushes/s) | ${lat ? `${ms(lat.pushes.added.p50_ms)} / ${ms(lat.pushes.added.p99_ms)}` : "not measured"} | reported |`,
-    `| under a burst of ${bursts[0]?.count ?? 1000} real pushes, the delay Wharf adds over the registry notifying the receiver directly, p99 < 100 ms (worst of ${bursts.length} runs) | ${worstAdded == null ? "not measured" : ms(worstAdded)} | ${worstAdded == null ? "?" : worstAdded < 100 ? "yes" : "**no**"} |`,
+    `| under a burst of ${bursts[0]?.count ?? 1000} real pushes, the delay Wharf adds over the registry notifying the receiver directly, p99 < 100 ms (worst of ${bursts.length} runs), ACR format (no platforms) | ${worstAcr == null ? "not measured" : ms(worstAcr)} | ${met(worstAcr)} |`,
+    `| the same, Wharf JSON (shows platforms: waits for the index to read them from the registry) | ${worstAdded == null ? "not measured" : ms(worstAdded)} | ${met(worstAdded)} |`,
     "",
     "## Intake",
     "",
@@ -506,7 +559,7 @@ function report() {
     "",
     "## Push to delivery",
     "",
-    "A registry on 127.0.0.1 (no auth) notifies two endpoints: Wharf's `/registry/events` and the benchmark's own receiver, directly. Wharf (SQLite) has one webhook (Wharf JSON, ordered) to the same receiver; a push's delivery carries the image's platforms, so it waits (up to 5 s) for the index to fetch the manifest from the registry. 20 repositories.",
+    "A registry on 127.0.0.1 (no auth) notifies two endpoints: Wharf's `/registry/events` and the benchmark's own receiver, directly. Wharf (SQLite) has two ordered webhooks to the same receiver: Wharf JSON, whose push deliveries carry the image's platforms and so wait (up to 5 s) for the index to fetch the manifest and its config from the registry (the figures below are for this one), and ACR, which has no platforms and does not wait. 20 repositories.",
     "",
   ];
   if (lat) {
@@ -530,7 +583,7 @@ function report() {
       row("notification → Wharf → webhook delivery", n.wharf, n.count),
       "",
     );
-    lines.push(...burstLines(bursts, ms));
+    lines.push(...burstLines(bursts, lat?.registry_fetch, ms));
   } else {
     lines.push("Not measured in this run.", "");
   }

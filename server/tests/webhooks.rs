@@ -582,6 +582,77 @@ async fn an_ordered_webhook_keeps_order_across_a_failure_in_a_train() {
     }
 }
 
+/// A push's delivery in a format that shows no platforms (ACR) goes without waiting for the
+/// index; one that shows them (Wharf JSON) waits for it, a few seconds at most, then goes
+/// without them.
+#[tokio::test]
+async fn only_formats_that_show_platforms_wait_for_the_index() {
+    // A registry that takes connections and never answers: the index cannot apply the push.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let wharf = Wharf::start_with(support::Options {
+        registry_url: Some(silent_url),
+        extra_args: ["--webhook-allow-network", "127.0.0.1/32", "--reconcile-interval", "0"]
+            .map(String::from)
+            .to_vec(),
+        ..Default::default()
+    })
+    .await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let (acr, generic) = (Receiver::start(Answer::Ok).await, Receiver::start(Answer::Ok).await);
+    for (name, receiver, format) in [("acr", &acr, "acr"), ("wharf", &generic, "generic")] {
+        create_webhook(
+            &wharf,
+            &client,
+            &[
+                ("name", name),
+                ("url", &receiver.url),
+                ("format", format),
+                ("ordered", "on"),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    notify(
+        &wharf,
+        vec![
+            serde_json::json!({"id": "unindexed-1", "timestamp": "2026-12-06T10:00:00Z", "action": "push",
+            "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10,
+                "digest": format!("sha256:{:064x}", 7), "repository": "waits/app", "tag": "v1"}}),
+        ],
+    )
+    .await;
+    assert!(
+        eventually(40, || async { acr.received().len() == 1 }).await,
+        "the ACR delivery did not go\n{}",
+        wharf.logs()
+    );
+    let db = wharf.db().await;
+    let indexed: (Option<i64>,) = sqlx::query_as("SELECT indexed_at FROM registry_events WHERE id = 'unindexed-1'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(indexed.0, None, "the index cannot have applied the push");
+    assert!(generic.received().is_empty(), "Wharf JSON waits for the index");
+    assert_eq!(acr.received()[0].json()["target"]["tag"], "v1");
+    // After the index wait it goes anyway, without platforms.
+    assert!(
+        eventually(60, || async { generic.received().len() == 1 }).await,
+        "{}",
+        wharf.logs()
+    );
+    let body = generic.received()[0].json();
+    assert_eq!(body["target"]["tag"], "v1");
+    assert_eq!(body["platforms"], serde_json::json!([]), "{body}");
+}
+
 #[tokio::test]
 async fn no_event_is_lost_when_the_console_is_killed_during_a_burst() {
     const EVENTS: usize = 1000;

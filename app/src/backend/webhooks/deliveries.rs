@@ -4,7 +4,7 @@
 //! (the outbox), so a stored event always has its deliveries. The claim takes only what may go
 //! now: the oldest undelivered event of an ordered webhook, up to `max_in_flight` rows of an
 //! unordered one, no event for a disabled webhook; a push waits a few seconds for the index,
-//! which knows the image's platforms. Pings and tests skip the line and go to disabled webhooks
+//! which knows the image's platforms, unless its webhook's format shows none (ACR). Pings and tests skip the line and go to disabled webhooks
 //! too (to check a repaired receiver before enabling it again).
 
 use std::time::Duration;
@@ -12,6 +12,7 @@ use std::time::Duration;
 use sqlx::{AnyConnection, FromRow};
 
 use super::event::{EventAction, RequestInfo, WebhookEvent};
+use super::formats::Format;
 use super::signing;
 use super::store::{self, Webhook};
 use crate::backend::db::{now_ms, Db, DbKind};
@@ -37,17 +38,25 @@ pub const MAX_LOGGED_BODY: usize = 64 * 1024;
 /// `{pending}` in a query: SQLite is told to walk a webhook's pending rows through the partial
 /// index of them. Without statistics it may pick the index of all its rows instead (same
 /// columns), and then step over every delivery ever made before reaching the pending ones.
+/// `{no_platforms}`: the formats whose deliveries do not wait for the index.
 fn with_pending_index(query: &str, db: &Db) -> String {
     let hint = match db.kind {
         DbKind::Sqlite => "INDEXED BY webhook_deliveries_pending",
         DbKind::Postgres => "",
     };
-    query.replace("{pending}", hint)
+    let no_platforms: Vec<String> = Format::ALL
+        .into_iter()
+        .filter(|format| !format.shows_platforms())
+        .map(|format| format!("'{}'", format.as_str()))
+        .collect();
+    query
+        .replace("{pending}", hint)
+        .replace("{no_platforms}", &no_platforms.join(", "))
 }
 
 /// What may go now, in three claims under one token (PostgreSQL cannot lock the rows of a
-/// `UNION`). `$1` is now; `$2` is now minus the index wait. A push's delivery waits for the
-/// index to apply its event (for at most the index wait).
+/// `UNION`). `$1` is now; `$2` is now minus the index wait. A push's delivery in a format that
+/// shows platforms waits for the index to apply its event (for at most the index wait).
 ///
 /// The oldest pending event delivery of each enabled ordered webhook, when it is due: found
 /// through the pending index per webhook, so a backlog costs nothing here.
@@ -56,17 +65,17 @@ const ORDERED_HEADS: &str = "SELECT d.id FROM webhooks w JOIN webhook_deliveries
      AND e.dead_at IS NULL ORDER BY e.created_at, e.id LIMIT 1) \
      WHERE w.ordered = 1 AND w.enabled = 1 AND w.disabled_reason IS NULL \
      AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1) AND (d.created_at <= $2 \
-     OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id AND r.action = 'push' \
-     AND r.indexed_at IS NULL AND r.dead_at IS NULL))";
+     OR w.format IN ({no_platforms}) OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id \
+     AND r.action = 'push' AND r.indexed_at IS NULL AND r.dead_at IS NULL))";
 /// Due event deliveries of enabled unordered webhooks, oldest first (from each such webhook's
 /// pending rows: an ordered webhook's backlog is not walked; `CROSS JOIN` keeps SQLite's loop
 /// over the webhooks outside).
 const UNORDERED: &str = "SELECT d.id FROM webhooks w CROSS JOIN webhook_deliveries d {pending} \
      WHERE d.webhook_id = w.id AND w.ordered = 0 AND w.enabled = 1 AND w.disabled_reason IS NULL AND d.done_at IS NULL \
      AND d.dead_at IS NULL AND d.kind = 'event' AND d.next_attempt_at <= $1 \
-     AND (d.lease_until IS NULL OR d.lease_until < $1) AND (d.created_at <= $2 OR NOT EXISTS (SELECT 1 \
-     FROM registry_events r WHERE r.id = d.event_id AND r.action = 'push' AND r.indexed_at IS NULL \
-     AND r.dead_at IS NULL)) ORDER BY d.created_at, d.id LIMIT 32";
+     AND (d.lease_until IS NULL OR d.lease_until < $1) AND (d.created_at <= $2 OR w.format IN ({no_platforms}) \
+     OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id AND r.action = 'push' \
+     AND r.indexed_at IS NULL AND r.dead_at IS NULL)) ORDER BY d.created_at, d.id LIMIT 32";
 /// Due pings and tests: they skip the line, and go to disabled webhooks too (an index of their
 /// own: a backlog of events is not walked).
 const MANUAL: &str = "SELECT d.id FROM webhook_deliveries d WHERE d.done_at IS NULL AND d.dead_at IS NULL \
@@ -290,7 +299,7 @@ pub const TRAIN: usize = 64;
 
 /// The pending event deliveries of a webhook after a given one, oldest first, with what decides
 /// whether each may go now. `$1` webhook, `$2`/`$3` the head's `created_at`/`id`, `$4` now, `$5`
-/// now minus the index wait.
+/// now minus the index wait (now, for a format that does not wait for the index).
 const FOLLOWERS: &str = "SELECT d.id, CASE WHEN d.next_attempt_at <= $4 AND (d.lease_until IS NULL OR d.lease_until < $4) \
      AND (d.created_at <= $5 OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id \
           AND r.action = 'push' AND r.indexed_at IS NULL AND r.dead_at IS NULL)) THEN 1 ELSE 0 END AS ready \
@@ -373,7 +382,11 @@ async fn claim_followers(
         .bind(head.created_at)
         .bind(&head.id)
         .bind(now)
-        .bind(now - INDEX_WAIT.as_millis() as i64)
+        .bind(if head.webhook.format.shows_platforms() {
+            now - INDEX_WAIT.as_millis() as i64
+        } else {
+            now
+        })
         .fetch_all(&mut *conn)
         .await?;
     let ready: Vec<String> = rows

@@ -86,6 +86,13 @@ impl Format {
         }
     }
 
+    /// Whether the body shows the image's platforms, which the index learns from the registry
+    /// after the push: a push's delivery in such a format waits for the index (a few seconds at
+    /// most). ACR's schema has no platforms, so its deliveries go at once.
+    pub fn shows_platforms(self) -> bool {
+        !matches!(self, Format::Acr)
+    }
+
     /// Whether deliveries carry Standard Webhooks signature headers. Teams and Slack authenticate
     /// the sender by their secret URL and have no use for them.
     pub fn is_signed(self) -> bool {
