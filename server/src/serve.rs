@@ -81,9 +81,9 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         managed.is_some(),
     );
     let journal = match db.kind {
-        DbKind::Sqlite => Journal::open(&db.url)
-            .await
-            .map_err(|e| StartupError::Other(format!("cannot open the intake journal: {e}")))?,
+        DbKind::Sqlite => {
+            Journal::open(&db.url).map_err(|e| StartupError::Other(format!("cannot open the intake journal: {e}")))?
+        }
         DbKind::Postgres => None,
     };
     let state = app_state(&args, settings, db, signer, journal)?;

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::console_deletes;
 use super::db::{now_ms, Db};
 use super::events::{self, Actor, Quarantined, RegistryEvent};
-use super::intake_journal::{Entry as JournalEntry, Journal};
+use super::intake_journal::{self, Entry as JournalEntry, Journal, Position};
 use super::notifier::{Notifier, Signal};
 use super::placeholders;
 use super::webhooks::deliveries;
@@ -133,7 +133,9 @@ pub enum Accepted {
 }
 
 /// Journaled envelopes stored in one transaction at most.
-const MOVE_BATCH: i64 = 256;
+const MOVE_BATCH: usize = 256;
+/// The journal file starts again, empty, once everything in it is stored and it is this big.
+const START_AGAIN_AT: u64 = 16 * 1024 * 1024;
 /// An envelope that failed this many times on its own is quarantined whole instead of blocking
 /// the ones behind it (when the database is down, the quarantine fails too, and it waits).
 const MAX_FAILURES: i64 = 5;
@@ -203,7 +205,7 @@ impl Intake {
         let dropped = events.iter().filter(|e| e.action == "pull").count();
         let journaled = events.len() - dropped;
         if journaled > 0 || !quarantined.is_empty() {
-            journal.append(now_ms(), body).await?;
+            journal.append(now_ms(), body).map_err(sqlx::Error::Io)?;
         }
         Ok(Accepted::Journaled {
             journaled,
@@ -268,8 +270,19 @@ async fn move_journaled(
         registry_host: &registry_host,
         public_url: &public_url,
     };
+    let recorded = loop {
+        match recorded_position(&db).await {
+            Ok(recorded) => break recorded,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read how far the intake journal is stored; will try again");
+                tokio::time::sleep(MOVER_RETRY).await;
+            }
+        }
+    };
+    let mut at = journal.resume_from(recorded);
+    let mut failures = Failures::default();
     loop {
-        let entries = match journal.oldest(MOVE_BATCH).await {
+        let entries = match journal.read(at, MOVE_BATCH) {
             Ok(entries) => entries,
             Err(err) => {
                 tracing::error!(error = %err, "cannot read the intake journal");
@@ -278,6 +291,11 @@ async fn move_journaled(
             }
         };
         if entries.is_empty() {
+            match journal.start_again_if_stored(at, START_AGAIN_AT) {
+                Ok(Some(fresh)) => at = fresh,
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, "cannot start the intake journal again"),
+            }
             tokio::select! {
                 _ = journal.appended() => {}
                 _ = tokio::time::sleep(MOVER_POLL) => {}
@@ -285,89 +303,143 @@ async fn move_journaled(
             continue;
         }
         let started = std::time::Instant::now();
-        match move_entries(&journal, &db, &entries, &context).await {
-            Ok(outcome) => {
-                tracing::info!(
-                    envelopes = entries.len(),
-                    stored = outcome.stored,
-                    duplicates = outcome.duplicates,
-                    quarantined = outcome.quarantined,
-                    deliveries = outcome.deliveries,
-                    elapsed = ?started.elapsed(),
-                    "registry events stored"
-                );
-                if outcome.stored > 0 {
-                    notifier.publish(Signal::EventsStored);
-                }
-                if outcome.deliveries > 0 {
-                    notifier.publish(Signal::DeliveriesQueued);
-                }
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot store journaled registry events; will try again");
-                tokio::time::sleep(MOVER_RETRY).await;
-            }
+        let moved = move_entries(&db, &entries, &context, &mut failures).await;
+        if let Some(stored) = moved.stored_through {
+            at = stored;
+        }
+        let outcome = moved.outcome;
+        if outcome != IntakeOutcome::default() {
+            tracing::info!(
+                envelopes = entries.len(),
+                stored = outcome.stored,
+                duplicates = outcome.duplicates,
+                quarantined = outcome.quarantined,
+                deliveries = outcome.deliveries,
+                elapsed = ?started.elapsed(),
+                "registry events stored"
+            );
+        }
+        if outcome.stored > 0 {
+            notifier.publish(Signal::EventsStored);
+        }
+        if outcome.deliveries > 0 {
+            notifier.publish(Signal::DeliveriesQueued);
+        }
+        if let Some(err) = moved.error {
+            tracing::error!(error = %err, "cannot store journaled registry events; will try again");
+            tokio::time::sleep(MOVER_RETRY).await;
         }
     }
+}
+
+async fn recorded_position(db: &Db) -> Result<Option<Position>, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    intake_journal::recorded(&mut conn).await
+}
+
+/// Times each journaled envelope (by where it ends) failed on its own.
+type Failures = std::collections::HashMap<i64, i64>;
+
+/// What one round of the mover did.
+struct Moved {
+    outcome: IntakeOutcome,
+    /// How far the journal is now stored (recorded in the same transactions).
+    stored_through: Option<Position>,
+    error: Option<sqlx::Error>,
 }
 
 /// Stores `entries` in one transaction (or, if that fails, one by one, so that one envelope
-/// fails alone), then removes them from the journal. Returns what they did, summed.
+/// fails alone), each transaction recording how far the journal is stored.
 async fn move_entries(
-    journal: &Journal,
     db: &Db,
     entries: &[JournalEntry],
     context: &IntakeContext<'_>,
-) -> Result<IntakeOutcome, sqlx::Error> {
-    let mut parsed = Vec::with_capacity(entries.len());
-    for entry in entries {
-        match events::split_envelope(&entry.body) {
-            Ok(split) => parsed.push((entry, split)),
-            // It was checked when it came: only a change of Wharf's rules could do this.
-            Err(err) => {
-                tracing::error!(error = %err, seq = entry.seq, "a journaled envelope no longer parses; dropped")
-            }
-        }
-    }
-    let envelopes: Vec<Envelope<'_>> = parsed
+    failures: &mut Failures,
+) -> Moved {
+    let parsed: Vec<JournaledEnvelope<'_>> = entries
         .iter()
-        .map(|(entry, (events, quarantined))| Envelope {
-            events,
-            quarantined,
-            received_at: entry.received_at,
+        .map(|entry| {
+            // It was checked when it came: only a change of Wharf's rules could fail this.
+            let split = events::split_envelope(&entry.body).unwrap_or_else(|err| {
+                tracing::error!(error = %err, "a journaled envelope no longer parses; dropped");
+                (Vec::new(), Vec::new())
+            });
+            (entry, split)
         })
         .collect();
-    let mut total = IntakeOutcome::default();
-    match store_together(db, &envelopes, context).await {
-        Ok(outcomes) => outcomes.iter().for_each(|o| total.add(o)),
+    let all: Vec<Envelope<'_>> = parsed.iter().map(envelope_of).collect();
+    let last = entries.last().map(|e| e.end);
+    let mut moved = Moved {
+        outcome: IntakeOutcome::default(),
+        stored_through: None,
+        error: None,
+    };
+    match store_journaled(db, &all, context, last).await {
+        Ok(outcomes) => {
+            outcomes.iter().for_each(|o| moved.outcome.add(o));
+            moved.stored_through = last;
+            return moved;
+        }
         Err(err) => {
-            tracing::warn!(error = %err, envelopes = envelopes.len(), "storing journaled envelopes together failed; one by one");
-            for ((entry, _), envelope) in parsed.iter().zip(&envelopes) {
-                match store_together(db, std::slice::from_ref(envelope), context).await {
-                    Ok(outcomes) => total.add(&outcomes[0]),
-                    Err(err) if entry.failures + 1 >= MAX_FAILURES => {
-                        quarantine_envelope(db, entry, &err).await?;
-                        total.quarantined += 1;
-                    }
-                    Err(err) => {
-                        // The ones before it are stored: keep it and those after it.
-                        journal.remove_through(entry.seq - 1).await?;
-                        journal.count_failure(entry.seq).await?;
-                        return Err(err);
-                    }
-                }
-            }
+            tracing::warn!(error = %err, envelopes = all.len(), "storing journaled envelopes together failed; one by one")
         }
     }
-    if let Some(last) = entries.last() {
-        journal.remove_through(last.seq).await?;
+    for item in &parsed {
+        let end = item.0.end;
+        match store_journaled(db, &[envelope_of(item)], context, Some(end)).await {
+            Ok(outcomes) => moved.outcome.add(&outcomes[0]),
+            Err(err) => {
+                let failed = failures.entry(end.offset as i64).or_insert(0);
+                *failed += 1;
+                if *failed < MAX_FAILURES {
+                    moved.error = Some(err);
+                    return moved;
+                }
+                if let Err(err) = quarantine_envelope(db, item.0, &err).await {
+                    moved.error = Some(err);
+                    return moved;
+                }
+                failures.remove(&(end.offset as i64));
+                moved.outcome.quarantined += 1;
+            }
+        }
+        moved.stored_through = Some(end);
     }
-    Ok(total)
+    moved
 }
 
-/// Keeps aside a journaled envelope that could not be stored, with the reason.
+/// A journaled envelope, split, as stored.
+type JournaledEnvelope<'a> = (&'a JournalEntry, (Vec<RegistryEvent>, Vec<Quarantined>));
+
+fn envelope_of<'a>((entry, (events, quarantined)): &'a JournaledEnvelope<'_>) -> Envelope<'a> {
+    Envelope {
+        events,
+        quarantined,
+        received_at: entry.received_at,
+    }
+}
+
+/// [`store_together`], recording in the same transaction that the journal is stored up to
+/// `through`.
+async fn store_journaled(
+    db: &Db,
+    envelopes: &[Envelope<'_>],
+    context: &IntakeContext<'_>,
+    through: Option<Position>,
+) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let outcomes = store_on(&mut tx, envelopes, context).await?;
+    if let Some(position) = through {
+        intake_journal::record(&mut tx, position).await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Keeps aside a journaled envelope that could not be stored, with the reason, and records the
+/// journal stored past it.
 async fn quarantine_envelope(db: &Db, entry: &JournalEntry, err: &sqlx::Error) -> Result<(), sqlx::Error> {
-    tracing::error!(error = %err, seq = entry.seq, "a journaled envelope could not be stored; quarantined");
+    tracing::error!(error = %err, "a journaled envelope could not be stored; quarantined");
     let whole = Quarantined::new(
         0,
         format!("the envelope could not be stored after {MAX_FAILURES} attempts: {err}"),
@@ -375,6 +447,7 @@ async fn quarantine_envelope(db: &Db, entry: &JournalEntry, err: &sqlx::Error) -
     );
     let mut tx = db.begin_write().await?;
     events::quarantine(&mut tx, std::slice::from_ref(&whole)).await?;
+    intake_journal::record(&mut tx, entry.end).await?;
     tx.commit().await
 }
 
@@ -392,12 +465,22 @@ async fn store_together(
     context: &IntakeContext<'_>,
 ) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let webhooks = webhook_store::active(&mut tx).await?;
+    let outcomes = store_on(&mut tx, envelopes, context).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Envelopes stored on the caller's transaction; their outcomes, in order.
+async fn store_on(
+    conn: &mut AnyConnection,
+    envelopes: &[Envelope<'_>],
+    context: &IntakeContext<'_>,
+) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
+    let webhooks = webhook_store::active(conn).await?;
     let mut outcomes = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {
-        outcomes.push(receive_on(&mut tx, &webhooks, envelope, context).await?);
+        outcomes.push(receive_on(conn, &webhooks, envelope, context).await?);
     }
-    tx.commit().await?;
     Ok(outcomes)
 }
 
