@@ -13,7 +13,8 @@
 //! (a power cut can lose the last envelopes, as it can the main database's last commits). A torn
 //! record at the end (a crash in the middle of an append, whose envelope was not answered) is cut
 //! off at the next start. Once everything in the file is stored and it has grown past a limit,
-//! it starts again, empty, with a new epoch. (A hand-written log: appending must cost one write,
+//! it starts again, empty, with a new epoch. The file is locked while a console has it open: a
+//! second console on the same data directory does not start. (A hand-written log: appending must cost one write,
 //! with no database round trip.)
 
 use std::fs::{File, OpenOptions};
@@ -78,6 +79,15 @@ impl Journal {
             .create(true)
             .truncate(false)
             .open(&path)?;
+        // One process appends at a time: a second console on the same data directory would
+        // write over the first one's envelopes.
+        file.try_lock().map_err(|err| match err {
+            std::fs::TryLockError::WouldBlock => io::Error::other(format!(
+                "{} is in use by another Wharf process: two consoles cannot share one SQLite data directory",
+                path.display()
+            )),
+            std::fs::TryLockError::Error(err) => err,
+        })?;
         let (epoch, len) = match read_header(&mut file)? {
             Some(epoch) => (epoch, complete_length(&mut file)?),
             None => (start_epoch(&mut file)?, HEADER),
@@ -340,6 +350,19 @@ mod tests {
         assert_eq!(bodies(&rest), vec![vec![2; 3], vec![3; 3], vec![4; 3]]);
         assert_eq!(journal.waiting(rest[2].end), 0);
         assert!(journal.waiting(at) > 0);
+    }
+
+    #[test]
+    fn a_second_process_cannot_open_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal_in(dir.path());
+        let url = format!("sqlite://{}", dir.path().join("wharf.db").display());
+        let Err(err) = Journal::open(&url) else {
+            panic!("opened twice")
+        };
+        assert!(err.to_string().contains("in use by another Wharf process"), "{err}");
+        drop(journal);
+        assert!(Journal::open(&url).unwrap().is_some(), "free again once closed");
     }
 
     #[test]
