@@ -582,6 +582,49 @@ async fn an_ordered_webhook_keeps_order_across_a_failure_in_a_train() {
     }
 }
 
+/// Envelopes that keep coming while an ordered webhook's train is being sent join that train:
+/// every event reaches the receiver once, in the order the registry sent them.
+#[tokio::test]
+async fn an_ordered_train_takes_in_what_comes_while_it_runs_and_keeps_order() {
+    let wharf = start_console(&[]).await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let receiver = Receiver::start(Answer::Ok).await;
+    create_webhook(
+        &wharf,
+        &client,
+        &[
+            ("name", "stream"),
+            ("url", &receiver.url),
+            ("delete", "on"),
+            ("ordered", "on"),
+        ],
+    )
+    .await
+    .unwrap();
+    for envelope in 0..30u32 {
+        let events = (0..10)
+            .map(|i| {
+                let n = envelope * 10 + i;
+                delete_event(&format!("stream-{n:03}"), "stream/app", n)
+            })
+            .collect();
+        notify(&wharf, events).await;
+    }
+    assert!(
+        eventually(120, || async { receiver.received().len() >= 300 }).await,
+        "{} of 300\n{}",
+        receiver.received().len(),
+        wharf.logs()
+    );
+    let ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (0..300).map(|n| format!("stream-{n:03}")).collect();
+    assert_eq!(ids, expected);
+}
+
 /// A push's delivery in a format that shows no platforms (ACR) goes without waiting for the
 /// index; one that shows them (Wharf JSON) waits for it, a few seconds at most, then goes
 /// without them.

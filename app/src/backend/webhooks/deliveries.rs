@@ -409,10 +409,22 @@ async fn claim_followers(
     .bind(&head.id)
     .fetch_all(&mut *conn)
     .await?;
+    // Only the rows just claimed: a train being extended holds earlier ones under the same token.
     Ok(rows
         .into_iter()
+        .filter(|row| ready.contains(&row.id))
         .map(|row| row.claimed(head.webhook.clone(), &head.token))
         .collect())
+}
+
+/// More of an ordered webhook's train: the due deliveries right behind `last` (the last one the
+/// train sent), claimed under the train's token, so that a burst goes out without a pause to
+/// record and claim again between trains.
+pub async fn extend_train(db: &Db, last: &ClaimedDelivery) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+    let mut conn = db.begin_write().await?;
+    let more = claim_followers(&mut conn, &with_pending_index(FOLLOWERS, db), last, now_ms()).await?;
+    conn.commit().await?;
+    Ok(more)
 }
 
 /// Gives back the claimed deliveries of a train that were not sent, uncounted.

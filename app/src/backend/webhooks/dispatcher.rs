@@ -38,6 +38,9 @@ const SLACK_PACE: Duration = Duration::from_secs(1);
 const FAILING_FOR: Duration = Duration::from_secs(2 * 24 * 3600);
 /// A train stops when less than the next delivery's timeout and this is left of its lease.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// Deliveries an ordered webhook's train sends at most before they are recorded (it takes in
+/// what is queued behind it while it runs).
+const MAX_TRAIN: usize = 256;
 /// Retry-After is honoured up to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
@@ -148,27 +151,51 @@ impl Dispatcher {
         let Some(webhook_id) = train.first().map(|d| d.webhook.id.clone()) else {
             return;
         };
-        let mut sent = Vec::new();
+        let ordered = train.first().is_some_and(|d| d.kind == "event" && d.webhook.ordered);
+        let mut sent: Vec<(ClaimedDelivery, Attempted)> = Vec::new();
         let mut rest = train.into_iter();
-        for delivery in rest.by_ref() {
-            let attempted = match self.attempt(&delivery).await {
-                Ok(Some(attempted)) => attempted,
-                // Set aside (it cannot be sent at all).
-                Ok(None) => break,
-                Err(err) => {
-                    tracing::warn!(delivery = %delivery.id, error = %err, "cannot record a webhook delivery");
+        let mut unsent = Vec::new();
+        loop {
+            let mut all_sent = true;
+            for delivery in rest.by_ref() {
+                let attempted = match self.attempt(&delivery).await {
+                    Ok(Some(attempted)) => attempted,
+                    // Set aside (it cannot be sent at all).
+                    Ok(None) => {
+                        all_sent = false;
+                        break;
+                    }
+                    Err(err) => {
+                        tracing::warn!(delivery = %delivery.id, error = %err, "cannot record a webhook delivery");
+                        all_sent = false;
+                        break;
+                    }
+                };
+                let time_left = lease_ends.saturating_duration_since(Instant::now());
+                // The next one could outlast the lease (and be claimed again elsewhere): stop there.
+                let go_on =
+                    attempted.verdict == Verdict::Delivered && time_left >= delivery.webhook.timeout + LEASE_MARGIN;
+                sent.push((delivery, attempted));
+                if !go_on {
+                    all_sent = false;
                     break;
                 }
-            };
-            let time_left = lease_ends.saturating_duration_since(Instant::now());
-            // The next one could outlast the lease (and be claimed again elsewhere): stop there.
-            let go_on = attempted.verdict == Verdict::Delivered && time_left >= delivery.webhook.timeout + LEASE_MARGIN;
-            sent.push((delivery, attempted));
-            if !go_on {
+            }
+            unsent.extend(rest.by_ref());
+            // An ordered webhook's train goes on with what was queued behind it meanwhile (a
+            // burst), up to a bound, before its attempts are recorded.
+            let Some((last, _)) = sent.last().filter(|_| ordered && all_sent && sent.len() < MAX_TRAIN) else {
                 break;
+            };
+            match deliveries::extend_train(&self.db, last).await {
+                Ok(more) if !more.is_empty() => rest = more.into_iter(),
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot extend a webhook delivery train");
+                    break;
+                }
             }
         }
-        let unsent: Vec<ClaimedDelivery> = rest.collect();
         if let Err(err) = self.record(&sent).await {
             // The database failed: the lease runs out and the deliveries are claimed again.
             tracing::warn!(error = %err, "cannot record webhook deliveries");
