@@ -8,34 +8,15 @@ mod support;
 
 use std::time::Duration;
 
-use app::model::{AccessView, AssignmentView, EventsPage, SyncStatus, REGISTRY_UNREACHABLE};
+use app::model::{AccessView, EventsPage, SyncStatus, REGISTRY_UNREACHABLE};
 use support::{call, is_repository_update, push_image, LiveStream, Wharf, ADMIN_PASSWORD};
 
 const READER_PASSWORD: &str = "reader-password-1";
 
-/// Creates the user `name` with `roles` (role, scope); returns the assignments' ids.
+/// Creates the user `name` with `roles` (role, scope) and the reader password; returns the
+/// assignments' ids.
 async fn user_with_roles(wharf: &Wharf, admin: &reqwest::Client, name: &str, roles: &[(&str, &str)]) -> Vec<String> {
-    let (status, body) = call(
-        wharf,
-        admin,
-        "create_user",
-        &[("username", name), ("password", READER_PASSWORD)],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let mut ids = Vec::new();
-    for (role, scope) in roles {
-        let form = [
-            ("principal_kind", "user"),
-            ("principal_name", name),
-            ("role", role),
-            ("scope", scope),
-        ];
-        let (status, body) = call(wharf, admin, "add_assignment", &form).await;
-        assert_eq!(status, 200, "{body}");
-        ids.push(serde_json::from_value::<AssignmentView>(body).unwrap().id);
-    }
-    ids
+    support::create_user_with_roles(wharf, admin, name, READER_PASSWORD, roles).await
 }
 
 async fn user_id(wharf: &Wharf, admin: &reqwest::Client, name: &str) -> String {

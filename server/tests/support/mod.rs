@@ -627,6 +627,38 @@ pub fn is_repository_update(update: &serde_json::Value, name: &str) -> bool {
     update["kind"] == "repository" && update["name"] == name
 }
 
+/// Creates the user `name` (as the administrator `admin`) with `roles` (role, scope); returns
+/// the assignments' ids.
+pub async fn create_user_with_roles(
+    wharf: &Wharf,
+    admin: &reqwest::Client,
+    name: &str,
+    password: &str,
+    roles: &[(&str, &str)],
+) -> Vec<String> {
+    let (status, body) = call(
+        wharf,
+        admin,
+        "create_user",
+        &[("username", name), ("password", password)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let mut ids = Vec::new();
+    for (role, scope) in roles {
+        let form = [
+            ("principal_kind", "user"),
+            ("principal_name", name),
+            ("role", role),
+            ("scope", scope),
+        ];
+        let (status, body) = call(wharf, admin, "add_assignment", &form).await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(serde_json::from_value::<app::model::AssignmentView>(body).unwrap().id);
+    }
+    ids
+}
+
 /// A user made by the administrator with `role` on `scope`, signed in.
 pub async fn user_with_role(
     wharf: &Wharf,
@@ -636,21 +668,6 @@ pub async fn user_with_role(
     scope: &str,
 ) -> reqwest::Client {
     const PASSWORD: &str = "role-user-password-1";
-    let (status, body) = call(
-        wharf,
-        admin,
-        "create_user",
-        &[("username", name), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let form = [
-        ("principal_kind", "user"),
-        ("principal_name", name),
-        ("role", role),
-        ("scope", scope),
-    ];
-    let (status, body) = call(wharf, admin, "add_assignment", &form).await;
-    assert_eq!(status, 200, "{body}");
+    create_user_with_roles(wharf, admin, name, PASSWORD, &[(role, scope)]).await;
     wharf.signed_in_client(name, PASSWORD).await
 }
