@@ -617,27 +617,8 @@ mod tests {
     #[test]
     fn debug_output_hides_secrets() {
         let hook = Webhook {
-            id: "1".into(),
-            name: "n".into(),
-            url: "https://hooks.slack.com/services/SECRET-PATH".into(),
-            enabled: true,
-            actions: vec![EventAction::Push],
-            scope: vec![],
-            owner_scope: String::new(),
-            pusher: None,
-            platform_manifests: false,
-            format: Format::Slack,
-            template: None,
-            headers: vec![("Authorization".into(), "Bearer top-secret".into())],
-            timeout: DEFAULT_TIMEOUT,
             secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0".into(),
-            previous_secret: None,
-            previous_secret_until: None,
-            ordered: true,
-            max_in_flight: 4,
-            disabled_reason: None,
-            created_at: 0,
-            updated_at: 0,
+            ..stored("https://hooks.slack.com/services/SECRET-PATH", Format::Slack)
         };
         let debug = format!("{hook:?}");
         assert!(!debug.contains("top-secret") && !debug.contains("whsec_") && !debug.contains("SECRET-PATH"));
