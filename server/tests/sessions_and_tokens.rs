@@ -43,20 +43,9 @@ async fn profile(wharf: &Wharf, client: &reqwest::Client) -> ProfileView {
     serde_json::from_value(body).unwrap()
 }
 
-/// The token endpoint's answer to a form POST.
-async fn token_post(wharf: &Wharf, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/auth/token", wharf.url))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
-
 /// A refresh token for `user` as `client_id` would get it (the OAuth2 password grant, offline).
 async fn refresh_token(wharf: &Wharf, user: &str, password: &str, client_id: &str) -> String {
-    let (status, body) = token_post(
+    let (status, body) = support::token_form(
         wharf,
         &[
             ("grant_type", "password"),
@@ -74,7 +63,7 @@ async fn refresh_token(wharf: &Wharf, user: &str, password: &str, client_id: &st
 
 /// The status of a real refresh grant with `token`.
 async fn refresh(wharf: &Wharf, token: &str) -> u16 {
-    let (status, body) = token_post(
+    let (status, body) = support::token_form(
         wharf,
         &[
             ("grant_type", "refresh_token"),

@@ -113,18 +113,7 @@ async fn sso_error(wharf: &Wharf, client: &reqwest::Client) -> String {
 async fn single_sign_on_maps_groups_to_roles() {
     let provider = OidcProvider::start();
     let wharf = Wharf::start().await;
-    let admin = browser();
-    let signed = admin
-        .post(format!("{}/api/login", wharf.url))
-        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        signed.status().is_success() || signed.status().is_redirection(),
-        "{}",
-        signed.status()
-    );
+    let admin = admin_browser(&wharf).await;
     push_image(&wharf.registry_url(), "team-a/api", "1", &[], true);
 
     // Off at first: the sign-in page offers nothing and the start is refused politely.

@@ -200,17 +200,6 @@ async fn synthetic_pusher_pushes_through_the_token_flow() {
     );
 }
 
-async fn post_form(wharf: &Wharf, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/auth/token", wharf.url))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(serde_json::Value::Null))
-}
-
 /// The OAuth2 form as containerd sends it, a refresh grant as docker sends it afterwards, and
 /// the GET form's offline token; all of them usable on the registry.
 #[tokio::test]
@@ -234,7 +223,7 @@ async fn post_form_and_refresh_tokens() {
         }
     };
 
-    let (status, body) = post_form(
+    let (status, body) = support::token_form(
         &wharf,
         &[
             ("grant_type", "password"),
@@ -258,7 +247,7 @@ async fn post_form_and_refresh_tokens() {
 
     // The refresh grant: a new access token, the same refresh token back (not rotated).
     for _ in 0..2 {
-        let (status, body) = post_form(
+        let (status, body) = support::token_form(
             &wharf,
             &[
                 ("grant_type", "refresh_token"),
@@ -362,7 +351,7 @@ async fn post_form_and_refresh_tokens() {
         ),
     ];
     for (form, status, code) in cases {
-        let (got, body) = post_form(&wharf, &form).await;
+        let (got, body) = support::token_form(&wharf, &form).await;
         assert_eq!(
             (got, body["error"].as_str().unwrap_or_default()),
             (status, code),
@@ -396,7 +385,7 @@ async fn post_form_and_refresh_tokens() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = post_form(
+    let (status, _) = support::token_form(
         &wharf,
         &[
             ("grant_type", "refresh_token"),

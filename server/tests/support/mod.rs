@@ -671,3 +671,15 @@ pub async fn user_with_role(
     create_user_with_roles(wharf, admin, name, PASSWORD, &[(role, scope)]).await;
     wharf.signed_in_client(name, PASSWORD).await
 }
+
+/// `/auth/token` answering a form POST: the status and the JSON body (`null` if it is not JSON).
+pub async fn token_form(wharf: &Wharf, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/auth/token", wharf.url))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
