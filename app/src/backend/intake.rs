@@ -66,7 +66,7 @@ pub async fn receive(
         quarantined,
         received_at: now_ms(),
     };
-    let mut outcomes = store_together(db, &[envelope], context).await?;
+    let mut outcomes = store_together(db, &[envelope], context, None).await?;
     Ok(outcomes.remove(0))
 }
 
@@ -243,7 +243,7 @@ async fn store_group(db: &Db, group: Vec<Job>, context: &IntakeContext<'_>) {
                 received_at,
             })
             .collect();
-        let stored = store_together(db, &envelopes, context).await;
+        let stored = store_together(db, &envelopes, context, None).await;
         tracing::debug!(envelopes = group.len(), elapsed = ?started.elapsed(), "notifications stored together");
         if let Ok(outcomes) = stored {
             for (job, outcome) in group.into_iter().zip(outcomes) {
@@ -374,7 +374,7 @@ async fn move_entries(
         stored_through: None,
         error: None,
     };
-    match store_journaled(db, &all, context, last).await {
+    match store_together(db, &all, context, last).await {
         Ok(outcomes) => {
             outcomes.iter().for_each(|o| moved.outcome.add(o));
             moved.stored_through = last;
@@ -386,7 +386,7 @@ async fn move_entries(
     }
     for item in &parsed {
         let end = item.0.end;
-        match store_journaled(db, &[envelope_of(item)], context, Some(end)).await {
+        match store_together(db, &[envelope_of(item)], context, Some(end)).await {
             Ok(outcomes) => moved.outcome.add(&outcomes[0]),
             Err(err) => {
                 let failed = failures.entry(end.offset as i64).or_insert(0);
@@ -419,23 +419,6 @@ fn envelope_of<'a>((entry, (events, quarantined)): &'a JournaledEnvelope<'_>) ->
     }
 }
 
-/// [`store_together`], recording in the same transaction that the journal is stored up to
-/// `through`.
-async fn store_journaled(
-    db: &Db,
-    envelopes: &[Envelope<'_>],
-    context: &IntakeContext<'_>,
-    through: Option<Position>,
-) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
-    let mut tx = db.begin_write().await?;
-    let outcomes = store_on(&mut tx, envelopes, context).await?;
-    if let Some(position) = through {
-        intake_journal::record(&mut tx, position).await?;
-    }
-    tx.commit().await?;
-    Ok(outcomes)
-}
-
 /// Keeps aside a journaled envelope that could not be stored, with the reason, and records the
 /// journal stored past it.
 async fn quarantine_envelope(db: &Db, entry: &JournalEntry, err: &sqlx::Error) -> Result<(), sqlx::Error> {
@@ -458,29 +441,24 @@ struct Envelope<'a> {
     received_at: i64,
 }
 
-/// Envelopes stored in one transaction; their outcomes, in order.
+/// Envelopes stored in one transaction; their outcomes, in order. With `through`, the same
+/// transaction records that the intake journal is stored up to there.
 async fn store_together(
     db: &Db,
     envelopes: &[Envelope<'_>],
     context: &IntakeContext<'_>,
+    through: Option<Position>,
 ) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let outcomes = store_on(&mut tx, envelopes, context).await?;
-    tx.commit().await?;
-    Ok(outcomes)
-}
-
-/// Envelopes stored on the caller's transaction; their outcomes, in order.
-async fn store_on(
-    conn: &mut AnyConnection,
-    envelopes: &[Envelope<'_>],
-    context: &IntakeContext<'_>,
-) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
-    let webhooks = webhook_store::active(conn).await?;
+    let webhooks = webhook_store::active(&mut tx).await?;
     let mut outcomes = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {
-        outcomes.push(receive_on(conn, &webhooks, envelope, context).await?);
+        outcomes.push(receive_on(&mut tx, &webhooks, envelope, context).await?);
     }
+    if let Some(position) = through {
+        intake_journal::record(&mut tx, position).await?;
+    }
+    tx.commit().await?;
     Ok(outcomes)
 }
 
