@@ -627,7 +627,8 @@ async fn an_ordered_train_takes_in_what_comes_while_it_runs_and_keeps_order() {
 
 /// A push's delivery in a format that shows no platforms (ACR) goes without waiting for the
 /// index; one that shows them (Wharf JSON) waits for it, a few seconds at most, then goes
-/// without them.
+/// without them; and once the index is behind (more events wait than it claims at once), no
+/// delivery waits for it.
 #[tokio::test]
 async fn only_formats_that_show_platforms_wait_for_the_index() {
     // A registry that takes connections and never answers: the index cannot apply the push.
@@ -694,6 +695,43 @@ async fn only_formats_that_show_platforms_wait_for_the_index() {
     let body = generic.received()[0].json();
     assert_eq!(body["target"]["tag"], "v1");
     assert_eq!(body["platforms"], serde_json::json!([]), "{body}");
+
+    // More events waiting for the index than it claims at once: it is behind, and the
+    // deliveries stop waiting for it (they go without platforms, well within the index wait).
+    let behind = app::backend::webhooks::deliveries::INDEX_BEHIND as u64 + 5;
+    let events = (0..behind)
+        .map(|i| {
+            serde_json::json!({"id": format!("behind-{i}"), "timestamp": "2026-12-06T10:00:01Z", "action": "push",
+            "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10,
+                "digest": format!("sha256:{:064x}", 100 + i), "repository": "waits/app", "tag": format!("b{i}")}})
+        })
+        .collect();
+    notify(&wharf, events).await;
+    assert!(
+        eventually(60, || async { generic.received().len() == 1 + behind as usize }).await,
+        "{}",
+        wharf.logs()
+    );
+    let waited: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT r.id, r.received_at, d.last_attempt_at FROM webhook_deliveries d \
+         JOIN registry_events r ON r.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
+         WHERE w.name = 'wharf' AND r.id LIKE 'behind-%'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(waited.len() as u64, behind);
+    let wait = app::backend::webhooks::deliveries::INDEX_WAIT.as_millis() as i64;
+    for (id, received_at, attempted_at) in waited {
+        assert!(
+            attempted_at - received_at < wait,
+            "{id} waited for the index while it was behind"
+        );
+    }
+    for request in generic.received().iter().skip(1) {
+        let body = request.json();
+        assert_eq!(body["platforms"], serde_json::json!([]), "{body}");
+    }
 }
 
 #[tokio::test]

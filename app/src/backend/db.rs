@@ -24,6 +24,9 @@ pub struct Db {
     /// SQLite has one writer at a time: write transactions of this process queue here (in
     /// order) instead of polling SQLite's busy lock.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Where ordinary write transactions queue before `write_lock`, so that at most one of them
+    /// waits there: one that goes first ([`Db::begin_write_first`]) waits for two at most.
+    ordinary_writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A write transaction from [`Db::begin_write`]: used as a connection; `commit` it, or drop it
@@ -148,6 +151,7 @@ impl Db {
             kind,
             url: url.to_string(),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            ordinary_writers: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -156,17 +160,34 @@ impl Db {
     /// transaction that read first and then wanted to write while another writer committed
     /// would fail with "database is locked" instead of waiting.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        if self.kind == DbKind::Sqlite {
+            let _in_line = self.ordinary_writers.lock().await;
+            let turn = self.write_lock.clone().lock_owned().await;
+            return self.begin_in_turn(turn).await;
+        }
+        self.begin_write_first().await
+    }
+
+    /// [`Db::begin_write`] ahead of the ordinary write transactions waiting (SQLite: after the
+    /// one writing and at most one waiting): for the notification intake, whose latency every
+    /// webhook delivery waits for, and whose transactions are short.
+    pub async fn begin_write_first(&self) -> Result<WriteTx, sqlx::Error> {
         match self.kind {
             DbKind::Sqlite => {
                 let turn = self.write_lock.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, _turn: Some(turn) })
+                self.begin_in_turn(turn).await
             }
             DbKind::Postgres => Ok(WriteTx {
                 tx: self.pool.begin().await?,
                 _turn: None,
             }),
         }
+    }
+
+    /// SQLite, once this process's turn to write has come: takes the database's write lock.
+    async fn begin_in_turn(&self, turn: OwnedMutexGuard<()>) -> Result<WriteTx, sqlx::Error> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _turn: Some(turn) })
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

@@ -449,7 +449,7 @@ async fn store_together(
     context: &IntakeContext<'_>,
     through: Option<Position>,
 ) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_write_first().await?;
     let webhooks = webhook_store::active(&mut tx).await?;
     let mut outcomes = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {

@@ -26,6 +26,9 @@ pub const QUEUE: Queue = Queue {
     lock: "FOR UPDATE SKIP LOCKED",
 };
 
+/// Events claimed, fetched and written together at most (the LIMIT of [`CANDIDATES`]).
+pub const BATCH: i64 = 25;
+
 /// Due events, oldest first; `$1` is now.
 pub const CANDIDATES: &str = "SELECT id FROM registry_events \
      WHERE indexed_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $1 \
@@ -358,5 +361,10 @@ mod tests {
         });
         assert!(is_outage(&unreachable));
         assert!(!is_outage(&broken_manifest) && broken_manifest.is_transient());
+    }
+
+    #[test]
+    fn a_claim_takes_one_batch() {
+        assert!(CANDIDATES.ends_with(&format!("LIMIT {BATCH}")), "{CANDIDATES}");
     }
 }

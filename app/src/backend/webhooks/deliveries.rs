@@ -27,9 +27,13 @@ pub const QUEUE: Queue = Queue {
     lock: "FOR UPDATE OF d SKIP LOCKED",
 };
 
-/// How long a push's delivery waits for the index to apply the event (only pushes: the index
-/// adds the image's platforms to them).
+/// How long a push's delivery waits for the index to apply the event at most (only pushes: the
+/// index adds the image's platforms to them), while the index keeps up.
 pub const INDEX_WAIT: Duration = Duration::from_secs(5);
+/// The index is behind when more events than one claimed batch wait for it: deliveries then go
+/// without waiting (and without the platforms of images not read yet), so that a burst bigger
+/// than the registry can serve the index's reads for does not hold every webhook back with it.
+pub const INDEX_BEHIND: i64 = crate::backend::sync::apply::BATCH;
 /// Longer than the longest timeout: a killed dispatcher's deliveries go out again after it.
 pub const LEASE: Duration = Duration::from_secs(75);
 /// Response and request bodies kept in the log.
@@ -55,8 +59,9 @@ fn with_pending_index(query: &str, db: &Db) -> String {
 }
 
 /// What may go now, in three claims under one token (PostgreSQL cannot lock the rows of a
-/// `UNION`). `$1` is now; `$2` is now minus the index wait. A push's delivery in a format that
-/// shows platforms waits for the index to apply its event (for at most the index wait).
+/// `UNION`). `$1` is now; `$2` is when events stop being waited for ([`wait_for_index_since`]).
+/// A push's delivery in a format that shows platforms waits for the index to apply its event
+/// while the index keeps up, for at most the index wait since the event was received.
 ///
 /// The oldest pending event delivery of each enabled ordered webhook, when it is due: found
 /// through the pending index per webhook, so a backlog costs nothing here.
@@ -64,18 +69,18 @@ const ORDERED_HEADS: &str = "SELECT d.id FROM webhooks w JOIN webhook_deliveries
      FROM webhook_deliveries e {pending} WHERE e.webhook_id = w.id AND e.kind = 'event' AND e.done_at IS NULL \
      AND e.dead_at IS NULL ORDER BY e.created_at, e.id LIMIT 1) \
      WHERE w.ordered = 1 AND w.enabled = 1 AND w.disabled_reason IS NULL \
-     AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1) AND (d.created_at <= $2 \
-     OR w.format IN ({no_platforms}) OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id \
-     AND r.action = 'push' AND r.indexed_at IS NULL AND r.dead_at IS NULL))";
+     AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1) AND (w.format IN ({no_platforms}) \
+     OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id AND r.action = 'push' \
+     AND r.indexed_at IS NULL AND r.dead_at IS NULL AND r.received_at > $2))";
 /// Due event deliveries of enabled unordered webhooks, oldest first (from each such webhook's
 /// pending rows: an ordered webhook's backlog is not walked; `CROSS JOIN` keeps SQLite's loop
 /// over the webhooks outside).
 const UNORDERED: &str = "SELECT d.id FROM webhooks w CROSS JOIN webhook_deliveries d {pending} \
      WHERE d.webhook_id = w.id AND w.ordered = 0 AND w.enabled = 1 AND w.disabled_reason IS NULL AND d.done_at IS NULL \
      AND d.dead_at IS NULL AND d.kind = 'event' AND d.next_attempt_at <= $1 \
-     AND (d.lease_until IS NULL OR d.lease_until < $1) AND (d.created_at <= $2 OR w.format IN ({no_platforms}) \
+     AND (d.lease_until IS NULL OR d.lease_until < $1) AND (w.format IN ({no_platforms}) \
      OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id AND r.action = 'push' \
-     AND r.indexed_at IS NULL AND r.dead_at IS NULL)) ORDER BY d.created_at, d.id LIMIT 32";
+     AND r.indexed_at IS NULL AND r.dead_at IS NULL AND r.received_at > $2)) ORDER BY d.created_at, d.id LIMIT 32";
 /// Due pings and tests: they skip the line, and go to disabled webhooks too (an index of their
 /// own: a backlog of events is not walked).
 const MANUAL: &str = "SELECT d.id FROM webhook_deliveries d WHERE d.done_at IS NULL AND d.dead_at IS NULL \
@@ -299,10 +304,10 @@ pub const TRAIN: usize = 64;
 
 /// The pending event deliveries of a webhook after a given one, oldest first, with what decides
 /// whether each may go now. `$1` webhook, `$2`/`$3` the head's `created_at`/`id`, `$4` now, `$5`
-/// now minus the index wait (now, for a format that does not wait for the index).
+/// when events stop being waited for (now, for a format that does not wait for the index).
 const FOLLOWERS: &str = "SELECT d.id, CASE WHEN d.next_attempt_at <= $4 AND (d.lease_until IS NULL OR d.lease_until < $4) \
-     AND (d.created_at <= $5 OR NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id \
-          AND r.action = 'push' AND r.indexed_at IS NULL AND r.dead_at IS NULL)) THEN 1 ELSE 0 END AS ready \
+     AND NOT EXISTS (SELECT 1 FROM registry_events r WHERE r.id = d.event_id AND r.action = 'push' \
+          AND r.indexed_at IS NULL AND r.dead_at IS NULL AND r.received_at > $5) THEN 1 ELSE 0 END AS ready \
      FROM webhook_deliveries d {pending} WHERE d.webhook_id = $1 AND d.kind = 'event' AND d.done_at IS NULL AND d.dead_at IS NULL \
      AND (d.created_at > $2 OR (d.created_at = $2 AND d.id > $3)) ORDER BY d.created_at, d.id LIMIT 63";
 
@@ -313,10 +318,10 @@ const FOLLOWERS: &str = "SELECT d.id, CASE WHEN d.next_attempt_at <= $4 AND (d.l
 pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<Vec<ClaimedDelivery>>, sqlx::Error> {
     let now = now_ms();
     let token = worker.token();
+    let waited_since = wait_for_index_since(db, now).await?;
     let mut count = 0;
     for candidates in [MANUAL, ORDERED_HEADS, UNORDERED] {
-        let candidates =
-            with_pending_index(candidates, db).replace("$2", &(now - INDEX_WAIT.as_millis() as i64).to_string());
+        let candidates = with_pending_index(candidates, db).replace("$2", &waited_since.to_string());
         count += work::claim_as(db, &QUEUE, &token, &candidates, LEASE).await?;
     }
     if count == 0 {
@@ -359,13 +364,30 @@ pub async fn claim(db: &Db, worker: &WorkerId) -> Result<Vec<Vec<ClaimedDelivery
         let head = row.claimed(webhook, &token);
         let mut train = Vec::new();
         if head.kind == "event" && head.webhook.ordered {
-            train = claim_followers(&mut conn, &with_pending_index(FOLLOWERS, db), &head, now).await?;
+            train = claim_followers(&mut conn, &with_pending_index(FOLLOWERS, db), &head, now, waited_since).await?;
         }
         train.insert(0, head);
         claimed.push(train);
     }
     conn.commit().await?;
     Ok(claimed)
+}
+
+/// Deliveries wait for the index to apply the events received after this time (milliseconds
+/// since the epoch): those of the last [`INDEX_WAIT`] while the index keeps up, none once more
+/// than [`INDEX_BEHIND`] events wait for it.
+pub async fn wait_for_index_since(db: &Db, now: i64) -> Result<i64, sqlx::Error> {
+    let (waiting,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM registry_events WHERE indexed_at IS NULL AND dead_at IS NULL LIMIT $1) w",
+    )
+    .bind(INDEX_BEHIND + 1)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(if waiting > INDEX_BEHIND {
+        now
+    } else {
+        now - INDEX_WAIT.as_millis() as i64
+    })
 }
 
 /// Claims, under the head's token, the due deliveries right behind an ordered webhook's head
@@ -376,6 +398,7 @@ async fn claim_followers(
     followers: &str,
     head: &ClaimedDelivery,
     now: i64,
+    waited_since: i64,
 ) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
     let rows: Vec<(String, i64)> = sqlx::query_as(followers)
         .bind(&head.webhook.id)
@@ -383,7 +406,7 @@ async fn claim_followers(
         .bind(&head.id)
         .bind(now)
         .bind(if head.webhook.format.shows_platforms() {
-            now - INDEX_WAIT.as_millis() as i64
+            waited_since
         } else {
             now
         })
@@ -419,12 +442,15 @@ async fn claim_followers(
 
 /// More of an ordered webhook's train: the due deliveries right behind `last` (the last one the
 /// train sent), claimed under the train's token, so that a burst goes out without a pause to
-/// record and claim again between trains.
-pub async fn extend_train(db: &Db, last: &ClaimedDelivery) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
-    let mut conn = db.begin_write().await?;
-    let more = claim_followers(&mut conn, &with_pending_index(FOLLOWERS, db), last, now_ms()).await?;
-    conn.commit().await?;
-    Ok(more)
+/// record and claim again between trains. On the caller's write transaction; `waited_since` from
+/// [`wait_for_index_since`].
+pub async fn extend_train(
+    conn: &mut AnyConnection,
+    db: &Db,
+    last: &ClaimedDelivery,
+    waited_since: i64,
+) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+    claim_followers(conn, &with_pending_index(FOLLOWERS, db), last, now_ms(), waited_since).await
 }
 
 /// Gives back the claimed deliveries of a train that were not sent, uncounted.

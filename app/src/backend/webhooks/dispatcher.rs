@@ -155,6 +155,8 @@ impl Dispatcher {
         let mut sent: Vec<(ClaimedDelivery, Attempted)> = Vec::new();
         let mut rest = train.into_iter();
         let mut unsent = Vec::new();
+        // `sent[..recorded]` are recorded.
+        let mut recorded = 0;
         loop {
             let mut all_sent = true;
             for delivery in rest.by_ref() {
@@ -183,20 +185,30 @@ impl Dispatcher {
             }
             unsent.extend(rest.by_ref());
             // An ordered webhook's train goes on with what was queued behind it meanwhile (a
-            // burst), up to a bound, before its attempts are recorded.
+            // burst), up to a bound: what it sent so far is recorded in the same transaction.
             let Some((last, _)) = sent.last().filter(|_| ordered && all_sent && sent.len() < MAX_TRAIN) else {
                 break;
             };
-            match deliveries::extend_train(&self.db, last).await {
-                Ok(more) if !more.is_empty() => rest = more.into_iter(),
-                Ok(_) => break,
+            match self.record_and_extend(&sent[recorded..], last).await {
+                Ok(Some(more)) => {
+                    recorded = sent.len();
+                    if more.is_empty() {
+                        break;
+                    }
+                    rest = more.into_iter();
+                }
+                // The claim was lost: the other claim's records stand.
+                Ok(None) => {
+                    recorded = sent.len();
+                    break;
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "cannot extend a webhook delivery train");
                     break;
                 }
             }
         }
-        if let Err(err) = self.record(&sent).await {
+        if let Err(err) = self.record(&sent[recorded..]).await {
             // The database failed: the lease runs out and the deliveries are claimed again.
             tracing::warn!(error = %err, "cannot record webhook deliveries");
         }
@@ -323,14 +335,16 @@ impl Dispatcher {
     }
 
     /// The event to send: the stored payload, completed at the first attempt with what the index
-    /// knows (a push's platforms; a delete has none, as documented: what it deleted may already
-    /// be gone from the index). `Err` inside when the stored payload is unreadable.
+    /// knows (a push's platforms, for a format that shows them; a delete has none, as documented:
+    /// what it deleted may already be gone from the index). `Err` inside when the stored payload
+    /// is unreadable.
     async fn payload(&self, delivery: &ClaimedDelivery) -> Result<Result<WebhookEvent, String>, sqlx::Error> {
         let mut event: WebhookEvent = match serde_json::from_str(&delivery.payload) {
             Ok(event) => event,
             Err(err) => return Ok(Err(format!("the stored event cannot be read: {err}"))),
         };
-        if event.platforms.is_empty() && event.action == EventAction::Push {
+        let shows_platforms = delivery.webhook.format.shows_platforms();
+        if shows_platforms && event.platforms.is_empty() && event.action == EventAction::Push {
             if let Some(digest) = event.digest.clone() {
                 let mut conn = self.db.pool.acquire().await?;
                 if let Some(record) = crate::backend::index::store::manifest(&mut conn, &digest).await? {
@@ -386,6 +400,26 @@ impl Dispatcher {
             // lease): its records stand.
             tx.rollback().await
         }
+    }
+
+    /// Records `sent` and claims the deliveries due right behind `last` (an ordered webhook's
+    /// train), in one transaction. `None` (nothing recorded) when the claim was lost.
+    async fn record_and_extend(
+        &self,
+        sent: &[(ClaimedDelivery, Attempted)],
+        last: &ClaimedDelivery,
+    ) -> Result<Option<Vec<ClaimedDelivery>>, sqlx::Error> {
+        let waited_since = deliveries::wait_for_index_since(&self.db, now_ms()).await?;
+        let mut tx = self.db.begin_write().await?;
+        for (delivery, attempted) in sent {
+            if !self.finish(&mut tx, delivery, attempted).await? {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        let more = deliveries::extend_train(&mut tx, &self.db, last, waited_since).await?;
+        tx.commit().await?;
+        Ok(Some(more))
     }
 
     /// Records one attempt and its result. `false` when the claim was lost.
