@@ -116,8 +116,13 @@ impl Dispatcher {
         let (finished_tx, mut finished) = mpsc::unbounded_channel::<()>();
         loop {
             if permits.available_permits() > 0 {
+                let started = Instant::now();
                 match deliveries::claim(&self.db, &worker).await {
                     Ok(trains) => {
+                        if !trains.is_empty() {
+                            let sizes: Vec<usize> = trains.iter().map(Vec::len).collect();
+                            tracing::debug!(?sizes, elapsed = ?started.elapsed(), "webhook deliveries claimed");
+                        }
                         for train in trains {
                             let Ok(permit) = permits.clone().acquire_owned().await else {
                                 return;
@@ -144,71 +149,57 @@ impl Dispatcher {
     }
 
     /// The deliveries of one train, one after another, while they succeed and their lease lasts;
-    /// their attempts are then recorded in one transaction, and the rest of the train goes back,
-    /// uncounted. (A crash before the record sends the train's deliveries again: at least once.)
+    /// their attempts are then recorded, and the rest of the train goes back, uncounted. (A
+    /// crash before the record sends the train's deliveries again: at least once.)
+    ///
+    /// An ordered webhook's train goes on with what is queued behind it meanwhile (a burst), up
+    /// to a bound: while one part of it is sent, one transaction records the attempts made
+    /// before and claims the deliveries behind that part, so sending never pauses for the
+    /// database.
     async fn deliver_train(&self, train: Vec<ClaimedDelivery>) {
         let lease_ends = Instant::now() + deliveries::LEASE;
         let Some(webhook_id) = train.first().map(|d| d.webhook.id.clone()) else {
             return;
         };
         let ordered = train.first().is_some_and(|d| d.kind == "event" && d.webhook.ordered);
-        let mut sent: Vec<(ClaimedDelivery, Attempted)> = Vec::new();
-        let mut rest = train.into_iter();
+        let mut part = train;
+        let mut taken = 0;
+        // Sent, not recorded yet.
+        let mut unrecorded: Vec<(ClaimedDelivery, Attempted)> = Vec::new();
         let mut unsent = Vec::new();
-        // `sent[..recorded]` are recorded.
-        let mut recorded = 0;
         loop {
-            let mut all_sent = true;
-            for delivery in rest.by_ref() {
-                let attempted = match self.attempt(&delivery).await {
-                    Ok(Some(attempted)) => attempted,
-                    // Set aside (it cannot be sent at all).
-                    Ok(None) => {
-                        all_sent = false;
-                        break;
-                    }
-                    Err(err) => {
-                        tracing::warn!(delivery = %delivery.id, error = %err, "cannot record a webhook delivery");
-                        all_sent = false;
-                        break;
-                    }
-                };
-                let time_left = lease_ends.saturating_duration_since(Instant::now());
-                // The next one could outlast the lease (and be claimed again elsewhere): stop there.
-                let go_on =
-                    attempted.verdict == Verdict::Delivered && time_left >= delivery.webhook.timeout + LEASE_MARGIN;
-                sent.push((delivery, attempted));
-                if !go_on {
-                    all_sent = false;
-                    break;
+            taken += part.len();
+            let behind = part.last().filter(|_| ordered && taken < MAX_TRAIN).cloned();
+            let recording = std::mem::take(&mut unrecorded);
+            let extension = async {
+                match &behind {
+                    Some(last) => Some(self.record_and_extend(&recording, last).await),
+                    None => None,
                 }
-            }
-            unsent.extend(rest.by_ref());
-            // An ordered webhook's train goes on with what was queued behind it meanwhile (a
-            // burst), up to a bound: what it sent so far is recorded in the same transaction.
-            let Some((last, _)) = sent.last().filter(|_| ordered && all_sent && sent.len() < MAX_TRAIN) else {
-                break;
             };
-            match self.record_and_extend(&sent[recorded..], last).await {
-                Ok(Some(more)) => {
-                    recorded = sent.len();
-                    if more.is_empty() {
-                        break;
-                    }
-                    rest = more.into_iter();
+            let sending = self.send_in_order(part, lease_ends, &mut unrecorded);
+            let (extension, (all_sent, rest)) = tokio::join!(extension, sending);
+            unsent.extend(rest);
+            match extension {
+                Some(Ok(Some(more))) if all_sent && !more.is_empty() => part = more,
+                Some(Ok(Some(more))) => {
+                    unsent.extend(more);
+                    break;
                 }
                 // The claim was lost: the other claim's records stand.
-                Ok(None) => {
-                    recorded = sent.len();
+                Some(Ok(None)) => break,
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "cannot extend a webhook delivery train");
+                    unrecorded.splice(0..0, recording);
                     break;
                 }
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot extend a webhook delivery train");
+                None => {
+                    unrecorded.splice(0..0, recording);
                     break;
                 }
             }
         }
-        if let Err(err) = self.record(&sent[recorded..]).await {
+        if let Err(err) = self.record(&unrecorded).await {
             // The database failed: the lease runs out and the deliveries are claimed again.
             tracing::warn!(error = %err, "cannot record webhook deliveries");
         }
@@ -217,6 +208,36 @@ impl Dispatcher {
         }
         self.notifier
             .publish(Signal::Live(IndexUpdate::Delivery { webhook_id }));
+    }
+
+    /// Sends `part` one after another into `sent`, while they succeed and the lease lasts.
+    /// Returns whether all were sent, and those that were not.
+    async fn send_in_order(
+        &self,
+        part: Vec<ClaimedDelivery>,
+        lease_ends: Instant,
+        sent: &mut Vec<(ClaimedDelivery, Attempted)>,
+    ) -> (bool, Vec<ClaimedDelivery>) {
+        let mut rest = part.into_iter();
+        for delivery in rest.by_ref() {
+            let attempted = match self.attempt(&delivery).await {
+                Ok(Some(attempted)) => attempted,
+                // Set aside (it cannot be sent at all).
+                Ok(None) => return (false, rest.collect()),
+                Err(err) => {
+                    tracing::warn!(delivery = %delivery.id, error = %err, "cannot record a webhook delivery");
+                    return (false, rest.collect());
+                }
+            };
+            let time_left = lease_ends.saturating_duration_since(Instant::now());
+            // The next one could outlast the lease (and be claimed again elsewhere): stop there.
+            let go_on = attempted.verdict == Verdict::Delivered && time_left >= delivery.webhook.timeout + LEASE_MARGIN;
+            sent.push((delivery, attempted));
+            if !go_on {
+                return (false, rest.collect());
+            }
+        }
+        (true, Vec::new())
     }
 
     /// Sends one claimed delivery. `None` when it cannot be sent at all (it is set aside).
@@ -409,8 +430,10 @@ impl Dispatcher {
         sent: &[(ClaimedDelivery, Attempted)],
         last: &ClaimedDelivery,
     ) -> Result<Option<Vec<ClaimedDelivery>>, sqlx::Error> {
+        let started = Instant::now();
         let waited_since = deliveries::wait_for_index_since(&self.db, now_ms()).await?;
         let mut tx = self.db.begin_write().await?;
+        let locked_in = started.elapsed();
         for (delivery, attempted) in sent {
             if !self.finish(&mut tx, delivery, attempted).await? {
                 tx.rollback().await?;
@@ -419,6 +442,7 @@ impl Dispatcher {
         }
         let more = deliveries::extend_train(&mut tx, &self.db, last, waited_since).await?;
         tx.commit().await?;
+        tracing::debug!(recorded = sent.len(), more = more.len(), ?locked_in, elapsed = ?started.elapsed(), "webhook delivery train extended");
         Ok(Some(more))
     }
 
