@@ -1087,3 +1087,44 @@ async fn postgres_console() {
     let (_, html) = wharf.page(&client, "/events").await;
     assert!(html.contains("repo-pg-1"), "{html}");
 }
+
+/// Replicas starting together on an empty PostgreSQL database (a Kubernetes Deployment's first
+/// rollout) all come up: one sets the database up and creates `admin`, the others wait for it and
+/// find them. Two rounds of four, each on a database of its own.
+#[tokio::test]
+async fn replicas_starting_together_on_an_empty_postgres_database_all_come_up() {
+    let registry = support::StandaloneRegistry::start(1000).await;
+    for _ in 0..2 {
+        let Some(url) = support::empty_postgres_database().await else {
+            return;
+        };
+        let replicas = futures::future::join_all((0..4).map(|_| {
+            support::Wharf::start_with(support::Options {
+                database_url: Some(url.clone()),
+                registry_url: Some(registry.url.clone()),
+                extra_args: vec!["--reconcile-interval".into(), "0".into()],
+            })
+        }))
+        .await;
+        let db = Db::connect(&url).await.unwrap();
+        let names: Vec<String> = sqlx::query_scalar("SELECT username FROM users")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(names, ["admin"], "one admin, created once");
+        for wharf in &replicas {
+            // Each one serves, and knows the admin's password (WHARF_ADMIN_PASSWORD).
+            wharf.signed_in_client("admin", support::ADMIN_PASSWORD).await;
+            assert!(
+                wharf.logs().matches("Created user admin").count() <= 1,
+                "{}",
+                wharf.logs()
+            );
+        }
+        let created = replicas
+            .iter()
+            .filter(|w| w.logs().contains("Created user admin"))
+            .count();
+        assert_eq!(created, 1, "exactly one replica created the admin");
+    }
+}

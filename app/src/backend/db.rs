@@ -29,6 +29,28 @@ pub struct Db {
     ordinary_writers: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// The advisory lock key of [`Db::setup_lock`] ("WHARF" and 1).
+const SETUP_LOCK_KEY: i64 = 0x5748_4152_4600_0001;
+
+/// See [`Db::setup_lock`]. Released by [`SetupLock::release`], or when its connection closes
+/// (the process ended).
+pub struct SetupLock {
+    conn: Option<AnyConnection>,
+}
+
+impl SetupLock {
+    pub async fn release(self) {
+        if let Some(mut conn) = self.conn {
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(SETUP_LOCK_KEY)
+                .execute(&mut conn)
+                .await;
+            // Closing ends the session, and any lock it still holds.
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+}
+
 /// A write transaction from [`Db::begin_write`]: used as a connection; `commit` it, or drop it
 /// to roll back.
 pub struct WriteTx {
@@ -97,14 +119,39 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Db {
-    /// Connects (creating a SQLite file if needed) and runs the migrations.
+    /// Connects (creating a SQLite file if needed) and runs the migrations. Replicas starting
+    /// together on one PostgreSQL database set it up one after another ([`Db::setup_lock`]).
     pub async fn connect(url: &str) -> Result<Db, DbError> {
         let db = Db::connect_without_migrations(url).await?;
-        MIGRATOR.run(&db.pool).await?;
-        crate::backend::index::search_index::ensure(&db)
-            .await
-            .map_err(DbError::SearchIndex)?;
-        Ok(db)
+        let lock = db.setup_lock().await.map_err(|source| DbError::Connect {
+            url: redact_url(url),
+            source,
+        })?;
+        let set_up = async {
+            MIGRATOR.run(&db.pool).await?;
+            crate::backend::index::search_index::ensure(&db)
+                .await
+                .map_err(DbError::SearchIndex)
+        }
+        .await;
+        lock.release().await;
+        set_up.map(|_| db)
+    }
+
+    /// Held while a process sets the database up (migrations, indexes, the first user), so that
+    /// replicas starting together on an empty PostgreSQL database do it once, one after another:
+    /// a session advisory lock on a connection of its own. (SQLite: one process per data
+    /// directory, see `intake_journal`.)
+    pub async fn setup_lock(&self) -> Result<SetupLock, sqlx::Error> {
+        if self.kind != DbKind::Postgres {
+            return Ok(SetupLock { conn: None });
+        }
+        let mut conn = <AnyConnection as sqlx::Connection>::connect(&self.url).await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(SETUP_LOCK_KEY)
+            .execute(&mut conn)
+            .await?;
+        Ok(SetupLock { conn: Some(conn) })
     }
 
     /// Connects only: for administrative connections (tests creating databases).

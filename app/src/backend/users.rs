@@ -135,6 +135,14 @@ impl std::fmt::Debug for AdminSetup {
 /// Creates the `admin` user when the database has no users yet. The password comes from
 /// `password` (WHARF_ADMIN_PASSWORD) or is generated and returned so the caller prints it once.
 pub async fn ensure_admin(db: &Db, password: Option<&str>) -> Result<AdminSetup, sqlx::Error> {
+    // Replicas starting together on an empty database: one creates the user, the others find it.
+    let lock = db.setup_lock().await?;
+    let setup = create_admin_if_none(db, password).await;
+    lock.release().await;
+    setup
+}
+
+async fn create_admin_if_none(db: &Db, password: Option<&str>) -> Result<AdminSetup, sqlx::Error> {
     if count(db).await? > 0 {
         return Ok(AdminSetup::AlreadyPresent);
     }

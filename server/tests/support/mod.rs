@@ -428,6 +428,12 @@ impl Drop for StandaloneRegistry {
 /// A fresh PostgreSQL database on the server `WHARF_TEST_POSTGRES_URL` names (scripts/test starts
 /// one); `None` when the variable is unset, unless `WHARF_REQUIRE_POSTGRES` makes that a failure.
 pub async fn postgres_database() -> Option<app::backend::db::Db> {
+    let url = empty_postgres_database().await?;
+    Some(app::backend::db::Db::connect(&url).await.unwrap())
+}
+
+/// The URL of a fresh, empty PostgreSQL database (no tables), as [`postgres_database`].
+pub async fn empty_postgres_database() -> Option<String> {
     let Ok(admin_url) = std::env::var("WHARF_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var("WHARF_REQUIRE_POSTGRES").is_err(),
@@ -446,7 +452,7 @@ pub async fn postgres_database() -> Option<app::backend::db::Db> {
         .unwrap();
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&format!("/{name}"));
-    Some(app::backend::db::Db::connect(url.as_str()).await.unwrap())
+    Some(url.to_string())
 }
 
 /// The repository server function's answer (any status) for `name`, first page, no filter.
