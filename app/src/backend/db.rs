@@ -207,11 +207,10 @@ impl Db {
     /// transaction that read first and then wanted to write while another writer committed
     /// would fail with "database is locked" instead of waiting.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        if self.kind == DbKind::Sqlite {
-            let _in_line = self.ordinary_writers.lock().await;
-            let turn = self.write_lock.clone().lock_owned().await;
-            return self.begin_in_turn(turn).await;
-        }
+        let _in_line = match self.kind {
+            DbKind::Sqlite => Some(self.ordinary_writers.lock().await),
+            DbKind::Postgres => None,
+        };
         self.begin_write_first().await
     }
 
@@ -222,19 +221,14 @@ impl Db {
         match self.kind {
             DbKind::Sqlite => {
                 let turn = self.write_lock.clone().lock_owned().await;
-                self.begin_in_turn(turn).await
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx { tx, _turn: Some(turn) })
             }
             DbKind::Postgres => Ok(WriteTx {
                 tx: self.pool.begin().await?,
                 _turn: None,
             }),
         }
-    }
-
-    /// SQLite, once this process's turn to write has come: takes the database's write lock.
-    async fn begin_in_turn(&self, turn: OwnedMutexGuard<()>) -> Result<WriteTx, sqlx::Error> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx { tx, _turn: Some(turn) })
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

@@ -3,9 +3,10 @@
 //! Deliveries are made in the intake's transaction, one per new event and matching webhook
 //! (the outbox), so a stored event always has its deliveries. The claim takes only what may go
 //! now: the oldest undelivered event of an ordered webhook, up to `max_in_flight` rows of an
-//! unordered one, no event for a disabled webhook; a push waits a few seconds for the index,
-//! which knows the image's platforms, unless its webhook's format shows none (ACR). Pings and tests skip the line and go to disabled webhooks
-//! too (to check a repaired receiver before enabling it again).
+//! unordered one, no event for a disabled webhook; a push waits a few seconds at most for the
+//! index, which knows the image's platforms, while the index keeps up and unless its webhook's
+//! format shows none (ACR). Pings and tests skip the line and go to disabled webhooks too (to
+//! check a repaired receiver before enabling it again).
 
 use std::time::Duration;
 
