@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use app::backend::db::{redact_url, Db};
+use app::backend::db::{redact_url, Db, DbKind};
+use app::backend::replicas::shared_files;
 use app::backend::tokens::keys;
 use app::backend::{passwords, users};
 
@@ -12,7 +13,14 @@ use crate::startup_error::StartupError;
 
 pub async fn run(args: AdminArgs) -> Result<(), StartupError> {
     if let AdminAction::RotateTokenKey { promote, drop_previous } = args.action {
-        return rotate_token_key(&args.data_dir, promote, drop_previous);
+        return match args
+            .database_url
+            .as_deref()
+            .filter(|url| DbKind::of_url(url) == Some(DbKind::Postgres))
+        {
+            Some(url) => rotate_shared_token_key(url, &args.data_dir, promote, drop_previous).await,
+            None => rotate_token_key(&args.data_dir, promote, drop_previous),
+        };
     }
     let database_url = args
         .database_url
@@ -63,6 +71,36 @@ async fn reset_password(db: &Db, user: &str, enable: bool) -> Result<(), Startup
         (false, _) => {}
     }
     Ok(())
+}
+
+/// `wharf admin rotate-token-key --database-url postgres://…`: the rotation of the ring the
+/// replicas share: the database's ring is written to `data_dir`, rotated there, and stored back,
+/// under the set-up lock (replicas use it from their next start).
+async fn rotate_shared_token_key(
+    url: &str,
+    data_dir: &Path,
+    promote: bool,
+    drop_previous: bool,
+) -> Result<(), StartupError> {
+    let db = Db::connect(url)
+        .await
+        .map_err(|e| StartupError::Other(format!("cannot open the database {}: {e}", redact_url(url))))?;
+    let shared_error = |e: shared_files::SharedFileError| StartupError::Other(format!("the shared key ring: {e}"));
+    let lock = db
+        .setup_lock()
+        .await
+        .map_err(|e| StartupError::Other(format!("cannot lock the database: {e}")))?;
+    let ring = keys::ring_files();
+    let rotated = async {
+        shared_files::download(&db, data_dir, &ring)
+            .await
+            .map_err(shared_error)?;
+        rotate_token_key(data_dir, promote, drop_previous)?;
+        shared_files::upload(&db, data_dir, &ring).await.map_err(shared_error)
+    }
+    .await;
+    lock.release().await;
+    rotated
 }
 
 /// `wharf admin rotate-token-key`: stages a key, or promotes the staged one, then shows the ring.

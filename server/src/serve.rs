@@ -14,9 +14,10 @@ use app::backend::intake_journal::Journal;
 use app::backend::notifier::Notifier;
 use app::backend::registry::{RegistryAuth, RegistryClient};
 use app::backend::registry_config::{render, RegistryConfigInput};
+use app::backend::replicas::{self, shared_files};
 use app::backend::state::App;
 use app::backend::sync::{worker, SyncHub};
-use app::backend::tokens::{SigningKey, TokenSigner};
+use app::backend::tokens::{keys, SigningKey, TokenSigner};
 use app::backend::users::{self, AdminSetup};
 use app::backend::webhooks::dispatcher::{Dispatcher, STANDARD_SCHEDULE};
 use app::backend::webhooks::formats::sandbox::TemplateSandbox;
@@ -47,9 +48,8 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     // storage) is its owner's alone, from the moment it exists.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let data_dir = data_dir::prepare(&args.data_dir)?;
-    let key = load_signing_key(&args, &data_dir)?;
-    let notification_secret = data_dir::secret(&data_dir, NOTIFICATION_SECRET_FILE)?;
     let db = open_database(&args, &data_dir).await?;
+    let (key, notification_secret) = shared_secrets(&args, &db, &data_dir).await?;
     ensure_admin(&db).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -99,6 +99,57 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         registry.stop().await;
     }
     served.map_err(|e| StartupError::Other(format!("server error: {e}")))
+}
+
+/// The token signing key and the notification secret. Replicas on one PostgreSQL database
+/// share them through it ([`shared_files`]), set up one replica at a time.
+async fn shared_secrets(
+    args: &ServeArgs,
+    db: &Db,
+    data_dir: &std::path::Path,
+) -> Result<(SigningKey, String), StartupError> {
+    let load = || {
+        Ok::<_, StartupError>((
+            load_signing_key(args, data_dir)?,
+            data_dir::secret(data_dir, NOTIFICATION_SECRET_FILE)?,
+        ))
+    };
+    if db.kind != DbKind::Postgres {
+        return load();
+    }
+    let shared: Vec<&str> = keys::ring_files()
+        .into_iter()
+        .chain([NOTIFICATION_SECRET_FILE])
+        .collect();
+    let shared_error = |e: shared_files::SharedFileError| {
+        StartupError::Other(format!(
+            "cannot share the token signing keys and the notification secret through the database: {e}"
+        ))
+    };
+    let lock = db
+        .setup_lock()
+        .await
+        .map_err(|e| StartupError::Other(format!("cannot lock the database for set-up: {e}")))?;
+    let loaded = async {
+        let downloaded = shared_files::download(db, data_dir, &shared)
+            .await
+            .map_err(shared_error)?;
+        if !downloaded.replaced.is_empty() {
+            tracing::warn!(
+                files = ?downloaded.replaced,
+                "this data directory's token signing keys or notification secret differed from the ones the replicas \
+                 share in the database: the shared ones are used"
+            );
+        }
+        let loaded = load()?;
+        shared_files::upload(db, data_dir, &shared)
+            .await
+            .map_err(shared_error)?;
+        Ok(loaded)
+    }
+    .await;
+    lock.release().await;
+    loaded
 }
 
 /// The token signing key; with Wharf's own registry, a staged key is promoted first (the
@@ -250,6 +301,8 @@ fn app_state(
 
 /// The sync worker (events, reconcile) and the webhook dispatcher, until shutdown.
 fn start_workers(args: &ServeArgs, state: &AppState) {
+    replicas::signals::start(state);
+    replicas::liveness::start(state.db.clone(), state.notifier.clone(), state.sync.stopping());
     worker::spawn(state.clone(), state.settings.reconcile_interval);
     let schedule = match &args.webhook_retry_delays {
         Some(delays) => delays.iter().map(|s| Duration::from_secs(*s)).collect(),

@@ -229,6 +229,7 @@ async fn authenticate(
             Verified {
                 subject: Subject::Anonymous,
                 access_token_id: None,
+                expires_at: None,
             },
             None,
         )),
@@ -287,14 +288,14 @@ async fn redeem(
             Verified {
                 subject,
                 access_token_id: None,
+                expires_at: None,
             },
             // Not rotated: the client keeps the one it has.
             Some(token),
         )),
         Ok(None) => {
-            let throttle = &state.credentials.throttle;
-            throttle.address_failed(address);
-            if let Err(wait) = throttle.check_address(address) {
+            state.credentials.address_failed(address);
+            if let Err(wait) = state.credentials.throttle.check_address(address) {
                 return Err(refused(form, Refusal::Throttled(wait)));
             }
             Err(oauth_error(

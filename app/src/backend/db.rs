@@ -32,17 +32,22 @@ pub struct Db {
 /// The advisory lock key of [`Db::setup_lock`] ("WHARF" and 1).
 const SETUP_LOCK_KEY: i64 = 0x5748_4152_4600_0001;
 
-/// See [`Db::setup_lock`]. Released by [`SetupLock::release`], or when its connection closes
-/// (the process ended).
-pub struct SetupLock {
+/// A PostgreSQL session advisory lock held on a connection of its own ([`Db::setup_lock`],
+/// [`Db::session_lock`]); nothing on SQLite. Released by [`SessionLock::release`], or when its
+/// connection closes (the process ended, or was killed).
+pub struct SessionLock {
     conn: Option<AnyConnection>,
+    key: i64,
 }
 
-impl SetupLock {
+/// See [`Db::setup_lock`].
+pub type SetupLock = SessionLock;
+
+impl SessionLock {
     pub async fn release(self) {
         if let Some(mut conn) = self.conn {
             let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(SETUP_LOCK_KEY)
+                .bind(self.key)
                 .execute(&mut conn)
                 .await;
             // Closing ends the session, and any lock it still holds.
@@ -143,15 +148,37 @@ impl Db {
     /// a session advisory lock on a connection of its own. (SQLite: one process per data
     /// directory, see `intake_journal`.)
     pub async fn setup_lock(&self) -> Result<SetupLock, sqlx::Error> {
+        self.session_lock(SETUP_LOCK_KEY).await
+    }
+
+    /// The session advisory lock `key`, waiting for it (PostgreSQL; at once on SQLite).
+    pub async fn session_lock(&self, key: i64) -> Result<SessionLock, sqlx::Error> {
         if self.kind != DbKind::Postgres {
-            return Ok(SetupLock { conn: None });
+            return Ok(SessionLock { conn: None, key });
         }
         let mut conn = <AnyConnection as sqlx::Connection>::connect(&self.url).await?;
         sqlx::query("SELECT pg_advisory_lock($1)")
-            .bind(SETUP_LOCK_KEY)
+            .bind(key)
             .execute(&mut conn)
             .await?;
-        Ok(SetupLock { conn: Some(conn) })
+        Ok(SessionLock { conn: Some(conn), key })
+    }
+
+    /// The session advisory lock `key` if nobody holds it (PostgreSQL; always on SQLite).
+    pub async fn try_session_lock(&self, key: i64) -> Result<Option<SessionLock>, sqlx::Error> {
+        if self.kind != DbKind::Postgres {
+            return Ok(Some(SessionLock { conn: None, key }));
+        }
+        let mut conn = <AnyConnection as sqlx::Connection>::connect(&self.url).await?;
+        let (taken,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut conn)
+            .await?;
+        if taken {
+            return Ok(Some(SessionLock { conn: Some(conn), key }));
+        }
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(None)
     }
 
     /// Connects only: for administrative connections (tests creating databases).

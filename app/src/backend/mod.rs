@@ -16,6 +16,7 @@ pub mod passwords;
 pub mod placeholders;
 pub mod registry;
 pub mod registry_config;
+pub mod replicas;
 pub mod responses;
 pub mod retention;
 pub mod session;

@@ -1,17 +1,23 @@
 //! The one notifier: wakes the workers when work is queued and carries the live updates that
-//! `/api/stream` forwards to browsers. In-process (a broadcast channel) for one console; a
-//! deployment of several replicas swaps in PostgreSQL `LISTEN/NOTIFY` behind the same methods.
+//! `/api/stream` forwards to browsers. In-process (a broadcast channel) for one console; when
+//! replicas share a PostgreSQL database, every signal published also goes to the other replicas
+//! (`replicas::signals`, over `LISTEN/NOTIFY`), and theirs arrive here as if published here.
 //!
 //! A signal is a hint, never the work itself: workers also poll, so a missed signal only delays.
 
-use tokio::sync::broadcast::{self, error::RecvError};
+use std::sync::OnceLock;
 
-use crate::model::IndexUpdate;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::mpsc;
+
+use crate::model::{IndexUpdate, ReconcileProgress};
 
 /// How many signals a slow subscriber may fall behind before it is told it lagged.
 const CAPACITY: usize = 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "signal", rename_all = "snake_case")]
 pub enum Signal {
     /// Registry events were stored: the index worker has events to apply.
     EventsStored,
@@ -22,24 +28,58 @@ pub enum Signal {
     /// Users, teams, roles, robots or credentials changed, or someone signed out: open live
     /// streams check again that their reader is still signed in and what it may hear of.
     AccessChanged,
+    /// A credential from `address` was wrong, a password for `account` if named: the other
+    /// replicas' throttles count it too. Only ever sent to them ([`Notifier::tell_others`]).
+    CredentialFailed { account: Option<String>, address: String },
+    /// The reconcile's progress, from the replica running it: the others show it too. Only ever
+    /// sent to them ([`Notifier::tell_others`]).
+    ReconcileProgress(ReconcileProgress),
+    /// Signals from other replicas may have been lost (the connection to the database dropped):
+    /// subscribers take it as [`Received::Lagged`].
+    Missed,
 }
 
 pub struct Notifier {
     sender: broadcast::Sender<Signal>,
+    /// To the other replicas, once [`Notifier::forward_to`] is called.
+    others: OnceLock<mpsc::Sender<Signal>>,
 }
 
 impl Default for Notifier {
     fn default() -> Self {
         Notifier {
             sender: broadcast::channel(CAPACITY).0,
+            others: OnceLock::new(),
         }
     }
 }
 
 impl Notifier {
+    /// Tells this process's subscribers, and the other replicas when there are.
     pub fn publish(&self, signal: Signal) {
+        self.tell_others(signal.clone());
+        self.publish_here(signal);
+    }
+
+    /// Tells the other replicas only (nothing when there are none): for what this process
+    /// handled itself.
+    pub fn tell_others(&self, signal: Signal) {
+        if let Some(others) = self.others.get() {
+            // Full only while the database is unreachable for long; the other replicas take
+            // that outage as `Missed` anyway.
+            let _ = others.try_send(signal);
+        }
+    }
+
+    /// Tells this process's subscribers only: for signals that came from another replica.
+    pub fn publish_here(&self, signal: Signal) {
         // No subscriber is fine: nobody is waiting.
         let _ = self.sender.send(signal);
+    }
+
+    /// From now on every published signal also goes to `others` (once; later calls are ignored).
+    pub fn forward_to(&self, others: mpsc::Sender<Signal>) {
+        let _ = self.others.set(others);
     }
 
     /// Signals from now on. Subscribe once and keep it: signals sent while the subscriber is busy
@@ -67,6 +107,7 @@ pub enum Received {
 impl Subscription {
     pub async fn recv(&mut self) -> Received {
         match self.receiver.recv().await {
+            Ok(Signal::Missed) => Received::Lagged,
             Ok(signal) => Received::Signal(signal),
             Err(RecvError::Lagged(_)) => Received::Lagged,
             Err(RecvError::Closed) => Received::Closed,

@@ -35,11 +35,13 @@ pub struct Queue {
 pub struct WorkerId(String);
 
 impl WorkerId {
-    /// `host/pid/random`: readable in the database, unique across restarts and replicas.
+    /// `replica/name/random` (the replica: [`this_replica`]): readable in the database, unique
+    /// across restarts and replicas.
+    ///
+    /// [`this_replica`]: super::replicas::this_replica
     pub fn new(name: &str) -> WorkerId {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "wharf".into());
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        WorkerId(format!("{host}/{}/{name}/{}", std::process::id(), &nonce[..8]))
+        WorkerId(format!("{}/{name}/{}", super::replicas::this_replica(), &nonce[..8]))
     }
 
     /// A fresh claim token of this worker.

@@ -7,6 +7,7 @@
 //! changes.
 
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -16,6 +17,7 @@ use super::robots;
 use super::secrets::SecretKind;
 use super::{personal_tokens, Subject, Throttle, UsedCredential};
 use crate::backend::db::Db;
+use crate::backend::notifier::{Notifier, Signal};
 use crate::backend::{passwords, users};
 
 /// Longest user name looked at; longer ones are refused unchecked.
@@ -36,6 +38,9 @@ pub struct Verified {
     pub subject: Subject,
     /// The personal access token used, if one was.
     pub access_token_id: Option<String>,
+    /// When the credential itself expires (a token's or robot's expiry, ms): the cache never
+    /// keeps it longer.
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +67,32 @@ pub struct Credentials {
     /// `None`: no cache, every check verifies again.
     cache: Option<Cache<[u8; 32], Verified>>,
     pub throttle: Throttle,
+    /// Failures are told to the other replicas through it, so their throttles count them too.
+    replicas: OnceLock<Arc<Notifier>>,
 }
 
 impl Default for Credentials {
     fn default() -> Credentials {
         Credentials::new(Throttle::default(), CACHE_TTL)
+    }
+}
+
+/// A verified credential is kept `ttl`, or until it expires itself if that comes first.
+struct UntilExpiry {
+    ttl: Duration,
+}
+
+impl moka::Expiry<[u8; 32], Verified> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &[u8; 32],
+        value: &Verified,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        let left = value
+            .expires_at
+            .map(|at| Duration::from_millis(u64::try_from(at - crate::backend::db::now_ms()).unwrap_or(0)));
+        Some(left.map_or(self.ttl, |left| left.min(self.ttl)))
     }
 }
 
@@ -83,9 +109,54 @@ impl Credentials {
     /// `cache_ttl` zero: every check verifies again (no cache).
     pub fn new(throttle: Throttle, cache_ttl: Duration) -> Credentials {
         Credentials {
-            cache: (!cache_ttl.is_zero())
-                .then(|| Cache::builder().max_capacity(10_000).time_to_live(cache_ttl).build()),
+            cache: (!cache_ttl.is_zero()).then(|| {
+                Cache::builder()
+                    .max_capacity(10_000)
+                    .expire_after(UntilExpiry { ttl: cache_ttl })
+                    .build()
+            }),
             throttle,
+            replicas: OnceLock::new(),
+        }
+    }
+
+    /// Tells every failure to the other replicas through `notifier` (once; later calls are ignored).
+    pub fn share_failures(&self, notifier: Arc<Notifier>) {
+        let _ = self.replicas.set(notifier);
+    }
+
+    /// A failure that says nothing about any account: counts against the address, here and on
+    /// the other replicas.
+    pub fn address_failed(&self, client: Option<IpAddr>) {
+        self.throttle.address_failed(client);
+        self.tell_replicas(None, client);
+    }
+
+    /// A wrong password: counts against the pair, the address and the account, here and on the
+    /// other replicas.
+    fn password_failed(&self, name: &str, client: Option<IpAddr>) {
+        self.throttle.password_failed(name, client);
+        self.tell_replicas(Some(name), client);
+    }
+
+    fn tell_replicas(&self, account: Option<&str>, client: Option<IpAddr>) {
+        let (Some(notifier), Some(address)) = (self.replicas.get(), client) else {
+            return;
+        };
+        notifier.tell_others(Signal::CredentialFailed {
+            account: account.map(|name| name.chars().take(128).collect()),
+            address: address.to_string(),
+        });
+    }
+
+    /// A failure another replica saw.
+    pub fn failed_elsewhere(&self, account: Option<&str>, address: &str) {
+        let Ok(address) = address.parse::<IpAddr>() else {
+            return;
+        };
+        match account {
+            Some(name) => self.throttle.password_failed(name, Some(address)),
+            None => self.throttle.address_failed(Some(address)),
         }
     }
 
@@ -127,7 +198,7 @@ impl Credentials {
         match outcome {
             Some(verified) => Ok(self.remember(key, verified)),
             None => {
-                self.throttle.address_failed(client);
+                self.address_failed(client);
                 log_wrong(name, client);
                 // A locked address learns that it is locked, not whether the secret was right.
                 Err(self
@@ -156,7 +227,7 @@ impl Credentials {
         client: Option<IpAddr>,
     ) -> Result<Verified, Refusal> {
         if let Err(wait) = self.throttle.check(name, client) {
-            self.throttle.address_failed(client);
+            self.address_failed(client);
             return Err(Refusal::Throttled(wait));
         }
         let delay = self.throttle.account_delay(name);
@@ -184,11 +255,12 @@ impl Credentials {
                     Verified {
                         subject: Subject::User(user),
                         access_token_id: None,
+                        expires_at: None,
                     },
                 ))
             }
             (Some(_), _) => {
-                self.throttle.password_failed(name, client);
+                self.password_failed(name, client);
                 log_wrong(name, client);
                 Err(Refusal::Wrong)
             }
@@ -205,15 +277,17 @@ impl Credentials {
             return Ok(found.map(|(user, token)| Verified {
                 subject: Subject::User(user),
                 access_token_id: Some(token.id),
+                expires_at: token.expires_at,
             }));
         }
         let found = robots::authenticate(db, name, secret).await?;
-        if let Some(robot) = &found {
+        if let Some((robot, _)) = &found {
             record_use_later(db, UsedCredential::Robot, robot.id.clone());
         }
-        Ok(found.map(|robot| Verified {
+        Ok(found.map(|(robot, expires_at)| Verified {
             subject: Subject::Robot(robot),
             access_token_id: None,
+            expires_at,
         }))
     }
 }

@@ -118,8 +118,9 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<RobotRecord>, sqlx::Error>
         .await
 }
 
-/// The robot named `name` if `secret` is its current secret and it is enabled and unexpired.
-pub async fn authenticate(db: &Db, name: &str, secret: &str) -> Result<Option<Robot>, sqlx::Error> {
+/// The robot named `name` if `secret` is its current secret and it is enabled and unexpired,
+/// with when it expires (ms).
+pub async fn authenticate(db: &Db, name: &str, secret: &str) -> Result<Option<(Robot, Option<i64>)>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS}, secret_hash FROM robots WHERE name = $1"))
         .bind(name)
         .fetch_optional(&db.pool)
@@ -130,10 +131,13 @@ pub async fn authenticate(db: &Db, name: &str, secret: &str) -> Result<Option<Ro
     if !secrets::same_hash(&stored, &secrets::hash(secret)) || !record.usable_at(now_ms()) {
         return Ok(None);
     }
-    Ok(Some(Robot {
-        id: record.id,
-        name: record.name,
-    }))
+    Ok(Some((
+        Robot {
+            id: record.id,
+            name: record.name,
+        },
+        record.expires_at,
+    )))
 }
 
 /// A new secret; the old one (and refresh tokens got with it) stops working. `None` when there

@@ -2,7 +2,8 @@
 //! updates through the notifier, and the shutdown signal of the workers and live streams.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -20,7 +21,12 @@ pub struct SyncHub {
     /// watch, not a broadcast signal: a request is never lost to a busy worker, and a burst of
     /// other signals is never taken for one).
     resync: watch::Sender<u64>,
+    /// When the reconcile progress was last told to the other replicas.
+    progress_told: Mutex<Option<Instant>>,
 }
+
+/// A running reconcile tells the other replicas its progress at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 impl SyncHub {
     pub fn new(notifier: Arc<Notifier>) -> SyncHub {
@@ -30,6 +36,7 @@ impl SyncHub {
             stop: watch::channel(false).0,
             generation: AtomicU64::new(0),
             resync: watch::channel(0).0,
+            progress_told: Mutex::new(None),
         }
     }
 
@@ -69,6 +76,13 @@ impl SyncHub {
             .publish(Signal::Live(IndexUpdate::Repository { name: name.to_string() }));
     }
 
+    /// Another replica changed a repository: counts here are stale too.
+    pub fn repository_changed_elsewhere(&self, name: &str) {
+        self.generation.fetch_add(1, Ordering::Release);
+        self.notifier
+            .publish_here(Signal::Live(IndexUpdate::Repository { name: name.to_string() }));
+    }
+
     /// Events were applied to the index: the pushes among them may now be delivered to webhooks.
     pub fn index_applied(&self) {
         self.notifier.publish(Signal::DeliveriesQueued);
@@ -87,16 +101,38 @@ impl SyncHub {
         }
     }
 
+    /// Changes the progress of the reconcile this process runs; the other replicas show it too
+    /// (every change that starts or ends a run, others at most every [`PROGRESS_EVERY`]).
     pub fn update_reconcile(&self, change: impl FnOnce(&mut ReconcileProgress)) {
-        {
+        let (progress, started_or_ended) = {
             let mut status = self.status.write().expect("sync status lock");
+            let was_running = status.reconcile.running;
             change(&mut status.reconcile);
+            (status.reconcile.clone(), was_running != status.reconcile.running)
+        };
+        let tell = {
+            let mut told = self.progress_told.lock().expect("progress lock");
+            let due = started_or_ended || told.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY);
+            if due {
+                *told = Some(Instant::now());
+            }
+            due
+        };
+        if tell {
+            self.notifier.tell_others(Signal::ReconcileProgress(progress));
         }
         self.broadcast_status();
     }
 
+    /// The progress of the reconcile another replica runs.
+    pub fn adopt_reconcile(&self, progress: ReconcileProgress) {
+        self.status.write().expect("sync status lock").reconcile = progress;
+        self.broadcast_status();
+    }
+
+    /// Tells this process's live pages (each replica tells its own of its own status).
     fn broadcast_status(&self) {
         self.notifier
-            .publish(Signal::Live(IndexUpdate::Sync { status: self.status() }));
+            .publish_here(Signal::Live(IndexUpdate::Sync { status: self.status() }));
     }
 }

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod hub;
 pub mod reconcile;
+pub mod turns;
 pub mod worker;
 
 pub use hub::SyncHub;

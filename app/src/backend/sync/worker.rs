@@ -9,7 +9,7 @@ use crate::backend::notifier::Signal;
 use crate::backend::work::WorkerId;
 use crate::backend::AppState;
 
-use super::{apply, reconcile};
+use super::{apply, reconcile, turns};
 
 /// How often the registry is pinged for the "data may be stale" banner.
 const PING_INTERVAL: Duration = Duration::from_secs(5);
@@ -68,46 +68,80 @@ async fn reconcile_loop(state: AppState, every: Duration, mut shutdown: watch::R
     // At start (events may have been missed while the console was down) and on request, every
     // tag is checked; a run on the timer checks one slice of the repositories' tags.
     let mut digests = reconcile::Digests::All;
+    let mut why = turns::Why::AskedAt(crate::backend::db::now_ms());
     let mut timed_runs = 0u64;
+    let mut takeover = tokio::time::interval(turns::TAKEOVER_CHECK);
+    takeover.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Requests made before this run starts are answered by it.
         requested.borrow_and_update();
-        match reconcile::reconcile(
-            &state.db,
-            &state.registry,
-            &state.sync,
-            reconcile::Limits {
-                max_pages: state.settings.catalog_max_pages,
-                concurrency: state.settings.registry_concurrency,
-                digests,
-            },
-        )
-        .await
-        {
-            Ok(report) => tracing::info!(%report, "reconcile finished"),
-            Err(err) => tracing::warn!(error = %err, "reconcile failed"),
-        }
-        let timer = async {
-            if every.is_zero() {
-                std::future::pending::<()>().await
-            } else {
-                tokio::time::sleep(every).await
-            }
-        };
-        tokio::select! {
-            changed = requested.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                digests = reconcile::Digests::All;
-            }
-            _ = timer => {
-                digests = reconcile::Digests::for_run(timed_runs, state.settings.reconcile_digest_slices);
-                timed_runs += 1;
-            }
+        let turn = tokio::select! {
+            turn = turns::take(&state.db, why) => turn,
             _ = shutdown.changed() => return,
+        };
+        match turn {
+            Ok(Some(turn)) => reconcile_in_turn(&state, turn, digests).await,
+            Ok(None) => tracing::debug!("another replica reconciled meanwhile"),
+            Err(err) => tracing::warn!(error = %err, "cannot take a turn to reconcile"),
+        }
+        loop {
+            let timer = async {
+                if every.is_zero() {
+                    std::future::pending::<()>().await
+                } else {
+                    tokio::time::sleep(every).await
+                }
+            };
+            tokio::select! {
+                changed = requested.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    digests = reconcile::Digests::All;
+                    why = turns::Why::AskedAt(crate::backend::db::now_ms());
+                }
+                _ = timer => {
+                    digests = reconcile::Digests::for_run(timed_runs, state.settings.reconcile_digest_slices);
+                    why = turns::Why::Timer(every);
+                    timed_runs += 1;
+                }
+                // A replica that died in the middle of a run: this one runs it again.
+                _ = takeover.tick() => match turns::abandoned(&state.db).await {
+                    Ok(Some(turn)) => {
+                        tracing::warn!("a replica stopped in the middle of a reconcile; this one runs it");
+                        reconcile_in_turn(&state, turn, reconcile::Digests::All).await;
+                        continue;
+                    }
+                    Ok(None) => continue,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot look for an abandoned reconcile");
+                        continue;
+                    }
+                },
+                _ = shutdown.changed() => return,
+            }
+            break;
         }
     }
+}
+
+async fn reconcile_in_turn(state: &AppState, turn: turns::Turn, digests: reconcile::Digests) {
+    let outcome = reconcile::reconcile(
+        &state.db,
+        &state.registry,
+        &state.sync,
+        reconcile::Limits {
+            max_pages: state.settings.catalog_max_pages,
+            concurrency: state.settings.registry_concurrency,
+            digests,
+        },
+    )
+    .await;
+    match &outcome {
+        Ok(report) => tracing::info!(%report, "reconcile finished"),
+        Err(err) => tracing::warn!(error = %err, "reconcile failed"),
+    }
+    turn.finish(&state.db, outcome.is_ok()).await;
 }
 
 /// Prunes what is older than the retention period: at start, then every hour.

@@ -67,6 +67,15 @@ impl Slot {
     }
 }
 
+/// The files that make the ring (every slot's key and certificate): what replicas share. The
+/// bundle and the JWKS are made from them at every start.
+pub fn ring_files() -> Vec<&'static str> {
+    Slot::ALL
+        .iter()
+        .flat_map(|slot| [slot.key_file(), slot.cert_file()])
+        .collect()
+}
+
 pub struct SigningKey {
     pub encoding: EncodingKey,
     /// libtrust fingerprint of the public key: the JWT `kid`.
