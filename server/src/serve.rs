@@ -88,6 +88,9 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     };
     let state = app_state(&args, settings, db, signer, journal)?;
     start_workers(&args, &state);
+    if args.registry_username.is_none() {
+        tokio::spawn(check_registry_trusts_key(state.clone()));
+    }
     let router = crate::routes::router(state.clone(), state.settings.public_url.scheme() == "https").await?;
     announce_ready(&state.settings);
     if args.demo {
@@ -150,6 +153,22 @@ async fn shared_secrets(
     .await;
     lock.release().await;
     loaded
+}
+
+/// Says so at start when the registry refuses the tokens this console signs: it trusts another
+/// key than this console's (an external registry given an old bundle, or a replica started with
+/// a key of its own before the ring was shared).
+async fn check_registry_trusts_key(state: AppState) {
+    if let Err(app::backend::registry::RegistryError::Denied { status: 401, .. }) =
+        state.registry.catalog_page(Some(1), None).await
+    {
+        tracing::error!(
+            kid = %state.signer.key().kid,
+            bundle = %state.settings.data_dir.join(keys::CERT_FILE).display(),
+            "the registry refuses the tokens this console signs: it does not trust this console's signing key. \
+             Give the registry the bundle named here as its rootcertbundle (and restart it)"
+        );
+    }
 }
 
 /// The token signing key; with Wharf's own registry, a staged key is promoted first (the

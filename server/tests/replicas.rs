@@ -4,7 +4,8 @@
 //! a credential revoked on one is refused by the other at once; the work a killed replica had
 //! claimed is taken over within seconds; and one reconcile runs at a time.
 //!
-//! Needs `WHARF_TEST_POSTGRES_URL` (scripts/test starts a PostgreSQL); skipped without it.
+//! Needs `WHARF_TEST_POSTGRES_URL` (scripts/test starts a PostgreSQL); the replica tests are
+//! skipped without it.
 
 mod support;
 
@@ -120,24 +121,27 @@ async fn replicas_share_keys_live_updates_and_revocations() {
     );
 }
 
-/// A receiver that holds the first request it gets for a minute (its sender dies meanwhile)
-/// and answers the others at once; it records when each came.
-async fn stalling_receiver() -> (String, Arc<Mutex<Vec<Instant>>>) {
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
+/// What a receiver got: when, and the body.
+type Arrivals = Arc<Mutex<Vec<(Instant, serde_json::Value)>>>;
+
+/// A webhook receiver on 127.0.0.1 that records every request; with `stall_first`, it holds
+/// the first one for a minute (its sender dies meanwhile) and answers the others at once.
+async fn receiver(stall_first: bool) -> (String, Arrivals) {
+    let arrivals: Arrivals = Arc::new(Mutex::new(Vec::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let log = arrivals.clone();
     let app = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move || {
+        axum::routing::post(move |body: axum::body::Bytes| {
             let log = log.clone();
             async move {
                 let first = {
                     let mut log = log.lock().unwrap();
-                    log.push(Instant::now());
+                    log.push((Instant::now(), serde_json::from_slice(&body).unwrap_or_default()));
                     log.len() == 1
                 };
-                if first {
+                if first && stall_first {
                     tokio::time::sleep(Duration::from_secs(60)).await;
                 }
                 "ok"
@@ -148,16 +152,12 @@ async fn stalling_receiver() -> (String, Arc<Mutex<Vec<Instant>>>) {
     (url, arrivals)
 }
 
-#[tokio::test]
-async fn work_a_killed_replica_had_claimed_is_taken_over_before_its_lease_ends() {
-    let Some((mut a, mut b, db)) = two_replicas(&["--webhook-allow-network", "127.0.0.1/32"]).await else {
-        return;
-    };
-    let (receiver, arrivals) = stalling_receiver().await;
-    let on_a = a.signed_in_client("admin", ADMIN_PASSWORD).await;
-    let form = [
+/// Creates a generic webhook for every push, sending to `url`, on `wharf`.
+async fn create_webhook(wharf: &Wharf, name: &str, url: &str, ordered: bool) {
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let mut form = vec![
         ("id", ""),
-        ("name", "takeover"),
+        ("name", name),
         ("enabled", "on"),
         ("push", "on"),
         ("scope", ""),
@@ -166,22 +166,48 @@ async fn work_a_killed_replica_had_claimed_is_taken_over_before_its_lease_ends()
         ("template", ""),
         ("headers", ""),
         ("timeout_secs", "30"),
-        ("url", receiver.as_str()),
+        ("url", url),
     ];
-    let (status, saved) = call(&a, &on_a, "save_webhook", &form).await;
+    if ordered {
+        form.push(("ordered", "on"));
+    }
+    let (status, saved) = call(wharf, &admin, "save_webhook", &form).await;
     assert_eq!(status, 200, "{saved}");
-    let secret = std::fs::read_to_string(a.data_dir.join("notification-secret")).unwrap();
-    let envelope = serde_json::json!({"events": [{"id": "takeover-1", "timestamp": "2026-12-06T10:00:00Z",
-        "action": "push", "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10,
-            "digest": format!("sha256:{:064x}", 7), "repository": "takeover/app", "tag": "v1"}}]});
-    let response = reqwest::Client::new()
-        .post(format!("{}/registry/events", a.url))
-        .bearer_auth(secret.trim())
-        .body(envelope.to_string())
+}
+
+/// A notification envelope of one push, as the registry sends.
+fn push_envelope(id: &str, n: usize) -> String {
+    serde_json::json!({"events": [{"id": id, "timestamp": "2026-12-06T10:00:00Z", "action": "push",
+        "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10,
+            "digest": format!("sha256:{n:064x}"), "repository": "burst/app", "tag": format!("t{n}")},
+        "actor": {"name": "ci"}}]})
+    .to_string()
+}
+
+/// Posts an envelope to a replica's notification endpoint; the status (0: no answer).
+async fn notify(http: &reqwest::Client, wharf_url: &str, secret: &str, body: String) -> u16 {
+    http.post(format!("{wharf_url}/registry/events"))
+        .bearer_auth(secret)
+        .body(body)
         .send()
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn work_a_killed_replica_had_claimed_is_taken_over_before_its_lease_ends() {
+    let Some((mut a, mut b, db)) = two_replicas(&["--webhook-allow-network", "127.0.0.1/32"]).await else {
+        return;
+    };
+    let (receiver, arrivals) = receiver(true).await;
+    create_webhook(&a, "takeover", &receiver, false).await;
+    let secret = std::fs::read_to_string(a.data_dir.join("notification-secret")).unwrap();
+    let http = reqwest::Client::new();
+    assert_eq!(
+        notify(&http, &a.url, secret.trim(), push_envelope("takeover-1", 7)).await,
+        200
+    );
 
     // Whichever replica claimed the delivery is killed while the receiver holds its request.
     assert!(eventually(120, || async { arrivals.lock().unwrap().len() == 1 }).await);
@@ -260,4 +286,112 @@ async fn one_reconcile_runs_at_a_time_and_a_request_on_any_replica_is_answered()
     );
     let runs = |w: &Wharf| w.logs().matches("reconcile finished").count();
     eprintln!("reconciles: A {} B {}", runs(&a), runs(&b));
+}
+
+/// The ids of the events a receiver got, with how many times each came.
+fn delivered(arrivals: &Arrivals) -> std::collections::HashMap<String, usize> {
+    let mut ids = std::collections::HashMap::new();
+    for (_, body) in arrivals.lock().unwrap().iter() {
+        *ids.entry(body["id"].as_str().unwrap_or_default().to_string())
+            .or_insert(0) += 1;
+    }
+    ids
+}
+
+#[tokio::test]
+async fn notifications_shared_by_two_replicas_are_delivered_once_and_none_is_lost_when_one_is_killed() {
+    const EVENTS: usize = 1000;
+    let Some((mut a, b, _)) =
+        two_replicas(&["--webhook-allow-network", "127.0.0.1/32", "--reconcile-interval", "0"]).await
+    else {
+        return;
+    };
+    let (receiver, arrivals) = receiver(false).await;
+    create_webhook(&a, "burst", &receiver, true).await;
+    let secret = std::fs::read_to_string(a.data_dir.join("notification-secret"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let (a_url, b_url) = (a.url.clone(), b.url.clone());
+    // As a load balancer in front of the replicas would: one to A, the next to B.
+    let post = |i: usize| {
+        let (http, secret) = (http.clone(), secret.clone());
+        let url = if i % 2 == 0 { a_url.clone() } else { b_url.clone() };
+        async move { notify(&http, &url, &secret, push_envelope(&format!("burst-{i}"), i)).await }
+    };
+
+    // Half with both replicas up: every event is delivered, each exactly once.
+    for chunk in (0..EVENTS / 2).collect::<Vec<_>>().chunks(50) {
+        let statuses = futures::future::join_all(chunk.iter().map(|i| post(*i))).await;
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    }
+    assert!(
+        eventually(480, || async { delivered(&arrivals).len() == EVENTS / 2 }).await,
+        "{} of {} delivered\n{}",
+        delivered(&arrivals).len(),
+        EVENTS / 2,
+        b.logs()
+    );
+    let twice: Vec<_> = delivered(&arrivals).into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+
+    // The other half while A is killed: what A did not acknowledge is sent again (to B, the
+    // one left), as the registry retries; nothing is lost.
+    let second_half: Vec<usize> = (EVENTS / 2..EVENTS).collect();
+    let (statuses, ()) = tokio::join!(futures::future::join_all(second_half.iter().map(|i| post(*i))), async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        a.kill9();
+    });
+    let pending: Vec<usize> = second_half
+        .iter()
+        .zip(statuses)
+        .filter(|(_, s)| *s != 200)
+        .map(|(i, _)| *i)
+        .collect();
+    for i in &pending {
+        let body = push_envelope(&format!("burst-{i}"), *i);
+        assert_eq!(
+            notify(&http, &b.url, &secret, body).await,
+            200,
+            "event {i} sent again to B"
+        );
+    }
+    let killed_at = Instant::now();
+    assert!(
+        eventually(480, || async { delivered(&arrivals).len() == EVENTS }).await,
+        "{} of {EVENTS} delivered ({} resent to B)\n{}",
+        delivered(&arrivals).len(),
+        pending.len(),
+        b.logs()
+    );
+    eprintln!(
+        "all {EVENTS} delivered {:?} after the kill; {} were resent; {} copies in all",
+        killed_at.elapsed(),
+        pending.len(),
+        arrivals.lock().unwrap().len()
+    );
+}
+
+#[tokio::test]
+async fn a_console_whose_key_the_registry_does_not_trust_says_so_at_start() {
+    // Two consoles that share nothing: B has a key of its own, and A's registry trusts A's only.
+    let a = Wharf::start().await;
+    let b = Wharf::start_with(Options {
+        registry_url: Some(a.registry_url()),
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        eventually(40, || async {
+            b.logs().contains("the registry refuses the tokens this console signs")
+        })
+        .await,
+        "{}",
+        b.logs()
+    );
+    assert!(!a.logs().contains("the registry refuses the tokens"), "{}", a.logs());
 }
