@@ -103,14 +103,15 @@ export interface SyntheticImage {
 
 /**
  * Pushes a generated image straight to the registry with `wharf push-synthetic` (multi-arch and
- * labels, which the skopeo path of `skopeoPush` does not give), as admin. Returns the pushed
- * top-level digest (the index digest for several platforms).
+ * labels, which the skopeo path of `skopeoPush` does not give), as admin, to the main server's
+ * registry or the one at `to` (host:port). Returns the pushed top-level digest (the index digest
+ * for several platforms).
  */
-export function pushSynthetic(repository: string, tag: string, image: SyntheticImage = {}): string {
+export function pushSynthetic(repository: string, tag: string, image: SyntheticImage = {}, to = registry): string {
   const args = [
     "push-synthetic",
     "--registry",
-    `http://${registry}`,
+    `http://${to}`,
     "--repository",
     repository,
     "--tag",

@@ -59,6 +59,7 @@ pub enum AdminAction {
     /// Rotate the registry token signing key with an overlap: stage a new key (trusted, not yet
     /// signing), then promote it. With Wharf's own registry a staged key is promoted at the next
     /// start; with an external one, copy the bundle to it, restart it, then run with --promote.
+    /// With a PostgreSQL --database-url, the ring the replicas share in the database is rotated.
     RotateTokenKey {
         /// Make the staged key the signing one (from the console's next start).
         #[arg(long)]

@@ -18,6 +18,12 @@ use support::{call, eventually, LiveStream, Options, Wharf, ADMIN_PASSWORD};
 /// Replica A runs the registry (managed mode) and takes its notifications; replica B uses that
 /// registry, and starts with an empty data directory of its own.
 async fn two_replicas(extra: &[&str]) -> Option<(Wharf, Wharf, Db)> {
+    let (a, b, db, _) = two_replicas_at(extra).await?;
+    Some((a, b, db))
+}
+
+/// [`two_replicas`], with the database's URL.
+async fn two_replicas_at(extra: &[&str]) -> Option<(Wharf, Wharf, Db, String)> {
     let url = support::empty_postgres_database().await?;
     let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let a = Wharf::start_with(Options {
@@ -32,7 +38,7 @@ async fn two_replicas(extra: &[&str]) -> Option<(Wharf, Wharf, Db)> {
         extra_args: args,
     })
     .await;
-    Some((a, b, Db::connect(&url).await.unwrap()))
+    Some((a, b, Db::connect(&url).await.unwrap(), url))
 }
 
 /// A token request with Basic credentials; the status.
@@ -53,7 +59,7 @@ async fn token_status(wharf: &Wharf, user: &str, secret: &str) -> u16 {
 
 #[tokio::test]
 async fn replicas_share_keys_live_updates_and_revocations() {
-    let Some((a, b, _)) = two_replicas(&[]).await else {
+    let Some((a, mut b, db, url)) = two_replicas_at(&[]).await else {
         return;
     };
     // B started with nothing: it holds the key ring and the secret the registry knows.
@@ -118,6 +124,32 @@ async fn replicas_share_keys_live_updates_and_revocations() {
     assert!(
         statuses.iter().any(|(_, status)| *status == 429),
         "8 wrong guesses from one address over two replicas never throttled: {statuses:?}"
+    );
+
+    // A rotation made from any data directory is the replicas' shared one: a key is staged in
+    // the database, and B holds it after a restart.
+    let elsewhere = support::temp_dir("rotate");
+    let dir = elsewhere.path().to_str().unwrap();
+    let output = support::run_wharf_to_exit(
+        &["admin", "rotate-token-key", "--database-url", &url, "--data-dir", dir],
+        &[],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (staged,): (String,) =
+        sqlx::query_as("SELECT content FROM shared_files WHERE name = 'token-signing-key.next.pem'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    b.stop();
+    b.restart().await;
+    assert_eq!(
+        std::fs::read_to_string(b.data_dir.join("token-signing-key.next.pem")).unwrap(),
+        staged
+    );
+    assert_eq!(
+        std::fs::read(a.data_dir.join("token-signing-key.pem")).unwrap(),
+        std::fs::read(b.data_dir.join("token-signing-key.pem")).unwrap(),
+        "the current key is still the shared one"
     );
 }
 
