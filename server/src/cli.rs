@@ -28,6 +28,11 @@ pub enum Command {
     PushSynthetic(PushArgs),
     /// Administration from the command line (the way back in when no administrator can sign in).
     Admin(AdminArgs),
+    /// Write a consistent copy of a console's SQLite data (database, intake journal, signing
+    /// keys, notification secret) to one file, while the console runs.
+    Backup(BackupArgs),
+    /// Bring a backup back into a new data directory.
+    Restore(RestoreArgs),
     /// Renders one webhook template job from stdin (the console runs this in a memory-limited child).
     #[command(name = app::backend::webhooks::formats::sandbox::SUBCOMMAND, hide = true)]
     RenderTemplate,
@@ -43,6 +48,26 @@ pub struct AdminArgs {
     /// The console's database, when it is not SQLite in the data directory.
     #[arg(long, env = "WHARF_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The data directory of the console to back up.
+    #[arg(long, env = "WHARF_DATA_DIR", default_value = ".wharf")]
+    pub data_dir: PathBuf,
+    /// The backup file to write (a gzip-compressed tar); it must not exist yet.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup file (from `wharf backup`).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The data directory to restore into: new, or without a console database.
+    #[arg(long)]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Subcommand)]

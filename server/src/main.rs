@@ -2,6 +2,7 @@
 #![recursion_limit = "256"]
 
 mod admin_command;
+mod backup_command;
 mod cli;
 mod data_dir;
 mod health;
@@ -37,6 +38,8 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Some(cli::Command::PushSynthetic(args)) => push_command::run(args).await,
             Some(cli::Command::Admin(args)) => admin_command::run(args).await,
+            Some(cli::Command::Backup(args)) => backup_command::backup(&args.data_dir, &args.out).await,
+            Some(cli::Command::Restore(args)) => backup_command::restore(&args.from, &args.data_dir),
             Some(cli::Command::Serve(args)) => serve::run(args).await,
             Some(cli::Command::RenderTemplate) => Ok(()),
             None => serve::run(cli.serve).await,

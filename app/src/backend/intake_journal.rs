@@ -229,6 +229,11 @@ fn checksum(received_at: i64, body: &[u8]) -> u32 {
 }
 
 /// The file's epoch, or `None` when it has no valid header (new, or cut short while starting).
+/// The epoch of the journal file at `path` (a copy, say); `None` for an empty file.
+pub fn epoch_of(path: &Path) -> io::Result<Option<i64>> {
+    read_header(&mut File::open(path)?)
+}
+
 fn read_header(file: &mut File) -> io::Result<Option<i64>> {
     let mut header = [0u8; HEADER as usize];
     file.seek(SeekFrom::Start(0))?;

@@ -62,12 +62,18 @@ impl Wharf {
     }
 
     pub async fn start_with(options: Options) -> Wharf {
+        Wharf::start_on(options, None).await
+    }
+
+    /// [`Wharf::start_with`] on the data directory `data_dir` (a restored one, say) instead of a
+    /// new one.
+    pub async fn start_on(options: Options, data_dir: Option<PathBuf>) -> Wharf {
         if options.registry_url.is_none() {
             require_program("docker-registry");
         }
         let dir_guard = temp_dir("server");
         let dir = dir_guard.path().to_path_buf();
-        let data_dir = dir.join("data");
+        let data_dir = data_dir.unwrap_or_else(|| dir.join("data"));
         let port = free_port();
         let registry_port = free_port();
         let mut command = Command::new(wharf_bin());

@@ -309,3 +309,38 @@ fn record_use_later(db: &Db, kind: UsedCredential, id: String) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moka::Expiry;
+
+    fn verified(expires_at: Option<i64>) -> Verified {
+        Verified {
+            subject: Subject::Console,
+            access_token_id: None,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_cached_credential_never_outlives_its_own_expiry() {
+        let rule = UntilExpiry {
+            ttl: Duration::from_secs(60),
+        };
+        let kept = |expires_at| rule.expire_after_create(&[0; 32], &verified(expires_at), std::time::Instant::now());
+        let now = crate::backend::db::now_ms();
+        assert_eq!(kept(None), Some(Duration::from_secs(60)));
+        assert_eq!(kept(Some(now + 3_600_000)), Some(Duration::from_secs(60)));
+        let soon = kept(Some(now + 10_000)).unwrap();
+        assert!(
+            soon <= Duration::from_secs(10) && soon > Duration::from_secs(8),
+            "{soon:?}"
+        );
+        assert_eq!(
+            kept(Some(now - 1_000)),
+            Some(Duration::ZERO),
+            "expired: not kept at all"
+        );
+    }
+}
