@@ -63,6 +63,39 @@ as_root() {
   fi
 }
 
+# apt_ensure PACKAGE...: installs the Debian packages that are missing (one apt-get update, and
+# only when something is missing).
+apt_ensure() {
+  local pkg missing=()
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$pkg")
+    fi
+  done
+  ((${#missing[@]} > 0)) || return 0
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Python tools from PyPI (kubernetes-validate, podman-compose) live in one virtualenv of ours.
+TOOLS_VENV="$WHARF_TOOLS_DIR/python"
+
+# pip_tool NAME==VERSION...: installs these pinned PyPI packages into $TOOLS_VENV when a
+# different version (or none) is there; their programs are in $TOOLS_VENV/bin.
+pip_tool() {
+  local spec name installed missing=()
+  for spec in "$@"; do
+    name=${spec%%==*}
+    installed=("$TOOLS_VENV"/lib/python3*/site-packages/"${name//-/_}-${spec##*==}.dist-info")
+    [[ -d "${installed[0]}" ]] || missing+=("$spec")
+  done
+  ((${#missing[@]} > 0)) || return 0
+  [[ -x "$TOOLS_VENV/bin/python" ]] || python3 -m venv "$TOOLS_VENV" || die "python3 -m venv failed (apt-get install python3-venv)"
+  say "pip install ${missing[*]} (into $TOOLS_VENV)"
+  "$TOOLS_VENV/bin/python" -m pip install -q --disable-pip-version-check "${missing[@]}"
+}
+
 # free_port VAR: sets VAR to a TCP port on 127.0.0.1 that nothing listens on. Ports handed out
 # before in this shell are avoided, so several calls give different ports.
 WHARF_PORTS_TAKEN=""
