@@ -1,5 +1,6 @@
 //! The HTTP surface: Leptos pages and server functions, the token server, the notification
-//! intake, health endpoints, static assets; compression and request tracing around all of it.
+//! intake, health endpoints, static assets; compression, request ids, request tracing and
+//! timings around all of it.
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -14,7 +15,8 @@ use app::{shell, App};
 
 use crate::startup_error::StartupError;
 use crate::{
-    health, live_stream, registry_events, same_origin, security_headers, sessions, sso_routes, token_endpoint,
+    health, live_stream, metrics_endpoint, registry_events, request_id, same_origin, security_headers, sessions,
+    sso_routes, token_endpoint,
 };
 
 pub async fn router(state: AppState, https: bool) -> Result<Router, StartupError> {
@@ -55,8 +57,13 @@ pub async fn router(state: AppState, https: bool) -> Result<Router, StartupError
             security_headers::Transport { https },
             security_headers::add,
         ))
+        .layer(axum::middleware::from_fn(metrics_endpoint::track_request))
         .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        .layer(axum::middleware::map_response(request_id::explain_empty_error))
+        .layer(request_id::propagate())
+        .layer(request_id::set())
+        .layer(axum::middleware::map_request(request_id::drop_unusable))
         .with_state(state))
 }
 

@@ -122,7 +122,18 @@ pub async fn require_user(state: &AppState, session: &Session) -> Result<User, A
 
 pub fn internal(err: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %err, "internal error");
-    AppError::Internal("see the server log".into())
+    match request_id() {
+        Some(id) => AppError::Internal(format!("request id {id}")),
+        None => AppError::Internal("see the server log".into()),
+    }
+}
+
+/// The id of the request being served (its `x-request-id`, set by the server for every request),
+/// so an error a user sees names the log lines that explain it.
+fn request_id() -> Option<String> {
+    let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
+    let id = parts.headers.get("x-request-id")?.to_str().ok()?;
+    Some(id.to_string())
 }
 
 /// A signed-in user with everything their assignments grant.
