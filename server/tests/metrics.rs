@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use app::backend::metrics as names;
 use axum::http::StatusCode;
-use support::{call, eventually, free_port, push_image, temp_dir, Options, Wharf, ADMIN_PASSWORD};
+use support::{call, eventually, free_port, push_image, temp_dir, webhook_form, Options, Wharf, ADMIN_PASSWORD};
 
 const METRICS_TOKEN: &str = "metrics-test-token-5d1c";
 
@@ -120,20 +120,7 @@ async fn metrics_count_real_traffic_behind_a_token() {
 
     let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
     let hook_url = receiver().await;
-    let form = [
-        ("id", ""),
-        ("name", "metrics"),
-        ("url", hook_url.as_str()),
-        ("enabled", "on"),
-        ("push", "on"),
-        ("scope", ""),
-        ("pusher", ""),
-        ("format", "generic"),
-        ("template", ""),
-        ("headers", ""),
-        ("timeout_secs", "5"),
-        ("ordered", "on"),
-    ];
+    let form = webhook_form(&[("name", "metrics"), ("url", &hook_url)]);
     let (status, saved) = call(&wharf, &admin, "save_webhook", &form).await;
     assert_eq!(status, 200, "{saved}");
     let webhook = saved["id"].as_str().unwrap().to_string();
