@@ -352,7 +352,11 @@ mod tests {
     #[test]
     fn deploy_rules_and_dashboard_name_metrics_that_exist() {
         let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
-        let files = ["prometheus/wharf-rules.yml", "grafana/wharf-dashboard.json"];
+        let files = [
+            "prometheus/wharf-rules.yml",
+            "prometheus/wharf-rules.test.yml",
+            "grafana/wharf-dashboard.json",
+        ];
         for file in files {
             let text = std::fs::read_to_string(deploy.join(file)).unwrap();
             if file.ends_with(".json") {
@@ -371,6 +375,7 @@ mod tests {
                 for label in labels {
                     let known = metric.labels.contains(&label.as_str())
                         || label == "job"
+                        || label == "instance"
                         || (label == "le" && name.ends_with("_bucket"));
                     assert!(known, "{file}: {name} has no label {label}");
                 }
