@@ -21,6 +21,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once at start")]
 pub enum Command {
     /// Run the console (and, unless --registry-url is given, a registry next to it). The default.
     Serve(ServeArgs),
