@@ -6,28 +6,33 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
 use axum::response::Response;
+use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// The longest id taken from a request.
 const MAX_LEN: usize = 64;
 
-/// Sets the id (keeping a usable one from the request).
-pub fn set() -> SetRequestIdLayer<MakeRequestUuid> {
-    SetRequestIdLayer::new(HEADER, MakeRequestUuid)
-}
-
-/// Copies the id to the response.
-pub fn propagate() -> PropagateRequestIdLayer {
-    PropagateRequestIdLayer::new(HEADER)
+/// `router` with request ids and request tracing around it, outermost first: an unusable id
+/// from the client is dropped, the id is set, copied to the response, named in an empty server
+/// error, and the request's span carries it.
+pub fn around<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router
+        .layer(TraceLayer::new_for_http().make_span_with(span))
+        .layer(axum::middleware::from_fn(explain_empty_errors))
+        .layer(PropagateRequestIdLayer::new(HEADER))
+        .layer(SetRequestIdLayer::new(HEADER, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unusable))
 }
 
 /// Drops an `x-request-id` that is too long or holds anything but letters, digits, `-`, `_`,
 /// `.`, so a client cannot write what it likes into the logs; a fresh one is made instead.
-pub async fn drop_unusable(mut request: Request) -> Request {
+async fn drop_unusable(mut request: Request) -> Request {
     let usable = request
         .headers()
         .get(&HEADER)
@@ -46,8 +51,8 @@ fn usable(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// The request's id, as set by [`set`].
-pub fn of(request: &axum::http::Request<Body>) -> &str {
+/// The request's id, as set by [`around`].
+fn of<B>(request: &axum::http::Request<B>) -> &str {
     request
         .headers()
         .get(&HEADER)
@@ -56,7 +61,7 @@ pub fn of(request: &axum::http::Request<Body>) -> &str {
 }
 
 /// The tracing span of a request: method, path (not the query, which may hold an SSO code) and id.
-pub fn span(request: &axum::http::Request<Body>) -> tracing::Span {
+fn span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     tracing::info_span!(
         "request",
         method = %request.method(),
@@ -66,49 +71,70 @@ pub fn span(request: &axum::http::Request<Body>) -> tracing::Span {
 }
 
 /// A server error (5xx) sent without a body gets one that names the request id.
-pub async fn explain_empty_error(response: Response) -> Response {
+async fn explain_empty_errors(request: Request, next: Next) -> Response {
+    let id = of(&request).to_string();
+    let response = next.run(request).await;
     let empty = axum::body::HttpBody::size_hint(response.body()).exact() == Some(0);
-    if !response.status().is_server_error() || !empty {
+    if !response.status().is_server_error() || !empty || id.is_empty() {
         return response;
     }
-    let Some(id) = response.headers().get(&HEADER).and_then(|v| v.to_str().ok()) else {
-        return response;
-    };
     let reason = response.status().canonical_reason().unwrap_or("Server error");
     let text = format!("{reason}. Request id {id}: the server log has the details.\n");
     let (mut parts, _) = response.into_parts();
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(text))
 }
 
 #[cfg(test)]
 mod tests {
     use axum::http::StatusCode;
-    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use tower::ServiceExt;
 
     use super::*;
 
-    #[tokio::test]
-    async fn an_empty_server_error_names_the_request_id() {
-        let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
-        response.headers_mut().insert(HEADER, HeaderValue::from_static("req-7"));
-        let response = explain_empty_error(response).await;
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&body),
-            "Service Unavailable. Request id req-7: the server log has the details.\n"
-        );
-
-        let mut kept = (StatusCode::INTERNAL_SERVER_ERROR, "own text").into_response();
-        kept.headers_mut().insert(HEADER, HeaderValue::from_static("req-8"));
-        let body = axum::body::to_bytes(explain_empty_error(kept).await.into_body(), 1024)
+    async fn answer(router: &Router, path: &str, id: Option<&str>) -> (StatusCode, String, String) {
+        let mut request = axum::http::Request::get(path);
+        if let Some(id) = id {
+            request = request.header(HEADER, id);
+        }
+        let response = router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
             .await
             .unwrap();
-        assert_eq!(&body[..], b"own text");
+        let status = response.status();
+        let id = response.headers()[HEADER].to_str().unwrap().to_string();
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        (status, id, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn every_response_has_an_id_and_an_empty_server_error_names_it() {
+        let router = around(
+            Router::new()
+                .route("/down", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+                .route(
+                    "/broken",
+                    get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "own text") }),
+                )
+                .route("/fine", get(|| async { "fine" })),
+        );
+        let (status, id, body) = answer(&router, "/down", None).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        assert_eq!(
+            body,
+            format!("Service Unavailable. Request id {id}: the server log has the details.\n")
+        );
+        let (_, id, body) = answer(&router, "/broken", Some("edge-7")).await;
+        assert_eq!((id.as_str(), body.as_str()), ("edge-7", "own text"));
+        let (_, id, body) = answer(&router, "/fine", Some("a b")).await;
+        assert_ne!(id, "a b");
+        assert_eq!(body, "fine");
     }
 
     #[test]

@@ -8,7 +8,6 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
-use tower_http::trace::TraceLayer;
 
 use app::backend::AppState;
 use app::{shell, App};
@@ -51,20 +50,15 @@ pub async fn router(state: AppState, https: bool) -> Result<Router, StartupError
             shell(options)
         }));
     let router = sessions::layer(router, &state.db, https).await?;
-    Ok(router
+    let router = router
         .layer(axum::middleware::from_fn_with_state(state.clone(), same_origin::check))
         .layer(axum::middleware::from_fn_with_state(
             security_headers::Transport { https },
             security_headers::add,
         ))
         .layer(axum::middleware::from_fn(metrics_endpoint::track_request))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
-        .layer(axum::middleware::map_response(request_id::explain_empty_error))
-        .layer(request_id::propagate())
-        .layer(request_id::set())
-        .layer(axum::middleware::map_request(request_id::drop_unusable))
-        .with_state(state))
+        .layer(CompressionLayer::new());
+    Ok(request_id::around(router).with_state(state))
 }
 
 /// The icon, built into the binary: browsers ask for `/favicon.ico` on every site whatever the
