@@ -216,3 +216,24 @@ pub async fn authorize(target: Target<'_>, action: Action, what: &str) -> Result
     caller.require(target, action, what)?;
     Ok((state, caller))
 }
+
+#[cfg(test)]
+mod tests {
+    use leptos::prelude::{provide_context, Owner};
+
+    use super::internal;
+    use crate::model::AppError;
+
+    #[test]
+    fn an_internal_error_names_the_request_being_served() {
+        Owner::new().with(|| {
+            assert_eq!(internal("boom"), AppError::Internal("see the server log".into()));
+            let request = axum::http::Request::get("/api/x").header("x-request-id", "req-9");
+            provide_context(request.body(()).unwrap().into_parts().0);
+            assert_eq!(
+                internal("boom").to_string(),
+                "Something went wrong on the server: request id req-9. Try again; if it persists, check the server log."
+            );
+        });
+    }
+}
