@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use app::backend::metrics as names;
 use axum::http::StatusCode;
-use support::{call, eventually, free_port, push_image, temp_dir, webhook_form, Options, Wharf, ADMIN_PASSWORD};
+use support::{
+    call, eventually, free_port, push_image, run_wharf_to_exit, temp_dir, webhook_form, Options, Wharf, ADMIN_PASSWORD,
+};
 
 const METRICS_TOKEN: &str = "metrics-test-token-5d1c";
 
@@ -283,4 +285,90 @@ async fn metrics_on_their_own_listener_and_json_logs_with_request_ids() {
     assert_eq!(line["level"], "WARN");
     assert_eq!(span["path"], "/registry/events");
     assert_eq!(span["method"], "POST");
+}
+
+#[test]
+fn a_taken_metrics_address_or_an_empty_token_stops_the_start_with_the_flag_named() {
+    let dir = temp_dir("metrics-start");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    let empty = dir.path().join("empty-token");
+    std::fs::write(&empty, "\n").unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let base = ["serve", "--data-dir", &data, "--listen", &listen];
+    let cases = [
+        ("--metrics-listen", taken.as_str(), "--metrics-listen"),
+        (
+            "--metrics-token-file",
+            &*empty.to_string_lossy(),
+            "the metrics token is empty",
+        ),
+    ];
+    for (flag, value, said) in cases {
+        let args: Vec<&str> = base.iter().copied().chain([flag, value]).collect();
+        let output = run_wharf_to_exit(&args, &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{flag} {value}: started");
+        assert!(stderr.contains(said), "{flag} {value}: {stderr}");
+    }
+}
+
+/// The queue's backlog as `/metrics` reads it: rows waiting for a retry count in the depth, not
+/// in the oldest due age; finished and dead rows in neither.
+async fn backlog_counts_pending_rows(db: &app::backend::db::Db) {
+    use app::backend::webhooks::deliveries::QUEUE;
+    use app::backend::work::{backlog, Backlog};
+    let now = app::backend::db::now_ms();
+    let rows = [
+        ("due", now - 60_000, now - 60_000, "NULL", "NULL"),
+        ("later", now - 120_000, now + 3_600_000, "NULL", "NULL"),
+        ("done", now - 300_000, now - 300_000, "1", "NULL"),
+        ("dead", now - 300_000, now - 300_000, "NULL", "1"),
+    ];
+    for (id, created_at, next_attempt_at, done_at, dead_at) in rows {
+        sqlx::query(&format!(
+            "INSERT INTO webhook_deliveries (id, webhook_id, kind, payload, created_at, next_attempt_at, done_at, dead_at) \
+             VALUES ($1, 'w', 'event', '{{}}', $2, $3, {done_at}, {dead_at})"
+        ))
+        .bind(id)
+        .bind(created_at)
+        .bind(next_attempt_at)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let found = backlog(db, &QUEUE, "created_at", now).await.unwrap();
+    assert_eq!(
+        found,
+        Backlog {
+            depth: 2,
+            oldest_due_at: Some(now - 60_000)
+        }
+    );
+    let events = backlog(db, &app::backend::sync::apply::QUEUE, "received_at", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        events,
+        Backlog {
+            depth: 0,
+            oldest_due_at: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn backlog_on_sqlite() {
+    let dir = temp_dir("metrics-backlog");
+    let url = format!("sqlite://{}", dir.path().join("wharf.db").display());
+    backlog_counts_pending_rows(&app::backend::db::Db::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn backlog_on_postgres() {
+    let Some(db) = support::postgres_database().await else {
+        return;
+    };
+    backlog_counts_pending_rows(&db).await;
 }
