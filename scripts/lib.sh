@@ -11,6 +11,8 @@ export WHARF_TOOLS_DIR="${WHARF_TOOLS_DIR:-$HOME/.cache/wharf/tools}"
 CARGO_LEPTOS_VERSION="0.3.10"
 BINARYEN_VERSION="132.0.0"
 APT_PACKAGES=(chromium docker-registry skopeo postgresql jq curl brotli)
+# promtool, from Debian's prometheus package, checks the alert rules in deploy/prometheus.
+APT_PACKAGES+=(prometheus)
 BINARYEN_BIN="$WHARF_TOOLS_DIR/binaryen/node_modules/.bin"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 

@@ -21,6 +21,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once at start")]
 pub enum Command {
     /// Run the console (and, unless --registry-url is given, a registry next to it). The default.
     Serve(ServeArgs),
@@ -180,8 +181,19 @@ pub struct ServeArgs {
     /// Push a few demo images after start.
     #[arg(long, env = "WHARF_DEMO")]
     pub demo: bool,
+    /// Log lines on stderr: text, or json (one object a line, with the request's id).
     #[arg(long, env = "WHARF_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Serve /metrics (Prometheus) on this address of its own, e.g. 127.0.0.1:9090. Off by default.
+    #[arg(long, env = "WHARF_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` for /metrics; without --metrics-listen, /metrics is
+    /// then served on the console's address (prefer the variable or the file over the flag).
+    #[arg(long, env = "WHARF_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// A file holding the metrics token (trailing newline ignored).
+    #[arg(long, env = "WHARF_METRICS_TOKEN_FILE", conflicts_with = "metrics_token")]
+    pub metrics_token_file: Option<PathBuf>,
     /// A network webhooks may be sent to although it is refused by default (loopback,
     /// link-local, private networks), e.g. 127.0.0.1/32 or 10.0.0.0/8. Repeat it, or separate
     /// networks with commas.

@@ -12,6 +12,7 @@ use axum::Json;
 use subtle::ConstantTimeEq;
 
 use app::backend::intake::Accepted;
+use app::backend::metrics;
 use app::backend::notifier::Signal;
 use app::backend::{events, AppState};
 
@@ -26,6 +27,7 @@ pub async fn receive(State(state): State<AppState>, request: Request) -> Respons
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     if !bool::from(presented.ct_eq(expected.as_bytes())) {
+        metrics::notification_refused("unauthorized");
         return reply(
             StatusCode::UNAUTHORIZED,
             serde_json::json!({"error": "missing or wrong Authorization header; use the registry config Wharf generated"}),
@@ -34,21 +36,24 @@ pub async fn receive(State(state): State<AppState>, request: Request) -> Respons
     let body = match axum::body::to_bytes(request.into_body(), BODY_LIMIT).await {
         Ok(body) => body,
         Err(_) => {
+            metrics::notification_refused("too_large");
             return reply(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 serde_json::json!({"error": format!("a notification envelope is at most {BODY_LIMIT} bytes")}),
-            )
+            );
         }
     };
     let (parsed, quarantined) = match events::split_envelope(&body) {
         Ok(parsed) => parsed,
         Err(err) => {
             tracing::warn!(error = %err, "refused a notification envelope");
+            metrics::notification_refused("malformed");
             return reply(StatusCode::BAD_REQUEST, serde_json::json!({"error": err.to_string()}));
         }
     };
     match state.intake.accept(&body, parsed, quarantined).await {
         Ok(accepted) => {
+            count_events(&accepted);
             if let Accepted::Stored(outcome) = accepted {
                 tracing::info!(
                     stored = outcome.stored,
@@ -70,11 +75,29 @@ pub async fn receive(State(state): State<AppState>, request: Request) -> Respons
         Err(err) => {
             // Not stored: let the registry retry.
             tracing::error!(error = %err, "cannot store registry events");
+            metrics::notification_refused("unavailable");
             reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 serde_json::json!({"error": "database unavailable"}),
             )
         }
+    }
+}
+
+/// The events of an accepted envelope, in `/metrics`: duplicates the registry sent again count
+/// as taken in (they are found out when stored).
+fn count_events(accepted: &Accepted) {
+    match *accepted {
+        Accepted::Stored(outcome) => metrics::events_received(
+            outcome.stored + outcome.duplicates,
+            outcome.quarantined,
+            outcome.dropped,
+        ),
+        Accepted::Journaled {
+            journaled,
+            dropped,
+            quarantined,
+        } => metrics::events_received(journaled, quarantined, dropped),
     }
 }
 

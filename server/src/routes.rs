@@ -1,5 +1,6 @@
 //! The HTTP surface: Leptos pages and server functions, the token server, the notification
-//! intake, health endpoints, static assets; compression and request tracing around all of it.
+//! intake, health endpoints, static assets; compression, request ids, request tracing and
+//! timings around all of it.
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -7,14 +8,14 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
-use tower_http::trace::TraceLayer;
 
 use app::backend::AppState;
 use app::{shell, App};
 
 use crate::startup_error::StartupError;
 use crate::{
-    health, live_stream, registry_events, same_origin, security_headers, sessions, sso_routes, token_endpoint,
+    health, live_stream, metrics_endpoint, registry_events, request_id, same_origin, security_headers, sessions,
+    sso_routes, token_endpoint,
 };
 
 pub async fn router(state: AppState, https: bool) -> Result<Router, StartupError> {
@@ -49,15 +50,15 @@ pub async fn router(state: AppState, https: bool) -> Result<Router, StartupError
             shell(options)
         }));
     let router = sessions::layer(router, &state.db, https).await?;
-    Ok(router
+    let router = router
         .layer(axum::middleware::from_fn_with_state(state.clone(), same_origin::check))
         .layer(axum::middleware::from_fn_with_state(
             security_headers::Transport { https },
             security_headers::add,
         ))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
-        .with_state(state))
+        .layer(axum::middleware::from_fn(metrics_endpoint::track_request))
+        .layer(CompressionLayer::new());
+    Ok(request_id::around(router).with_state(state))
 }
 
 /// The icon, built into the binary: browsers ask for `/favicon.ico` on every site whatever the

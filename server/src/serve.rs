@@ -58,6 +58,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
             reason: e.to_string(),
             flag: "--listen",
         })?;
+    let metrics = crate::metrics_endpoint::Metrics::start(&args, &db).await?;
     let local = loopback_if_unspecified(args.listen);
     let public_url = args
         .public_url
@@ -92,6 +93,10 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         tokio::spawn(check_registry_trusts_key(state.clone()));
     }
     let router = crate::routes::router(state.clone(), state.settings.public_url.scheme() == "https").await?;
+    let router = match metrics {
+        Some(metrics) => metrics.attach(router, state.sync.stopping()),
+        None => router,
+    };
     announce_ready(&state.settings);
     if args.demo {
         tokio::spawn(push_demo_images(state.clone()));
@@ -483,7 +488,9 @@ fn init_tracing(format: LogFormat) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
+        // The request's span (its id, method and path) is in `spans` of every line written while
+        // serving it (the innermost span may be another one).
+        LogFormat::Json => builder.json().with_current_span(false).with_span_list(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }

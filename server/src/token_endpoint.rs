@@ -17,6 +17,7 @@ use base64::Engine;
 use app::backend::access::credentials::{Purpose, Refusal, Verified};
 use app::backend::access::{assignments, refresh_tokens, Subject};
 use app::backend::audit::{self, AuditAction};
+use app::backend::metrics::{self, Denial};
 use app::backend::tokens::{parse_scope, ResourceAccess};
 use app::backend::AppState;
 
@@ -79,6 +80,7 @@ pub async fn issue_get(
     }
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let Some((username, password)) = value.to_str().ok().and_then(decode_basic) else {
+            metrics::token_denied(Denial::BadRequest);
             return unauthorized(Form::Get, "send HTTP Basic credentials");
         };
         request.credential = Credential::Password { username, password };
@@ -92,20 +94,32 @@ pub async fn issue_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    match post_request(&headers, &body) {
+        Ok(request) => answer(&state, client.map(|c| c.0 .0), request).await,
+        Err(response) => {
+            metrics::token_denied(Denial::BadRequest);
+            response
+        }
+    }
+}
+
+/// The OAuth2 form of a `POST`, or the answer to a form this token server does not take.
+#[allow(clippy::result_large_err, reason = "the error is the answer, sent at once")]
+fn post_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, Response> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !form_type {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "send an application/x-www-form-urlencoded form",
-        );
+        ));
     }
     let mut fields = std::collections::HashMap::new();
     let mut scopes = Vec::new();
-    for (key, value) in url::form_urlencoded::parse(&body) {
+    for (key, value) in url::form_urlencoded::parse(body) {
         if key == "scope" {
             scopes.extend(value.split(' ').filter(|s| !s.is_empty()).map(str::to_string));
         } else {
@@ -114,50 +128,59 @@ pub async fn issue_post(
     }
     let field = |name: &str| fields.get(name).filter(|v| !v.is_empty()).cloned();
     if field("client_id").is_none() {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id is required");
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id is required",
+        ));
     }
     let credential = match field("grant_type").as_deref() {
         Some("password") => match (field("username"), field("password")) {
             (Some(username), Some(password)) => Credential::Password { username, password },
             _ => {
-                return oauth_error(
+                return Err(oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "the password grant needs username and password",
-                )
+                ))
             }
         },
         Some("refresh_token") => match field("refresh_token") {
             Some(token) => Credential::Refresh(token),
             None => {
-                return oauth_error(
+                return Err(oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "the refresh_token grant needs refresh_token",
-                )
+                ))
             }
         },
         Some(other) => {
-            return oauth_error(
+            return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 &format!(
                     "grant_type {:?} is not supported: use password or refresh_token",
                     truncate(other)
                 ),
-            )
+            ))
         }
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
+        None => {
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required",
+            ))
+        }
     };
-    let request = TokenRequest {
+    Ok(TokenRequest {
         service: field("service"),
         scopes,
         offline: field("access_type").as_deref() == Some("offline"),
         client_id: field("client_id"),
         credential,
         form: Form::Post,
-    };
-    answer(&state, client.map(|c| c.0 .0), request).await
+    })
 }
 
 /// Answers a parsed token request: each step either hands its result on or is the answer.
@@ -169,7 +192,7 @@ async fn answer(state: &AppState, client: Option<SocketAddr>, request: TokenRequ
 
 async fn issue(state: &AppState, address: Option<IpAddr>, request: TokenRequest) -> Result<Response, Response> {
     let form = request.form;
-    let requested = requested_scopes(state, &request)?;
+    let requested = requested_scopes(state, &request).inspect_err(|_| metrics::token_denied(Denial::BadRequest))?;
     let (verified, refresh_token) = authenticate(state, form, address, request.credential).await?;
     let granted = grant(state, form, &verified.subject, requested, address).await?;
     let refresh_token = match refresh_token {
@@ -185,7 +208,9 @@ async fn issue(state: &AppState, address: Option<IpAddr>, request: TokenRequest)
         .map_err(|err| unavailable(form, &err))?,
         None => None,
     };
-    signed(state, form, &verified.subject, &granted, refresh_token)
+    let signed = signed(state, form, &verified.subject, &granted, refresh_token)?;
+    metrics::token_granted();
+    Ok(signed)
 }
 
 /// The scopes asked for, parsed, once the request is for this token server and asks for few.
@@ -298,6 +323,7 @@ async fn redeem(
             if let Err(wait) = state.credentials.throttle.check_address(address) {
                 return Err(refused(form, Refusal::Throttled(wait)));
             }
+            metrics::token_denied(Denial::InvalidRefreshToken);
             Err(oauth_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_grant",
@@ -332,6 +358,7 @@ async fn grant(
         }
     }
     if let Some((target, detail)) = denied.summary() {
+        metrics::token_denied(Denial::ScopeDenied);
         let subject_name = subject.token_subject();
         let actor = match subject {
             Subject::Anonymous => "(anonymous)",
@@ -418,8 +445,12 @@ fn signed(
 
 fn refused(form: Form, refusal: Refusal) -> Response {
     match refusal {
-        Refusal::Wrong => unauthorized(form, "wrong user name or password (or token)"),
+        Refusal::Wrong => {
+            metrics::token_denied(Denial::WrongCredentials);
+            unauthorized(form, "wrong user name or password (or token)")
+        }
         Refusal::Throttled(wait) => {
+            metrics::token_denied(Denial::Throttled);
             let mut response = error(
                 form,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -437,6 +468,7 @@ fn refused(form: Form, refusal: Refusal) -> Response {
 
 fn unavailable(form: Form, err: &sqlx::Error) -> Response {
     tracing::error!(error = %err, "token request: database error");
+    metrics::token_denied(Denial::Unavailable);
     error(
         form,
         StatusCode::SERVICE_UNAVAILABLE,

@@ -14,7 +14,7 @@ use app::model::{DeliveriesPage, DeliveryDetail, SavedWebhook};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use support::{call, eventually, oci_layout, skopeo, temp_dir, user_with_role, Wharf, ADMIN_PASSWORD};
+use support::{call, eventually, oci_layout, skopeo, temp_dir, user_with_role, webhook_form, Wharf, ADMIN_PASSWORD};
 
 /// How a receiver answers.
 #[derive(Clone, Copy)]
@@ -128,27 +128,6 @@ async fn start_console(extra: &[&str]) -> Wharf {
         ..Default::default()
     })
     .await
-}
-
-/// The fields of the webhook form: defaults, with `fields` set over them.
-fn webhook_form<'a>(fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut form: Vec<(&str, &str)> = vec![
-        ("id", ""),
-        ("enabled", "on"),
-        ("push", "on"),
-        ("scope", ""),
-        ("pusher", ""),
-        ("format", "generic"),
-        ("template", ""),
-        ("headers", ""),
-        ("timeout_secs", "5"),
-        ("ordered", "on"),
-    ];
-    for (key, value) in fields {
-        form.retain(|(k, _)| k != key);
-        form.push((key, value));
-    }
-    form
 }
 
 /// Creates a webhook through its server function; returns the id and signing secret.

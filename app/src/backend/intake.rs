@@ -401,6 +401,7 @@ async fn move_entries(
                 }
                 failures.remove(&(end.offset as i64));
                 moved.outcome.quarantined += 1;
+                super::metrics::envelope_quarantined();
             }
         }
         moved.stored_through = Some(end);

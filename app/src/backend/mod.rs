@@ -11,6 +11,7 @@ pub mod events;
 pub mod index;
 pub mod intake;
 pub mod intake_journal;
+pub mod metrics;
 pub mod notifier;
 pub mod passwords;
 pub mod placeholders;

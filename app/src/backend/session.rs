@@ -122,7 +122,18 @@ pub async fn require_user(state: &AppState, session: &Session) -> Result<User, A
 
 pub fn internal(err: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %err, "internal error");
-    AppError::Internal("see the server log".into())
+    match request_id() {
+        Some(id) => AppError::Internal(format!("request id {id}")),
+        None => AppError::Internal("see the server log".into()),
+    }
+}
+
+/// The id of the request being served (its `x-request-id`, set by the server for every request),
+/// so an error a user sees names the log lines that explain it.
+fn request_id() -> Option<String> {
+    let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
+    let id = parts.headers.get("x-request-id")?.to_str().ok()?;
+    Some(id.to_string())
 }
 
 /// A signed-in user with everything their assignments grant.
@@ -204,4 +215,25 @@ pub async fn authorize(target: Target<'_>, action: Action, what: &str) -> Result
     let (state, caller) = signed_in().await?;
     caller.require(target, action, what)?;
     Ok((state, caller))
+}
+
+#[cfg(test)]
+mod tests {
+    use leptos::prelude::{provide_context, Owner};
+
+    use super::internal;
+    use crate::model::AppError;
+
+    #[test]
+    fn an_internal_error_names_the_request_being_served() {
+        Owner::new().with(|| {
+            assert_eq!(internal("boom"), AppError::Internal("see the server log".into()));
+            let request = axum::http::Request::get("/api/x").header("x-request-id", "req-9");
+            provide_context(request.body(()).unwrap().into_parts().0);
+            assert_eq!(
+                internal("boom").to_string(),
+                "Something went wrong on the server: request id req-9. Try again; if it persists, check the server log."
+            );
+        });
+    }
 }

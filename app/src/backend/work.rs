@@ -265,6 +265,28 @@ pub async fn release_all(db: &Db, queue: &Queue) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(&sql).execute(&db.pool).await?.rows_affected())
 }
 
+/// How much work a queue holds: for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Rows neither finished nor dead (due, leased, or waiting for a retry).
+    pub depth: i64,
+    /// When the oldest row that is due at `now` (or leased) came, by `since_column`.
+    pub oldest_due_at: Option<i64>,
+}
+
+/// The queue's [`Backlog`]: one read of its pending rows (the queue's partial index of rows
+/// neither finished nor dead), `since_column` being when a row came (`received_at`, `created_at`).
+pub async fn backlog(db: &Db, queue: &Queue, since_column: &str, now: i64) -> Result<Backlog, sqlx::Error> {
+    let sql = format!(
+        "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= $1 THEN {since_column} END) FROM {table} \
+         WHERE {done} IS NULL AND dead_at IS NULL",
+        table = queue.table,
+        done = queue.done_column
+    );
+    let (depth, oldest_due_at): (i64, Option<i64>) = sqlx::query_as(&sql).bind(now).fetch_one(&db.pool).await?;
+    Ok(Backlog { depth, oldest_due_at })
+}
+
 /// Error texts kept in a row are short: the first 2,000 characters.
 fn truncate(error: &str) -> String {
     error.chars().take(2000).collect()

@@ -695,3 +695,24 @@ pub async fn token_form(wharf: &Wharf, form: &[(&str, &str)]) -> (u16, serde_jso
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(serde_json::Value::Null))
 }
+
+/// The fields of the webhook form: defaults, with `fields` set over them.
+pub fn webhook_form<'a>(fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form: Vec<(&str, &str)> = vec![
+        ("id", ""),
+        ("enabled", "on"),
+        ("push", "on"),
+        ("scope", ""),
+        ("pusher", ""),
+        ("format", "generic"),
+        ("template", ""),
+        ("headers", ""),
+        ("timeout_secs", "5"),
+        ("ordered", "on"),
+    ];
+    for (key, value) in fields {
+        form.retain(|(k, _)| k != key);
+        form.push((key, value));
+    }
+    form
+}

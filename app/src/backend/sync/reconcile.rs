@@ -171,7 +171,9 @@ pub async fn reconcile(
         p.details_total = 0;
         p.last_error = None;
     });
+    let started = std::time::Instant::now();
     let result = run(db, registry, hub, limits).await;
+    crate::backend::metrics::reconcile_finished(started.elapsed(), &result);
     hub.update_reconcile(|p| {
         p.running = false;
         p.finished_at_ms = Some(now_ms());

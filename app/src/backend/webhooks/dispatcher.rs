@@ -24,6 +24,7 @@ use super::outbound::OutboundPolicy;
 use super::signing;
 use super::store;
 use crate::backend::db::{now_ms, Db};
+use crate::backend::metrics::{self, DeliveryOutcome};
 use crate::backend::notifier::{Notifier, Signal};
 use crate::backend::work::{self, WorkerId};
 use crate::model::IndexUpdate;
@@ -397,6 +398,7 @@ impl Dispatcher {
     }
 
     async fn bury(&self, delivery: &ClaimedDelivery, reason: &str) -> Result<(), sqlx::Error> {
+        metrics::delivery_finished(&delivery.webhook.id, DeliveryOutcome::Unsendable);
         let mut tx = self.db.begin_write().await?;
         // A redelivery renders again (after the template was fixed, say).
         deliveries::clear_rendering(&mut tx, &delivery.id).await?;
@@ -465,20 +467,30 @@ impl Dispatcher {
             (None, None) => "no answer".to_string(),
         };
         let (id, token) = (&delivery.id, &delivery.token);
+        let counted = |outcome| metrics::delivery_finished(&delivery.webhook.id, outcome);
         Ok(match verdict {
-            Verdict::Delivered => work::complete(tx, &QUEUE, id, token).await?,
+            Verdict::Delivered => {
+                counted(DeliveryOutcome::Delivered);
+                work::complete(tx, &QUEUE, id, token).await?
+            }
             Verdict::DisableWebhook(reason) => {
+                counted(DeliveryOutcome::Disabled);
                 store::disable(tx, &delivery.webhook.id, reason).await?;
                 work::bury(tx, &QUEUE, id, token, reason).await?
             }
             // A ping or test is answered once, on the page that asked: no retries.
-            Verdict::Retry { .. } if delivery.kind != "event" => work::bury(tx, &QUEUE, id, token, &failure()).await?,
+            Verdict::Retry { .. } if delivery.kind != "event" => {
+                counted(DeliveryOutcome::Failed);
+                work::bury(tx, &QUEUE, id, token, &failure()).await?
+            }
             Verdict::Retry { after } => match next_wait(&self.schedule, delivery.attempts, *after) {
                 Some(wait) => {
+                    counted(DeliveryOutcome::Retrying);
                     let at = now_ms() + wait.as_millis() as i64;
                     work::retry(tx, &QUEUE, id, token, at, &failure()).await?
                 }
                 None => {
+                    counted(DeliveryOutcome::Dead);
                     let buried = work::bury(tx, &QUEUE, id, token, &failure()).await?;
                     let failing_since = delivery.created_at;
                     if now_ms() - failing_since >= FAILING_FOR.as_millis() as i64
