@@ -352,7 +352,11 @@ async fn notifications_shared_by_two_replicas_are_delivered_once_and_none_is_los
     // As a load balancer in front of the replicas would: one to A, the next to B.
     let post = |i: usize| {
         let (http, secret) = (http.clone(), secret.clone());
-        let url = if i.is_multiple_of(2) { a_url.clone() } else { b_url.clone() };
+        let url = if i.is_multiple_of(2) {
+            a_url.clone()
+        } else {
+            b_url.clone()
+        };
         async move { notify(&http, &url, &secret, push_envelope(&format!("burst-{i}"), i)).await }
     };
 

@@ -92,7 +92,7 @@ pub enum DbError {
     Unsupported(String),
     #[error("cannot connect to database {url}: {source}")]
     Connect { url: String, source: sqlx::Error },
-    #[error("database migration failed: {0}")]
+    #[error("database migration failed ({0}); no migration was applied: the database is as it was before the upgrade")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot set up the repository search index: {0}")]
     SearchIndex(sqlx::Error),
@@ -133,7 +133,7 @@ impl Db {
             source,
         })?;
         let set_up = async {
-            MIGRATOR.run(&db.pool).await?;
+            db.migrate().await?;
             crate::backend::index::search_index::ensure(&db)
                 .await
                 .map_err(DbError::SearchIndex)
@@ -141,6 +141,23 @@ impl Db {
         .await;
         lock.release().await;
         set_up.map(|_| db)
+    }
+
+    /// Runs the migrations this database lacks, all in one transaction (each one in a savepoint
+    /// of it): when one fails, the database is left as it was before the upgrade, none of them
+    /// applied, and the error names the migration and why it failed.
+    async fn migrate(&self) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await.map_err(sqlx::migrate::MigrateError::from)?;
+        match MIGRATOR.run(&mut *tx).await {
+            Ok(()) => {
+                tx.commit().await.map_err(sqlx::migrate::MigrateError::from)?;
+                Ok(())
+            }
+            Err(err) => {
+                let _ = tx.rollback().await;
+                Err(DbError::Migrate(err))
+            }
+        }
     }
 
     /// Held while a process sets the database up (migrations, indexes, the first user), so that
