@@ -8,7 +8,7 @@ pub enum StartupError {
     DataDir { path: PathBuf, reason: String },
     #[error("{0}")]
     Key(#[from] app::backend::tokens::KeyError),
-    #[error("{0}; check --database-url (WHARF_DATABASE_URL)")]
+    #[error("{}", database_hint(.0))]
     Database(#[from] app::backend::db::DbError),
     #[error("cannot listen on {addr}: {reason}; stop the program using it or choose another address with {flag}")]
     Listen {
@@ -22,4 +22,14 @@ pub enum StartupError {
     RegistryFailed { reason: String, log: PathBuf },
     #[error("{0}")]
     Other(String),
+}
+
+/// A database error with what to do about it: a failed upgrade is no wrong URL.
+fn database_hint(err: &app::backend::db::DbError) -> String {
+    match err {
+        app::backend::db::DbError::Migrate(_) => {
+            format!("{err}; the previous version still runs on it (see Upgrades in docs/deploy.md)")
+        }
+        _ => format!("{err}; check --database-url (WHARF_DATABASE_URL)"),
+    }
 }
