@@ -15,10 +15,11 @@
 // Nothing here fails on a slow figure.
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { Agent, request as httpRequest } from "node:http";
+import { Agent } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { measuredLines, percentile } from "./stats.mjs";
+import { basic, latencies, tokenRequest, tokenRun } from "./load.mjs";
+import { measuredLines } from "./stats.mjs";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -40,56 +41,21 @@ const { positionals, values } = parseArgs({
   },
 });
 
-const basic = (user, password) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-
-/** GET /auth/token; resolves with [status, milliseconds]. */
-function tokenRequest(agent, authorization, scope, localAddress) {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const query = `service=wharf-registry&scope=${encodeURIComponent(scope)}`;
-    const request = httpRequest(
-      `${values.url}/auth/token?${query}`,
-      { agent, timeout: 60_000, localAddress, headers: { authorization } },
-      (response) => {
-        response.resume();
-        response.on("end", () => resolve([response.statusCode, performance.now() - started]));
-        response.on("error", () => resolve([0, performance.now() - started]));
-      },
-    );
-    request.on("timeout", () => request.destroy());
-    request.on("error", () => resolve([0, performance.now() - started]));
-    request.end();
-  });
-}
-
+// Latency as the report shows it.
 function summary(times) {
-  const sorted = [...times].sort((a, b) => a - b);
-  return { p50_ms: percentile(sorted, 50), p99_ms: percentile(sorted, 99), max_ms: sorted.at(-1) ?? null };
+  const { p50_ms, p99_ms, max_ms } = latencies(times);
+  return { p50_ms, p99_ms, max_ms };
 }
 
-async function tokens() {
-  const total = Number(values.requests);
-  const concurrency = Number(values.concurrency);
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const authorization = basic(values.user, values.password);
-  const times = [];
-  const statuses = {};
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        const [status, ms] = await tokenRequest(agent, authorization, `repository:bench/app-${i % 20}:pull`);
-        statuses[status] = (statuses[status] ?? 0) + 1;
-        times.push(ms);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  agent.destroy();
-  return { label: values.label, requests: total, concurrency, seconds, per_second: (statuses[200] ?? 0) / seconds, statuses, ...summary(times) };
-}
+const tokens = () =>
+  tokenRun({
+    urls: [values.url],
+    user: values.user,
+    password: values.password,
+    requests: Number(values.requests),
+    concurrency: Number(values.concurrency),
+    label: values.label,
+  });
 
 /** Resident memory of the server now, and its peak so far (KiB, from /proc). */
 function memory(pid) {
@@ -131,7 +97,7 @@ async function flood() {
     const attack = Promise.all(
       Array.from({ length: bad }, async (_, i) => {
         const made_up = basic(`nobody-${round}-${i}`, `guess-${Math.random()}`);
-        const [status, ms] = await tokenRequest(agent, made_up, "repository:bench/app-0:pull", "127.0.0.2");
+        const [status, ms] = await tokenRequest(agent, values.url, made_up, "repository:bench/app-0:pull", "127.0.0.2");
         statuses[status] = (statuses[status] ?? 0) + 1;
         times.push(ms);
       }),
@@ -158,7 +124,7 @@ async function spreadFlood(bad, addresses) {
     Array.from({ length: bad }, async (_, i) => {
       const made_up = basic(`spread-${i}`, `guess-${Math.random()}`);
       const from = `127.0.1.${(i % addresses) + 1}`;
-      const [status, ms] = await tokenRequest(agent, made_up, "repository:bench/app-0:pull", from);
+      const [status, ms] = await tokenRequest(agent, values.url, made_up, "repository:bench/app-0:pull", from);
       statuses[status] = (statuses[status] ?? 0) + 1;
       times.push(ms);
     }),

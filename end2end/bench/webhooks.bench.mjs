@@ -16,6 +16,7 @@ import { Agent, createServer, request as httpRequest } from "node:http";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { intakeRun, postEnvelope, pushEnvelope, readLoad, signIn, sleep } from "./load.mjs";
 import { measuredLines, percentile } from "./stats.mjs";
 
 const { positionals, values } = parseArgs({
@@ -41,98 +42,11 @@ const { positionals, values } = parseArgs({
   },
 });
 
-// A notification envelope of one manifest push, as the registry sends it.
-const pushEnvelope = (id, image, request) =>
-  JSON.stringify({
-    events: [
-      {
-        id,
-        timestamp: new Date().toISOString(),
-        action: "push",
-        target: {
-          mediaType: "application/vnd.oci.image.manifest.v1+json",
-          size: image.size,
-          length: image.size,
-          digest: image.digest,
-          repository: image.repository,
-          tag: image.tag,
-        },
-        ...request,
-      },
-    ],
-  });
-
-// Intake events: digests the registry does not have, spread over 20 repositories.
-const envelope = (id, i) =>
-  pushEnvelope(
-    id,
-    { size: 525, digest: `sha256:${i.toString(16).padStart(64, "0")}`, repository: `bench/app-${i % 20}`, tag: `t${i}` },
-    { actor: { name: "bench" } },
-  );
-
-// Node's own HTTP client with kept-alive connections: `fetch` costs the client about a
-// millisecond of CPU per request, enough to make the load generator the bottleneck here.
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
 // POSTs `body` to Wharf's intake; resolves with the status (0 when it failed).
-function postBody(body) {
-  return new Promise((resolve) => {
-    const request = httpRequest(
-      `${values.url}/registry/events`,
-      {
-        method: "POST",
-        agent,
-        timeout: 30_000,
-        headers: {
-          authorization: `Bearer ${values.secret}`,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-        },
-      },
-      (response) => {
-        response.resume();
-        response.on("end", () => resolve(response.statusCode));
-        response.on("error", () => resolve(0));
-      },
-    );
-    request.on("timeout", () => request.destroy());
-    request.on("error", () => resolve(0));
-    request.end(body);
-  });
-}
+const postBody = (body) => postEnvelope(values.url, values.secret, body);
 
-const post = (id, i) => postBody(envelope(id, i));
-
-async function intake() {
-  const total = Number(values.events);
-  const concurrency = Number(values.concurrency);
-  const run = `${Date.now().toString(36)}`;
-  let next = 0;
-  let failed = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        if ((await post(`intake-${run}-${i}`, i).catch(() => 0)) !== 200) failed++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  return { label: values.label, events: total, failed, concurrency, seconds, per_second: (total - failed) / seconds };
-}
-
-async function signIn() {
-  const response = await fetch(`${values.url}/api/login`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", referer: `${values.url}/login` },
-    body: new URLSearchParams({ username: "admin", password: values.password }),
-    redirect: "manual",
-  });
-  const cookie = response.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
-  if (!cookie) throw new Error(`sign-in failed: ${response.status}`);
-  return cookie;
-}
+const intake = () =>
+  intakeRun({ urls: [values.url], secret: values.secret, events: Number(values.events), concurrency: Number(values.concurrency), label: values.label });
 
 // A tiny image in each benchmark repository: the layer and config blobs every pushed manifest
 // shares (manifests differ by an annotation, so each push has its own digest).
@@ -172,12 +86,7 @@ async function prepareRepositories(registry, repositories) {
   return { manifest, layer: blobs.layer };
 }
 
-// The 1-minute load average now.
-const readLoad = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0];
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// The registry over Node's HTTP client (kept-alive connections; see `agent`): resolves with the
+// The registry over Node's HTTP client (kept-alive connections, as in load.mjs): resolves with the
 // status and the Location header, or status 0 when the request failed.
 const registryAgent = new Agent({ keepAlive: true, maxSockets: 64 });
 function registryCall(method, url, headers, body) {
@@ -392,7 +301,7 @@ async function latency() {
   });
   await new Promise((resolve) => server.listen(Number(values["receiver-port"]), "127.0.0.1", resolve));
   const receiver = `http://127.0.0.1:${server.address().port}`;
-  const cookie = await signIn();
+  const cookie = await signIn(values.url, values.password);
   // Wharf JSON (shows platforms: waits for the index) to /hook, ACR (no platforms) to /acr.
   for (const [name, format, path] of [["bench", "generic", "/hook"], ["bench-acr", "acr", "/acr"]]) {
     const form = new URLSearchParams({

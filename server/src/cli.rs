@@ -194,6 +194,17 @@ pub struct ServeArgs {
     /// A file holding the metrics token (trailing newline ignored).
     #[arg(long, env = "WHARF_METRICS_TOKEN_FILE", conflicts_with = "metrics_token")]
     pub metrics_token_file: Option<PathBuf>,
+    /// A reverse proxy (an Ingress, Caddy, a load balancer) in front of the console, as a network,
+    /// e.g. 10.0.0.0/8: for requests from it, the client is read from `X-Forwarded-For` (for
+    /// throttling and the audit log). Repeat it, or separate networks with commas. None by
+    /// default: the header is ignored.
+    #[arg(long, env = "WHARF_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
+    /// The registry's address as users push to and pull from it (`host[:port]`), when it differs
+    /// from --registry-url (a registry behind a proxy or an Ingress): shown in pull commands,
+    /// Kubernetes pull secrets and webhook payloads.
+    #[arg(long, env = "WHARF_REGISTRY_PUBLIC_HOST")]
+    pub registry_public_host: Option<String>,
     /// A network webhooks may be sent to although it is refused by default (loopback,
     /// link-local, private networks), e.g. 127.0.0.1/32 or 10.0.0.0/8. Repeat it, or separate
     /// networks with commas.

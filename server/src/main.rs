@@ -4,6 +4,7 @@
 mod admin_command;
 mod backup_command;
 mod cli;
+mod client_address;
 mod data_dir;
 mod health;
 mod live_stream;

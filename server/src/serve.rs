@@ -92,7 +92,12 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     if args.registry_username.is_none() {
         tokio::spawn(check_registry_trusts_key(state.clone()));
     }
-    let router = crate::routes::router(state.clone(), state.settings.public_url.scheme() == "https").await?;
+    let router = crate::routes::router(state.clone(), state.settings.public_url.scheme() == "https")
+        .await?
+        .layer(axum::middleware::from_fn_with_state(
+            crate::client_address::TrustedProxies(Arc::new(args.trusted_proxy.clone())),
+            crate::client_address::behind_proxies,
+        ));
     let router = match metrics {
         Some(metrics) => metrics.attach(router, state.sync.stopping()),
         None => router,
@@ -255,7 +260,10 @@ fn settings(
     let days = |n: u64| Duration::from_secs(n * 24 * 3600);
     Settings {
         data_dir,
-        registry_host: registry_host(&registry_url),
+        registry_host: args
+            .registry_public_host
+            .clone()
+            .unwrap_or_else(|| registry_host(&registry_url)),
         registry_url,
         token_service: TOKEN_SERVICE.to_string(),
         token_issuer: TOKEN_ISSUER.to_string(),

@@ -686,3 +686,57 @@ async fn the_signing_key_rotates_with_an_overlap() {
     assert!(!nothing.status.success());
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("no key is staged"));
 }
+
+/// A token request through a proxy on 127.0.0.1 that says the client is `client`.
+async fn token_via_proxy(wharf: &Wharf, from: &str, client: &str, credentials: (&str, &str)) -> u16 {
+    reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+        .get(format!("{}/auth/token?service=wharf-registry", wharf.url))
+        .header("X-Forwarded-For", client)
+        .basic_auth(credentials.0, Some(credentials.1))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Behind a trusted proxy every request comes from the proxy's address: throttling goes by the
+/// client it forwards for, so a guesser behind the proxy does not lock out the owner behind the
+/// same proxy. A client that is not the proxy cannot pick its address with the header.
+#[tokio::test]
+async fn behind_a_trusted_proxy_guesses_count_against_the_forwarded_client() {
+    let wharf = Wharf::start_with(support::Options {
+        extra_args: vec!["--trusted-proxy".into(), "127.0.0.1/32".into()],
+        ..Default::default()
+    })
+    .await;
+    let proxy = "127.0.0.1";
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        statuses.push(token_via_proxy(&wharf, proxy, "198.51.100.7", ("admin", &format!("guess-{i}"))).await);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 401, 429], "the guesser is locked");
+    assert_eq!(
+        token_via_proxy(&wharf, proxy, "198.51.100.8", ("admin", ADMIN_PASSWORD)).await,
+        200,
+        "the owner behind the same proxy is let in"
+    );
+    // Not the proxy: its own X-Forwarded-For is ignored, its guesses count against itself.
+    let mut forged = Vec::new();
+    for i in 0..7 {
+        let client = format!("203.0.113.{i}");
+        forged.push(token_via_proxy(&wharf, "127.0.0.5", &client, ("admin", &format!("forged-{i}"))).await);
+    }
+    assert_eq!(
+        forged.last(),
+        Some(&429),
+        "a forged header does not escape the lock: {forged:?}"
+    );
+    assert!(
+        wharf.logs().contains("198.51.100.7"),
+        "the log names the forwarded client"
+    );
+}

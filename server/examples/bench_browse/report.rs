@@ -183,7 +183,9 @@ fn header(md: &mut String, args: &ReportArgs) {
          reconcile that builds the index, and what the first page load downloads. Webhook intake \
          and delivery are measured by `scripts/bench webhooks`: \
          [benchmarks-webhooks.md](benchmarks-webhooks.md); the token server by `scripts/bench \
-         access`: [benchmarks-access.md](benchmarks-access.md).\n"
+         access`: [benchmarks-access.md](benchmarks-access.md); two replicas on one PostgreSQL \
+         next to one console, live updates across replicas and the container image's size by \
+         `scripts/bench replicas`: [benchmarks-replicas.md](benchmarks-replicas.md).\n"
     );
     let _ = writeln!(md, "- Measured: {} (UTC), with `{}`", today(), args.command);
     let _ = writeln!(md, "- Machine: {}", machine());
