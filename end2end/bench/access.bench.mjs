@@ -14,12 +14,11 @@
 //         locked and every request runs argon2: the server's memory growth under the most hashing.
 // Nothing here fails on a slow figure.
 import { execFile } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { Agent } from "node:http";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { basic, latencies, tokenRequest, tokenRun } from "./load.mjs";
-import { measuredLines } from "./stats.mjs";
+import { measuredLines, readResult, runCommand, writeReport } from "./stats.mjs";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -134,13 +133,7 @@ async function spreadFlood(bad, addresses) {
 }
 
 function report() {
-  const read = (name) => {
-    try {
-      return JSON.parse(readFileSync(join(values.dir, name), "utf8"));
-    } catch {
-      return null;
-    }
-  };
+  const read = (name) => readResult(values.dir, name);
   const meta = read("meta.json") ?? {};
   const warm = read("tokens-warm.json");
   const cold = read("tokens-cold.json");
@@ -206,16 +199,7 @@ function report() {
   } else {
     lines.push("Not measured in this run.", "");
   }
-  writeFileSync(values.out, lines.join("\n"));
-  console.log(`wrote ${values.out}`);
+  writeReport(values.out, lines);
 }
 
-const command = positionals[0];
-if (command === "report") {
-  report();
-} else {
-  const result = command === "tokens" ? await tokens() : command === "flood" ? await flood() : null;
-  if (!result) throw new Error(`unknown command ${command}`);
-  writeFileSync(values.out, JSON.stringify(result, null, 2));
-  console.log(JSON.stringify(result));
-}
+await runCommand(positionals[0], { tokens, flood }, report, values.out);

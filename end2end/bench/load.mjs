@@ -37,33 +37,50 @@ const intakeEnvelope = (id, i) =>
     { actor: { name: "bench" } },
   );
 
+/**
+ * One request over Node's HTTP client: resolves with its status (0 when it failed), the time to
+ * the end of the answer in milliseconds, and the answer's headers.
+ */
+export function send(url, options, body) {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const done = (status, headers = {}) => resolve({ status, ms: performance.now() - started, headers });
+    const request = httpRequest(url, options, (response) => {
+      response.resume();
+      response.on("end", () => done(response.statusCode, response.headers));
+      response.on("error", () => done(0));
+    });
+    request.on("timeout", () => request.destroy());
+    request.on("error", () => done(0));
+    request.end(body);
+  });
+}
+
 const intakeAgent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 /** POSTs `body` to the intake of the console at `url`; resolves with the status (0 when it failed). */
-export function postEnvelope(url, secret, body) {
-  return new Promise((resolve) => {
-    const request = httpRequest(
-      `${url}/registry/events`,
-      {
-        method: "POST",
-        agent: intakeAgent,
-        timeout: 30_000,
-        headers: {
-          authorization: `Bearer ${secret}`,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-        },
-      },
-      (response) => {
-        response.resume();
-        response.on("end", () => resolve(response.statusCode));
-        response.on("error", () => resolve(0));
-      },
-    );
-    request.on("timeout", () => request.destroy());
-    request.on("error", () => resolve(0));
-    request.end(body);
-  });
+export async function postEnvelope(url, secret, body) {
+  const headers = {
+    authorization: `Bearer ${secret}`,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  };
+  return (await send(`${url}/registry/events`, { method: "POST", agent: intakeAgent, timeout: 30_000, headers }, body)).status;
+}
+
+/**
+ * Calls `each(i)` for every i < `total`, at most `concurrency` calls in flight; resolves with the
+ * seconds it took.
+ */
+export async function inFlight(total, concurrency, each) {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) await each(next++);
+    }),
+  );
+  return (performance.now() - started) / 1000;
 }
 
 /**
@@ -72,42 +89,21 @@ export function postEnvelope(url, secret, body) {
  */
 export async function intakeRun({ urls, secret, events, concurrency, label }) {
   const run = `${Date.now().toString(36)}`;
-  let next = 0;
   let failed = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < events) {
-        const i = next++;
-        const status = await postEnvelope(urls[i % urls.length], secret, intakeEnvelope(`intake-${run}-${i}`, i)).catch(() => 0);
-        if (status !== 200) failed++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await inFlight(events, concurrency, async (i) => {
+    const status = await postEnvelope(urls[i % urls.length], secret, intakeEnvelope(`intake-${run}-${i}`, i)).catch(() => 0);
+    if (status !== 200) failed++;
+  });
   return { label, consoles: urls.length, events, failed, concurrency, seconds, per_second: (events - failed) / seconds };
 }
 
 export const basic = (user, password) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
 /** GET /auth/token of the console at `url`; resolves with [status, milliseconds]. */
-export function tokenRequest(agent, url, authorization, scope, localAddress) {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const query = `service=wharf-registry&scope=${encodeURIComponent(scope)}`;
-    const request = httpRequest(
-      `${url}/auth/token?${query}`,
-      { agent, timeout: 60_000, localAddress, headers: { authorization } },
-      (response) => {
-        response.resume();
-        response.on("end", () => resolve([response.statusCode, performance.now() - started]));
-        response.on("error", () => resolve([0, performance.now() - started]));
-      },
-    );
-    request.on("timeout", () => request.destroy());
-    request.on("error", () => resolve([0, performance.now() - started]));
-    request.end();
-  });
+export async function tokenRequest(agent, url, authorization, scope, localAddress) {
+  const query = `service=wharf-registry&scope=${encodeURIComponent(scope)}`;
+  const { status, ms } = await send(`${url}/auth/token?${query}`, { agent, timeout: 60_000, localAddress, headers: { authorization } });
+  return [status, ms];
 }
 
 /** p50/p95/p99/max of `times` (milliseconds), nulls when empty. */
@@ -134,19 +130,11 @@ export async function tokenRun({ urls, user, password, requests, concurrency, la
   }
   const times = [];
   const statuses = {};
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < requests) {
-        const i = next++;
-        const [status, ms] = await tokenRequest(agent, urls[i % urls.length], authorization, `repository:bench/app-${i % 20}:pull`);
-        statuses[status] = (statuses[status] ?? 0) + 1;
-        times.push(ms);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await inFlight(requests, concurrency, async (i) => {
+    const [status, ms] = await tokenRequest(agent, urls[i % urls.length], authorization, `repository:bench/app-${i % 20}:pull`);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    times.push(ms);
+  });
   agent.destroy();
   return { label, consoles: urls.length, requests, concurrency, seconds, per_second: (statuses[200] ?? 0) / seconds, statuses, ...latencies(times) };
 }

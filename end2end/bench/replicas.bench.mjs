@@ -15,12 +15,11 @@
 //         under a new tag, and times until A's stream and B's stream each carry the repository's
 //         update. An update that does not come within --wait-ms counts as lost.
 // Nothing here fails on a slow figure.
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { intakeRun, latencies, postEnvelope, pushEnvelope, readLoad, signIn, sleep, tokenRun } from "./load.mjs";
-import { measuredLines } from "./stats.mjs";
+import { measuredLines, readResult, runCommand, writeReport } from "./stats.mjs";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -162,8 +161,9 @@ async function live() {
     answered: latencies(times((s) => s.answered_ms)),
     a: { arrived: times((s) => s.a_ms).length, ...latencies(times((s) => s.a_ms)) },
     b: { arrived: times((s) => s.b_ms).length, ...latencies(times((s) => s.b_ms)) },
-    // B's update minus A's, per sample that reached both.
-    crossing: latencies(times((s) => (s.a_ms != null && s.b_ms != null ? s.b_ms - s.a_ms : null))),
+    // Per sample that reached both: the later stream's update minus the earlier one's (the
+    // replica that applied the event publishes to its own streams, then to the other's).
+    crossing: latencies(times((s) => (s.a_ms != null && s.b_ms != null ? Math.abs(s.b_ms - s.a_ms) : null))),
     // Samples whose update reached B first: B's index worker had applied the event.
     b_first: samples.filter((s) => s.a_ms != null && s.b_ms != null && s.b_ms < s.a_ms).length,
     lagged: [onA.lagged, onB.lagged],
@@ -173,13 +173,7 @@ async function live() {
 }
 
 function report() {
-  const read = (name) => {
-    try {
-      return JSON.parse(readFileSync(join(values.dir, name), "utf8"));
-    } catch {
-      return null;
-    }
-  };
+  const read = (name) => readResult(values.dir, name);
   const meta = read("meta.json") ?? {};
   const configurations = [
     ["sqlite", "one console, SQLite"],
@@ -265,7 +259,7 @@ function report() {
       "| --- | ---: | ---: | ---: | ---: |",
       row("POST to A → update on A's stream", live.a, live.samples),
       row("POST to A → update on B's stream", live.b, live.samples),
-      row("**crossing replicas**: B's update minus A's, per sample", { arrived: live.raw.filter((s) => s.a_ms != null && s.b_ms != null).length, ...live.crossing }, live.samples),
+      row("**crossing replicas**: the later stream's update minus the earlier one's, per sample", { arrived: live.raw.filter((s) => s.a_ms != null && s.b_ms != null).length, ...live.crossing }, live.samples),
       "",
       `On B the median update came ${ratio} as late as on A. In ${live.b_first} of ${live.samples} samples B's update came first: B's index worker had applied the event and A heard of it over PostgreSQL.${live.lagged.some((n) => n > 0) ? ` The streams reported missed updates (lagged) ${live.lagged[0]} times on A, ${live.lagged[1]} on B.` : ""}${live.ended.some(Boolean) ? " **A stream ended during the run.**" : ""}`,
       "",
@@ -282,17 +276,7 @@ function report() {
   } else {
     lines.push("Not measured (run `scripts/image build` first: this needs podman and the image `localhost/wharf:latest`).", "");
   }
-  writeFileSync(values.out, lines.join("\n"));
-  console.log(`wrote ${values.out}`);
+  writeReport(values.out, lines);
 }
 
-const command = positionals[0];
-if (command === "report") {
-  report();
-} else {
-  const run = { intake, tokens, live }[command];
-  if (!run) throw new Error(`unknown command ${command}`);
-  const result = await run();
-  writeFileSync(values.out, JSON.stringify(result, null, 2));
-  console.log(JSON.stringify({ ...result, raw: undefined }));
-}
+await runCommand(positionals[0], { intake, tokens, live }, report, values.out);

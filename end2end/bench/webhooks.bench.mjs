@@ -12,12 +12,11 @@
 //          `burst` images (config blob and manifest each) pushed as fast as the registry takes them.
 // Nothing here fails on a slow figure.
 import { createHash } from "node:crypto";
-import { Agent, createServer, request as httpRequest } from "node:http";
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { Agent, createServer } from "node:http";
+import { readdirSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { intakeRun, postEnvelope, pushEnvelope, readLoad, signIn, sleep } from "./load.mjs";
-import { measuredLines, percentile } from "./stats.mjs";
+import { inFlight, intakeRun, postEnvelope, pushEnvelope, readLoad, send, signIn, sleep } from "./load.mjs";
+import { measuredLines, percentile, readResult, runCommand, writeReport } from "./stats.mjs";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -89,21 +88,10 @@ async function prepareRepositories(registry, repositories) {
 // The registry over Node's HTTP client (kept-alive connections, as in load.mjs): resolves with the
 // status and the Location header, or status 0 when the request failed.
 const registryAgent = new Agent({ keepAlive: true, maxSockets: 64 });
-function registryCall(method, url, headers, body) {
-  return new Promise((resolve) => {
-    const request = httpRequest(
-      url,
-      { method, agent: registryAgent, timeout: 30_000, headers: { ...headers, "content-length": body ? body.length : 0 } },
-      (response) => {
-        response.resume();
-        response.on("end", () => resolve({ status: response.statusCode, location: response.headers.location }));
-        response.on("error", () => resolve({ status: 0 }));
-      },
-    );
-    request.on("timeout", () => request.destroy());
-    request.on("error", () => resolve({ status: 0 }));
-    request.end(body);
-  });
+async function registryCall(method, url, headers, body) {
+  const options = { method, agent: registryAgent, timeout: 30_000, headers: { ...headers, "content-length": body ? body.length : 0 } };
+  const { status, headers: answer } = await send(url, options, body);
+  return { status, location: answer.location };
 }
 
 // One image as a client pushes it: its own config blob (upload started, then finished with the
@@ -137,28 +125,21 @@ async function pushImage(registry, repository, tag, layer, label, manifestStarte
 // `count` images pushed by `concurrency` clients at once, as fast as the registry takes them.
 async function pushBurst(registry, repositories, layer, run, count, concurrency, pushStarted, pushAnswered, pushedTo) {
   const now = () => performance.now() + performance.timeOrigin;
-  let next = 0;
   let accepted = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        let digest;
-        const repository = repositories[i % repositories.length];
-        const status = await pushImage(registry, repository, `burst-${i}`, layer, `${run}-burst-${i}`, (d) => {
-          digest = d;
-          pushStarted.set(d, now());
-          pushedTo.set(d, repository);
-        }).catch(() => 0);
-        if (status === 201) {
-          accepted++;
-          pushAnswered.set(digest, now());
-        }
-      }
-    }),
-  );
-  return { accepted, seconds: (performance.now() - started) / 1000 };
+  const seconds = await inFlight(count, concurrency, async (i) => {
+    let digest;
+    const repository = repositories[i % repositories.length];
+    const status = await pushImage(registry, repository, `burst-${i}`, layer, `${run}-burst-${i}`, (d) => {
+      digest = d;
+      pushStarted.set(d, now());
+      pushedTo.set(d, repository);
+    }).catch(() => 0);
+    if (status === 201) {
+      accepted++;
+      pushAnswered.set(digest, now());
+    }
+  });
+  return { accepted, seconds };
 }
 
 // One burst of `--burst` pushes: push -> direct notification, push -> Wharf's delivery, and the
@@ -207,23 +188,16 @@ async function pushBurstMeasured(run, repositories, layer, direct, byDigest, acr
 // How fast the registry alone serves what the index asks of each push (its manifest, then its
 // config blob), 8 pushes at a time, for `images`.
 async function registryFetchRate(images) {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (next < images.length) {
-        const { repository, digest } = images[next++];
-        const manifest = await fetch(`${values.registry}/v2/${repository}/manifests/${digest}`, {
-          headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
-          signal: AbortSignal.timeout(30_000),
-        });
-        const config = (await manifest.json()).config.digest;
-        const blob = await fetch(`${values.registry}/v2/${repository}/blobs/${config}`, { signal: AbortSignal.timeout(30_000) });
-        await blob.arrayBuffer();
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await inFlight(images.length, 8, async (i) => {
+    const { repository, digest } = images[i];
+    const manifest = await fetch(`${values.registry}/v2/${repository}/manifests/${digest}`, {
+      headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+      signal: AbortSignal.timeout(30_000),
+    });
+    const config = (await manifest.json()).config.digest;
+    const blob = await fetch(`${values.registry}/v2/${repository}/blobs/${config}`, { signal: AbortSignal.timeout(30_000) });
+    await blob.arrayBuffer();
+  });
   return { images: images.length, seconds, per_second: images.length / seconds };
 }
 
@@ -429,13 +403,7 @@ function burstLines(bursts, registryFetch, ms) {
 }
 
 function report() {
-  const read = (name) => {
-    try {
-      return JSON.parse(readFileSync(join(values.dir, name), "utf8"));
-    } catch {
-      return null;
-    }
-  };
+  const read = (name) => readResult(values.dir, name);
   const meta = read("meta.json") ?? {};
   // Events per second until the last one was stored (on SQLite, until the journal was empty).
   const stored = (i) => (i.events - i.failed) / (i.seconds + (i.stored_seconds ?? 0));
@@ -512,16 +480,7 @@ function report() {
   } else {
     lines.push("Not measured in this run.", "");
   }
-  writeFileSync(values.out, lines.join("\n"));
-  console.log(`wrote ${values.out}`);
+  writeReport(values.out, lines);
 }
 
-const command = positionals[0];
-if (command === "report") {
-  report();
-} else {
-  const result = command === "intake" ? await intake() : command === "latency" ? await latency() : null;
-  if (!result) throw new Error(`unknown command ${command}`);
-  console.log(JSON.stringify(result));
-  writeFileSync(values.out, JSON.stringify(result, null, 2));
-}
+await runCommand(positionals[0], { intake, latency }, report, values.out);
