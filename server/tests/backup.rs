@@ -67,26 +67,10 @@ async fn a_backup_taken_during_a_burst_restores_into_a_console_that_has_everythi
         &[("Contributor", "team-d/")],
     )
     .await;
-    let (status, saved) = call(
-        &wharf,
-        &admin,
-        "save_webhook",
-        &[
-            ("id", ""),
-            ("name", "kept"),
-            ("enabled", "on"),
-            ("push", "on"),
-            ("scope", ""),
-            ("pusher", ""),
-            ("format", "generic"),
-            ("template", ""),
-            ("headers", ""),
-            ("timeout_secs", "5"),
-            // Nothing listens there: deliveries stay queued, to be found in the backup.
-            ("url", &format!("http://127.0.0.1:{}/hook", support::free_port())),
-        ],
-    )
-    .await;
+    // Nothing listens there: deliveries stay queued, to be found in the backup.
+    let receiver = format!("http://127.0.0.1:{}/hook", support::free_port());
+    let form = support::webhook_form(&[("name", "kept"), ("url", &receiver), ("ordered", "")]);
+    let (status, saved) = call(&wharf, &admin, "save_webhook", &form).await;
     assert_eq!(status, 200, "{saved}");
     support::push_image(&wharf.registry_url(), "team-d/app", "1.0", &[], true);
     assert!(
@@ -103,16 +87,8 @@ async fn a_backup_taken_during_a_burst_restores_into_a_console_that_has_everythi
         .build()
         .unwrap();
     let post = |i: usize| {
-        let (http, url, secret) = (http.clone(), format!("{}/registry/events", wharf.url), secret.clone());
-        async move {
-            http.post(url)
-                .bearer_auth(secret.trim())
-                .body(envelope(i))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0)
-        }
+        let (http, url, secret) = (http.clone(), wharf.url.clone(), secret.clone());
+        async move { support::notify_status(&http, &url, &secret, envelope(i)).await }
     };
     let statuses = futures::future::join_all((0..EVENTS / 2).map(post)).await;
     assert!(statuses.iter().all(|s| *s == 200));

@@ -81,16 +81,7 @@ async fn receiver() -> String {
 }
 
 async fn token_request(wharf: &Wharf, password: &str) -> u16 {
-    reqwest::Client::new()
-        .get(format!("{}/auth/token", wharf.url))
-        .query(&[("scope", "repository:team/app:pull,push")])
-        .basic_auth("admin", Some(password))
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    support::token_status(wharf, "scope=repository:team/app:pull,push", "admin", password).await
 }
 
 #[tokio::test]

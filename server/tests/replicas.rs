@@ -43,18 +43,13 @@ async fn two_replicas_at(extra: &[&str]) -> Option<(Wharf, Wharf, Db, String)> {
 
 /// A token request with Basic credentials; the status.
 async fn token_status(wharf: &Wharf, user: &str, secret: &str) -> u16 {
-    reqwest::Client::new()
-        .get(format!(
-            "{}/auth/token?service=wharf-registry&scope=repository:shared/app:pull",
-            wharf.url
-        ))
-        .basic_auth(user, Some(secret))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    support::token_status(
+        wharf,
+        "service=wharf-registry&scope=repository:shared/app:pull",
+        user,
+        secret,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -187,22 +182,12 @@ async fn receiver(stall_first: bool) -> (String, Arrivals) {
 /// Creates a generic webhook for every push, sending to `url`, on `wharf`.
 async fn create_webhook(wharf: &Wharf, name: &str, url: &str, ordered: bool) {
     let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    let mut form = vec![
-        ("id", ""),
+    let form = support::webhook_form(&[
         ("name", name),
-        ("enabled", "on"),
-        ("push", "on"),
-        ("scope", ""),
-        ("pusher", ""),
-        ("format", "generic"),
-        ("template", ""),
-        ("headers", ""),
         ("timeout_secs", "30"),
         ("url", url),
-    ];
-    if ordered {
-        form.push(("ordered", "on"));
-    }
+        ("ordered", if ordered { "on" } else { "" }),
+    ]);
     let (status, saved) = call(wharf, &admin, "save_webhook", &form).await;
     assert_eq!(status, 200, "{saved}");
 }
@@ -216,17 +201,6 @@ fn push_envelope(id: &str, n: usize) -> String {
     .to_string()
 }
 
-/// Posts an envelope to a replica's notification endpoint; the status (0: no answer).
-async fn notify(http: &reqwest::Client, wharf_url: &str, secret: &str, body: String) -> u16 {
-    http.post(format!("{wharf_url}/registry/events"))
-        .bearer_auth(secret)
-        .body(body)
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn work_a_killed_replica_had_claimed_is_taken_over_before_its_lease_ends() {
     let Some((mut a, mut b, db)) = two_replicas(&["--webhook-allow-network", "127.0.0.1/32"]).await else {
@@ -237,7 +211,7 @@ async fn work_a_killed_replica_had_claimed_is_taken_over_before_its_lease_ends()
     let secret = std::fs::read_to_string(a.data_dir.join("notification-secret")).unwrap();
     let http = reqwest::Client::new();
     assert_eq!(
-        notify(&http, &a.url, secret.trim(), push_envelope("takeover-1", 7)).await,
+        support::notify_status(&http, &a.url, secret.trim(), push_envelope("takeover-1", 7)).await,
         200
     );
 
@@ -357,7 +331,7 @@ async fn notifications_shared_by_two_replicas_are_delivered_once_and_none_is_los
         } else {
             b_url.clone()
         };
-        async move { notify(&http, &url, &secret, push_envelope(&format!("burst-{i}"), i)).await }
+        async move { support::notify_status(&http, &url, &secret, push_envelope(&format!("burst-{i}"), i)).await }
     };
 
     // Half with both replicas up: every event is delivered, each exactly once.
@@ -391,7 +365,7 @@ async fn notifications_shared_by_two_replicas_are_delivered_once_and_none_is_los
     for i in &pending {
         let body = push_envelope(&format!("burst-{i}"), *i);
         assert_eq!(
-            notify(&http, &b.url, &secret, body).await,
+            support::notify_status(&http, &b.url, &secret, body).await,
             200,
             "event {i} sent again to B"
         );

@@ -400,15 +400,16 @@ async fn post_form_and_refresh_tokens() {
 /// A token request from the loopback address `from` (the server listens on 127.0.0.1; every
 /// 127.x address reaches it, and the server sees the connection's own address).
 async fn token_from(wharf: &Wharf, from: &str, credentials: (&str, &str)) -> reqwest::Response {
+    token_request(wharf, from, credentials).send().await.unwrap()
+}
+
+fn token_request(wharf: &Wharf, from: &str, credentials: (&str, &str)) -> reqwest::RequestBuilder {
     reqwest::Client::builder()
         .local_address(from.parse::<std::net::IpAddr>().unwrap())
         .build()
         .unwrap()
         .get(format!("{}/auth/token?service=wharf-registry", wharf.url))
         .basic_auth(credentials.0, Some(credentials.1))
-        .send()
-        .await
-        .unwrap()
 }
 
 fn retry_after(response: &reqwest::Response) -> u64 {
@@ -689,13 +690,8 @@ async fn the_signing_key_rotates_with_an_overlap() {
 
 /// A token request through a proxy on 127.0.0.1 that says the client is `client`.
 async fn token_via_proxy(wharf: &Wharf, from: &str, client: &str, credentials: (&str, &str)) -> u16 {
-    reqwest::Client::builder()
-        .local_address(from.parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap()
-        .get(format!("{}/auth/token?service=wharf-registry", wharf.url))
+    token_request(wharf, from, credentials)
         .header("X-Forwarded-For", client)
-        .basic_auth(credentials.0, Some(credentials.1))
         .send()
         .await
         .unwrap()

@@ -738,18 +738,10 @@ async fn no_event_is_lost_when_the_console_is_killed_during_a_burst() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let events_url = format!("{}/registry/events", wharf.url);
+    let wharf_url = wharf.url.clone();
     let post = |i: usize| {
-        let (http, url, secret, body) = (http.clone(), events_url.clone(), secret.clone(), envelope(i));
-        async move {
-            http.post(url)
-                .bearer_auth(secret)
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0)
-        }
+        let (http, url, secret, body) = (http.clone(), wharf_url.clone(), secret.clone(), envelope(i));
+        async move { support::notify_status(&http, &url, &secret, body).await }
     };
 
     // Half, then the console dies while the rest is being sent: the registry keeps whatever was

@@ -696,6 +696,31 @@ pub async fn token_form(wharf: &Wharf, form: &[(&str, &str)]) -> (u16, serde_jso
     (status, response.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// A token request with Basic credentials (`query` after `/auth/token?`); the status.
+pub async fn token_status(wharf: &Wharf, query: &str, user: &str, secret: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/auth/token?{query}", wharf.url))
+        .basic_auth(user, Some(secret))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Posts a notification envelope to a console's `/registry/events` as the registry does; the
+/// status (0: no answer).
+pub async fn notify_status(http: &reqwest::Client, wharf_url: &str, secret: &str, body: String) -> u16 {
+    http.post(format!("{wharf_url}/registry/events"))
+        .bearer_auth(secret.trim())
+        .body(body)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
 /// The fields of the webhook form: defaults, with `fields` set over them.
 pub fn webhook_form<'a>(fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut form: Vec<(&str, &str)> = vec![
