@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { expect, test, type Page } from "@playwright/test";
-import { submitSignIn } from "./helpers";
+import { gotoLive, submitSignIn } from "./helpers";
 import { freePort, startWharf, type Started } from "./servers";
 
 // Single sign-on in a real browser with JavaScript on: a server of its own (its registry does not
@@ -47,9 +47,7 @@ async function openSsoSettings(page: Page, path = "/access?tab=sso") {
   const origin = server!.url;
   await submitSignIn(page, "admin", password, origin);
   await expect(page).not.toHaveURL(/\/login/);
-  const stream = page.waitForResponse((r) => r.url().endsWith("/api/stream") && r.status() === 200);
-  await page.goto(`${origin}${path}`);
-  await stream;
+  await gotoLive(page, `${origin}${path}`);
 }
 
 /** Turns single sign-on on through the settings form. */

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::access_sso::SsoTab;
+use super::access_sso::{SsoData, SsoTab};
 use super::profile::{TokenRow, TokensHead};
 use crate::api::access::{
     access_page, AddAssignment, CreateRobot, CreateTeam, CreateUser, DeleteRobot, DeleteTeam, Explain, RegenerateRobot,
@@ -102,6 +102,7 @@ pub fn AccessPage() -> impl IntoView {
             .to_string()
     });
     let data = Resource::new(move || actions.versions(), |_| access_page());
+    let sso = SsoData::new(move || tab.get() == "sso");
     view! {
         <Title text="Access"/>
         <h1>"Access"</h1>
@@ -127,7 +128,7 @@ pub fn AccessPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view_data) => {
-                        view! { <AccessBody view_data actions tab=tab.get_untracked()/> }.into_any()
+                        view! { <AccessBody view_data actions sso tab=tab.get_untracked()/> }.into_any()
                     }
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
@@ -137,14 +138,14 @@ pub fn AccessPage() -> impl IntoView {
 }
 
 #[component]
-fn AccessBody(view_data: AccessView, actions: Actions, tab: String) -> impl IntoView {
+fn AccessBody(view_data: AccessView, actions: Actions, sso: SsoData, tab: String) -> impl IntoView {
     match tab.as_str() {
         "users" => view! { <UsersTab view_data actions/> }.into_any(),
         "teams" => view! { <TeamsTab view_data actions/> }.into_any(),
         "robots" => view! { <RobotsTab view_data actions/> }.into_any(),
         "tokens" => view! { <TokensTab view_data actions/> }.into_any(),
         "why" => view! { <WhyTab actions/> }.into_any(),
-        "sso" => view! { <SsoTab can_administer=view_data.can_administer/> }.into_any(),
+        "sso" => view! { <SsoTab can_administer=view_data.can_administer sso/> }.into_any(),
         _ => view! { <AssignmentsTab view_data actions/> }.into_any(),
     }
 }

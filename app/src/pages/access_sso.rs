@@ -9,23 +9,49 @@ use leptos_router::hooks::use_query_map;
 use crate::api::sso::{sso_settings, SaveSsoSettings};
 use crate::components::copy_button::CopyButton;
 use crate::components::error_panel::ErrorPanel;
-use crate::model::{SsoSettingsView, SsoTestResult};
+use crate::model::{AppError, SsoSettingsView, SsoTestResult};
+
+/// The tab's data: the settings, fetched only while the tab is shown, and the save action. Made
+/// by the page itself, before its Transition: a resource made inside a Suspend that resolves is
+/// numbered by when it resolves, and the browser, hydrating, could number it otherwise than the
+/// server did; hydration then failed now and then, and the form fell back to a plain POST.
+#[derive(Clone, Copy)]
+pub struct SsoData {
+    save: ServerAction<SaveSsoSettings>,
+    data: Resource<Result<Option<SsoSettingsView>, AppError>>,
+}
+
+impl SsoData {
+    /// `shown`: whether the tab is the one shown.
+    pub fn new(shown: impl Fn() -> bool + Send + Sync + 'static) -> SsoData {
+        let save = ServerAction::<SaveSsoSettings>::new();
+        let query = use_query_map();
+        let data = Resource::new(
+            move || shown().then(|| (save.version().get(), query.read().get("test"))),
+            |key| async move {
+                match key {
+                    Some((_, test)) => sso_settings(test).await.map(Some),
+                    None => Ok(None),
+                }
+            },
+        );
+        SsoData { save, data }
+    }
+}
 
 #[component]
-pub fn SsoTab(can_administer: bool) -> impl IntoView {
+pub fn SsoTab(can_administer: bool, sso: SsoData) -> impl IntoView {
     if !can_administer {
         return view! { <p class="panel">"Single sign-on is set up by the registry's administrators (Owner of the whole registry)."</p> }
             .into_any();
     }
-    let save = ServerAction::<SaveSsoSettings>::new();
-    let query = use_query_map();
-    let test = move || query.read().get("test");
-    let data = Resource::new(move || (save.version().get(), test()), |(_, test)| sso_settings(test));
+    let SsoData { save, data } = sso;
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(settings) => view! { <SsoForm settings save/> }.into_any(),
+                    Ok(Some(settings)) => view! { <SsoForm settings save/> }.into_any(),
+                    Ok(None) => ().into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
