@@ -13,7 +13,7 @@ use app::backend::intake::Intake;
 use app::backend::intake_journal::Journal;
 use app::backend::notifier::Notifier;
 use app::backend::registry::{RegistryAuth, RegistryClient};
-use app::backend::registry_config::{render, RegistryConfigInput};
+use app::backend::registry_config::{render, RegistryConfigInput, Storage};
 use app::backend::replicas::{self, shared_files};
 use app::backend::state::App;
 use app::backend::sync::{worker, SyncHub};
@@ -392,7 +392,7 @@ async fn start_registry(
     let realm = public_url.join("/auth/token").expect("static path joins");
     let config = render(&RegistryConfigInput {
         listen: &args.registry_listen.to_string(),
-        storage_dir: &storage,
+        storage: &Storage::Filesystem(storage),
         realm: realm.as_str(),
         service: TOKEN_SERVICE,
         issuer: TOKEN_ISSUER,
