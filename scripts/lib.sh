@@ -14,6 +14,9 @@ APT_PACKAGES=(chromium docker-registry skopeo postgresql jq curl brotli)
 # promtool, from Debian's prometheus package, checks the alert rules in deploy/prometheus.
 APT_PACKAGES+=(prometheus)
 BINARYEN_BIN="$WHARF_TOOLS_DIR/binaryen/node_modules/.bin"
+# moto's S3 API server for the registry-on-S3 tests, in a virtualenv of its own.
+MOTO_VERSION="5.2.1"
+MOTO_VENV="$WHARF_TOOLS_DIR/moto"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 
 # wasm-opt from npm must win over any other wasm-opt (Debian's binaryen breaks hydration),
