@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use app::model::RepositoryView;
 use support::{
     call, eventually, free_port, oci_layout, skopeo, temp_dir, Options, RegistryProgram, Wharf, ADMIN_PASSWORD,
 };
@@ -97,13 +96,7 @@ async fn push_browse_delete(moto: &Moto, program: RegistryProgram) {
 
     // Browse: the catalog and the repository's tags.
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    let tags = || async {
-        let view: RepositoryView =
-            serde_json::from_value(support::repository(&wharf, &client, "shop/api").await).unwrap();
-        let mut tags: Vec<String> = view.images.into_iter().flat_map(|image| image.tags).collect();
-        tags.sort();
-        tags
-    };
+    let tags = || support::indexed_tags(&wharf, &client, "shop/api");
     let indexed = eventually(80, || async { tags().await == ["1.0", "2.0"] }).await;
     assert!(indexed, "{version}: {:?}\n{}", tags().await, wharf.logs());
     let (_, catalog) = wharf.page(&client, "/").await;

@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use app::model::{RepositoryView, SettingsView};
+use app::model::SettingsView;
 use support::{
     call, eventually, free_port, oci_layout, skopeo, temp_dir, Options, RegistryProgram, Wharf, ADMIN_PASSWORD,
 };
@@ -77,15 +77,7 @@ async fn scenario(wharf: &Wharf, program: &RegistryProgram) {
     oci_layout(&work.join("single"), "2.0", &["--seed", "7"]);
     for (layout, tag) in [("multi:1.0", "1.0"), ("multi:1.0", "latest"), ("single:2.0", "2.0")] {
         let source = format!("oci:{}/{layout}", work.display());
-        let copy = skopeo(&[
-            "copy",
-            "--all",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            &creds,
-            &source,
-            &image(tag),
-        ]);
+        let copy = push(&creds, &source, &image(tag));
         assert!(copy.status.success(), "{version}: push {tag}: {}", stderr(&copy));
     }
 
@@ -192,15 +184,7 @@ async fn deletes_a_tag_alone(
     let version = program.version;
     let destination = format!("docker://{}/team/app:extra", wharf.registry_host);
     let source = format!("oci:{}", layout.display());
-    let copy = skopeo(&[
-        "copy",
-        "--all",
-        "--dest-tls-verify=false",
-        "--dest-creds",
-        creds,
-        &source,
-        &destination,
-    ]);
+    let copy = push(creds, &source, &destination);
     assert!(copy.status.success(), "{version}: push extra: {}", stderr(&copy));
     let indexed = eventually(80, || async { tags(wharf, client).await == ["1.0", "extra"] }).await;
     assert!(indexed, "{version}: {:?}", tags(wharf, client).await);
@@ -247,19 +231,7 @@ async fn deletes_a_tag_alone(
 /// alone is enough; a token with neither is refused.
 async fn trusts_each_key_route(wharf: &Wharf, version: &str) {
     let signed = |kid: bool, x5c: bool| mint_catalog_token(&wharf.data_dir, kid, x5c);
-    let accepts = |token: String| async move {
-        let response = reqwest::Client::new()
-            .get(format!("{}/v2/_catalog", wharf.registry_url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        match response.status().as_u16() {
-            200 => true,
-            401 => false,
-            other => panic!("{version}: the registry answered {other}"),
-        }
-    };
+    let accepts = |token: String| async move { support::registry_accepts(wharf, &token).await };
     assert!(accepts(signed(true, true)).await, "{version}: kid and x5c");
     assert!(accepts(signed(false, true)).await, "{version}: x5c alone");
     assert!(accepts(signed(true, false)).await, "{version}: kid alone");
@@ -305,10 +277,20 @@ async fn events(wharf: &Wharf) -> Vec<(String, Option<String>, Option<String>)> 
 
 /// The tags the index shows for team/app, sorted.
 async fn tags(wharf: &Wharf, client: &reqwest::Client) -> Vec<String> {
-    let view: RepositoryView = serde_json::from_value(support::repository(wharf, client, "team/app").await).unwrap();
-    let mut tags: Vec<String> = view.images.into_iter().flat_map(|image| image.tags).collect();
-    tags.sort();
-    tags
+    support::indexed_tags(wharf, client, "team/app").await
+}
+
+/// `skopeo copy --all` with the given credentials to the registry (plain HTTP).
+fn push(creds: &str, source: &str, destination: &str) -> std::process::Output {
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        creds,
+        source,
+        destination,
+    ])
 }
 
 fn stderr(output: &std::process::Output) -> String {

@@ -706,6 +706,30 @@ impl LiveStream {
     }
 }
 
+/// Whether the registry accepts `jwt` for its catalog (200; 401 is a refusal).
+pub async fn registry_accepts(wharf: &Wharf, jwt: &str) -> bool {
+    let response = reqwest::Client::new()
+        .get(format!("{}/v2/_catalog", wharf.registry_url()))
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .unwrap();
+    match response.status().as_u16() {
+        200 => true,
+        401 => false,
+        other => panic!("the registry answered {other}"),
+    }
+}
+
+/// The tags of `repository` in the console's index (the repository page), sorted.
+pub async fn indexed_tags(wharf: &Wharf, client: &reqwest::Client, repository: &str) -> Vec<String> {
+    let view: app::model::RepositoryView = serde_json::from_value(self::repository(wharf, client, repository).await)
+        .unwrap_or_else(|e| panic!("{repository}: {e}"));
+    let mut tags: Vec<String> = view.images.into_iter().flat_map(|image| image.tags).collect();
+    tags.sort();
+    tags
+}
+
 /// A repository update on the live stream for `name`?
 pub fn is_repository_update(update: &serde_json::Value, name: &str) -> bool {
     update["kind"] == "repository" && update["name"] == name
