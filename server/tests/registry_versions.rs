@@ -189,7 +189,11 @@ async fn deletes_a_tag_alone(
     let indexed = eventually(80, || async { tags(wharf, client).await == ["1.0", "extra"] }).await;
     assert!(indexed, "{version}: {:?}", tags(wharf, client).await);
 
-    let token: serde_json::Value = reqwest::Client::new()
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let token: serde_json::Value = http
         .get(format!(
             "{}/auth/token?service=wharf-registry&scope=repository:team/app:delete",
             wharf.url
@@ -201,7 +205,7 @@ async fn deletes_a_tag_alone(
         .json()
         .await
         .unwrap();
-    let status = reqwest::Client::new()
+    let status = http
         .delete(format!("{}/v2/team/app/manifests/extra", wharf.registry_url()))
         .bearer_auth(token["token"].as_str().unwrap())
         .send()

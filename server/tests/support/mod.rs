@@ -710,6 +710,7 @@ impl LiveStream {
 pub async fn registry_accepts(wharf: &Wharf, jwt: &str) -> bool {
     let response = reqwest::Client::new()
         .get(format!("{}/v2/_catalog", wharf.registry_url()))
+        .timeout(Duration::from_secs(30))
         .bearer_auth(jwt)
         .send()
         .await
