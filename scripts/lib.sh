@@ -14,6 +14,9 @@ APT_PACKAGES=(chromium docker-registry skopeo postgresql jq curl brotli)
 # promtool, from Debian's prometheus package, checks the alert rules in deploy/prometheus.
 APT_PACKAGES+=(prometheus)
 BINARYEN_BIN="$WHARF_TOOLS_DIR/binaryen/node_modules/.bin"
+# moto's S3 API server for the registry-on-S3 tests, in a virtualenv of its own.
+MOTO_VERSION="5.2.1"
+MOTO_VENV="$WHARF_TOOLS_DIR/moto"
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 
 # wasm-opt from npm must win over any other wasm-opt (Debian's binaryen breaks hydration),
@@ -85,17 +88,23 @@ TOOLS_VENV="$WHARF_TOOLS_DIR/python"
 
 # pip_tool NAME==VERSION...: installs these pinned PyPI packages into $TOOLS_VENV when a
 # different version (or none) is there; their programs are in $TOOLS_VENV/bin.
-pip_tool() {
-  local spec name installed missing=()
+pip_tool() { pip_tool_in "$TOOLS_VENV" "$@"; }
+
+# pip_tool_in VENV NAME[EXTRAS]==VERSION...: the same in a virtualenv of its own, for a tool whose
+# dependencies could clash with the others' (moto's).
+pip_tool_in() {
+  local venv=$1 spec name installed missing=()
+  shift
   for spec in "$@"; do
     name=${spec%%==*}
-    installed=("$TOOLS_VENV"/lib/python3*/site-packages/"${name//-/_}-${spec##*==}.dist-info")
+    name=${name%%\[*}
+    installed=("$venv"/lib/python3*/site-packages/"${name//-/_}-${spec##*==}.dist-info")
     [[ -d "${installed[0]}" ]] || missing+=("$spec")
   done
   ((${#missing[@]} > 0)) || return 0
-  [[ -x "$TOOLS_VENV/bin/python" ]] || python3 -m venv "$TOOLS_VENV" || die "python3 -m venv failed (apt-get install python3-venv)"
-  say "pip install ${missing[*]} (into $TOOLS_VENV)"
-  "$TOOLS_VENV/bin/python" -m pip install -q --disable-pip-version-check "${missing[@]}"
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv" || die "python3 -m venv failed (apt-get install python3-venv)"
+  say "pip install ${missing[*]} (into $venv)"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${missing[@]}"
 }
 
 # free_port VAR: sets VAR to a TCP port on 127.0.0.1 that nothing listens on. Ports handed out

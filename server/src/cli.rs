@@ -175,6 +175,8 @@ pub struct ServeArgs {
     /// The registry program Wharf starts (CNCF distribution).
     #[arg(long, env = "WHARF_REGISTRY_BIN", default_value = "docker-registry")]
     pub registry_bin: String,
+    #[command(flatten)]
+    pub registry_s3: RegistryS3Args,
     /// Directory with the built web assets (pkg/).
     #[arg(long, env = "WHARF_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -219,6 +221,67 @@ pub struct ServeArgs {
     /// 20h, 24h).
     #[arg(long, env = "WHARF_WEBHOOK_RETRY_DELAYS", value_delimiter = ',')]
     pub webhook_retry_delays: Option<Vec<u64>>,
+}
+
+/// S3 storage for the registry Wharf starts (its config's `storage.s3`). The secret key is read
+/// from `WHARF_REGISTRY_S3_SECRET_KEY` or a file, never from a flag (flags show in `ps`).
+#[derive(Debug, Clone, Args)]
+pub struct RegistryS3Args {
+    /// Keep the images of the registry Wharf starts in this S3 bucket instead of the data
+    /// directory. The bucket must exist.
+    #[arg(
+        id = "registry_s3_bucket",
+        long = "registry-s3-bucket",
+        env = "WHARF_REGISTRY_S3_BUCKET",
+        conflicts_with = "registry_url"
+    )]
+    pub bucket: Option<String>,
+    /// The bucket's region (any name an S3-compatible service accepts with --registry-s3-endpoint).
+    #[arg(
+        long = "registry-s3-region",
+        env = "WHARF_REGISTRY_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub region: String,
+    /// URL of an S3-compatible service (MinIO, Ceph, ...), e.g. http://minio:9000 (default:
+    /// Amazon S3 in the region). Its scheme decides HTTPS or plain HTTP.
+    #[arg(
+        long = "registry-s3-endpoint",
+        env = "WHARF_REGISTRY_S3_ENDPOINT",
+        requires = "registry_s3_bucket"
+    )]
+    pub endpoint: Option<Url>,
+    /// Address the bucket in the path (endpoint/bucket/key) instead of the host name: what most
+    /// S3-compatible services need.
+    #[arg(
+        long = "registry-s3-path-style",
+        env = "WHARF_REGISTRY_S3_PATH_STYLE",
+        requires = "registry_s3_bucket"
+    )]
+    pub path_style: bool,
+    /// A prefix inside the bucket for the registry's objects (default: the bucket's root).
+    #[arg(
+        long = "registry-s3-root-directory",
+        env = "WHARF_REGISTRY_S3_ROOT_DIRECTORY",
+        requires = "registry_s3_bucket"
+    )]
+    pub root_directory: Option<String>,
+    /// Access key id (without it the registry finds credentials itself: the AWS_* variables, an
+    /// instance or pod role).
+    #[arg(
+        long = "registry-s3-access-key",
+        env = "WHARF_REGISTRY_S3_ACCESS_KEY",
+        requires = "registry_s3_bucket"
+    )]
+    pub access_key: Option<String>,
+    /// A file holding the secret access key (trailing newline ignored); or put the key itself in
+    /// WHARF_REGISTRY_S3_SECRET_KEY.
+    #[arg(
+        long = "registry-s3-secret-key-file",
+        env = "WHARF_REGISTRY_S3_SECRET_KEY_FILE",
+        requires = "registry_s3_bucket"
+    )]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,6 +12,7 @@ mod metrics_endpoint;
 mod push_command;
 mod registry_events;
 mod registry_process;
+mod registry_storage;
 mod request_id;
 mod routes;
 mod same_origin;

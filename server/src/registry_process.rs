@@ -52,6 +52,9 @@ pub async fn start(launch: Launch<'_>) -> Result<ManagedRegistry, StartupError> 
             command.env_remove(key);
         }
     }
+    // Distribution 2.8's S3 driver refuses to start when this is set ("LoadCustomCABundleError"),
+    // whatever the endpoint; the registry trusts the system's CAs and SSL_CERT_FILE instead.
+    command.env_remove("AWS_CA_BUNDLE");
     let mut child = command
         .arg("serve")
         .arg(launch.config_path)

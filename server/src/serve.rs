@@ -28,6 +28,7 @@ use app::backend::AppState;
 use crate::cli::{LogFormat, ServeArgs};
 use crate::data_dir::{self, NOTIFICATION_SECRET_FILE, REGISTRY_HTTP_SECRET_FILE};
 use crate::registry_process::{self, Launch, ManagedRegistry};
+use crate::registry_storage;
 use crate::startup_error::StartupError;
 
 const TOKEN_LIFETIME_SECS: i64 = 300;
@@ -383,16 +384,12 @@ async fn start_registry(
     key: &SigningKey,
     notification_secret: &str,
 ) -> Result<ManagedRegistry, StartupError> {
-    let storage = data_dir.join("registry");
-    std::fs::create_dir_all(&storage).map_err(|e| StartupError::DataDir {
-        path: storage.clone(),
-        reason: e.to_string(),
-    })?;
+    let storage = registry_storage::from_args(&args.registry_s3, data_dir)?;
     let http_secret = data_dir::secret(data_dir, REGISTRY_HTTP_SECRET_FILE)?;
     let realm = public_url.join("/auth/token").expect("static path joins");
     let config = render(&RegistryConfigInput {
         listen: &args.registry_listen.to_string(),
-        storage_dir: &storage,
+        storage: &storage,
         realm: realm.as_str(),
         service: TOKEN_SERVICE,
         issuer: TOKEN_ISSUER,
@@ -407,7 +404,7 @@ async fn start_registry(
         path: config_path.clone(),
         reason: e.to_string(),
     })?;
-    tracing::info!(listen = %args.registry_listen, "starting the registry");
+    tracing::info!(listen = %args.registry_listen, storage = %registry_storage::describe(&storage), "starting the registry");
     registry_process::start(Launch {
         bin: &args.registry_bin,
         config_path: &config_path,

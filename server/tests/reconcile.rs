@@ -190,10 +190,11 @@ async fn reconcile_builds_and_repairs_the_index() {
     let (status, settings) = call(&wharf, &client, "settings", &[]).await;
     assert_eq!(status, 200);
     assert_eq!(settings["managed_registry"], false);
-    assert!(settings["notification_stanza"]
-        .as_str()
-        .unwrap()
-        .contains("Authorization: [Bearer "));
+    let stanza = settings["notification_stanza"].as_str().unwrap();
+    assert!(
+        stanza.contains("      headers:\n        Authorization:\n          - \"Bearer "),
+        "{stanza}"
+    );
     let (_, html) = wharf.page(&client, "/settings").await;
     assert!(html.contains("not managed by Wharf"), "{html}");
 }

@@ -43,10 +43,18 @@ fn envelope(id: &str, repository: &str) -> String {
     .to_string()
 }
 
+/// Distribution 2.8's envelope media type; 3.x sends `...events.v2+json`, one event per envelope.
+const ENVELOPE_V1: &str = "application/vnd.docker.distribution.events.v1+json";
+const ENVELOPE_V2: &str = "application/vnd.docker.distribution.events.v2+json";
+
 async fn post(wharf: &Wharf, authorization: Option<&str>, body: &str) -> reqwest::Response {
+    post_as(wharf, ENVELOPE_V1, authorization, body).await
+}
+
+async fn post_as(wharf: &Wharf, media_type: &str, authorization: Option<&str>, body: &str) -> reqwest::Response {
     let mut request = reqwest::Client::new()
         .post(format!("{}/registry/events", wharf.url))
-        .header("Content-Type", "application/vnd.docker.distribution.events.v1+json")
+        .header("Content-Type", media_type)
         .body(body.to_string());
     if let Some(value) = authorization {
         request = request.header("Authorization", value);
@@ -128,6 +136,12 @@ async fn intake_authenticates_validates_and_deduplicates() {
         before + 1,
         "a redelivered event is stored once"
     );
+    let before = before + 1;
+
+    // Distribution 3.x's envelope: another media type, the same body.
+    let v2 = post_as(&wharf, ENVELOPE_V2, Some(&bearer), &envelope("evt-v2", "v2/app")).await;
+    assert_eq!(v2.status(), 200);
+    assert!(stored_within(&wharf, before + 1).await);
 
     let client = wharf.signed_in_client("admin", support::ADMIN_PASSWORD).await;
     let (_, html) = wharf.page(&client, "/events").await;

@@ -598,20 +598,6 @@ async fn catalog_token(wharf: &Wharf) -> String {
     body["token"].as_str().unwrap().to_string()
 }
 
-async fn registry_accepts(wharf: &Wharf, jwt: &str) -> bool {
-    let response = reqwest::Client::new()
-        .get(format!("{}/v2/_catalog", wharf.registry_url()))
-        .bearer_auth(jwt)
-        .send()
-        .await
-        .unwrap();
-    match response.status().as_u16() {
-        200 => true,
-        401 => false,
-        other => panic!("the registry answered {other}"),
-    }
-}
-
 fn kid(jwt: &str) -> String {
     decode_segment(jwt, 0)["kid"].as_str().unwrap().to_string()
 }
@@ -634,7 +620,7 @@ fn rotate(wharf: &Wharf, flags: &[&str]) -> String {
 async fn the_signing_key_rotates_with_an_overlap() {
     let mut wharf = Wharf::start().await;
     let before = catalog_token(&wharf).await;
-    assert!(registry_accepts(&wharf, &before).await);
+    assert!(support::registry_accepts(&wharf, &before).await);
 
     // Staged: trusted, signing nothing yet.
     let staged = rotate(&wharf, &[]);
@@ -658,9 +644,9 @@ async fn the_signing_key_rotates_with_an_overlap() {
     wharf.restart().await;
     let after = catalog_token(&wharf).await;
     assert_ne!(kid(&after), kid(&before));
-    assert!(registry_accepts(&wharf, &after).await);
+    assert!(support::registry_accepts(&wharf, &after).await);
     assert!(
-        registry_accepts(&wharf, &before).await,
+        support::registry_accepts(&wharf, &before).await,
         "tokens signed before the rotation stay valid"
     );
 
@@ -669,8 +655,8 @@ async fn the_signing_key_rotates_with_an_overlap() {
     assert!(dropped.contains("trusted no more"), "{dropped}");
     wharf.stop();
     wharf.restart().await;
-    assert!(!registry_accepts(&wharf, &before).await);
-    assert!(registry_accepts(&wharf, &after).await);
+    assert!(!support::registry_accepts(&wharf, &before).await);
+    assert!(support::registry_accepts(&wharf, &after).await);
     assert_eq!(kid(&catalog_token(&wharf).await), kid(&after));
 
     // --promote with nothing staged is an error, not a silent success.

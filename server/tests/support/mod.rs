@@ -37,6 +37,61 @@ pub fn require_program(name: &str) {
     assert!(found, "{name} is not installed: run scripts/setup first");
 }
 
+/// A registry program (CNCF distribution) the tests start.
+#[derive(Debug, Clone)]
+pub struct RegistryProgram {
+    /// What the tests call it, e.g. "distribution 3.1".
+    pub version: &'static str,
+    pub bin: String,
+    /// `DELETE /v2/NAME/manifests/TAG` removes the tag alone (3.x); 2.8 answers 400.
+    pub deletes_tags_alone: bool,
+}
+
+/// The registry the tests start by default: Debian's `docker-registry` (distribution 2.8), or
+/// the program `WHARF_TEST_REGISTRY_BIN` names (to run the whole suite against another version).
+pub fn default_registry_bin() -> String {
+    std::env::var("WHARF_TEST_REGISTRY_BIN").unwrap_or_else(|_| "docker-registry".to_string())
+}
+
+/// Distribution 2.8, Debian's package.
+pub fn distribution_2_8() -> RegistryProgram {
+    require_program("docker-registry");
+    RegistryProgram {
+        version: "distribution 2.8",
+        bin: "docker-registry".to_string(),
+        deletes_tags_alone: false,
+    }
+}
+
+/// Distribution 3.1: `WHARF_TEST_REGISTRY3_BIN`, or the binary built from its tagged source in
+/// the shared tools folder beside the clone (`../shared/tools/distribution-v3.1.1/registry`).
+/// `None`, with a message, when neither is there: Debian has no 3.x to install.
+pub fn distribution_3_1() -> Option<RegistryProgram> {
+    let bin = match std::env::var_os("WHARF_TEST_REGISTRY3_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tools/distribution-v3.1.1/registry"),
+    };
+    if !bin.is_file() {
+        eprintln!(
+            "distribution 3.1 is not at {} (set WHARF_TEST_REGISTRY3_BIN to use another): its runs are skipped",
+            bin.display()
+        );
+        return None;
+    }
+    let output = Command::new(&bin).arg("--version").output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains(" v3.1."),
+        "{} is not distribution 3.1: {said}",
+        bin.display()
+    );
+    Some(RegistryProgram {
+        version: "distribution 3.1",
+        bin: bin.display().to_string(),
+        deletes_tags_alone: true,
+    })
+}
+
 #[derive(Default)]
 pub struct Options {
     pub database_url: Option<String>,
@@ -68,8 +123,22 @@ impl Wharf {
     /// [`Wharf::start_with`] on the data directory `data_dir` (a restored one, say) instead of a
     /// new one.
     pub async fn start_on(options: Options, data_dir: Option<PathBuf>) -> Wharf {
+        Wharf::launch(options, data_dir, &[]).await
+    }
+
+    /// With these environment variables for the console (and so the registry it starts), e.g.
+    /// `WHARF_REGISTRY_BIN` for another registry program than [`default_registry_bin`].
+    pub async fn start_with_env(options: Options, envs: &[(&str, &str)]) -> Wharf {
+        Wharf::launch(options, None, envs).await
+    }
+
+    async fn launch(options: Options, data_dir: Option<PathBuf>, envs: &[(&str, &str)]) -> Wharf {
+        let registry_bin = envs
+            .iter()
+            .find(|(key, _)| *key == "WHARF_REGISTRY_BIN")
+            .map_or_else(default_registry_bin, |(_, bin)| bin.to_string());
         if options.registry_url.is_none() {
-            require_program("docker-registry");
+            require_program(&registry_bin);
         }
         let dir_guard = temp_dir("server");
         let dir = dir_guard.path().to_path_buf();
@@ -88,6 +157,8 @@ impl Wharf {
             .arg("--site-root")
             .arg(dir.join("site"))
             .args(&options.extra_args)
+            .env("WHARF_REGISTRY_BIN", &registry_bin)
+            .envs(envs.iter().copied())
             .env("WHARF_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("WHARF_LOG", "info")
             .stdin(Stdio::null())
@@ -387,7 +458,8 @@ impl StandaloneRegistry {
 
     /// With `htpasswd = Some((user, password))` the registry requires HTTP basic auth.
     pub async fn start_with_htpasswd(maxentries: usize, htpasswd: Option<(&str, &str)>) -> StandaloneRegistry {
-        require_program("docker-registry");
+        let bin = default_registry_bin();
+        require_program(&bin);
         let dir = temp_dir("standalone-registry");
         let port = free_port();
         let config = dir.path().join("config.yml");
@@ -408,7 +480,7 @@ impl StandaloneRegistry {
             ),
         )
         .unwrap();
-        let child = Command::new("docker-registry")
+        let child = Command::new(&bin)
             .arg("serve")
             .arg(&config)
             .stdin(Stdio::null())
@@ -632,6 +704,31 @@ impl LiveStream {
             }
         }
     }
+}
+
+/// Whether the registry accepts `jwt` for its catalog (200; 401 is a refusal).
+pub async fn registry_accepts(wharf: &Wharf, jwt: &str) -> bool {
+    let response = reqwest::Client::new()
+        .get(format!("{}/v2/_catalog", wharf.registry_url()))
+        .timeout(Duration::from_secs(30))
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .unwrap();
+    match response.status().as_u16() {
+        200 => true,
+        401 => false,
+        other => panic!("the registry answered {other}"),
+    }
+}
+
+/// The tags of `repository` in the console's index (the repository page), sorted.
+pub async fn indexed_tags(wharf: &Wharf, client: &reqwest::Client, repository: &str) -> Vec<String> {
+    let view: app::model::RepositoryView = serde_json::from_value(self::repository(wharf, client, repository).await)
+        .unwrap_or_else(|e| panic!("{repository}: {e}"));
+    let mut tags: Vec<String> = view.images.into_iter().flat_map(|image| image.tags).collect();
+    tags.sort();
+    tags
 }
 
 /// A repository update on the live stream for `name`?
