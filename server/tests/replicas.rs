@@ -277,6 +277,8 @@ async fn one_reconcile_runs_at_a_time_and_a_request_on_any_replica_is_answered()
     assert!(eventually(120, || async { finished().await.1.is_some() }).await);
     let before = finished().await.1.unwrap();
     // Asked on B: B, or A if it got there first, runs one that started after the request.
+    let on_a = a.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let mut live_on_a = LiveStream::open(&a, &on_a).await;
     let on_b = b.signed_in_client("admin", ADMIN_PASSWORD).await;
     let asked = app::backend::db::now_ms();
     let (status, body) = call(&b, &on_b, "resync", &[]).await;
@@ -292,6 +294,15 @@ async fn one_reconcile_runs_at_a_time_and_a_request_on_any_replica_is_answered()
     );
     let runs = |w: &Wharf| w.logs().matches("reconcile finished").count();
     eprintln!("reconciles: A {} B {}", runs(&a), runs(&b));
+    // A's pages follow that run's progress, whichever replica ran it.
+    live_on_a
+        .until(Duration::from_secs(30), |update| {
+            update["kind"] == "sync"
+                && update["status"]["reconcile"]["started_at_ms"]
+                    .as_i64()
+                    .is_some_and(|started| started >= asked)
+        })
+        .await;
 }
 
 /// The ids of the events a receiver got, with how many times each came.
