@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use app::backend::db::{redact_url, Db, DbKind};
-use app::backend::replicas::shared_files;
 use app::backend::tokens::keys;
 use app::backend::{passwords, users};
 
@@ -85,22 +84,10 @@ async fn rotate_shared_token_key(
     let db = Db::connect(url)
         .await
         .map_err(|e| StartupError::Other(format!("cannot open the database {}: {e}", redact_url(url))))?;
-    let shared_error = |e: shared_files::SharedFileError| StartupError::Other(format!("the shared key ring: {e}"));
-    let lock = db
-        .setup_lock()
-        .await
-        .map_err(|e| StartupError::Other(format!("cannot lock the database: {e}")))?;
-    let ring = keys::ring_files();
-    let rotated = async {
-        shared_files::download(&db, data_dir, &ring)
-            .await
-            .map_err(shared_error)?;
-        rotate_token_key(data_dir, promote, drop_previous)?;
-        shared_files::upload(&db, data_dir, &ring).await.map_err(shared_error)
-    }
-    .await;
-    lock.release().await;
-    rotated
+    crate::data_dir::with_shared_files(&db, data_dir, &keys::ring_files(), || {
+        rotate_token_key(data_dir, promote, drop_previous)
+    })
+    .await
 }
 
 /// `wharf admin rotate-token-key`: stages a key, or promotes the staged one, then shows the ring.

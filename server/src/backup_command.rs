@@ -20,9 +20,8 @@ use std::path::{Path, PathBuf};
 
 use app::backend::db::{now_ms, Db, DbKind};
 use app::backend::intake_journal;
-use app::backend::tokens::keys;
 
-use crate::data_dir::NOTIFICATION_SECRET_FILE;
+use crate::data_dir::kept_files;
 use crate::startup_error::StartupError;
 
 const DATABASE: &str = "wharf.db";
@@ -33,14 +32,6 @@ const ATTEMPTS: usize = 3;
 
 fn fail(message: impl Into<String>) -> StartupError {
     StartupError::Other(message.into())
-}
-
-/// The files besides the database that a restored console needs.
-fn kept_files() -> Vec<&'static str> {
-    keys::ring_files()
-        .into_iter()
-        .chain([NOTIFICATION_SECRET_FILE])
-        .collect()
 }
 
 /// `wharf backup --data-dir DIR --out FILE`.
@@ -127,26 +118,16 @@ async fn snapshot_with_journal(
 }
 
 /// How far the snapshot at `path` had stored the intake journal (`None` for a database from
-/// before the journal, or that never stored one). A plain read-only connection: the snapshot
-/// stays one file, as `VACUUM INTO` wrote it.
+/// before the journal, or that never stored one). A plain read-only connection, without the
+/// pool's settings: the snapshot stays one file, as `VACUUM INTO` wrote it.
 async fn recorded_in(path: &Path) -> Result<Option<intake_journal::Position>, StartupError> {
-    use sqlx::ConnectOptions;
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .connect()
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
         .await
         .map_err(|e| fail(format!("cannot read the snapshot: {e}")))?;
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT epoch, stored_through FROM intake_journal_position WHERE id = 1")
-            .fetch_optional(&mut conn)
-            .await
-            .unwrap_or(None);
+    let position = intake_journal::recorded(&mut conn).await.ok().flatten();
     let _ = sqlx::Connection::close(conn).await;
-    Ok(row.map(|(epoch, offset)| intake_journal::Position {
-        epoch,
-        offset: u64::try_from(offset).unwrap_or(0),
-    }))
+    Ok(position)
 }
 
 /// `wharf restore --from FILE --data-dir NEW_DIR`: into a data directory without a database.

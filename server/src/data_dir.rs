@@ -7,6 +7,52 @@ use crate::startup_error::StartupError;
 pub const NOTIFICATION_SECRET_FILE: &str = "notification-secret";
 pub const REGISTRY_HTTP_SECRET_FILE: &str = "registry-http-secret";
 
+/// The files of a data directory that the console needs besides its database, and that
+/// replicas share: the token signing key ring and the notification secret.
+pub fn kept_files() -> Vec<&'static str> {
+    app::backend::tokens::keys::ring_files()
+        .into_iter()
+        .chain([NOTIFICATION_SECRET_FILE])
+        .collect()
+}
+
+/// Runs `act` on the data directory's `names` as the replicas sharing `db` hold them: under the
+/// database's set-up lock, the database's copies are written to `dir` first, and what `dir`
+/// holds afterwards becomes the database's copy (see `replicas::shared_files`).
+pub async fn with_shared_files<T>(
+    db: &app::backend::db::Db,
+    dir: &Path,
+    names: &[&str],
+    act: impl FnOnce() -> Result<T, StartupError>,
+) -> Result<T, StartupError> {
+    use app::backend::replicas::shared_files;
+    let shared_error = |e: shared_files::SharedFileError| {
+        StartupError::Other(format!(
+            "cannot share the token signing keys and the notification secret through the database: {e}"
+        ))
+    };
+    let lock = db
+        .setup_lock()
+        .await
+        .map_err(|e| StartupError::Other(format!("cannot lock the database for set-up: {e}")))?;
+    let done = async {
+        let downloaded = shared_files::download(db, dir, names).await.map_err(shared_error)?;
+        if !downloaded.replaced.is_empty() {
+            tracing::warn!(
+                files = ?downloaded.replaced,
+                "this data directory's token signing keys or notification secret differed from the ones the replicas \
+                 share in the database: the shared ones are used"
+            );
+        }
+        let done = act()?;
+        shared_files::upload(db, dir, names).await.map_err(shared_error)?;
+        Ok(done)
+    }
+    .await;
+    lock.release().await;
+    done
+}
+
 /// Creates the directory and proves it is writable; returns its absolute path.
 pub fn prepare(path: &Path) -> Result<PathBuf, StartupError> {
     let fail = |reason: String| StartupError::DataDir {

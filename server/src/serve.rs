@@ -14,7 +14,7 @@ use app::backend::intake_journal::Journal;
 use app::backend::notifier::Notifier;
 use app::backend::registry::{RegistryAuth, RegistryClient};
 use app::backend::registry_config::{render, RegistryConfigInput};
-use app::backend::replicas::{self, shared_files};
+use app::backend::replicas;
 use app::backend::state::App;
 use app::backend::sync::{worker, SyncHub};
 use app::backend::tokens::{keys, SigningKey, TokenSigner};
@@ -116,7 +116,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
 }
 
 /// The token signing key and the notification secret. Replicas on one PostgreSQL database
-/// share them through it ([`shared_files`]), set up one replica at a time.
+/// share them through it ([`data_dir::with_shared_files`]), set up one replica at a time.
 async fn shared_secrets(
     args: &ServeArgs,
     db: &Db,
@@ -131,39 +131,7 @@ async fn shared_secrets(
     if db.kind != DbKind::Postgres {
         return load();
     }
-    let shared: Vec<&str> = keys::ring_files()
-        .into_iter()
-        .chain([NOTIFICATION_SECRET_FILE])
-        .collect();
-    let shared_error = |e: shared_files::SharedFileError| {
-        StartupError::Other(format!(
-            "cannot share the token signing keys and the notification secret through the database: {e}"
-        ))
-    };
-    let lock = db
-        .setup_lock()
-        .await
-        .map_err(|e| StartupError::Other(format!("cannot lock the database for set-up: {e}")))?;
-    let loaded = async {
-        let downloaded = shared_files::download(db, data_dir, &shared)
-            .await
-            .map_err(shared_error)?;
-        if !downloaded.replaced.is_empty() {
-            tracing::warn!(
-                files = ?downloaded.replaced,
-                "this data directory's token signing keys or notification secret differed from the ones the replicas \
-                 share in the database: the shared ones are used"
-            );
-        }
-        let loaded = load()?;
-        shared_files::upload(db, data_dir, &shared)
-            .await
-            .map_err(shared_error)?;
-        Ok(loaded)
-    }
-    .await;
-    lock.release().await;
-    loaded
+    data_dir::with_shared_files(db, data_dir, &data_dir::kept_files(), load).await
 }
 
 /// Says so at start when the registry refuses the tokens this console signs: it trusts another
@@ -201,10 +169,7 @@ async fn open_database(args: &ServeArgs, data_dir: &std::path::Path) -> Result<D
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("wharf.db").display()));
     tracing::info!(database = %redact_url(&database_url), "connecting to the database");
     let db = Db::connect(&database_url).await?;
-    for queue in [
-        &app::backend::sync::apply::QUEUE,
-        &app::backend::webhooks::deliveries::QUEUE,
-    ] {
+    for queue in work::queues() {
         match work::release_all(&db, queue).await {
             Ok(0) => {}
             Ok(released) => tracing::info!(queue = queue.table, released, "resuming work left by the last run"),

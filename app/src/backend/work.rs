@@ -30,6 +30,11 @@ pub struct Queue {
     pub lock: &'static str,
 }
 
+/// Every queue of durable work: what a restart or a gone replica leaves claimed.
+pub fn queues() -> [&'static Queue; 2] {
+    [&super::sync::apply::QUEUE, &super::webhooks::deliveries::QUEUE]
+}
+
 /// The identity of a worker in this process, in every claim token it writes.
 #[derive(Debug, Clone)]
 pub struct WorkerId(String);

@@ -13,20 +13,12 @@ use tokio::sync::watch;
 use super::this_replica;
 use crate::backend::db::{now_ms, Db, DbKind};
 use crate::backend::notifier::{Notifier, Signal};
-use crate::backend::work::Queue;
+use crate::backend::work;
 
 /// How often a replica says it is alive and looks for silent ones.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A replica silent this long is taken for gone.
 pub const GONE_AFTER: Duration = Duration::from_secs(10);
-
-/// The queues whose claims a gone replica leaves behind.
-fn queues() -> [&'static Queue; 2] {
-    [
-        &crate::backend::sync::apply::QUEUE,
-        &crate::backend::webhooks::deliveries::QUEUE,
-    ]
-}
 
 /// With PostgreSQL, says this replica is alive and releases the work of gone ones, until
 /// shutdown (then removes this replica's row). Nothing on SQLite.
@@ -99,7 +91,7 @@ pub async fn release_gone(db: &Db, now: i64) -> Result<Vec<(String, u64)>, sqlx:
             continue;
         }
         let mut rows = 0;
-        for queue in queues() {
+        for queue in work::queues() {
             let sql = format!(
                 "UPDATE {table} SET claimed_by = NULL, lease_until = NULL \
                  WHERE lease_until IS NOT NULL AND substr(claimed_by, 1, length($1)) = $1",
