@@ -1,9 +1,10 @@
 import { expect, test, type Page } from "@playwright/test";
-import { password, signIn, skopeoPush, submitSignIn, uniqueRepository } from "./helpers";
+import { gotoLive, password, signIn, skopeoPush, submitSignIn, uniqueRepository } from "./helpers";
 
 /** Creates a user on the Access page and returns the password shown once. */
 async function createUser(page: Page, username: string): Promise<string> {
-  await page.goto("/access?tab=users");
+  // Hydrated before the form is used: a click before would post the form without JavaScript.
+  await gotoLive(page, "/access?tab=users");
   await page.getByLabel("User name").fill(username);
   await page.getByRole("button", { name: "Create user" }).click();
   const secret = page.locator(".secret-once .secret-value");
@@ -32,7 +33,7 @@ test("an admin assigns a role in the UI and the user's catalog changes", async (
   await expect(userPage.getByRole("link", { name: hidden })).toHaveCount(0);
 
   // The admin gives Reader on the e2e/ namespace.
-  await page.goto("/access?tab=assignments");
+  await gotoLive(page, "/access?tab=assignments");
   await page.getByLabel("Given to").selectOption("user");
   await page.getByLabel("Name", { exact: true }).fill(username);
   await page.getByLabel("Role").selectOption("reader");
@@ -68,7 +69,7 @@ test("an admin assigns a role in the UI and the user's catalog changes", async (
   await expect(row).toContainText("e2e/");
 
   // The explainer agrees.
-  await page.goto("/access?tab=why");
+  await gotoLive(page, "/access?tab=why");
   await page.getByLabel("Who").selectOption("user");
   await page.getByLabel("Name", { exact: true }).fill(username);
   await page.getByLabel("Repository").fill(hidden);
@@ -81,7 +82,7 @@ test("an admin assigns a role in the UI and the user's catalog changes", async (
 test("a robot's secret is shown once with a Kubernetes pull secret, and a token on the profile", async ({ page }) => {
   await signIn(page);
   const name = `robot-e2e-${Date.now().toString(36)}`;
-  await page.goto("/access?tab=robots");
+  await gotoLive(page, "/access?tab=robots");
   await page.getByLabel("Name", { exact: true }).fill(name);
   await page.getByLabel("Belongs to (scope)").fill("e2e/");
   await page.getByRole("button", { name: "Create robot" }).click();
@@ -94,14 +95,14 @@ test("a robot's secret is shown once with a Kubernetes pull secret, and a token 
   await expect(page.locator(".secret-once")).toHaveCount(0);
 
   const tokenName = `laptop-${Date.now().toString(36)}`;
-  await page.goto("/profile");
+  await gotoLive(page, "/profile");
   await page.getByLabel("Name").fill(tokenName);
   await page.getByRole("button", { name: "Create token" }).click();
   await expect(page.locator(".secret-once .secret-value")).toContainText("wharf_pat_");
   await expect(page.getByRole("cell", { name: tokenName })).toBeVisible();
 
   // Administrators see every user's tokens on Access → Tokens, and revoke them there.
-  await page.goto("/access?tab=tokens");
+  await gotoLive(page, "/access?tab=tokens");
   const tokenRow = page.locator("table.tokens tr", { hasText: tokenName });
   await expect(tokenRow).toContainText("admin");
   await tokenRow.getByText("Revoke…").click();

@@ -182,17 +182,11 @@ export function escapeRegExp(text: string): string {
  * so that an index change from now on reaches the page without a reload.
  */
 export async function gotoLive(page: Page, path: string) {
-  const target = new URL(path, page.url().startsWith("http") ? page.url() : "http://placeholder");
-  // The stream of the page opened here, not one the previous page was still connecting (which
-  // would be taken for this page's hydration and let a test click a form not yet hydrated).
-  const stream = page.waitForResponse(
-    (r) => {
-      if (!r.url().endsWith("/api/stream") || r.status() !== 200) return false;
-      const from = new URL(r.frame().url());
-      return from.pathname === target.pathname && from.search === target.search;
-    },
-    { timeout: 15_000 },
-  );
-  await page.goto(path);
-  await stream;
+  // Waited for from the moment the new document is committed: a stream the previous page was
+  // still connecting is gone by then, and cannot be taken for this page's hydration (which
+  // needs the wasm fetched and run first, long after the commit).
+  await page.goto(path, { waitUntil: "commit" });
+  await page.waitForResponse((r) => r.url().endsWith("/api/stream") && r.status() === 200, {
+    timeout: 15_000,
+  });
 }
