@@ -1,0 +1,3 @@
+//! Housekeeping: retention policies, garbage collection and storage insights.
+
+pub mod retention;

@@ -1,0 +1,5 @@
+//! Retention policies: which images of a scope to keep, decided by one pure function
+//! ([`decide`]) that the dry run and the real run both call.
+
+pub mod decide;
+pub mod rules;
