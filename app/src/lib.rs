@@ -21,7 +21,8 @@ use crate::components::live::provide_live_updates;
 use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
 use crate::pages::on_demand::{
-    AccessRoute, AuditRoute, DeliveryRoute, EventsRoute, ProfileRoute, SettingsRoute, WebhookRoute, WebhooksRoute,
+    AccessRoute, AuditRoute, DeliveryRoute, EventsRoute, ProfileRoute, RetentionPoliciesRoute, RetentionPolicyRoute,
+    SettingsRoute, WebhookRoute, WebhooksRoute,
 };
 use crate::pages::{catalog::CatalogPage, login::LoginPage, not_found::NotFound, reference::ReferencePage};
 
@@ -81,6 +82,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/profile") view={Lazy::<ProfileRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/r/*path") view=ReferencePage ssr=SsrMode::Async/>
+                    <Route path=path!("/housekeeping/retention") view={Lazy::<RetentionPoliciesRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/housekeeping/retention/:id") view={Lazy::<RetentionPolicyRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>

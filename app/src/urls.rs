@@ -23,6 +23,28 @@ pub fn webhook(id: &str) -> String {
     format!("/webhooks/{}", percent_encode(id, false))
 }
 
+/// A retention policy's page.
+pub fn retention_policy(id: &str) -> String {
+    format!("/housekeeping/retention/{}", percent_encode(id, false))
+}
+
+/// A new retention policy, its scope (and a "pulled within" rule) filled in.
+pub fn retention_new(scope: &str, pulled_days: Option<u32>) -> String {
+    let mut url = format!("/housekeeping/retention/new?scope={}", percent_encode(scope, false));
+    if let Some(days) = pulled_days {
+        url.push_str(&format!("&pulled_days={days}"));
+    }
+    url
+}
+
+/// A retention run's decided images as CSV.
+pub fn retention_items_csv(run_id: &str) -> String {
+    format!(
+        "/housekeeping/retention/runs/{}/items.csv",
+        percent_encode(run_id, false)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,11 @@ impl Audience {
             IndexUpdate::Repository { name } => self.visible.includes(name),
             IndexUpdate::Sync { .. } => true,
             IndexUpdate::Delivery { webhook_id } => self.manages_webhook(state, webhook_id).await,
+            // Housekeeping pages are for those who may delete there.
+            IndexUpdate::Housekeeping { scope } => {
+                self.administrator
+                    || Scope::parse(scope).is_ok_and(|scope| self.grants.allows(Target::Within(&scope), Action::Delete))
+            }
         }
     }
 

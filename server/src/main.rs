@@ -14,6 +14,7 @@ mod registry_events;
 mod registry_process;
 mod registry_storage;
 mod request_id;
+mod retention_csv;
 mod routes;
 mod same_origin;
 mod security_headers;

@@ -14,8 +14,8 @@ use app::{shell, App};
 
 use crate::startup_error::StartupError;
 use crate::{
-    health, live_stream, metrics_endpoint, registry_events, request_id, same_origin, security_headers, sessions,
-    sso_routes, token_endpoint,
+    health, live_stream, metrics_endpoint, registry_events, request_id, retention_csv, same_origin, security_headers,
+    sessions, sso_routes, token_endpoint,
 };
 
 pub async fn router(state: AppState, https: bool) -> Result<Router, StartupError> {
@@ -40,6 +40,10 @@ pub async fn router(state: AppState, https: bool) -> Result<Router, StartupError
         .route("/auth/sso/start", get(sso_routes::start))
         .route("/auth/sso/callback", get(sso_routes::callback))
         .route("/api/stream", get(live_stream::stream))
+        .route(
+            "/housekeeping/retention/runs/{id}/items.csv",
+            get(retention_csv::download),
+        )
         .nest_service("/pkg", precompressed_assets(&options))
         .route("/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))

@@ -302,6 +302,7 @@ fn start_workers(args: &ServeArgs, state: &AppState) {
     replicas::signals::start(state);
     replicas::liveness::start(state.db.clone(), state.notifier.clone(), state.sync.stopping());
     worker::spawn(state.clone(), state.settings.reconcile_interval);
+    app::backend::housekeeping::retention::runner::spawn(state.clone());
     let schedule = match &args.webhook_retry_delays {
         Some(delays) => delays.iter().map(|s| Duration::from_secs(*s)).collect(),
         None => STANDARD_SCHEDULE.to_vec(),

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod events;
 pub mod images;
 pub mod repository;
+pub mod retention;
 pub mod sso;
 pub mod sync;
 pub mod webhooks;

@@ -39,10 +39,13 @@ pub enum AuditAction {
     TagDeleted,
     ImageDeleted,
     SsoSettingsSaved,
+    RetentionPolicySaved,
+    RetentionPolicyDeleted,
+    RetentionRun,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::TokenDenied,
@@ -70,6 +73,9 @@ impl AuditAction {
         AuditAction::TagDeleted,
         AuditAction::ImageDeleted,
         AuditAction::SsoSettingsSaved,
+        AuditAction::RetentionPolicySaved,
+        AuditAction::RetentionPolicyDeleted,
+        AuditAction::RetentionRun,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +107,9 @@ impl AuditAction {
             AuditAction::TagDeleted => "tag deleted",
             AuditAction::ImageDeleted => "image deleted",
             AuditAction::SsoSettingsSaved => "single sign-on changed",
+            AuditAction::RetentionPolicySaved => "retention policy saved",
+            AuditAction::RetentionPolicyDeleted => "retention policy deleted",
+            AuditAction::RetentionRun => "retention run",
         }
     }
 

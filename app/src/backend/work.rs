@@ -31,8 +31,12 @@ pub struct Queue {
 }
 
 /// Every queue of durable work: what a restart or a gone replica leaves claimed.
-pub fn queues() -> [&'static Queue; 2] {
-    [&super::sync::apply::QUEUE, &super::webhooks::deliveries::QUEUE]
+pub fn queues() -> [&'static Queue; 3] {
+    [
+        &super::sync::apply::QUEUE,
+        &super::webhooks::deliveries::QUEUE,
+        &super::housekeeping::retention::store::QUEUE,
+    ]
 }
 
 /// The identity of a worker in this process, in every claim token it writes.

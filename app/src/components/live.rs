@@ -11,6 +11,8 @@ pub struct LiveUpdates {
     pub changes: RwSignal<u64>,
     /// Bumped (likewise) after webhook deliveries were attempted.
     pub deliveries: RwSignal<u64>,
+    /// Bumped (likewise) after a housekeeping run progressed.
+    pub housekeeping: RwSignal<u64>,
     /// The latest registry and reconcile status the stream sent (none yet: the page's own).
     pub sync: RwSignal<Option<SyncStatus>>,
 }
@@ -20,6 +22,7 @@ pub fn provide_live_updates(signed_in: Signal<bool>) {
     let live = LiveUpdates {
         changes: RwSignal::new(0),
         deliveries: RwSignal::new(0),
+        housekeeping: RwSignal::new(0),
         sync: RwSignal::new(None),
     };
     provide_context(live);
@@ -60,6 +63,14 @@ pub fn use_live_reconcile(initial: ReconcileProgress) -> Signal<ReconcileProgres
 pub fn use_live_deliveries() -> Signal<u64> {
     match use_context::<LiveUpdates>() {
         Some(live) => live.deliveries.into(),
+        None => Signal::derive(|| 0),
+    }
+}
+
+/// Bumped when a housekeeping run progressed (0 forever when no provider is above).
+pub fn use_live_housekeeping() -> Signal<u64> {
+    match use_context::<LiveUpdates>() {
+        Some(live) => live.housekeeping.into(),
         None => Signal::derive(|| 0),
     }
 }
@@ -105,6 +116,7 @@ mod browser {
         };
         let bump = debounced(live.changes);
         let bump_deliveries = debounced(live.deliveries);
+        let bump_housekeeping = debounced(live.housekeeping);
         Effect::new(move |_| {
             // Reconnect when the sign-in state changes (the stream refuses anonymous readers).
             if !signed_in.get() {
@@ -143,7 +155,11 @@ mod browser {
                         }
                         Some(IndexUpdate::Repository { .. }) => Some(Refetch::Index),
                         Some(IndexUpdate::Delivery { .. }) => Some(Refetch::Deliveries),
-                        _ => None,
+                        Some(IndexUpdate::Housekeeping { .. }) => {
+                            bump_housekeeping();
+                            None
+                        }
+                        None => None,
                     })
                 });
                 // Errors (the stream closed at sign-out, or a network failure the browser retries)

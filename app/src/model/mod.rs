@@ -24,7 +24,10 @@ pub use error::AppError;
 pub use events::{EventRow, EventsPage, QuarantinedEvent};
 pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, LayerRow, ManifestView};
 pub use repository::{Attachment, ImageRow, Label, PlatformRow, RepositoryView};
-pub use retention::{Reason, RetentionRules};
+pub use retention::{
+    Reason, RetentionItemView, RetentionItemsPage, RetentionOverview, RetentionPolicyDetail, RetentionPolicyView,
+    RetentionRules, RetentionRunView,
+};
 pub use session::CurrentUser;
 pub use settings::SettingsView;
 pub use sso::{SsoLoginOption, SsoSettingsView, SsoTestResult};

@@ -126,3 +126,113 @@ impl Reason {
         }
     }
 }
+
+/// A policy as its pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicyView {
+    pub id: String,
+    pub name: String,
+    /// The access scope's text (`''`, `team-a/`, `team-a/api-*`) and its description.
+    pub scope: String,
+    pub scope_label: String,
+    pub rules: RetentionRules,
+    pub schedule: Option<String>,
+    /// The schedule in words.
+    pub schedule_text: Option<String>,
+    pub next_run_at: Option<i64>,
+    pub max_deletions: i64,
+    pub last_run: Option<RetentionRunView>,
+}
+
+/// One run of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionRunView {
+    pub id: String,
+    pub dry_run: bool,
+    /// `manual` or `schedule`.
+    pub trigger: String,
+    pub actor: String,
+    /// `queued`, `planning`, `deleting`, `done`, `failed`.
+    pub status: String,
+    pub requested_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub repositories_total: i64,
+    pub repositories_done: i64,
+    pub images_kept: i64,
+    /// Planned for removal (within the cap).
+    pub images_removed: i64,
+    pub images_deleted: i64,
+    pub images_failed: i64,
+    /// Over the cap, or changed since planned.
+    pub images_skipped: i64,
+    pub bytes_removed: i64,
+    pub bytes_deleted: i64,
+    /// The plan had more to remove than the policy's cap.
+    pub capped: bool,
+    pub error: Option<String>,
+}
+
+impl RetentionRunView {
+    pub fn finished(&self) -> bool {
+        self.finished_at.is_some()
+    }
+
+    /// Progress in percent: planning counts repositories, deleting counts images.
+    pub fn percent(&self) -> u32 {
+        let (done, total) = if self.status == "deleting" {
+            (self.images_deleted + self.images_failed, self.images_removed)
+        } else {
+            (self.repositories_done, self.repositories_total)
+        };
+        if self.finished() {
+            100
+        } else if total <= 0 {
+            0
+        } else {
+            ((done * 100) / total).clamp(0, 100) as u32
+        }
+    }
+}
+
+/// One decided image of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionItemView {
+    pub seq: i64,
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub pushed_at: i64,
+    pub last_pulled_at: Option<i64>,
+    pub size_bytes: i64,
+    pub keep: bool,
+    pub reason: String,
+    /// `kept`, `planned`, `deleted`, `failed`, `skipped`.
+    pub state: String,
+    pub error: Option<String>,
+}
+
+/// The policies page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionOverview {
+    pub policies: Vec<RetentionPolicyView>,
+    /// Where the caller may put a policy: (scope text, description).
+    pub scopes: Vec<(String, String)>,
+}
+
+/// One policy's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicyDetail {
+    pub policy: RetentionPolicyView,
+    pub runs: Vec<RetentionRunView>,
+    pub scopes: Vec<(String, String)>,
+}
+
+/// A page of a run's items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionItemsPage {
+    pub run: RetentionRunView,
+    pub items: Vec<RetentionItemView>,
+    /// The `after` of the next page.
+    pub next: Option<i64>,
+}

@@ -78,6 +78,8 @@ pub enum IndexUpdate {
     Sync { status: SyncStatus },
     /// A delivery of this webhook was attempted (its log and health changed).
     Delivery { webhook_id: String },
+    /// A housekeeping run (retention, garbage collection) in this access scope progressed.
+    Housekeeping { scope: String },
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod profile;
 pub mod reference;
 pub mod repository;
 pub mod repository_access;
+pub mod retention;
 pub mod settings;
 pub mod webhook;
 pub mod webhook_form;

@@ -13,6 +13,7 @@ use super::audit::AuditLogPage;
 use super::delivery::DeliveryPage;
 use super::events::EventsPage;
 use super::profile::ProfilePage;
+use super::retention::{RetentionPoliciesPage, RetentionPolicyPage};
 use super::settings::SettingsPage;
 use super::webhook::WebhookPage;
 use super::webhooks::WebhooksPage;
@@ -43,6 +44,8 @@ on_demand! {
     DeliveryRoute => DeliveryPage,
     EventsRoute => EventsPage,
     ProfileRoute => ProfilePage,
+    RetentionPoliciesRoute => RetentionPoliciesPage,
+    RetentionPolicyRoute => RetentionPolicyPage,
     SettingsRoute => SettingsPage,
     WebhookRoute => WebhookPage,
     WebhooksRoute => WebhooksPage,

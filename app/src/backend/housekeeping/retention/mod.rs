@@ -2,4 +2,9 @@
 //! ([`decide`]) that the dry run and the real run both call.
 
 pub mod decide;
+pub mod facts;
+pub mod plan;
 pub mod rules;
+pub mod runner;
+pub mod schedule;
+pub mod store;

@@ -1,0 +1,197 @@
+//! Planning a run: every image in the policy's scope decided and written down as an item, with
+//! the images that go together (an image, its signatures, its platform images) in one group.
+//! The dry run stops here; the real run then carries out the planned groups
+//! ([`super::runner`]). The groups over the policy's cap are written as skipped, so the plan
+//! says exactly what a run will and will not delete.
+
+use std::collections::HashMap;
+
+use sqlx::AnyConnection;
+
+use super::decide::{decide, Policy};
+use super::facts::Image;
+use crate::model::Reason;
+
+/// What one planned image becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemState {
+    Kept,
+    Planned,
+    /// Over the policy's cap.
+    Skipped,
+}
+
+impl ItemState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ItemState::Kept => "kept",
+            ItemState::Planned => "planned",
+            ItemState::Skipped => "skipped",
+        }
+    }
+}
+
+/// One decided image.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub seq: i64,
+    pub repository: String,
+    pub image: Image,
+    pub reason: Reason,
+    /// The seq of its group's first item; 0 when kept.
+    pub group: i64,
+    pub state: ItemState,
+}
+
+/// Counts of a plan so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub next_seq: i64,
+    pub groups: i64,
+    pub kept: i64,
+    pub removed: i64,
+    pub skipped: i64,
+    pub bytes_removed: i64,
+    pub capped: bool,
+}
+
+/// Decides one repository's images and numbers them, removal groups first (oldest image first,
+/// each group in deletion order: signatures, the image, its platform images), then the kept.
+pub fn plan_repository(
+    policy: &Policy<'_>,
+    repository: &str,
+    images: Vec<Image>,
+    now: i64,
+    max_groups: i64,
+    tally: &mut Tally,
+) -> Vec<Item> {
+    let facts: Vec<_> = images.iter().map(|i| i.facts.clone()).collect();
+    let reasons = decide(policy, &facts, now);
+    let by_digest: HashMap<&str, usize> = facts.iter().enumerate().map(|(i, f)| (f.digest.as_str(), i)).collect();
+    let root = |mut i: usize| {
+        for _ in 0..facts.len() {
+            let next = match &reasons[i] {
+                Reason::WithRemovedIndex { index } => by_digest.get(index.as_str()),
+                Reason::AttachedToRemoved { subject } => by_digest.get(subject.as_str()),
+                _ => None,
+            };
+            match next {
+                Some(&n) if n != i => i = n,
+                _ => break,
+            }
+        }
+        i
+    };
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for i in (0..facts.len()).filter(|&i| !reasons[i].keeps()) {
+        groups.entry(root(i)).or_default().push(i);
+    }
+    let mut roots: Vec<usize> = groups.keys().copied().collect();
+    roots.sort_by_key(|&r| (facts[r].pushed_at, facts[r].digest.clone()));
+    let mut slots: Vec<Option<(Image, Reason)>> = images.into_iter().zip(reasons).map(Some).collect();
+    let mut items = Vec::with_capacity(slots.len());
+    for r in roots {
+        let mut members = groups.remove(&r).unwrap_or_default();
+        members.sort_by_key(|&m| (deletion_order(m == r, slots[m].as_ref().map(|s| &s.1)), m));
+        let state = if tally.groups < max_groups {
+            ItemState::Planned
+        } else {
+            ItemState::Skipped
+        };
+        tally.groups += 1;
+        tally.capped |= state == ItemState::Skipped;
+        let group = tally.next_seq + 1;
+        for m in members {
+            let Some((image, reason)) = slots[m].take() else {
+                continue;
+            };
+            match state {
+                ItemState::Planned => {
+                    tally.removed += 1;
+                    tally.bytes_removed += image.size;
+                }
+                _ => tally.skipped += 1,
+            }
+            items.push(numbered(tally, repository, image, reason, group, state.clone()));
+        }
+    }
+    for (image, reason) in slots.into_iter().flatten() {
+        tally.kept += 1;
+        items.push(numbered(tally, repository, image, reason, 0, ItemState::Kept));
+    }
+    items
+}
+
+/// Signatures before their image, the image before its platform images.
+fn deletion_order(is_root: bool, reason: Option<&Reason>) -> u8 {
+    match (is_root, reason) {
+        (_, Some(Reason::AttachedToRemoved { .. })) => 0,
+        (true, _) => 1,
+        _ => 2,
+    }
+}
+
+fn numbered(tally: &mut Tally, repository: &str, image: Image, reason: Reason, group: i64, state: ItemState) -> Item {
+    tally.next_seq += 1;
+    Item {
+        seq: tally.next_seq,
+        repository: repository.to_string(),
+        image,
+        reason,
+        group,
+        state,
+    }
+}
+
+/// Rows per insert statement (12 values each).
+const INSERT_ROWS: usize = 200;
+
+/// Writes `items` of run `run_id`.
+pub async fn store(conn: &mut AnyConnection, run_id: &str, items: &[Item]) -> Result<(), sqlx::Error> {
+    for chunk in items.chunks(INSERT_ROWS) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let n = r * 12;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 7,
+                    n + 8,
+                    n + 9,
+                    n + 10,
+                    n + 11,
+                    n + 12
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO retention_run_items (run_id, seq, repository, digest, tags, pushed_at, last_pulled_at, \
+             size_bytes, keep, reason, grp, state) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for item in chunk {
+            let facts = &item.image.facts;
+            query = query
+                .bind(run_id)
+                .bind(item.seq)
+                .bind(&item.repository)
+                .bind(&facts.digest)
+                .bind(serde_json::to_string(&facts.tags).unwrap_or_else(|_| "[]".into()))
+                .bind(facts.pushed_at)
+                .bind(facts.last_pulled_at)
+                .bind(item.image.size)
+                .bind(i64::from(item.reason.keeps()))
+                .bind(serde_json::to_string(&item.reason).unwrap_or_else(|_| "{}".into()))
+                .bind(item.group)
+                .bind(item.state.as_str());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
