@@ -22,7 +22,7 @@ pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, Reposi
 pub use error::AppError;
 pub use events::{EventRow, EventsPage, QuarantinedEvent};
 pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, LayerRow, ManifestView};
-pub use repository::{Attachment, ImageRow, Label, PlatformRow, RepositoryView};
+pub use repository::{Attachment, ImageRow, Label, PlatformRow, PullStats, RepositoryView};
 pub use session::CurrentUser;
 pub use settings::SettingsView;
 pub use sso::{SsoLoginOption, SsoSettingsView, SsoTestResult};
