@@ -464,3 +464,28 @@ async fn hostile_and_repeated_pull_events_on_postgres() {
     hostile_pull_events_leave_nothing(&wharf, &db).await;
     pulls_add_up_on_one_row_each(&wharf, &db).await;
 }
+
+/// Pulls are written once a second; a shutdown (SIGTERM) writes the ones taken in since.
+#[tokio::test]
+async fn pulls_taken_in_just_before_a_shutdown_are_written() {
+    let mut wharf = Wharf::start_with(Options {
+        extra_args: vec!["--reconcile-interval".into(), "0".into()],
+        ..Default::default()
+    })
+    .await;
+    let target = manifest_target("team-d/last", &digest(7));
+    let (status, answer) = post(
+        &wharf,
+        vec![pull_event("s1", "2026-12-05T10:00:00Z", "GET", "ci", target)],
+    )
+    .await;
+    assert_eq!((status, answer["pulls"].as_u64()), (200, Some(1)), "{answer}");
+    assert!(wharf.stop().success(), "{}", wharf.logs());
+    let db = wharf.db().await;
+    assert_eq!(
+        count_of(&db, "team-d/last", &digest(7)).await,
+        Some(1),
+        "{}",
+        wharf.logs()
+    );
+}
