@@ -514,10 +514,11 @@ async function pullImages() {
     const status = await pushImage(values.registry, repository, `p${i}`, layer, `pull-${i}`, (d) => (digest = d));
     if (status === 201) images.push({ repository, digest });
   });
-  return { count, images };
+  // `raw` is written to the result file, not printed.
+  return { count, pushed: images.length, raw: images };
 }
 
-const pushedImages = () => JSON.parse(readFileSync(values.images, "utf8")).images;
+const pushedImages = () => JSON.parse(readFileSync(values.images, "utf8")).raw;
 
 // `pulls` manifest GETs by digest (a client after its token; this registry has no auth), round
 // robin over the images, `pull-concurrency` at once, as fast as the registry answers.
