@@ -3,6 +3,10 @@
 //   node webhooks.bench.mjs intake  --url U --secret S [--events 3000] [--concurrency 16] --out intake.json
 //   node webhooks.bench.mjs latency --url U --password P --registry R --receiver-port N [--rate 200] [--seconds 10] [--burst 1000] --out latency.json
 //   node webhooks.bench.mjs report  --dir RESULTS --out ../docs/benchmarks-webhooks.md --command "scripts/bench webhooks"
+//   node webhooks.bench.mjs pull-images --registry R [--pull-images 200] --out images.json
+//   node webhooks.bench.mjs pull-burst  --registry R --images images.json [--pulls 5000] --out burst.json
+//   node webhooks.bench.mjs pull-intake --url U --secret S --images images.json [--pull-events 2000] --out intake.json
+//   node webhooks.bench.mjs pulls-report --dir RESULTS --out ../docs/benchmarks-webhooks.md
 //
 // intake   POSTs notification envelopes (one event each, as the registry sends them) to
 //          /registry/events as fast as `concurrency` requests in flight allow: events stored per second.
@@ -10,12 +14,16 @@
 //          the registry at `rate` per second for `seconds`; the registry notifies Wharf and this
 //          receiver directly: push -> delivery and the delay Wharf adds, p50/p95/p99; then
 //          `burst` images (config blob and manifest each) pushed as fast as the registry takes them.
+// pull-*   images pushed to a registry that notifies Wharf of pulls; then real manifest GETs as
+//          fast as the registry serves them (the registry notifies Wharf of each); then pull-only
+//          envelopes POSTed to Wharf directly, each answer timed. pulls-report writes (or
+//          replaces) the "Pull burst" section of the report and leaves the rest of it alone.
 // Nothing here fails on a slow figure.
 import { createHash } from "node:crypto";
 import { Agent, createServer } from "node:http";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { inFlight, intakeRun, postEnvelope, pushEnvelope, readLoad, send, signIn, sleep } from "./load.mjs";
+import { inFlight, intakeRun, latencies, postEnvelope, pushEnvelope, readLoad, send, signIn, sleep } from "./load.mjs";
 import { measuredLines, percentile, readResult, runCommand, writeReport } from "./stats.mjs";
 
 const { positionals, values } = parseArgs({
@@ -35,6 +43,11 @@ const { positionals, values } = parseArgs({
     "burst-concurrency": { type: "string", default: "8" },
     "burst-runs": { type: "string", default: "3" },
     label: { type: "string", default: "SQLite" },
+    images: { type: "string" },
+    "pull-images": { type: "string", default: "200" },
+    pulls: { type: "string", default: "5000" },
+    "pull-concurrency": { type: "string", default: "16" },
+    "pull-events": { type: "string", default: "2000" },
     out: { type: "string" },
     dir: { type: "string" },
     command: { type: "string", default: "scripts/bench webhooks" },
@@ -483,4 +496,145 @@ function report() {
   writeReport(values.out, lines);
 }
 
-await runCommand(positionals[0], { intake, latency }, report, values.out);
+// ---------------------------------------------------------------------------------------------
+// Pull tracking: what a pull costs at intake.
+
+const MANIFEST_TYPES =
+  "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+// `pull-images` images in 20 repositories (bench/pull-<n>), pushed by 8 clients.
+async function pullImages() {
+  const repositories = Array.from({ length: 20 }, (_, i) => `bench/pull-${i}`);
+  const { layer } = await prepareRepositories(values.registry, repositories);
+  const images = [];
+  const count = Number(values["pull-images"]);
+  await inFlight(count, 8, async (i) => {
+    const repository = repositories[i % repositories.length];
+    let digest;
+    const status = await pushImage(values.registry, repository, `p${i}`, layer, `pull-${i}`, (d) => (digest = d));
+    if (status === 201) images.push({ repository, digest });
+  });
+  // `raw` is written to the result file, not printed.
+  return { count, pushed: images.length, raw: images };
+}
+
+const pushedImages = () => JSON.parse(readFileSync(values.images, "utf8")).raw;
+
+// `pulls` manifest GETs by digest (a client after its token; this registry has no auth), round
+// robin over the images, `pull-concurrency` at once, as fast as the registry answers.
+async function pullBurst() {
+  const images = pushedImages();
+  const total = Number(values.pulls);
+  const concurrency = Number(values["pull-concurrency"]);
+  let served = 0;
+  const times = [];
+  const seconds = await inFlight(total, concurrency, async (i) => {
+    const { repository, digest } = images[i % images.length];
+    const url = `${values.registry}/v2/${repository}/manifests/${digest}`;
+    const { status, ms } = await send(url, { method: "GET", agent: registryAgent, timeout: 30_000, headers: { accept: MANIFEST_TYPES } });
+    if (status === 200) served++;
+    times.push(ms);
+  });
+  return { images: images.length, count: total, concurrency, served, seconds, per_second: served / seconds, registry: latencies(times) };
+}
+
+// A pull event as the registry sends it (one per envelope), by an anonymous client.
+const pullEnvelope = (id, { repository, digest }) =>
+  JSON.stringify({
+    events: [
+      {
+        id,
+        timestamp: new Date().toISOString(),
+        action: "pull",
+        target: { mediaType: "application/vnd.oci.image.manifest.v1+json", size: 500, length: 500, digest, repository },
+        request: { id, addr: "127.0.0.1:1", host: "registry", method: "GET", useragent: "wharf-bench" },
+        actor: {},
+        source: { addr: "127.0.0.1:5000", instanceID: "bench" },
+      },
+    ],
+  });
+
+// `pull-events` pull-only envelopes POSTed to Wharf, first one at a time (as the registry sends
+// them), then 16 at a time; each answer timed.
+async function pullIntake() {
+  const images = pushedImages();
+  const total = Number(values["pull-events"]);
+  const run = Date.now().toString(36);
+  const headers = (body) => ({ authorization: `Bearer ${values.secret}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const one = async (concurrency) => {
+    let ok = 0;
+    const times = [];
+    const seconds = await inFlight(total, concurrency, async (i) => {
+      const body = pullEnvelope(`pull-${run}-${concurrency}-${i}`, images[i % images.length]);
+      const { status, ms } = await send(`${values.url}/registry/events`, { method: "POST", agent, timeout: 30_000, headers: headers(body) }, body);
+      if (status === 200) ok++;
+      times.push(ms);
+    });
+    return { count: total, concurrency, ok, seconds, per_second: ok / seconds, ...latencies(times) };
+  };
+  return { serial: await one(1), parallel: await one(16) };
+}
+
+// Replaces the "## Pull burst" section of `out` (up to the next "## " heading) or appends it.
+function pullsReport() {
+  const read = (name) => readResult(values.dir, name);
+  const meta = read("pulls-meta.json") ?? {};
+  const burst = read("pulls-burst.json");
+  const intake = read("pulls-intake.json");
+  const counted = read("pulls-counted.json") ?? {};
+  const ms = (v) => (v == null ? "?" : `${v.toFixed(1)} ms`);
+  const lines = [
+    "## Pull burst",
+    "",
+    "What counting pulls costs at intake (see [housekeeping.md](housekeeping.md#pull-tracking)). A registry on 127.0.0.1 (no auth) notifies Wharf (SQLite) of pulls; blob events are ignored, as in the config Wharf generates. Measured on its own, with `WHARF_BENCH_SKIP=intake,latency scripts/bench webhooks`:",
+    "",
+    ...measuredLines(meta, "WHARF_BENCH_SKIP=intake,latency scripts/bench webhooks"),
+    "",
+  ];
+  if (!burst || !intake) {
+    lines.push("Not measured in this run.", "");
+  } else {
+    const taken = counted.counted_after_seconds == null ? null : burst.seconds + counted.counted_after_seconds;
+    lines.push(
+      `**Real pulls**: ${burst.images} images in 20 repositories, then ${burst.count} manifest GETs by digest (a client's pull after its token), ${burst.concurrency} at once, as fast as the registry answers. The registry sends Wharf one envelope per pull, one at a time.`,
+      "",
+      "| what | count | in | per second | p50 | p99 |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
+      `| manifest GETs answered by the registry | ${burst.served} of ${burst.count} | ${burst.seconds.toFixed(1)} s | ${burst.per_second.toFixed(0)} | ${ms(burst.registry.p50_ms)} | ${ms(burst.registry.p99_ms)} |`,
+      `| the registry's pull notifications, counted in \`manifest_pulls\` (from the first GET until the counts add up) | ${counted.counted_sum ?? "?"} of ${burst.served} | ${taken == null ? "not all" : `${taken.toFixed(1)} s`} | ${taken == null ? "?" : (burst.served / taken).toFixed(0)} | | |`,
+      "",
+      `**Pull-only envelopes** POSTed to \`/registry/events\` (one pull event each, for the images above), timed from the start of each POST to the end of its answer: one at a time, as the registry sends them, then 16 at a time.`,
+      "",
+      "| in flight | envelopes | answered 200 | in | envelopes/s | p50 | p95 | p99 | max |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...[intake.serial, intake.parallel].map(
+        (r) =>
+          `| ${r.concurrency} | ${r.count} | ${r.ok} | ${r.seconds.toFixed(1)} s | ${r.per_second.toFixed(0)} | ${ms(r.p50_ms)} | ${ms(r.p95_ms)} | ${ms(r.p99_ms)} | ${ms(r.max_ms)} |`,
+      ),
+      "",
+      `Afterwards \`manifest_pulls\` holds **${counted.rows ?? "?"} rows** (one per image pulled: ${burst.images} images) whose counts add up to ${counted.sum ?? "?"} (${burst.served} real pulls + ${intake.serial.ok + intake.parallel.ok} posted). A pull costs the intake a map update; the database sees one upsert per image pulled in each second, in one transaction.`,
+      "",
+    );
+  }
+  let text = "";
+  try {
+    text = readFileSync(values.out, "utf8");
+  } catch {}
+  const start = text.indexOf("\n## Pull burst\n");
+  let before = text;
+  let after = "";
+  if (start >= 0) {
+    before = text.slice(0, start + 1);
+    const next = text.indexOf("\n## ", start + 1);
+    after = next >= 0 ? text.slice(next + 1) : "";
+  } else if (before && !before.endsWith("\n")) {
+    before += "\n";
+  }
+  const section = lines.join("\n");
+  writeFileSync(values.out, `${before}${before && !before.endsWith("\n\n") ? "\n" : ""}${section}${after ? `\n${after}` : ""}`);
+  console.log(`wrote the Pull burst section of ${values.out}`);
+}
+
+if (positionals[0] === "pulls-report") pullsReport();
+else await runCommand(positionals[0], { intake, latency, "pull-images": pullImages, "pull-burst": pullBurst, "pull-intake": pullIntake }, report, values.out);

@@ -1,7 +1,8 @@
 //! `POST /registry/events`: the registry's notification intake. Authenticated by the shared
 //! secret, checked before the body is read; a body that is not an envelope is refused with a
 //! reason; an event Wharf cannot use is quarantined; events are stored once (on SQLite, answered
-//! once journaled, and stored moments later: see `intake_journal`). A well-formed
+//! once journaled, and stored moments later: see `intake_journal`); pulls of manifests are
+//! counted (`pulls`). A well-formed
 //! envelope is always answered 200, since the registry retries 4xx/5xx forever and blocks its
 //! queue meanwhile.
 
@@ -43,7 +44,7 @@ pub async fn receive(State(state): State<AppState>, request: Request) -> Respons
             );
         }
     };
-    let (parsed, quarantined) = match events::split_envelope(&body) {
+    let split = match events::split_envelope(&body) {
         Ok(parsed) => parsed,
         Err(err) => {
             tracing::warn!(error = %err, "refused a notification envelope");
@@ -51,13 +52,14 @@ pub async fn receive(State(state): State<AppState>, request: Request) -> Respons
             return reply(StatusCode::BAD_REQUEST, serde_json::json!({"error": err.to_string()}));
         }
     };
-    match state.intake.accept(&body, parsed, quarantined).await {
+    match state.intake.accept(&body, split).await {
         Ok(accepted) => {
             count_events(&accepted);
             if let Accepted::Stored(outcome) = accepted {
                 tracing::info!(
                     stored = outcome.stored,
                     duplicates = outcome.duplicates,
+                    pulls = outcome.pulls,
                     pulls_dropped = outcome.dropped,
                     quarantined = outcome.quarantined,
                     deliveries = outcome.deliveries,
@@ -91,13 +93,15 @@ fn count_events(accepted: &Accepted) {
         Accepted::Stored(outcome) => metrics::events_received(
             outcome.stored + outcome.duplicates,
             outcome.quarantined,
+            outcome.pulls,
             outcome.dropped,
         ),
         Accepted::Journaled {
             journaled,
+            pulls,
             dropped,
             quarantined,
-        } => metrics::events_received(journaled, quarantined, dropped),
+        } => metrics::events_received(journaled, quarantined, pulls, dropped),
     }
 }
 

@@ -12,6 +12,7 @@ use app::backend::db::{redact_url, Db, DbKind};
 use app::backend::intake::Intake;
 use app::backend::intake_journal::Journal;
 use app::backend::notifier::Notifier;
+use app::backend::pulls::ConsoleIdentity;
 use app::backend::registry::{RegistryAuth, RegistryClient};
 use app::backend::registry_config::{render, RegistryConfigInput};
 use app::backend::replicas;
@@ -270,9 +271,19 @@ fn app_state(
         allowed: args.webhook_allow_network.clone(),
     });
     let (registry_host, public_url) = (settings.registry_host.clone(), settings.public_url.to_string());
+    let console = ConsoleIdentity {
+        subject: registry.own_subject().map(str::to_string),
+    };
     let intake = match journal {
-        Some(journal) => Intake::start_journaled(db.clone(), registry_host, public_url, journal, notifier.clone()),
-        None => Intake::start(db.clone(), registry_host, public_url),
+        Some(journal) => Intake::start_journaled(
+            db.clone(),
+            registry_host,
+            public_url,
+            journal,
+            notifier.clone(),
+            console,
+        ),
+        None => Intake::start(db.clone(), registry_host, public_url, console),
     };
     Ok(AppState(Arc::new(App {
         settings,
@@ -330,16 +341,19 @@ async fn serve_until_shutdown(
     router: axum::Router,
     state: &AppState,
 ) -> std::io::Result<()> {
-    let state = state.clone();
+    let stopping = state.clone();
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
-        state.sync.stop();
+        stopping.sync.stop();
     })
-    .await
+    .await?;
+    // The pulls counted in the last second.
+    state.intake.flush_pulls().await;
+    Ok(())
 }
 
 async fn start_registry(

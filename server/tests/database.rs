@@ -593,6 +593,7 @@ async fn concurrent_envelopes_are_stored_together(db: &Db) {
         db.clone(),
         CONTEXT.registry_host.into(),
         CONTEXT.public_url.into(),
+        Default::default(),
     ));
     let mut sends = tokio::task::JoinSet::new();
     for i in 0..100 {

@@ -109,6 +109,27 @@ async fn scenario(wharf: &Wharf, program: &RegistryProgram) {
         wharf.logs()
     );
 
+    // The pull is counted (the managed registry's config and the Settings stanza both send pull
+    // events): one row, for the image pulled; the console's own reads of the pushed images are
+    // not pulls.
+    let db = wharf.db().await;
+    let pulls = || async {
+        sqlx::query_as::<_, (String, i64)>("SELECT repository, pull_count FROM manifest_pulls")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+    };
+    let counted = eventually(80, || async { pulls().await.iter().any(|(_, count)| *count >= 1) }).await;
+    assert!(
+        counted,
+        "{version}: pull not counted: {:?}\n{}",
+        pulls().await,
+        wharf.logs()
+    );
+    let rows = pulls().await;
+    assert_eq!(rows.len(), 1, "{version}: {rows:?}");
+    assert_eq!(rows[0].0, "team/app", "{version}");
+
     // The catalog and the tag page show them.
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
     let (status, catalog) = wharf.page(&client, "/").await;

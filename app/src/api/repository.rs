@@ -83,6 +83,10 @@ pub async fn manifest(repository: String, reference: String) -> Result<ManifestV
             let attachments = queries::attachments_of(&state.db, &repository, &digest)
                 .await
                 .map_err(session::internal)?;
+            let pulls = queries::pulls_of(&state.db, &repository, &[digest.as_str()])
+                .await
+                .map_err(session::internal)?
+                .remove(&digest);
             Ok(ManifestView {
                 registry_host: state.settings.registry_host.clone(),
                 digest,
@@ -98,6 +102,8 @@ pub async fn manifest(repository: String, reference: String) -> Result<ManifestV
                 raw: content.raw,
                 warnings: content.warnings,
                 sync: state.sync.status().for_reader(caller.is_administrator()),
+                pulls,
+                generated_at_ms: crate::backend::db::now_ms(),
                 repository,
             })
         }

@@ -171,19 +171,45 @@ pub fn parse_envelope(body: &[u8]) -> Result<Vec<RegistryEvent>, EnvelopeError> 
         .collect()
 }
 
+/// An envelope as the intake takes it in.
+#[derive(Debug, Default)]
+pub struct Split {
+    /// Events to store.
+    pub events: Vec<RegistryEvent>,
+    /// Events Wharf cannot use, kept aside.
+    pub quarantined: Vec<Quarantined>,
+    /// Pulls of manifests (see [`super::pulls`]): counted, not stored.
+    pub pulls: Vec<super::pulls::Pull>,
+    /// Pull events that name no manifest properly: dropped.
+    pub pulls_dropped: usize,
+}
+
 /// Parses an envelope as the intake does: a body that is not an envelope is an error; an event
 /// in it that Wharf cannot use is quarantined, and the others are kept (the registry would
-/// retry a refused envelope forever, holding up everything behind it).
-pub fn split_envelope(body: &[u8]) -> Result<(Vec<RegistryEvent>, Vec<Quarantined>), EnvelopeError> {
-    let mut events = Vec::new();
-    let mut quarantined = Vec::new();
+/// retry a refused envelope forever, holding up everything behind it). Pull events go apart:
+/// one that is not a proper pull of a manifest is dropped (a debug log says why), never
+/// quarantined.
+pub fn split_envelope(body: &[u8]) -> Result<Split, EnvelopeError> {
+    let mut split = Split::default();
     for (index, raw) in envelope_events(body)?.iter().enumerate() {
+        if super::pulls::is_pull(raw) {
+            match super::pulls::parse(raw) {
+                Ok(pull) => split.pulls.push(pull),
+                Err(reason) => {
+                    tracing::debug!(index, reason, "a pull event dropped");
+                    split.pulls_dropped += 1;
+                }
+            }
+            continue;
+        }
         match parse_event(index, raw) {
-            Ok(event) => events.push(event),
-            Err(err) => quarantined.push(Quarantined::new(index, err.to_string(), raw.to_string())),
+            Ok(event) => split.events.push(event),
+            Err(err) => split
+                .quarantined
+                .push(Quarantined::new(index, err.to_string(), raw.to_string())),
         }
     }
-    Ok((events, quarantined))
+    Ok(split)
 }
 
 /// Keeps quarantined events (once each: the same JSON is one row) on the caller's transaction.
@@ -421,7 +447,9 @@ mod tests {
             event(serde_json::json!({"repository": "Team-A/app"})),
             event(serde_json::json!({"repository": "team-a/app", "tag": "", "digest": ""})),
         ]});
-        let (events, quarantined) = split_envelope(body.to_string().as_bytes()).unwrap();
+        let Split {
+            events, quarantined, ..
+        } = split_envelope(body.to_string().as_bytes()).unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(quarantined.iter().map(|q| q.index).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert!(
@@ -441,7 +469,9 @@ mod tests {
             {"id": "z", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "a"}, "pad": "p".repeat(MAX_EVENT_BYTES)},
             "not an object"
         ]});
-        let (events, quarantined) = split_envelope(body.to_string().as_bytes()).unwrap();
+        let Split {
+            events, quarantined, ..
+        } = split_envelope(body.to_string().as_bytes()).unwrap();
         assert_eq!(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["ok"]);
         assert_eq!(quarantined.iter().map(|q| q.index).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert!(quarantined[0].reason.contains("target.digest"));
@@ -449,6 +479,27 @@ mod tests {
         assert!(quarantined[2].raw.len() <= MAX_EVENT_BYTES);
         assert!(matches!(split_envelope(b"[]"), Err(EnvelopeError::NoEvents)));
         assert!(matches!(split_envelope(b"nope"), Err(EnvelopeError::NotJson(_))));
+    }
+
+    #[test]
+    fn pull_events_go_apart_and_bad_ones_are_dropped_not_quarantined() {
+        let digest = format!("sha256:{}", "b".repeat(64));
+        let pull = |target: serde_json::Value| serde_json::json!({"id": "p", "timestamp": "2026-11-23T10:00:00Z", "action": "pull", "target": target});
+        let manifest = "application/vnd.oci.image.manifest.v1+json";
+        let body = serde_json::json!({"events": [
+            pull(serde_json::json!({"repository": "team-a/app", "digest": digest, "mediaType": manifest})),
+            pull(serde_json::json!({"repository": "team-a/../app", "digest": digest, "mediaType": manifest})),
+            pull(serde_json::json!({"repository": "team-a/app", "digest": digest, "mediaType": "application/vnd.oci.image.layer.v1.tar"})),
+            pull(serde_json::json!({"repository": "r".repeat(100_000), "digest": digest, "mediaType": manifest})),
+            {"id": "p", "timestamp": "2026-11-23T10:00:00Z", "action": "pull"},
+            {"id": "ok", "timestamp": "2026-11-23T10:00:00Z", "action": "push", "target": {"repository": "a"}},
+        ]});
+        let split = split_envelope(body.to_string().as_bytes()).unwrap();
+        assert_eq!(split.pulls.len(), 1);
+        assert_eq!(split.pulls[0].repository.as_str(), "team-a/app");
+        assert_eq!(split.pulls_dropped, 4);
+        assert!(split.quarantined.is_empty(), "{:?}", split.quarantined);
+        assert_eq!(split.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["ok"]);
     }
 
     #[test]

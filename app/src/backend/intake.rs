@@ -5,8 +5,8 @@
 //! Envelopes that arrive together share one transaction ([`Intake`]). On SQLite, envelopes are
 //! answered once journaled ([`super::intake_journal`]) and stored by a mover, in batches.
 //!
-//! Pull events are dropped here: the registry reports one for every manifest GET and HEAD
-//! (Wharf's own reconcile included), and nothing Wharf does needs them.
+//! Pull events are not stored: the pulls of manifests by clients are counted
+//! ([`super::pulls`]), once the rest of their envelope is taken in.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +18,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::console_deletes;
 use super::db::{now_ms, Db};
-use super::events::{self, Actor, Quarantined, RegistryEvent};
+use super::events::{self, Actor, Quarantined, RegistryEvent, Split};
 use super::intake_journal::{self, Entry as JournalEntry, Journal, Position};
 use super::notifier::{Notifier, Signal};
 use super::placeholders;
+use super::pulls::{ConsoleIdentity, PullRecorder};
 use super::webhooks::deliveries;
 use super::webhooks::store::{self as webhook_store, Webhook};
 
@@ -30,7 +31,9 @@ use super::webhooks::store::{self as webhook_store, Webhook};
 pub struct IntakeOutcome {
     pub stored: usize,
     pub duplicates: usize,
-    /// Pull events, not stored.
+    /// Pulls of manifests by clients, counted (not stored as events).
+    pub pulls: usize,
+    /// Pull events not counted: the console's own, or not naming a manifest properly.
     pub dropped: usize,
     /// Events Wharf cannot use, kept aside.
     pub quarantined: usize,
@@ -41,6 +44,7 @@ impl IntakeOutcome {
     fn add(&mut self, other: &IntakeOutcome) {
         self.stored += other.stored;
         self.duplicates += other.duplicates;
+        self.pulls += other.pulls;
         self.dropped += other.dropped;
         self.quarantined += other.quarantined;
         self.deliveries += other.deliveries;
@@ -82,18 +86,16 @@ async fn receive_on(
     context: &IntakeContext<'_>,
 ) -> Result<IntakeOutcome, sqlx::Error> {
     let received_at = *received_at;
-    let kept: Vec<RegistryEvent> = events.iter().filter(|e| e.action != "pull").cloned().collect();
     let mut outcome = IntakeOutcome {
-        dropped: events.len() - kept.len(),
         quarantined: quarantined.len(),
         ..IntakeOutcome::default()
     };
-    if kept.is_empty() && quarantined.is_empty() {
+    if events.is_empty() && quarantined.is_empty() {
         return Ok(outcome);
     }
     events::quarantine(conn, quarantined).await?;
-    let new = events::store(conn, &kept, received_at).await?;
-    for (event, is_new) in kept.iter().zip(new) {
+    let new = events::store(conn, events, received_at).await?;
+    for (event, is_new) in events.iter().zip(new) {
         if !is_new {
             outcome.duplicates += 1;
             continue;
@@ -115,6 +117,8 @@ pub struct Intake {
     jobs: mpsc::Sender<Job>,
     /// SQLite: envelopes are answered once journaled, and stored by the mover.
     journal: Option<Arc<Journal>>,
+    /// Counts the pulls of manifests.
+    pulls: PullRecorder,
 }
 
 /// What became of an envelope, as the registry is told.
@@ -126,7 +130,9 @@ pub enum Accepted {
     /// Journaled (SQLite): stored moments later; the events page and the webhooks show them then.
     Journaled {
         journaled: usize,
-        /// Pull events, not stored.
+        /// Pulls of manifests by clients, counted.
+        pulls: usize,
+        /// Pull events not counted.
         dropped: usize,
         quarantined: usize,
     },
@@ -153,8 +159,10 @@ struct Job {
 const GROUP: usize = 64;
 
 impl Intake {
-    /// Starts the writer task; it ends when the `Intake` is dropped.
-    pub fn start(db: Db, registry_host: String, public_url: String) -> Intake {
+    /// Starts the writer task (and the pull counter's); it ends when the `Intake` is dropped.
+    /// `console` tells the console's own pulls apart.
+    pub fn start(db: Db, registry_host: String, public_url: String, console: ConsoleIdentity) -> Intake {
+        let pulls = PullRecorder::start(db.clone(), console);
         let (jobs, mut queue) = mpsc::channel::<Job>(1024);
         tokio::spawn(async move {
             let context = IntakeContext {
@@ -172,7 +180,11 @@ impl Intake {
                 store_group(&db, group, &context).await;
             }
         });
-        Intake { jobs, journal: None }
+        Intake {
+            jobs,
+            journal: None,
+            pulls,
+        }
     }
 
     /// An intake that answers each envelope once `journal` holds it, and a mover task that
@@ -183,35 +195,56 @@ impl Intake {
         public_url: String,
         journal: Journal,
         notifier: Arc<Notifier>,
+        console: ConsoleIdentity,
     ) -> Intake {
         let journal = Arc::new(journal);
-        let mut intake = Intake::start(db.clone(), registry_host.clone(), public_url.clone());
+        let mut intake = Intake::start(db.clone(), registry_host.clone(), public_url.clone(), console);
         tokio::spawn(move_journaled(journal.clone(), db, notifier, registry_host, public_url));
         intake.journal = Some(journal);
         intake
     }
 
-    /// Takes in one envelope (`body`, already split into `events` and `quarantined`): journaled
-    /// when there is a journal, stored otherwise. An envelope of pull events only is neither.
-    pub async fn accept(
-        &self,
-        body: &[u8],
-        events: Vec<RegistryEvent>,
-        quarantined: Vec<Quarantined>,
-    ) -> Result<Accepted, sqlx::Error> {
+    /// Takes in one envelope (`body`, already split): its events journaled when there is a
+    /// journal, stored otherwise; then its pulls counted (not before: an envelope that fails is
+    /// sent again). An envelope of pull events only is neither journaled nor stored.
+    pub async fn accept(&self, body: &[u8], split: Split) -> Result<Accepted, sqlx::Error> {
+        let Split {
+            events,
+            quarantined,
+            pulls,
+            pulls_dropped,
+        } = split;
+        let has_events = !events.is_empty() || !quarantined.is_empty();
         let Some(journal) = &self.journal else {
-            return Ok(Accepted::Stored(self.receive(events, quarantined).await?));
+            let mut outcome = match has_events {
+                true => self.receive(events, quarantined).await?,
+                false => IntakeOutcome::default(),
+            };
+            (outcome.pulls, outcome.dropped) = self.count_pulls(pulls, pulls_dropped);
+            return Ok(Accepted::Stored(outcome));
         };
-        let dropped = events.iter().filter(|e| e.action == "pull").count();
-        let journaled = events.len() - dropped;
-        if journaled > 0 || !quarantined.is_empty() {
+        if has_events {
             journal.append(now_ms(), body).map_err(sqlx::Error::Io)?;
         }
+        let (pulls, dropped) = self.count_pulls(pulls, pulls_dropped);
         Ok(Accepted::Journaled {
-            journaled,
+            journaled: events.len(),
+            pulls,
             dropped,
             quarantined: quarantined.len(),
         })
+    }
+
+    /// Counts an envelope's pulls: (counted, dropped).
+    fn count_pulls(&self, pulls: Vec<super::pulls::Pull>, malformed: usize) -> (usize, usize) {
+        let all = pulls.len();
+        let counted = self.pulls.record(pulls);
+        (counted, malformed + all - counted)
+    }
+
+    /// Writes the pulls counted so far (at shutdown).
+    pub async fn flush_pulls(&self) {
+        self.pulls.flush().await;
     }
 
     /// Stores one envelope's events (with the others waiting now) and queues their deliveries.
@@ -360,10 +393,13 @@ async fn move_entries(
         .iter()
         .map(|entry| {
             // It was checked when it came: only a change of Wharf's rules could fail this.
-            let split = events::split_envelope(&entry.body).unwrap_or_else(|err| {
-                tracing::error!(error = %err, "a journaled envelope no longer parses; dropped");
-                (Vec::new(), Vec::new())
-            });
+            // Its pulls were counted when it came.
+            let split = events::split_envelope(&entry.body)
+                .map(|split| (split.events, split.quarantined))
+                .unwrap_or_else(|err| {
+                    tracing::error!(error = %err, "a journaled envelope no longer parses; dropped");
+                    (Vec::new(), Vec::new())
+                });
             (entry, split)
         })
         .collect();

@@ -186,10 +186,11 @@ pub fn token_granted() {
 }
 
 /// What one accepted notification envelope held.
-pub fn events_received(taken_in: usize, quarantined: usize, pulls_dropped: usize) {
+pub fn events_received(taken_in: usize, quarantined: usize, pulls_counted: usize, pulls_dropped: usize) {
     for (outcome, count) in [
         ("taken_in", taken_in),
         ("quarantined", quarantined),
+        ("pull_counted", pulls_counted),
         ("pull_dropped", pulls_dropped),
     ] {
         if count > 0 {

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod notifier;
 pub mod passwords;
 pub mod placeholders;
+pub mod pulls;
 pub mod registry;
 pub mod registry_config;
 pub mod replicas;

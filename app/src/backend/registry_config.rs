@@ -97,7 +97,7 @@ fn path(value: &Path) -> Yaml {
 
 /// The `notifications` section that sends manifest events to the console's intake: part of the
 /// managed registry's config, and what the Settings page offers for a registry Wharf does not manage.
-/// Pulls are ignored: the registry reports one for every manifest GET and HEAD.
+/// Pulls are sent (Wharf counts the pulls of manifests); blob events are not.
 pub fn notification_stanza(events_url: &str, secret: &str) -> String {
     to_yaml(&Yaml::Map(vec![("notifications", notifications(events_url, secret))]))
 }
@@ -118,13 +118,10 @@ fn notifications(events_url: &str, secret: &str) -> Yaml {
         ("backoff", str("2s")),
         (
             "ignore",
-            Yaml::Map(vec![
-                ("actions", Yaml::List(vec![str("pull")])),
-                (
-                    "mediatypes",
-                    Yaml::List(IGNORED_MEDIA_TYPES.iter().map(|m| str(*m)).collect()),
-                ),
-            ]),
+            Yaml::Map(vec![(
+                "mediatypes",
+                Yaml::List(IGNORED_MEDIA_TYPES.iter().map(|m| str(*m)).collect()),
+            )]),
         ),
     ]);
     Yaml::Map(vec![("endpoints", Yaml::List(vec![endpoint]))])

@@ -19,6 +19,23 @@ pub fn TimeAgo(at_ms: i64, now_ms: i64, #[prop(optional)] estimated: bool) -> im
     }
 }
 
+/// When clients last pulled an image and how often ("never" when none has since Wharf counts).
+#[component]
+pub fn LastPull(pulls: Option<crate::model::PullStats>, now_ms: i64) -> impl IntoView {
+    match pulls {
+        Some(pulls) => view! {
+            <span class="last-pull">
+                <TimeAgo at_ms=pulls.last_pulled_at_ms now_ms/>
+                <small class="muted pull-count">
+                    {format!(" · {}", crate::format::count(pulls.pull_count, "pull", "pulls"))}
+                </small>
+            </span>
+        }
+        .into_any(),
+        None => view! { <span class="muted last-pull">"never"</span> }.into_any(),
+    }
+}
+
 /// An RFC 3339 time as written in an image config, shown as is (UTC when it says so).
 #[component]
 pub fn CreatedAt(created: Option<String>) -> impl IntoView {

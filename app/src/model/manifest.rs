@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::repository::{Attachment, Label, PlatformRow};
+use super::repository::{Attachment, Label, PlatformRow, PullStats};
 use super::sync::SyncStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +72,9 @@ pub struct ManifestView {
     /// Set when the manifest or its config could not be understood; the raw text is still shown.
     pub warnings: Vec<String>,
     pub sync: SyncStatus,
+    /// Pulls of this manifest in this repository.
+    pub pulls: Option<PullStats>,
+    pub generated_at_ms: i64,
 }
 
 /// What a delete did, for the confirmation message.

@@ -23,7 +23,7 @@ pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, Reposi
 pub use error::AppError;
 pub use events::{EventRow, EventsPage, QuarantinedEvent};
 pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, LayerRow, ManifestView};
-pub use repository::{Attachment, ImageRow, Label, PlatformRow, RepositoryView};
+pub use repository::{Attachment, ImageRow, Label, PlatformRow, PullStats, RepositoryView};
 pub use retention::{
     Reason, RetentionItemView, RetentionItemsPage, RetentionOverview, RetentionPolicyDetail, RetentionPolicyView,
     RetentionRules, RetentionRunView,

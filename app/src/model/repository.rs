@@ -34,6 +34,15 @@ pub struct Attachment {
     pub digest: String,
 }
 
+/// When an image was last pulled by a client and how often (the console's own reads do not
+/// count); none when no client has pulled it since Wharf counts pulls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullStats {
+    pub last_pulled_at_ms: i64,
+    /// Downloads of the manifest (a client's HEAD check moves the time only).
+    pub pull_count: i64,
+}
+
 /// One image (digest) of a repository with every tag that points at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageRow {
@@ -49,6 +58,7 @@ pub struct ImageRow {
     /// The push time is the image's creation time: only reconcile saw this tag.
     pub push_estimated: bool,
     pub attachments: Vec<Attachment>,
+    pub pulls: Option<PullStats>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use crate::components::copy_button::CopyButton;
 use crate::components::error_panel::ErrorPanel;
 use crate::components::pull_commands::PullCommands;
 use crate::components::sync_banner::StaleBanner;
-use crate::components::time::CreatedAt;
+use crate::components::time::{CreatedAt, LastPull};
 use crate::format::{human_size, short_digest};
 use crate::model::{AppError, ImageConfigView, ImageDetail, Label, ManifestView, PlatformRow};
 
@@ -64,6 +64,8 @@ fn ManifestBody(view_data: ManifestView) -> impl IntoView {
         raw,
         warnings,
         sync,
+        pulls,
+        generated_at_ms,
     } = view_data;
     let heading = match kind.as_str() {
         "index" => "Multi-platform image",
@@ -99,6 +101,8 @@ fn ManifestBody(view_data: ManifestView) -> impl IntoView {
                     tags.iter().map(|t| view! { <span class="tag">{t.clone()}</span> }).collect_view().into_any()
                 }}
             </dd>
+            <dt>"Last pulled"</dt>
+            <dd><LastPull pulls now_ms=generated_at_ms/></dd>
             {subject.clone().map(|s| view! {
                 <dt>"Refers to"</dt>
                 <dd><a href=manifest_href(&repository, &s)><code>{s.clone()}</code></a></dd>

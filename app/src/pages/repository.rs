@@ -19,7 +19,7 @@ use crate::components::live::use_live_changes;
 use crate::components::pager::Pager;
 use crate::components::pull_commands::PullCommands;
 use crate::components::sync_banner::StaleBanner;
-use crate::components::time::{CreatedAt, TimeAgo};
+use crate::components::time::{CreatedAt, LastPull, TimeAgo};
 use crate::components::typing_history::TypingHistory;
 use crate::format::{human_size, percent_encode, short_digest};
 use crate::model::{AppError, ImageRow, Label, RepositoryView};
@@ -156,7 +156,7 @@ fn RepositoryBody(
         } else {
             "No tag matches the filter."
         };
-        view! { <tr><td colspan="7" class="empty-row">{text}</td></tr> }.into_any()
+        view! { <tr><td colspan="8" class="empty-row">{text}</td></tr> }.into_any()
     } else {
         view_data
             .images
@@ -189,6 +189,7 @@ fn RepositoryBody(
                     <th scope="col" class="num">"Size"</th>
                     <th scope="col">"Created"</th>
                     <th scope="col">"Pushed"</th>
+                    <th scope="col">"Pulled"</th>
                     <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                 </tr>
             </thead>
@@ -330,6 +331,7 @@ fn ImageRowView(
             <td class="num">{human_size(image.size)}</td>
             <td><CreatedAt created=image.created.clone()/></td>
             <td><TimeAgo at_ms=image.pushed_at_ms now_ms=now estimated=image.push_estimated/></td>
+            <td><LastPull pulls=image.pulls now_ms=now/></td>
             <td class="actions">
                 {move || {
                     can_delete

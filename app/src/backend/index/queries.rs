@@ -13,7 +13,7 @@ use super::search_index;
 use super::store::{self, ManifestRecord};
 use crate::backend::access::Visibility;
 use crate::backend::db::{Db, DbKind};
-use crate::model::{Attachment, CatalogQuery, CatalogSort, ImageRow, NamespaceCount, RepositoryRow};
+use crate::model::{Attachment, CatalogQuery, CatalogSort, ImageRow, NamespaceCount, PullStats, RepositoryRow};
 
 pub const CATALOG_PAGE_SIZE: u32 = 50;
 pub const TAGS_PAGE_SIZE: u32 = 50;
@@ -359,6 +359,7 @@ pub async fn images(
     let digests: Vec<&str> = groups.iter().map(|(digest, _)| digest.as_str()).collect();
     let mut tags = PageTags::read(db, repository, &digests).await?;
     let manifests = manifests_of(db, &digests).await?;
+    let mut pulls = pulls_of(db, repository, &digests).await?;
     let mut labels = BTreeMap::new();
     let mut images = Vec::with_capacity(groups.len());
     for (digest, pushed_at_ms) in groups {
@@ -378,6 +379,7 @@ pub async fn images(
             pushed_at_ms,
             push_estimated: tags.estimated.get(&digest).copied().unwrap_or(false),
             attachments: tags.attachments.remove(&digest).unwrap_or_default(),
+            pulls: pulls.remove(&digest),
             digest,
         });
     }
@@ -556,6 +558,39 @@ async fn manifests_of(db: &Db, digests: &[&str]) -> Result<HashMap<String, Manif
         .iter()
         .map(|row| store::manifest_from_row(row).map(|m| (m.digest.clone(), m)))
         .collect()
+}
+
+/// The pulls of `digests` in `repository` (`manifest_pulls`, see `backend::pulls`), by digest:
+/// one query for a page of images, on the table's primary key.
+pub async fn pulls_of(db: &Db, repository: &str, digests: &[&str]) -> Result<HashMap<String, PullStats>, sqlx::Error> {
+    if digests.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT digest, last_pulled_at, pull_count FROM manifest_pulls WHERE repository = $1 AND digest IN ({})",
+        placeholders(2, digests.len())
+    );
+    // Not kept prepared: the statement differs with the page's length.
+    let query = sqlx::query_as::<_, (String, i64, i64)>(&sql)
+        .persistent(false)
+        .bind(repository);
+    let rows = digests
+        .iter()
+        .fold(query, |query, digest| query.bind(*digest))
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(digest, last_pulled_at_ms, pull_count)| {
+            (
+                digest,
+                PullStats {
+                    last_pulled_at_ms,
+                    pull_count,
+                },
+            )
+        })
+        .collect())
 }
 
 /// The repository's tags that point at `digest` (attachments excluded), sorted.

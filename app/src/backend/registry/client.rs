@@ -20,6 +20,9 @@ pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, a
 /// Key of the token cache entry that holds a Basic authorization (scopes never look like this).
 const BASIC_KEY: &str = " basic";
 
+/// The subject of the tokens the console signs for itself.
+pub const CONSOLE_SUBJECT: &str = "wharf-console";
+
 /// How long a token the console signed for itself is reused at most.
 const MINTED_REUSE_SECS: u64 = 30;
 /// Cached authorizations before expired ones are swept out.
@@ -74,6 +77,16 @@ impl RegistryClient {
 
     pub fn base(&self) -> &Url {
         &self.base
+    }
+
+    /// The subject the registry names as the actor of this client's requests (its events'
+    /// `actor.name`): none when it sends no credentials.
+    pub fn own_subject(&self) -> Option<&str> {
+        match &self.auth {
+            RegistryAuth::Anonymous => None,
+            RegistryAuth::Minted(_) => Some(CONSOLE_SUBJECT),
+            RegistryAuth::Credentials { username, .. } => Some(username),
+        }
     }
 
     /// A fixed path of the API (`/v2/`, `/v2/_catalog`), or a `Location` the registry sent.
@@ -185,7 +198,7 @@ impl RegistryClient {
                 }
                 let access = parse_scope(scope).map_err(|e| RegistryError::Token(e.to_string()))?;
                 let token = signer
-                    .sign("wharf-console", &[access])
+                    .sign(CONSOLE_SUBJECT, &[access])
                     .map_err(|e| RegistryError::Token(e.to_string()))?;
                 let value = format!("Bearer {}", token.token);
                 // Reused while well inside its lifetime: a reconcile sends a repository's
