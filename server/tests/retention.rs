@@ -465,3 +465,45 @@ async fn bad_rules_and_callers_without_delete_rights_are_refused_with_nothing_st
     assert_eq!(status, 200, "a Contributor of the scope manages it: {body}");
     assert_eq!(wharf.page(&admin, "/healthz").await.0, 200, "still up");
 }
+
+#[tokio::test]
+async fn an_image_pulled_by_a_client_is_kept_by_the_pulled_within_rule() {
+    let wharf = Wharf::start().await;
+    let registry = wharf.registry_url();
+    for tag in ["pulled", "idle"] {
+        push_image(&registry, "pulls/app", tag, &[], true);
+    }
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    indexed(&wharf, &admin, "pulls/app", 2).await;
+    // A real client pull (one manifest GET) through the console's token server.
+    let image = format!("docker://{}/pulls/app:pulled", wharf.registry_host);
+    let creds = format!("admin:{ADMIN_PASSWORD}");
+    let output = support::skopeo(&["inspect", "--tls-verify=false", "--raw", "--creds", &creds, &image]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let db = wharf.db().await;
+    let counted = eventually(60, || async {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM manifest_pulls WHERE repository = 'pulls/app'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        count == 1
+    })
+    .await;
+    assert!(counted, "the pull was counted");
+
+    let (status, id) = save_policy(&wharf, &admin, &[("scope", "pulls/"), ("keep_pulled_days", "1")]).await;
+    assert_eq!(status, 200, "{id}");
+    let dry = run_policy(&wharf, &admin, id.as_str().unwrap(), true).await;
+    let all = decisions(&items(&wharf, &admin, &dry.id, "all").await);
+    assert_eq!(
+        all,
+        vec![
+            (
+                "pulls/app".to_string(),
+                "idle".to_string(),
+                "no rule keeps it".to_string()
+            ),
+            ("pulls/app".into(), "pulled".into(), "pulled within 1 days".into()),
+        ]
+    );
+}

@@ -7,6 +7,7 @@
 //! bench_browse push-bulk   --registry U [--repositories 1000 --tags 20 --concurrency 8] --out push.json
 //! bench_browse reconcile   --url U --password P --out reconcile.json
 //! bench_browse transfer    --url U --password P --out transfer.json
+//! bench_browse retention-dry-run --data-dir D --out retention.json
 //! bench_browse report      --dir RESULTS --out docs/benchmarks.md --command "scripts/bench browse"
 //! ```
 //!
@@ -17,6 +18,7 @@ mod latency;
 mod push;
 mod reconcile;
 mod report;
+mod retention;
 mod seed;
 mod stats;
 mod transfer;
@@ -45,6 +47,8 @@ enum Command {
     Reconcile(reconcile::ReconcileArgs),
     /// Compressed sizes of what the first page load transfers.
     Transfer(transfer::TransferArgs),
+    /// Time a retention dry run over a seeded index.
+    RetentionDryRun(retention::RetentionArgs),
     /// Write the results as markdown.
     Report(report::ReportArgs),
 }
@@ -70,6 +74,7 @@ async fn main() {
         Command::PushBulk(args) => push::run(args).await,
         Command::Reconcile(args) => reconcile::run(args).await,
         Command::Transfer(args) => transfer::run(args).await,
+        Command::RetentionDryRun(args) => retention::run(args).await,
         Command::Report(args) => report::run(args),
     };
     if let Err(message) = result {

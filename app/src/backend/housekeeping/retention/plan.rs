@@ -9,8 +9,77 @@ use std::collections::HashMap;
 use sqlx::AnyConnection;
 
 use super::decide::{decide, Policy};
-use super::facts::Image;
-use crate::model::Reason;
+use super::facts::{self, Image};
+use super::rules::{self, TagMatcher};
+use super::store::PolicyRow;
+use crate::backend::access::Scope;
+use crate::model::{Reason, RetentionRules};
+
+/// Plans a policy a slice of repositories at a time: the dry run, the real run and the
+/// benchmark all go through [`PlanCursor::next_slice`].
+pub struct PlanCursor {
+    scope: Scope,
+    rules: RetentionRules,
+    tags: TagMatcher,
+    max_groups: i64,
+    now: i64,
+    after: String,
+    pub repositories_done: i64,
+    pub tally: Tally,
+}
+
+impl PlanCursor {
+    /// For `policy` at time `now`; an error (in words) when its stored rules cannot be used.
+    pub fn new(policy: &PolicyRow, now: i64) -> Result<PlanCursor, String> {
+        let rules = policy
+            .rules()
+            .ok_or_else(|| "the stored rules do not parse".to_string())?;
+        let tags = rules::check(&rules).map_err(|e| e.to_string())?;
+        let scope = Scope::parse(&policy.scope).map_err(|e| e.to_string())?;
+        Ok(PlanCursor {
+            scope,
+            rules,
+            tags,
+            max_groups: policy.max_deletions,
+            now,
+            after: String::new(),
+            repositories_done: 0,
+            tally: Tally::default(),
+        })
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Decides the next slice of repositories; `None` once every repository in scope is done.
+    pub async fn next_slice(&mut self, conn: &mut AnyConnection) -> Result<Option<Vec<Item>>, sqlx::Error> {
+        let names = facts::next_repositories(&mut *conn, &self.scope, &self.after).await?;
+        let Some(last) = names.last().cloned() else {
+            return Ok(None);
+        };
+        let names: Vec<String> = names.into_iter().filter(|n| self.scope.covers(n)).collect();
+        let images = facts::images(&mut *conn, &names).await?;
+        let policy = Policy {
+            rules: &self.rules,
+            tags: &self.tags,
+        };
+        let mut items = Vec::new();
+        for (repository, images) in images {
+            items.extend(plan_repository(
+                &policy,
+                &repository,
+                images,
+                self.now,
+                self.max_groups,
+                &mut self.tally,
+            ));
+        }
+        self.repositories_done += names.len() as i64;
+        self.after = last;
+        Ok(Some(items))
+    }
+}
 
 /// What one planned image becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use sqlx::AnyConnection;
 
-use super::decide::Policy;
-use super::plan::{self, Tally};
+use super::plan::{self, PlanCursor, Tally};
+use super::schedule;
 use super::store::{self, ItemRow, PolicyRow, RunRow, CANDIDATES, QUEUE};
-use super::{facts, rules, schedule};
 use crate::backend::access::Scope;
 use crate::backend::audit::{self, AuditAction};
 use crate::backend::db::now_ms;
@@ -131,44 +130,19 @@ impl Job<'_> {
     /// Decides every image in the policy's scope and writes the plan, a slice of repositories
     /// at a time.
     async fn plan(&self, policy: &PolicyRow) -> Result<(), RunError> {
-        let rules = policy
-            .rules()
-            .ok_or_else(|| RunError::Rules("they do not parse".into()))?;
-        let tags = rules::check(&rules).map_err(|e| RunError::Rules(e.to_string()))?;
-        let scope = Scope::parse(&policy.scope).map_err(|e| RunError::Rules(e.to_string()))?;
-        let decider = Policy {
-            rules: &rules,
-            tags: &tags,
-        };
-        let total = self.scope_size(&scope).await?;
+        let mut cursor = PlanCursor::new(policy, now_ms()).map_err(RunError::Rules)?;
+        let total = self.scope_size(cursor.scope()).await?;
         self.start_planning(total).await?;
-        let now = now_ms();
-        let mut tally = Tally::default();
-        let (mut after, mut done) = (String::new(), 0i64);
         loop {
             let mut conn = self.state.db.pool.acquire().await?;
-            let names = facts::next_repositories(&mut conn, &scope, &after).await?;
-            let Some(last) = names.last().cloned() else { break };
-            let names: Vec<String> = names.into_iter().filter(|n| scope.covers(n)).collect();
-            let images = facts::images(&mut conn, &names).await?;
+            let Some(items) = cursor.next_slice(&mut conn).await? else {
+                break;
+            };
             drop(conn);
-            let mut items = Vec::new();
-            for (repository, images) in images {
-                items.extend(plan::plan_repository(
-                    &decider,
-                    &repository,
-                    images,
-                    now,
-                    policy.max_deletions,
-                    &mut tally,
-                ));
-            }
-            done += names.len() as i64;
-            after = last;
             let mut tx = self.state.db.begin_write().await?;
             self.renew(&mut tx).await?;
             plan::store(&mut tx, &self.id, &items).await?;
-            record_tally(&mut tx, &self.id, &tally, done).await?;
+            record_tally(&mut tx, &self.id, &cursor.tally, cursor.repositories_done).await?;
             tx.commit().await?;
             self.progress(policy);
         }

@@ -1,0 +1,107 @@
+//! `retention-dry-run`: a retention dry run over a seeded index, as the console's worker plans
+//! one (a slice of repositories at a time, every decided image written down), timed, with this
+//! process's memory before and at its peak. The policy covers the whole registry and uses every
+//! kind of rule.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use app::backend::db::{now_ms, Db};
+use app::backend::housekeeping::retention::plan::{self, PlanCursor};
+use app::backend::housekeeping::retention::store::{self, PolicyRow};
+use app::model::RetentionRules;
+use clap::Args;
+use serde_json::json;
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// The seeded data directory (wharf.db in it).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The seeded PostgreSQL database instead.
+    #[arg(long)]
+    database_url: Option<String>,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn kib(field: &str) -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+pub async fn run(args: RetentionArgs) -> Result<(), String> {
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("wharf.db").display()));
+    let db = Db::connect(&url).await.map_err(|e| e.to_string())?;
+    let rules = RetentionRules {
+        keep_last: Some(3),
+        keep_pushed_days: Some(7),
+        keep_pulled_days: Some(30),
+        keep_tags: vec!["v*".into(), r"^release-\d+$".into()],
+        keep_latest: true,
+        remove_untagged: true,
+    };
+    let now = now_ms();
+    let policy = PolicyRow {
+        id: "bench".into(),
+        name: "bench".into(),
+        scope: String::new(),
+        rules: store::rules_json(&rules),
+        schedule: None,
+        next_run_at: None,
+        max_deletions: 1_000,
+        created_by: "bench".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    let db_error = |e: sqlx::Error| e.to_string();
+    let mut conn = db.pool.acquire().await.map_err(db_error)?;
+    store::insert_policy(&mut conn, &policy).await.map_err(db_error)?;
+    drop(conn);
+    let run_id = store::request_run(&db, &policy.id, true, "manual", "bench")
+        .await
+        .map_err(|e| e.to_string())?;
+    let rss_before = kib("VmRSS:");
+    let started = Instant::now();
+    let mut cursor = PlanCursor::new(&policy, now)?;
+    let mut items = 0usize;
+    loop {
+        let mut conn = db.pool.acquire().await.map_err(db_error)?;
+        let Some(slice) = cursor.next_slice(&mut conn).await.map_err(db_error)? else {
+            break;
+        };
+        drop(conn);
+        items += slice.len();
+        let mut tx = db.begin_write().await.map_err(db_error)?;
+        plan::store(&mut tx, &run_id, &slice).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let tally = cursor.tally;
+    println!(
+        "retention dry run: {} repositories, {items} images decided ({} kept, {} to remove, {} over the cap) in {seconds:.2} s",
+        cursor.repositories_done, tally.kept, tally.removed, tally.skipped
+    );
+    crate::write_json(
+        &args.out,
+        &json!({
+            "seconds": seconds,
+            "repositories": cursor.repositories_done,
+            "images": items,
+            "kept": tally.kept,
+            "removed": tally.removed,
+            "skipped": tally.skipped,
+            "rss_before_kib": rss_before,
+            "rss_peak_kib": kib("VmHWM:"),
+        }),
+    )
+}
