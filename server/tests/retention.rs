@@ -507,3 +507,51 @@ async fn an_image_pulled_by_a_client_is_kept_by_the_pulled_within_rule() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_scheduled_policy_runs_when_its_time_comes_and_moves_to_the_next() {
+    let wharf = Wharf::start().await;
+    push_image(&wharf.registry_url(), "nightly/app", "old", &[], true);
+    push_image(&wharf.registry_url(), "nightly/app", "new", &[], true);
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    indexed(&wharf, &admin, "nightly/app", 2).await;
+    let (status, id) = save_policy(
+        &wharf,
+        &admin,
+        &[("scope", "nightly/"), ("keep_last", "1"), ("schedule", "0 3 * * *")],
+    )
+    .await;
+    assert_eq!(status, 200, "{id}");
+    let id = id.as_str().unwrap().to_string();
+    let page = policy_page(&wharf, &admin, &id).await;
+    let next = page.policy.next_run_at.expect("a scheduled policy has a next run");
+    assert!(next > app::backend::db::now_ms(), "in the future");
+    assert!(page.runs.is_empty(), "nothing ran yet");
+    assert!(page.policy.schedule_text.is_some());
+
+    // Its time comes (the clock is not moved: the stored time is).
+    let db = wharf.db().await;
+    sqlx::query("UPDATE retention_policies SET next_run_at = 1 WHERE id = $1")
+        .bind(&id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let ran = eventually(120, || async {
+        let page = policy_page(&wharf, &admin, &id).await;
+        page.runs
+            .first()
+            .is_some_and(|r| r.finished() && r.trigger == "schedule")
+    })
+    .await;
+    assert!(ran, "the scheduled run ran");
+    let page = policy_page(&wharf, &admin, &id).await;
+    assert_eq!(page.runs.len(), 1, "once");
+    let run = &page.runs[0];
+    assert!(!run.dry_run && run.actor == "schedule", "{run:?}");
+    assert_eq!(run.images_deleted, 1, "{run:?}");
+    assert_eq!(registry_tags(&wharf, "nightly/app").await, vec!["new"]);
+    assert!(
+        page.policy.next_run_at.unwrap() > app::backend::db::now_ms(),
+        "moved on"
+    );
+}
