@@ -4,9 +4,8 @@
 
 mod support;
 
-use app::backend::registry::{RegistryAuth, RegistryClient};
 use serde_json::Value;
-use support::{call, eventually, push_image, Wharf, ADMIN_PASSWORD};
+use support::{admin_registry_client, call, eventually, push_image, registry_tags, Wharf, ADMIN_PASSWORD};
 
 async fn repository_view(wharf: &Wharf, client: &reqwest::Client, name: &str) -> Value {
     let (status, view) = call(
@@ -29,16 +28,6 @@ fn tags_of(image: &Value) -> Vec<String> {
         .collect()
 }
 
-fn admin_registry_client(wharf: &Wharf) -> RegistryClient {
-    RegistryClient::new(
-        wharf.registry_url().parse().unwrap(),
-        RegistryAuth::Credentials {
-            username: "admin".into(),
-            password: ADMIN_PASSWORD.into(),
-        },
-    )
-}
-
 /// Puts a second tag on an image, as `docker tag` + `docker push` would.
 async fn retag(wharf: &Wharf, repository: &str, from: &str, to: &str) {
     let client = admin_registry_client(wharf);
@@ -48,13 +37,6 @@ async fn retag(wharf: &Wharf, repository: &str, from: &str, to: &str) {
         .put_manifest(&repository, &to.parse().unwrap(), &media_type, bytes)
         .await
         .unwrap();
-}
-
-async fn registry_tags(wharf: &Wharf, repository: &str) -> Vec<String> {
-    let client = admin_registry_client(wharf);
-    let mut tags = client.tags(&repository.parse().unwrap()).await.unwrap();
-    tags.sort();
-    tags
 }
 
 #[tokio::test]

@@ -8,28 +8,10 @@ mod support;
 
 use std::time::Duration;
 
-use app::backend::registry::{RegistryAuth, RegistryClient};
 use app::model::{RetentionItemsPage, RetentionPolicyDetail, RetentionRunView};
-use support::{call, eventually, push_image, user_with_role, Wharf, ADMIN_PASSWORD};
-
-fn admin_registry_client(wharf: &Wharf) -> RegistryClient {
-    RegistryClient::new(
-        wharf.registry_url().parse().unwrap(),
-        RegistryAuth::Credentials {
-            username: "admin".into(),
-            password: ADMIN_PASSWORD.into(),
-        },
-    )
-}
-
-async fn registry_tags(wharf: &Wharf, repository: &str) -> Vec<String> {
-    let mut tags = admin_registry_client(wharf)
-        .tags(&repository.parse().unwrap())
-        .await
-        .unwrap_or_default();
-    tags.sort();
-    tags
-}
+use support::{
+    admin_registry_client, call, eventually, push_image, registry_tags, user_with_role, Wharf, ADMIN_PASSWORD,
+};
 
 async fn digest_of(wharf: &Wharf, repository: &str, tag: &str) -> String {
     admin_registry_client(wharf)

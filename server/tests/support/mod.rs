@@ -838,3 +838,24 @@ pub fn webhook_form<'a>(fields: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)
     }
     form
 }
+
+/// A registry client signed in as the console's administrator (through the token server).
+pub fn admin_registry_client(wharf: &Wharf) -> app::backend::registry::RegistryClient {
+    app::backend::registry::RegistryClient::new(
+        wharf.registry_url().parse().unwrap(),
+        app::backend::registry::RegistryAuth::Credentials {
+            username: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+        },
+    )
+}
+
+/// The registry's own tag list of `repository`, sorted (empty when it has none).
+pub async fn registry_tags(wharf: &Wharf, repository: &str) -> Vec<String> {
+    let mut tags = admin_registry_client(wharf)
+        .tags(&repository.parse().unwrap())
+        .await
+        .unwrap_or_default();
+    tags.sort();
+    tags
+}
