@@ -82,19 +82,21 @@ pub async fn run(args: RetentionArgs) -> Result<(), String> {
         drop(conn);
         items += slice.len();
         let mut tx = db.begin_write().await.map_err(db_error)?;
-        plan::store(&mut tx, &run_id, &slice).await.map_err(db_error)?;
+        plan::store(&mut tx, db.kind, &run_id, &slice).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
     }
     let seconds = started.elapsed().as_secs_f64();
     let tally = cursor.tally;
     println!(
-        "retention dry run: {} repositories, {items} images decided ({} kept, {} to remove, {} over the cap) in {seconds:.2} s",
+        "retention dry run: {} repositories, {items} images decided ({} kept, {} to remove, {} over the cap) in {seconds:.2} s ({deciding:.2} s reading and deciding, {writing:.2} s writing the plan)",
         cursor.repositories_done, tally.kept, tally.removed, tally.skipped
     );
     crate::write_json(
         &args.out,
         &json!({
             "seconds": seconds,
+            "reading_and_deciding_seconds": deciding,
+            "writing_seconds": writing,
             "repositories": cursor.repositories_done,
             "images": items,
             "kept": tally.kept,

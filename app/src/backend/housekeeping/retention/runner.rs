@@ -29,7 +29,7 @@ const LEASE: Duration = Duration::from_secs(60);
 /// How often the worker looks for due runs and scheduled policies.
 const POLL: Duration = Duration::from_secs(2);
 /// Runs whose items are kept per policy (older runs keep their counts).
-const RUNS_WITH_ITEMS: i64 = 5;
+const RUNS_WITH_ITEMS: i64 = 3;
 /// Deletions that fail in a row because the registry cannot be reached end the run.
 const UNREACHABLE_IN_A_ROW: u32 = 3;
 /// Items read per batch while deleting.
@@ -141,7 +141,7 @@ impl Job<'_> {
             drop(conn);
             let mut tx = self.state.db.begin_write().await?;
             self.renew(&mut tx).await?;
-            plan::store(&mut tx, &self.id, &items).await?;
+            plan::store(&mut tx, self.state.db.kind, &self.id, &items).await?;
             record_tally(&mut tx, &self.id, &cursor.tally, cursor.repositories_done).await?;
             tx.commit().await?;
             self.progress(policy);
