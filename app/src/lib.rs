@@ -21,7 +21,8 @@ use crate::components::live::provide_live_updates;
 use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
 use crate::pages::on_demand::{
-    AccessRoute, AuditRoute, DeliveryRoute, EventsRoute, ProfileRoute, SettingsRoute, WebhookRoute, WebhooksRoute,
+    AccessRoute, AuditRoute, DeliveryRoute, EventsRoute, GcRoute, ProfileRoute, SettingsRoute, WebhookRoute,
+    WebhooksRoute,
 };
 use crate::pages::{catalog::CatalogPage, login::LoginPage, not_found::NotFound, reference::ReferencePage};
 
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/access") view={Lazy::<AccessRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view={Lazy::<ProfileRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/housekeeping/gc") view={Lazy::<GcRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/r/*path") view=ReferencePage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>

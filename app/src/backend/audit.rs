@@ -39,10 +39,12 @@ pub enum AuditAction {
     TagDeleted,
     ImageDeleted,
     SsoSettingsSaved,
+    GarbageCollection,
+    GcScheduleChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::TokenDenied,
@@ -70,6 +72,8 @@ impl AuditAction {
         AuditAction::TagDeleted,
         AuditAction::ImageDeleted,
         AuditAction::SsoSettingsSaved,
+        AuditAction::GarbageCollection,
+        AuditAction::GcScheduleChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +105,8 @@ impl AuditAction {
             AuditAction::TagDeleted => "tag deleted",
             AuditAction::ImageDeleted => "image deleted",
             AuditAction::SsoSettingsSaved => "single sign-on changed",
+            AuditAction::GarbageCollection => "garbage collection",
+            AuditAction::GcScheduleChanged => "garbage collection schedule changed",
         }
     }
 

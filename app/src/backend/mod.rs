@@ -8,6 +8,7 @@ pub mod console_deletes;
 pub mod db;
 pub mod deletion;
 pub mod events;
+pub mod housekeeping;
 pub mod index;
 pub mod intake;
 pub mod intake_journal;

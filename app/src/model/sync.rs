@@ -78,6 +78,8 @@ pub enum IndexUpdate {
     Sync { status: SyncStatus },
     /// A delivery of this webhook was attempted (its log and health changed).
     Delivery { webhook_id: String },
+    /// A garbage collection run began, moved on to another phase, or ended (administrators).
+    GarbageCollection { run_id: String },
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::access::AccessPage;
 use super::audit::AuditLogPage;
 use super::delivery::DeliveryPage;
 use super::events::EventsPage;
+use super::gc::GcPage;
 use super::profile::ProfilePage;
 use super::settings::SettingsPage;
 use super::webhook::WebhookPage;
@@ -42,6 +43,7 @@ on_demand! {
     AuditRoute => AuditLogPage,
     DeliveryRoute => DeliveryPage,
     EventsRoute => EventsPage,
+    GcRoute => GcPage,
     ProfileRoute => ProfilePage,
     SettingsRoute => SettingsPage,
     WebhookRoute => WebhookPage,
