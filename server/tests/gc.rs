@@ -222,8 +222,67 @@ async fn scenario(program: RegistryProgram) {
     collected(&scene, before, blobs_before).await;
     let (wharf, admin, work) = (&scene.wharf, &scene.admin, scene.work.path());
     cancelled_run_leaves_the_registry_writable(wharf, admin, &scene.gate, work).await;
+    scheduled_run(&scene).await;
+    page_shows_the_history(&scene).await;
     killed_collection(&mut scene.wharf, &scene.gate, scene.work.path()).await;
     audited(&scene.wharf, &scene.admin).await;
+}
+
+/// A schedule that is due starts a real collection, named "schedule" (the due time is moved into
+/// the past in the database instead of waiting for the cron time).
+async fn scheduled_run(scene: &Scene) {
+    let (wharf, admin) = (&scene.wharf, &scene.admin);
+    let (status, body) = call(wharf, admin, "gc_schedule", &[("schedule", "0 4 * * *")]).await;
+    assert_eq!(status, 200, "{body}");
+    let db = wharf.db().await;
+    sqlx::query("UPDATE gc_settings SET next_run_at = 1 WHERE id = 1")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let scheduled = || async {
+        let overview = overview(wharf, admin).await;
+        overview.runs.iter().any(|r| r.actor == "schedule" && !r.is_running())
+    };
+    assert!(
+        eventually(240, scheduled).await,
+        "no scheduled run within 60 s:\n{}",
+        wharf.logs()
+    );
+    let overview = overview(wharf, admin).await;
+    let run = overview.runs.iter().find(|r| r.actor == "schedule").unwrap();
+    assert_eq!((run.status.as_str(), run.dry_run), ("succeeded", false), "{run:?}");
+    let next = overview.next_run_at_ms.expect("the next day at 04:00");
+    assert_eq!((next / 3_600_000) % 24, 4);
+    assert!(next > 1);
+}
+
+/// The page, rendered on the server: the history with its outcomes, and a run's log.
+async fn page_shows_the_history(scene: &Scene) {
+    let (wharf, admin) = (&scene.wharf, &scene.admin);
+    let (status, html) = wharf.page(admin, "/housekeeping/gc").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "Garbage collection",
+        "Collect garbage…",
+        "Dry run…",
+        "succeeded",
+        "cancelled",
+        "dry run",
+    ] {
+        assert!(html.contains(expected), "{expected} missing from the page");
+    }
+    let id = overview(wharf, admin).await.runs.last().unwrap().id.clone();
+    let (status, html) = wharf.page(admin, &format!("/housekeeping/gc?run={id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Collector log") && html.contains("blob eligible for deletion"),
+        "{html}"
+    );
+    let (status, html) = wharf.page(&reqwest::Client::new(), "/housekeeping/gc").await;
+    assert!(
+        status == 200 && !html.contains("Collect garbage…"),
+        "anonymous readers see no button"
+    );
 }
 
 /// Two images sharing their first two layers, "kept" (2 layers) and "gone" (3 layers), pushed
@@ -589,4 +648,57 @@ async fn database_scenario(db: &app::backend::db::Db) {
         store::begin_run(db, "admin", false).await.unwrap().is_some(),
         "a new run may begin"
     );
+}
+
+/// A registry Wharf does not manage: the page shows the procedure for it; starting or scheduling
+/// a collection is refused with the reason; "mark as collected" is recorded and audited.
+#[tokio::test]
+async fn external_registry_shows_the_procedure() {
+    let registry = support::StandaloneRegistry::start(1000).await;
+    let wharf = Wharf::start_with(Options {
+        registry_url: Some(registry.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let shown = overview(&wharf, &admin).await;
+    assert!(!shown.managed);
+    assert!(shown.procedure[0].text.contains(&registry.url), "{:?}", shown.procedure);
+    assert!(shown
+        .procedure
+        .iter()
+        .any(|s| s.code.contains("garbage-collect --dry-run")));
+    for (endpoint, form) in [
+        ("gc_start", [("mode", "run")]),
+        ("gc_schedule", [("schedule", "0 3 * * *")]),
+    ] {
+        let (status, body) = call(&wharf, &admin, endpoint, &form).await;
+        assert_eq!(status, 400, "{endpoint}: {body}");
+        assert!(body.to_string().contains("does not manage"), "{body}");
+    }
+    // The layers of a deleted image, as the index records them (storage insights' table).
+    let db = wharf.db().await;
+    manifest_blobs_table(&db).await;
+    manifest(&db, "m-gone", 300, &[("layer-a", 7000), ("config-a", 700)], None).await;
+    let figure = overview(&wharf, &admin).await;
+    assert_eq!(
+        (figure.collectable_blobs, figure.collectable_bytes),
+        (Some(3), Some(8000))
+    );
+    let (status, html) = wharf.page(&admin, "/housekeeping/gc").await;
+    assert!(status == 200 && html.contains("7.8 KiB"), "the figure on the page");
+    let (status, body) = call(&wharf, &admin, "gc_mark_collected", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, 3);
+    let figure = overview(&wharf, &admin).await;
+    assert_eq!((figure.collectable_blobs, figure.collectable_bytes), (Some(0), Some(0)));
+    let (status, html) = wharf.page(&admin, "/housekeeping/gc").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Collect by hand") && html.contains("Mark as collected"),
+        "{html}"
+    );
+    let reader = support::user_with_role(&wharf, &admin, "reader", "reader", "").await;
+    let (status, _) = call(&wharf, &reader, "gc_mark_collected", &[]).await;
+    assert_eq!(status, 403);
 }

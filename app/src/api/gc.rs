@@ -215,6 +215,11 @@ pub async fn mark_gc_collected() -> Result<u64, AppError> {
                     "Wharf runs this registry's collections and records them itself.".into(),
                 ));
             }
+            if store::collectable(&state.db).await.is_err() {
+                return Err(AppError::BadRequest(
+                    "The index does not record image layers yet: there is nothing to mark.".into(),
+                ));
+            }
             let recorded = store::record_collected(&state.db).await?;
             let address = session::client_address().await;
             audit::record(

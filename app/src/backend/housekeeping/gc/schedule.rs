@@ -15,7 +15,7 @@ pub const MAX_LEN: usize = 100;
 /// Scheduled runs come at most this often: a collection makes the registry read-only.
 pub const MIN_INTERVAL_MS: i64 = 3_600_000;
 /// How often the worker looks whether a run is due.
-const CHECK_EVERY: Duration = Duration::from_secs(20);
+const CHECK_EVERY: Duration = Duration::from_secs(10);
 /// Who the audit log and the run history name for scheduled runs.
 pub const SCHEDULE_ACTOR: &str = "schedule";
 
