@@ -21,8 +21,8 @@ use crate::components::live::provide_live_updates;
 use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
 use crate::pages::on_demand::{
-    AccessRoute, AuditRoute, DeliveryRoute, EventsRoute, ProfileRoute, RetentionPoliciesRoute, RetentionPolicyRoute,
-    SettingsRoute, WebhookRoute, WebhooksRoute,
+    AccessRoute, AuditRoute, DeliveryRoute, EventsRoute, GcRoute, ProfileRoute, RetentionPoliciesRoute,
+    RetentionPolicyRoute, SettingsRoute, WebhookRoute, WebhooksRoute,
 };
 use crate::pages::{catalog::CatalogPage, login::LoginPage, not_found::NotFound, reference::ReferencePage};
 
@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/access") view={Lazy::<AccessRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view={Lazy::<ProfileRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/housekeeping/gc") view={Lazy::<GcRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/r/*path") view=ReferencePage ssr=SsrMode::Async/>
                     <Route path=path!("/housekeeping/retention") view={Lazy::<RetentionPoliciesRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/housekeeping/retention/:id") view={Lazy::<RetentionPolicyRoute>::new()} ssr=SsrMode::Async/>

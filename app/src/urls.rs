@@ -45,6 +45,23 @@ pub fn retention_items_csv(run_id: &str) -> String {
     )
 }
 
+/// The garbage collection page, on history page `page` (from 1), showing the run `run` (empty:
+/// none).
+pub fn gc(page: u32, run: &str) -> String {
+    let mut params = Vec::new();
+    if page > 1 {
+        params.push(format!("page={page}"));
+    }
+    if !run.is_empty() {
+        params.push(format!("run={}", percent_encode(run, false)));
+    }
+    if params.is_empty() {
+        "/housekeeping/gc".to_string()
+    } else {
+        format!("/housekeeping/gc?{}", params.join("&"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +71,7 @@ mod tests {
         assert_eq!(repository("team/app"), "/r/team/app");
         assert_eq!(manifest("team/app", "sha256:1"), "/r/team/app@sha256:1");
         assert_eq!(tag("team/app", "v1.0"), "/r/team/app:v1.0");
+        assert_eq!(gc(1, ""), "/housekeeping/gc");
+        assert_eq!(gc(2, "a b"), "/housekeeping/gc?page=2&run=a%20b");
     }
 }

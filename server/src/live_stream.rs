@@ -78,6 +78,7 @@ impl Audience {
         match update {
             IndexUpdate::Repository { name } => self.visible.includes(name),
             IndexUpdate::Sync { .. } => true,
+            IndexUpdate::GarbageCollection { .. } => self.administrator,
             IndexUpdate::Delivery { webhook_id } => self.manages_webhook(state, webhook_id).await,
             // Housekeeping pages are for those who may delete there.
             IndexUpdate::Housekeeping { scope } => {

@@ -11,6 +11,7 @@ mod live_stream;
 mod metrics_endpoint;
 mod push_command;
 mod registry_events;
+mod registry_maintenance;
 mod registry_process;
 mod registry_storage;
 mod request_id;

@@ -19,27 +19,15 @@ pub struct Launch<'a> {
     pub config_path: &'a Path,
     pub log_path: PathBuf,
     pub listen: SocketAddr,
+    /// Add to the log (a restart) instead of starting it anew.
+    pub append_log: bool,
 }
 
-/// Fails early with a clear message when the port is taken or the program is missing, then waits
-/// (bounded) until the registry answers `/v2/`.
-pub async fn start(launch: Launch<'_>) -> Result<ManagedRegistry, StartupError> {
-    // The port check is racy by nature, but it turns the common case into a clear message.
-    if let Err(err) = std::net::TcpListener::bind(launch.listen) {
-        return Err(StartupError::Listen {
-            addr: launch.listen.to_string(),
-            reason: err.to_string(),
-            flag: "--registry-listen",
-        });
-    }
-    let log = std::fs::File::create(&launch.log_path).map_err(|e| StartupError::DataDir {
-        path: launch.log_path.clone(),
-        reason: e.to_string(),
-    })?;
-    let log_err = log.try_clone().map_err(|e| StartupError::Other(e.to_string()))?;
-    let mut command = Command::new(launch.bin);
-    // The registry ends with the console, even when the console is killed outright (its
-    // notifications would otherwise go nowhere and a restart would find the port taken).
+/// `bin` as a child of the console: it ends with the console, even when the console is killed
+/// outright (its notifications would otherwise go nowhere and a restart would find the port
+/// taken), and it sees none of Wharf's own settings.
+pub fn registry_command(bin: &str) -> Command {
+    let mut command = Command::new(bin);
     // SAFETY: the closure only makes one async-signal-safe system call.
     unsafe {
         command.pre_exec(|| {
@@ -55,13 +43,37 @@ pub async fn start(launch: Launch<'_>) -> Result<ManagedRegistry, StartupError> 
     // Distribution 2.8's S3 driver refuses to start when this is set ("LoadCustomCABundleError"),
     // whatever the endpoint; the registry trusts the system's CAs and SSL_CERT_FILE instead.
     command.env_remove("AWS_CA_BUNDLE");
-    let mut child = command
+    command.stdin(Stdio::null()).kill_on_drop(true);
+    command
+}
+
+/// Fails early with a clear message when the port is taken or the program is missing, then waits
+/// (bounded) until the registry answers `/v2/`.
+pub async fn start(launch: Launch<'_>) -> Result<ManagedRegistry, StartupError> {
+    // The port check is racy by nature, but it turns the common case into a clear message.
+    if let Err(err) = std::net::TcpListener::bind(launch.listen) {
+        return Err(StartupError::Listen {
+            addr: launch.listen.to_string(),
+            reason: err.to_string(),
+            flag: "--registry-listen",
+        });
+    }
+    let log = std::fs::File::options()
+        .create(true)
+        .write(true)
+        .append(launch.append_log)
+        .truncate(!launch.append_log)
+        .open(&launch.log_path)
+        .map_err(|e| StartupError::DataDir {
+            path: launch.log_path.clone(),
+            reason: e.to_string(),
+        })?;
+    let log_err = log.try_clone().map_err(|e| StartupError::Other(e.to_string()))?;
+    let mut child = registry_command(launch.bin)
         .arg("serve")
         .arg(launch.config_path)
-        .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))
-        .kill_on_drop(true)
         .spawn()
         .map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => StartupError::RegistryMissing {

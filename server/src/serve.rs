@@ -14,7 +14,6 @@ use app::backend::intake_journal::Journal;
 use app::backend::notifier::Notifier;
 use app::backend::pulls::ConsoleIdentity;
 use app::backend::registry::{RegistryAuth, RegistryClient};
-use app::backend::registry_config::{render, RegistryConfigInput};
 use app::backend::replicas;
 use app::backend::state::App;
 use app::backend::sync::{worker, SyncHub};
@@ -28,7 +27,7 @@ use app::backend::AppState;
 
 use crate::cli::{LogFormat, ServeArgs};
 use crate::data_dir::{self, NOTIFICATION_SECRET_FILE, REGISTRY_HTTP_SECRET_FILE};
-use crate::registry_process::{self, Launch, ManagedRegistry};
+use crate::registry_maintenance::{ManagedRegistryHandle, RegistryConfig};
 use crate::registry_storage;
 use crate::startup_error::StartupError;
 
@@ -51,6 +50,9 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let data_dir = data_dir::prepare(&args.data_dir)?;
     let db = open_database(&args, &data_dir).await?;
+    if args.registry_url.is_none() {
+        mark_interrupted_collections(&db).await;
+    }
     let (key, notification_secret) = shared_secrets(&args, &db, &data_dir).await?;
     ensure_admin(&db).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -89,7 +91,10 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         }
         DbKind::Postgres => None,
     };
-    let state = app_state(&args, settings, db, signer, journal)?;
+    let maintenance = managed
+        .clone()
+        .map(|m| m as Arc<dyn app::backend::housekeeping::gc::RegistryMaintenance>);
+    let state = app_state(&args, settings, db, signer, journal, maintenance)?;
     start_workers(&args, &state);
     if args.registry_username.is_none() {
         tokio::spawn(check_registry_trusts_key(state.clone()));
@@ -256,6 +261,7 @@ fn app_state(
     db: Db,
     signer: Arc<TokenSigner>,
     journal: Option<Journal>,
+    maintenance: Option<Arc<dyn app::backend::housekeeping::gc::RegistryMaintenance>>,
 ) -> Result<AppState, StartupError> {
     let registry_auth = registry_credentials(args)?.unwrap_or_else(|| RegistryAuth::Minted(signer.clone()));
     let registry = RegistryClient::new(settings.registry_url.clone(), registry_auth);
@@ -304,6 +310,7 @@ fn app_state(
             app::backend::access::Throttle::default(),
             Duration::from_secs(args.credential_cache_secs),
         )),
+        gc: app::backend::housekeeping::gc::runner::Collector::new(maintenance),
         leptos_options,
     })))
 }
@@ -326,6 +333,22 @@ fn start_workers(args: &ServeArgs, state: &AppState) {
         schedule,
     ));
     tokio::spawn(dispatcher.run(state.sync.stopping()));
+    if state.gc.is_managed() {
+        tokio::spawn(app::backend::housekeeping::gc::schedule::run_worker(state.clone()));
+    }
+}
+
+/// A garbage collection that was going on when the last run of the console died is marked
+/// interrupted; its registry starts read-write again (the config is written anew below).
+async fn mark_interrupted_collections(db: &Db) {
+    match app::backend::housekeeping::gc::store::mark_interrupted(db).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            runs = n,
+            "a garbage collection was interrupted by the last shutdown; the registry is read-write again"
+        ),
+        Err(err) => tracing::warn!(error = %err, "cannot mark interrupted garbage collections"),
+    }
 }
 
 fn announce_ready(settings: &Settings) {
@@ -363,35 +386,23 @@ async fn start_registry(
     console: SocketAddr,
     key: &SigningKey,
     notification_secret: &str,
-) -> Result<ManagedRegistry, StartupError> {
+) -> Result<Arc<ManagedRegistryHandle>, StartupError> {
     let storage = registry_storage::from_args(&args.registry_s3, data_dir)?;
-    let http_secret = data_dir::secret(data_dir, REGISTRY_HTTP_SECRET_FILE)?;
     let realm = public_url.join("/auth/token").expect("static path joins");
-    let config = render(&RegistryConfigInput {
-        listen: &args.registry_listen.to_string(),
-        storage: &storage,
-        realm: realm.as_str(),
-        service: TOKEN_SERVICE,
-        issuer: TOKEN_ISSUER,
-        cert_path: &key.cert_path,
-        jwks_path: &key.jwks_path,
-        events_url: &format!("http://{console}/registry/events"),
-        notification_secret,
-        http_secret: &http_secret,
-    });
-    let config_path = data_dir.join("registry.yml");
-    std::fs::write(&config_path, config).map_err(|e| StartupError::DataDir {
-        path: config_path.clone(),
-        reason: e.to_string(),
-    })?;
     tracing::info!(listen = %args.registry_listen, storage = %registry_storage::describe(&storage), "starting the registry");
-    registry_process::start(Launch {
-        bin: &args.registry_bin,
-        config_path: &config_path,
-        log_path: data_dir.join("registry.log"),
+    let config = RegistryConfig {
         listen: args.registry_listen,
-    })
-    .await
+        storage,
+        realm: realm.to_string(),
+        service: TOKEN_SERVICE.to_string(),
+        issuer: TOKEN_ISSUER.to_string(),
+        cert_path: key.cert_path.clone(),
+        jwks_path: key.jwks_path.clone(),
+        events_url: format!("http://{console}/registry/events"),
+        notification_secret: notification_secret.to_string(),
+        http_secret: data_dir::secret(data_dir, REGISTRY_HTTP_SECRET_FILE)?,
+    };
+    ManagedRegistryHandle::start(&args.registry_bin, config, data_dir).await
 }
 
 /// Basic credentials for a registry with its own auth. Without them the console sends tokens it

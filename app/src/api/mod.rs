@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod events;
+pub mod gc;
 pub mod images;
 pub mod repository;
 pub mod retention;

@@ -42,10 +42,12 @@ pub enum AuditAction {
     RetentionPolicySaved,
     RetentionPolicyDeleted,
     RetentionRun,
+    GarbageCollection,
+    GcScheduleChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::TokenDenied,
@@ -76,6 +78,8 @@ impl AuditAction {
         AuditAction::RetentionPolicySaved,
         AuditAction::RetentionPolicyDeleted,
         AuditAction::RetentionRun,
+        AuditAction::GarbageCollection,
+        AuditAction::GcScheduleChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +114,8 @@ impl AuditAction {
             AuditAction::RetentionPolicySaved => "retention policy saved",
             AuditAction::RetentionPolicyDeleted => "retention policy deleted",
             AuditAction::RetentionRun => "retention run",
+            AuditAction::GarbageCollection => "garbage collection",
+            AuditAction::GcScheduleChanged => "garbage collection schedule changed",
         }
     }
 

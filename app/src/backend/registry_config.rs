@@ -22,6 +22,9 @@ pub struct RegistryConfigInput<'a> {
     pub events_url: &'a str,
     pub notification_secret: &'a str,
     pub http_secret: &'a str,
+    /// Pulls only: pushes and deletes get the registry's read-only error (while garbage
+    /// collection runs).
+    pub read_only: bool,
 }
 
 /// Where the registry keeps image content.
@@ -127,16 +130,21 @@ fn notifications(events_url: &str, secret: &str) -> Yaml {
     Yaml::Map(vec![("endpoints", Yaml::List(vec![endpoint]))])
 }
 
-fn storage(storage: &Storage) -> Yaml {
+fn storage(storage: &Storage, read_only: bool) -> Yaml {
     let driver = match storage {
         Storage::Filesystem(dir) => ("filesystem", Yaml::Map(vec![("rootdirectory", path(dir))])),
         Storage::S3(s3) => ("s3", s3_driver(s3)),
     };
-    Yaml::Map(vec![
+    let mut entries = vec![
         driver,
         ("delete", Yaml::Map(vec![("enabled", Yaml::Bool(true))])),
         ("cache", Yaml::Map(vec![("blobdescriptor", str("inmemory"))])),
-    ])
+    ];
+    if read_only {
+        let enabled = Yaml::Map(vec![("enabled", Yaml::Bool(true))]);
+        entries.push(("maintenance", Yaml::Map(vec![("readonly", enabled)])));
+    }
+    Yaml::Map(entries)
 }
 
 /// The `s3` driver's parameters. `v4auth` is 2.8's (3.x always signs with v4 and ignores it);
@@ -167,7 +175,7 @@ pub fn render(input: &RegistryConfigInput<'_>) -> String {
             "log",
             Yaml::Map(vec![("level", str("info")), ("formatter", str("text"))]),
         ),
-        ("storage", storage(input.storage)),
+        ("storage", storage(input.storage, input.read_only)),
         (
             "http",
             Yaml::Map(vec![
@@ -301,6 +309,7 @@ mod tests {
             events_url: "http://127.0.0.1:3000/registry/events",
             notification_secret: "n0t1f1cat10n",
             http_secret: "h77p",
+            read_only: false,
         }
     }
 
@@ -357,6 +366,21 @@ mod tests {
         assert_eq!(
             text.lines().count(),
             render(&input(&Storage::Filesystem("/x".into()))).lines().count()
+        );
+    }
+
+    #[test]
+    fn read_only_for_garbage_collection() {
+        let storage = Storage::Filesystem(PathBuf::from("/data/registry"));
+        let writable = render(&input(&storage));
+        assert!(!writable.contains("maintenance"), "{writable}");
+        let text = render(&RegistryConfigInput {
+            read_only: true,
+            ..input(&storage)
+        });
+        assert!(
+            text.contains("  maintenance:\n    readonly:\n      enabled: true\n"),
+            "{text}"
         );
     }
 

@@ -34,6 +34,9 @@ pub struct App {
     pub templates: Arc<super::webhooks::formats::sandbox::TemplateSandbox>,
     /// Checks passwords, tokens and robot secrets (throttled, cached).
     pub credentials: Arc<super::access::credentials::Credentials>,
+    /// Garbage collection: the managed registry's maintenance (none in external mode) and the
+    /// run going on.
+    pub gc: super::housekeeping::gc::runner::Collector,
     pub leptos_options: LeptosOptions,
 }
 

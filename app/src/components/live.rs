@@ -11,8 +11,10 @@ pub struct LiveUpdates {
     pub changes: RwSignal<u64>,
     /// Bumped (likewise) after webhook deliveries were attempted.
     pub deliveries: RwSignal<u64>,
-    /// Bumped (likewise) after a housekeeping run progressed.
+    /// Bumped (likewise) after a retention run progressed.
     pub housekeeping: RwSignal<u64>,
+    /// Bumped (likewise) when a garbage collection run began, moved on or ended.
+    pub gc: RwSignal<u64>,
     /// The latest registry and reconcile status the stream sent (none yet: the page's own).
     pub sync: RwSignal<Option<SyncStatus>>,
 }
@@ -23,6 +25,7 @@ pub fn provide_live_updates(signed_in: Signal<bool>) {
         changes: RwSignal::new(0),
         deliveries: RwSignal::new(0),
         housekeeping: RwSignal::new(0),
+        gc: RwSignal::new(0),
         sync: RwSignal::new(None),
     };
     provide_context(live);
@@ -59,6 +62,14 @@ pub fn use_live_reconcile(initial: ReconcileProgress) -> Signal<ReconcileProgres
     })
 }
 
+/// Bumped when a garbage collection run changed (0 forever when no provider is above).
+pub fn use_live_gc() -> Signal<u64> {
+    match use_context::<LiveUpdates>() {
+        Some(live) => live.gc.into(),
+        None => Signal::derive(|| 0),
+    }
+}
+
 /// Bumped when webhook deliveries were attempted (0 forever when no provider is above).
 pub fn use_live_deliveries() -> Signal<u64> {
     match use_context::<LiveUpdates>() {
@@ -92,6 +103,8 @@ mod browser {
     enum Refetch {
         Index,
         Deliveries,
+        Gc,
+        Retention,
         All,
     }
 
@@ -117,6 +130,7 @@ mod browser {
         let bump = debounced(live.changes);
         let bump_deliveries = debounced(live.deliveries);
         let bump_housekeeping = debounced(live.housekeeping);
+        let bump_gc = debounced(live.gc);
         Effect::new(move |_| {
             // Reconnect when the sign-in state changes (the stream refuses anonymous readers).
             if !signed_in.get() {
@@ -155,10 +169,8 @@ mod browser {
                         }
                         Some(IndexUpdate::Repository { .. }) => Some(Refetch::Index),
                         Some(IndexUpdate::Delivery { .. }) => Some(Refetch::Deliveries),
-                        Some(IndexUpdate::Housekeeping { .. }) => {
-                            bump_housekeeping();
-                            None
-                        }
+                        Some(IndexUpdate::Housekeeping { .. }) => Some(Refetch::Retention),
+                        Some(IndexUpdate::GarbageCollection { .. }) => Some(Refetch::Gc),
                         None => None,
                     })
                 });
@@ -167,11 +179,17 @@ mod browser {
                 let lagged = lagged.filter_map(|message| futures::future::ready(message.ok().map(|_| Refetch::All)));
                 let mut merged = futures::stream::select(relevant, lagged);
                 while let Some(refetch) = merged.next().await {
-                    if refetch != Refetch::Deliveries {
-                        bump();
-                    }
-                    if refetch != Refetch::Index {
-                        bump_deliveries();
+                    match refetch {
+                        Refetch::Index => bump(),
+                        Refetch::Deliveries => bump_deliveries(),
+                        Refetch::Gc => bump_gc(),
+                        Refetch::Retention => bump_housekeeping(),
+                        Refetch::All => {
+                            bump();
+                            bump_deliveries();
+                            bump_gc();
+                            bump_housekeeping();
+                        }
                     }
                 }
             });

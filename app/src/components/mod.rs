@@ -3,6 +3,7 @@
 pub mod confirm_form;
 pub mod copy_button;
 pub mod error_panel;
+pub mod housekeeping_tabs;
 pub mod live;
 pub mod nav;
 pub mod new_secret;

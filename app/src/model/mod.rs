@@ -5,6 +5,7 @@ mod audit;
 mod catalog;
 mod error;
 mod events;
+mod gc;
 mod manifest;
 mod repository;
 mod retention;
@@ -22,6 +23,7 @@ pub use audit::{AuditEntryView, AuditPage};
 pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};
 pub use error::AppError;
 pub use events::{EventRow, EventsPage, QuarantinedEvent};
+pub use gc::{GcOverview, GcRunDetail, GcRunView, ProcedureStep};
 pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, LayerRow, ManifestView};
 pub use repository::{Attachment, ImageRow, Label, PlatformRow, PullStats, RepositoryView};
 pub use retention::{

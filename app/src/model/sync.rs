@@ -78,8 +78,10 @@ pub enum IndexUpdate {
     Sync { status: SyncStatus },
     /// A delivery of this webhook was attempted (its log and health changed).
     Delivery { webhook_id: String },
-    /// A housekeeping run (retention, garbage collection) in this access scope progressed.
+    /// A retention run in this access scope progressed.
     Housekeeping { scope: String },
+    /// A garbage collection run began, moved on to another phase, or ended (administrators).
+    GarbageCollection { run_id: String },
 }
 
 #[cfg(test)]

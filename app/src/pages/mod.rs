@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod delete_forms;
 pub mod delivery;
 pub mod events;
+pub mod gc;
 pub mod login;
 pub mod manifest;
 pub mod not_found;

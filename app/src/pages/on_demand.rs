@@ -12,6 +12,7 @@ use super::access::AccessPage;
 use super::audit::AuditLogPage;
 use super::delivery::DeliveryPage;
 use super::events::EventsPage;
+use super::gc::GcPage;
 use super::profile::ProfilePage;
 use super::retention::{RetentionPoliciesPage, RetentionPolicyPage};
 use super::settings::SettingsPage;
@@ -43,6 +44,7 @@ on_demand! {
     AuditRoute => AuditLogPage,
     DeliveryRoute => DeliveryPage,
     EventsRoute => EventsPage,
+    GcRoute => GcPage,
     ProfileRoute => ProfilePage,
     RetentionPoliciesRoute => RetentionPoliciesPage,
     RetentionPolicyRoute => RetentionPolicyPage,

@@ -1,3 +1,6 @@
-//! Housekeeping: retention policies, garbage collection and storage insights.
+//! Housekeeping: what keeps a registry from only growing (retention, garbage collection,
+//! storage insights).
 
+pub mod cron;
+pub mod gc;
 pub mod retention;

@@ -2,36 +2,16 @@
 //! gives its next run time; the worker asks for a run when it is due and moves the time on.
 //! The move is fenced on the old time, so with several replicas one of them asks.
 
-use std::str::FromStr;
-
-use chrono::{DateTime, Utc};
-use croner::Cron;
-
 use super::store::{self, RequestError};
 use crate::backend::db::now_ms;
+use crate::backend::housekeeping::cron;
 use crate::backend::AppState;
 
-pub const MAX_SCHEDULE_LEN: usize = 100;
-
-/// Checks a cron expression; the error says what is wrong.
-pub fn parse(expression: &str) -> Result<Cron, String> {
-    let expression = expression.trim();
-    if expression.len() > MAX_SCHEDULE_LEN {
-        return Err(format!("longer than {MAX_SCHEDULE_LEN} characters"));
-    }
-    if expression.split_whitespace().count() != 5 && !expression.starts_with('@') {
-        return Err("five fields are expected: minute hour day-of-month month day-of-week, e.g. 0 3 * * *".into());
-    }
-    Cron::from_str(expression).map_err(|e| e.to_string())
-}
+pub use cron::parse;
 
 /// The first time after `after_ms` that `expression` names (Unix ms), if any.
 pub fn next_after(expression: &str, after_ms: i64) -> Option<i64> {
-    let cron = parse(expression).ok()?;
-    let after = DateTime::<Utc>::from_timestamp_millis(after_ms)?;
-    cron.find_next_occurrence(&after, false)
-        .ok()
-        .map(|t| t.timestamp_millis())
+    cron::next_after(&parse(expression).ok()?, after_ms)
 }
 
 /// The schedule in words, for the page.
@@ -73,6 +53,8 @@ pub async fn request_due(state: &AppState) -> Result<(), sqlx::Error> {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+
     use super::*;
 
     #[test]
@@ -87,6 +69,7 @@ mod tests {
         assert!(parse("0 3 * *").is_err());
         assert!(parse("99 3 * * *").is_err());
         assert!(parse(&"1 ".repeat(60)).is_err());
+        assert!(parse("0 0 3 * * *").is_err(), "no seconds field");
         assert!(describe("*/15 * * * *").is_some());
     }
 }
