@@ -1,0 +1,244 @@
+//! Storage insights and the table they stand on (`manifest_blobs`): against a real registry and
+//! a real database (SQLite, and PostgreSQL when `WHARF_TEST_POSTGRES_URL` names a server).
+
+mod support;
+
+use app::backend::db::{now_ms, Db};
+use app::backend::index::blobs::{self, BlobKind};
+use app::backend::synthetic::{self, ImageSpec};
+use sqlx::Row;
+use support::{eventually, push_image, Wharf};
+
+/// A fresh SQLite database, and the directory guard that removes it.
+async fn sqlite() -> (tempfile::TempDir, Db) {
+    let dir = support::temp_dir("db");
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join("wharf.db").display()))
+        .await
+        .unwrap();
+    (dir, db)
+}
+
+/// The (blob, kind, size) rows of a manifest, sorted.
+async fn blob_rows(db: &Db, manifest: &str) -> Vec<(String, String, i64)> {
+    let mut rows: Vec<(String, String, i64)> =
+        sqlx::query("SELECT blob_digest, kind, size FROM manifest_blobs WHERE manifest_digest = $1")
+            .bind(manifest)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("blob_digest"), r.get("kind"), r.get("size")))
+            .collect();
+    rows.sort();
+    rows
+}
+
+/// The (blob, kind, size) a generated single-platform manifest references, sorted.
+fn expected_blobs(manifest: &[u8]) -> Vec<(String, String, i64)> {
+    let value: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+    let descriptor = |d: &serde_json::Value, kind: &str| {
+        (
+            d["digest"].as_str().unwrap().to_string(),
+            kind.to_string(),
+            d["size"].as_i64().unwrap(),
+        )
+    };
+    let mut rows = vec![descriptor(&value["config"], "config")];
+    rows.extend(
+        value["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| descriptor(l, "layer")),
+    );
+    rows.sort();
+    rows
+}
+
+/// Manifest digests of a repository in the index, with their kind.
+async fn repository_manifests(db: &Db, repository: &str) -> Vec<(String, String)> {
+    sqlx::query(
+        "SELECT m.digest, m.kind FROM repository_manifests rm JOIN manifests m ON m.digest = rm.digest \
+         WHERE rm.repository = $1 ORDER BY m.digest",
+    )
+    .bind(repository)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("digest"), r.get("kind")))
+    .collect()
+}
+
+#[tokio::test]
+async fn pushed_images_record_their_blobs() {
+    let wharf = Wharf::start().await;
+    let registry = wharf.registry_url();
+    push_image(&registry, "team/one", "1", &["--layers", "3", "--seed", "11"], true);
+    push_image(
+        &registry,
+        "team/multi",
+        "1",
+        &["--platforms", "linux/amd64,linux/arm64", "--format", "docker"],
+        true,
+    );
+    let db = wharf.db().await;
+    let indexed = eventually(120, || async {
+        repository_manifests(&db, "team/one").await.len() == 1
+            && repository_manifests(&db, "team/multi").await.len() == 3
+    })
+    .await;
+    assert!(indexed, "pushes never reached the index:\n{}", wharf.logs());
+
+    let (image, kind) = repository_manifests(&db, "team/one").await.remove(0);
+    assert_eq!(kind, "image");
+    let mut conn = db.pool.acquire().await.unwrap();
+    let (_, cached) = app::backend::index::store::cached_blob(&mut conn, &image)
+        .await
+        .unwrap()
+        .unwrap();
+    let rows = blob_rows(&db, &image).await;
+    assert_eq!(rows, expected_blobs(cached.as_bytes()));
+    assert_eq!(rows.iter().filter(|r| r.1 == "layer").count(), 3);
+    assert_eq!(
+        blobs::of_manifest(&mut conn, &image).await.unwrap()[0].kind,
+        BlobKind::Config
+    );
+
+    // The index has no rows of its own; each platform image has a config and its layers.
+    for (digest, kind) in repository_manifests(&db, "team/multi").await {
+        let rows = blob_rows(&db, &digest).await;
+        match kind.as_str() {
+            "index" => assert!(rows.is_empty(), "an index has no blobs: {rows:?}"),
+            _ => {
+                let (_, cached) = app::backend::index::store::cached_blob(&mut conn, &digest)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(rows, expected_blobs(cached.as_bytes()));
+            }
+        }
+    }
+}
+
+/// An image manifest as an index from before `manifest_blobs` left it: the manifest row and its
+/// bytes in the blob cache, no blob rows. Returns its digest and bytes.
+async fn indexed_before(db: &Db, seed: u64) -> (String, Vec<u8>) {
+    let image = synthetic::generate(&ImageSpec {
+        layers: 2,
+        layer_size: 64,
+        seed,
+        ..ImageSpec::default()
+    });
+    insert_manifest(db, &image.top.digest, "image", &image.top.media_type, &image.top.bytes).await;
+    (image.top.digest.clone(), image.top.bytes.to_vec())
+}
+
+async fn insert_manifest(db: &Db, digest: &str, kind: &str, media_type: &str, bytes: &[u8]) {
+    sqlx::query(
+        "INSERT INTO manifests (digest, media_type, manifest_size, total_size, kind, platforms, annotations, labels, indexed_at) \
+         VALUES ($1, $2, $3, $3, $4, '[]', '{}', '{}', $5)",
+    )
+    .bind(digest)
+    .bind(media_type)
+    .bind(bytes.len() as i64)
+    .bind(kind)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let mut conn = db.pool.acquire().await.unwrap();
+    app::backend::index::store::cache_blob(&mut conn, digest, media_type, &String::from_utf8_lossy(bytes))
+        .await
+        .unwrap();
+}
+
+async fn backfill_resumes_and_is_idempotent(db: Db) {
+    let mut images = Vec::new();
+    for seed in 0..5 {
+        images.push(indexed_before(&db, 100 + seed).await);
+    }
+    // Hostile or foreign content in the cache: not JSON, and an image whose layers claim
+    // impossible sizes. Neither stops the others.
+    let garbage = format!("sha256:{}", "0".repeat(64));
+    insert_manifest(
+        &db,
+        &garbage,
+        "image",
+        "application/vnd.oci.image.manifest.v1+json",
+        b"{not json",
+    )
+    .await;
+    let huge_body = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+        "config":{{"mediaType":"application/vnd.oci.image.config.v1+json","size":2,"digest":"sha256:{c}"}},
+        "layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":18446744073709551615,"digest":"sha256:{l}"}}]}}"#,
+        c = "c".repeat(64),
+        l = "d".repeat(64)
+    );
+    let huge = synthetic::sha256_digest(huge_body.as_bytes());
+    insert_manifest(
+        &db,
+        &huge,
+        "image",
+        "application/vnd.oci.image.manifest.v1+json",
+        huge_body.as_bytes(),
+    )
+    .await;
+
+    // Batches of two, as if the process were stopped after each: the progress is kept.
+    let mut batches = 0;
+    loop {
+        let mut tx = db.begin_write().await.unwrap();
+        let batch = blobs::backfill_batch(&mut tx, 2).await.unwrap();
+        tx.commit().await.unwrap();
+        batches += 1;
+        assert!(batches < 10, "the backfill does not end");
+        if batch.done {
+            break;
+        }
+        assert_eq!(batch.manifests, 2);
+    }
+    assert_eq!(batches, 4, "7 manifests in batches of 2");
+    for (digest, bytes) in &images {
+        assert_eq!(blob_rows(&db, digest).await, expected_blobs(bytes));
+    }
+    assert!(blob_rows(&db, &garbage).await.is_empty());
+    let huge_rows = blob_rows(&db, &huge).await;
+    assert_eq!(huge_rows.iter().map(|r| r.2).max(), Some(blobs::MAX_BLOB_SIZE));
+    assert!(blobs::backfill_done(&mut db.pool.acquire().await.unwrap())
+        .await
+        .unwrap());
+
+    // Done: a start does nothing; run again from scratch, it changes nothing either.
+    assert_eq!(blobs::backfill(&db).await.unwrap(), 0);
+    let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM manifest_blobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE manifest_blobs_backfill SET after_digest = '', done = 0")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(blobs::backfill(&db).await.unwrap(), 0, "every manifest had its rows");
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM manifest_blobs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    assert_eq!(before, 5 * 3 + 2);
+}
+
+#[tokio::test]
+async fn backfill_fills_manifests_indexed_before() {
+    let (_dir, db) = sqlite().await;
+    backfill_resumes_and_is_idempotent(db).await;
+}
+
+#[tokio::test]
+async fn backfill_fills_manifests_indexed_before_on_postgres() {
+    let Some(db) = support::postgres_database().await else {
+        return;
+    };
+    backfill_resumes_and_is_idempotent(db).await;
+}
