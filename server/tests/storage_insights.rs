@@ -242,3 +242,230 @@ async fn backfill_fills_manifests_indexed_before_on_postgres() {
     };
     backfill_resumes_and_is_idempotent(db).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Aggregates, on the database alone: hand-checked figures, visibility, and the incremental
+// refresh against the full rebuild.
+
+use app::backend::access::{Scope, Visibility};
+use app::backend::housekeeping::insights::{self, read};
+use app::backend::index::store;
+use app::model::StorageInsights;
+
+fn digest(name: &str) -> String {
+    synthetic::sha256_digest(name.as_bytes())
+}
+
+/// An image manifest `name` of blobs (name, size) (the first the config), indexed in `repository`.
+async fn put_image(db: &Db, repository: &str, name: &str, blobs_of: &[(&str, i64)]) -> String {
+    let manifest = digest(name);
+    let mut conn = db.pool.acquire().await.unwrap();
+    sqlx::query(
+        "INSERT INTO manifests (digest, media_type, manifest_size, total_size, kind, platforms, annotations, labels, indexed_at) \
+         VALUES ($1, 'application/vnd.oci.image.manifest.v1+json', 100, 100, 'image', '[]', '{}', '{}', 0) \
+         ON CONFLICT (digest) DO NOTHING",
+    )
+    .bind(&manifest)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let rows: Vec<blobs::ManifestBlob> = blobs_of
+        .iter()
+        .enumerate()
+        .map(|(i, (blob, size))| blobs::ManifestBlob {
+            digest: digest(blob),
+            size: *size,
+            kind: if i == 0 { BlobKind::Config } else { BlobKind::Layer },
+        })
+        .collect();
+    blobs::store(&mut conn, &manifest, &rows).await.unwrap();
+    store::ensure_repository(&mut conn, repository).await.unwrap();
+    store::add_repository_manifest(&mut conn, repository, &manifest)
+        .await
+        .unwrap();
+    store::refresh_repository(&mut conn, repository).await.unwrap();
+    manifest
+}
+
+async fn remove_image(db: &Db, repository: &str, manifest: &str) {
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::remove_manifest(&mut conn, repository, manifest).await.unwrap();
+    store::refresh_repository(&mut conn, repository).await.unwrap();
+}
+
+async fn refreshed(db: &Db) {
+    assert!(
+        insights::refresh_all(db, 1000).await.unwrap(),
+        "the refresher does not settle"
+    );
+}
+
+async fn figures(db: &Db, scopes: &[&str]) -> StorageInsights {
+    let visible = if scopes == [""] {
+        Visibility::All
+    } else {
+        Visibility::Only(scopes.iter().map(|s| Scope::parse(s).unwrap()).collect())
+    };
+    read::insights(db, &visible, now_ms()).await.unwrap()
+}
+
+fn namespace_bytes(figures: &StorageInsights) -> Vec<(String, i64, i64, bool)> {
+    let mut rows: Vec<_> = figures
+        .namespaces
+        .iter()
+        .map(|n| (n.namespace.clone(), n.bytes, n.shared_bytes, n.partial))
+        .collect();
+    rows.sort();
+    rows
+}
+
+async fn shared_layers_are_counted_once(db: Db) {
+    refreshed(&db).await;
+    let x = put_image(&db, "a/x", "x1", &[("cx", 10), ("base", 1000), ("lx", 100)]).await;
+    put_image(&db, "a/y", "y1", &[("cy", 20), ("base", 1000), ("ly", 200)]).await;
+    put_image(&db, "b/z", "z1", &[("cz", 30), ("base", 1000), ("lz", 300)]).await;
+    put_image(&db, "b/w", "w1", &[("cw", 40), ("lw", 400)]).await;
+    // Two images of one repository sharing a layer: the layer once.
+    put_image(&db, "b/w", "w2", &[("cw2", 50), ("lw", 400)]).await;
+    refreshed(&db).await;
+
+    let all = figures(&db, &[""]).await;
+    assert!(all.whole_registry && !all.computing);
+    assert_eq!((all.total_bytes, all.shared_bytes), (2150, 1000));
+    assert_eq!(all.repositories, 4);
+    assert_eq!(
+        namespace_bytes(&all),
+        [("a".into(), 1330, 1000, false), ("b".into(), 1820, 1000, false)]
+    );
+    let largest: Vec<_> = all
+        .largest
+        .iter()
+        .map(|r| (r.repository.as_str(), r.bytes, r.shared_bytes))
+        .collect();
+    assert_eq!(largest[0], ("b/z", 1330, 1000));
+    assert!(largest.contains(&("b/w", 490, 0)));
+
+    // One namespace: only it. Both: the base layer still once.
+    let a = figures(&db, &["a/"]).await;
+    assert!(!a.whole_registry);
+    assert_eq!((a.total_bytes, a.shared_bytes, a.repositories), (1330, 1000, 2));
+    assert_eq!(namespace_bytes(&a), [("a".into(), 1330, 1000, false)]);
+    assert!(a.largest.iter().all(|r| r.repository.starts_with("a/")));
+    assert_eq!(figures(&db, &["a/", "b/"]).await.total_bytes, 2150);
+    // Part of a namespace: totals over what is seen.
+    let z = figures(&db, &["b/z*"]).await;
+    assert_eq!((z.total_bytes, z.shared_bytes, z.repositories), (1330, 1000, 1));
+    assert_eq!(namespace_bytes(&z), [("b".into(), 1330, 1000, true)]);
+    assert!(z.days_partial);
+    assert_eq!(figures(&db, &["a/", "b/z*"]).await.total_bytes, 1330 + 330);
+    assert_eq!(figures(&db, &[]).await.total_bytes, 0);
+
+    // An image deleted: its own blobs go, the base layer is no longer shared with a/x.
+    remove_image(&db, "a/x", &x).await;
+    refreshed(&db).await;
+    let all = figures(&db, &[""]).await;
+    assert_eq!((all.total_bytes, all.shared_bytes, all.repositories), (2040, 1000, 3));
+    assert!(all.largest.iter().all(|r| r.repository != "a/x"));
+    let a = figures(&db, &["a/"]).await;
+    assert_eq!(namespace_bytes(&a), [("a".into(), 1220, 1000, false)]);
+    // Today's point of the growth series follows.
+    assert_eq!(all.days.last().unwrap().bytes, Some(2040));
+    assert_aggregates_match_rebuild(&db).await;
+}
+
+/// Every aggregate table's rows, sorted.
+async fn aggregate_rows(db: &Db) -> Vec<Vec<String>> {
+    let mut tables = Vec::new();
+    for sql in [
+        "SELECT repository || ' ' || namespace || ' ' || blob_digest || ' ' || size AS r FROM storage_repository_blobs",
+        "SELECT namespace || ' ' || blob_digest AS r FROM storage_namespace_blobs",
+        "SELECT blob_digest || ' ' || size || ' ' || repositories || ' ' || namespaces AS r FROM storage_blobs",
+        "SELECT repository || ' ' || bytes || ' ' || shared_bytes || ' ' || blobs AS r FROM storage_repositories",
+        "SELECT namespace || ' ' || bytes || ' ' || shared_bytes || ' ' || cross_bytes || ' ' || repositories AS r FROM storage_namespaces",
+        "SELECT bytes || ' ' || shared_bytes || ' ' || blobs AS r FROM storage_totals",
+    ] {
+        let mut rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&db.pool).await.unwrap();
+        rows.sort();
+        tables.push(rows);
+    }
+    tables
+}
+
+async fn assert_aggregates_match_rebuild(db: &Db) {
+    let incremental = aggregate_rows(db).await;
+    insights::refresh::rebuild(db).await.unwrap();
+    assert_eq!(
+        incremental,
+        aggregate_rows(db).await,
+        "incremental refresh and rebuild disagree"
+    );
+}
+
+/// Random pushes and deletes over a few repositories and namespaces sharing blobs: after each
+/// round the incremental figures equal a rebuild's.
+async fn incremental_equals_rebuild(db: Db) {
+    use rand::{Rng, SeedableRng};
+    refreshed(&db).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(24);
+    let repositories = ["p/one", "p/two", "q/one", "q/sub/three", "top"];
+    let mut present: Vec<(String, String)> = Vec::new();
+    for round in 0..12 {
+        for step in 0..6 {
+            if !present.is_empty() && rng.gen_bool(0.35) {
+                let (repository, manifest) = present.swap_remove(rng.gen_range(0..present.len()));
+                remove_image(&db, &repository, &manifest).await;
+                continue;
+            }
+            let repository = repositories[rng.gen_range(0..repositories.len())];
+            let blobs: Vec<(String, i64)> = (0..rng.gen_range(1..5))
+                .map(|_| {
+                    let blob = rng.gen_range(0..12);
+                    (format!("blob-{blob}"), 1000 + blob)
+                })
+                .collect();
+            let refs: Vec<(&str, i64)> = blobs.iter().map(|(b, s)| (b.as_str(), *s)).collect();
+            let name = format!("image-{round}-{step}");
+            let manifest = put_image(&db, repository, &name, &refs).await;
+            present.push((repository.to_string(), manifest));
+        }
+        refreshed(&db).await;
+        assert_aggregates_match_rebuild(&db).await;
+    }
+    // Everything removed: nothing left anywhere.
+    for (repository, manifest) in present {
+        remove_image(&db, &repository, &manifest).await;
+    }
+    refreshed(&db).await;
+    let all = figures(&db, &[""]).await;
+    assert_eq!((all.total_bytes, all.shared_bytes, all.repositories), (0, 0, 0));
+    assert!(all.namespaces.is_empty());
+    assert_aggregates_match_rebuild(&db).await;
+}
+
+#[tokio::test]
+async fn aggregates_count_shared_blobs_once_per_reader() {
+    let (_dir, db) = sqlite().await;
+    shared_layers_are_counted_once(db).await;
+}
+
+#[tokio::test]
+async fn aggregates_count_shared_blobs_once_per_reader_on_postgres() {
+    let Some(db) = support::postgres_database().await else {
+        return;
+    };
+    shared_layers_are_counted_once(db).await;
+}
+
+#[tokio::test]
+async fn incremental_refresh_equals_rebuild() {
+    let (_dir, db) = sqlite().await;
+    incremental_equals_rebuild(db).await;
+}
+
+#[tokio::test]
+async fn incremental_refresh_equals_rebuild_on_postgres() {
+    let Some(db) = support::postgres_database().await else {
+        return;
+    };
+    incremental_equals_rebuild(db).await;
+}

@@ -5,6 +5,7 @@ mod audit;
 mod catalog;
 mod error;
 mod events;
+mod insights;
 mod manifest;
 mod repository;
 mod retention;
@@ -22,6 +23,10 @@ pub use audit::{AuditEntryView, AuditPage};
 pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, RepositoryRow};
 pub use error::AppError;
 pub use events::{EventRow, EventsPage, QuarantinedEvent};
+pub use insights::{
+    DayPoint, NamespaceStorage, RepositoryStorage, StorageInsights, UnpulledImage, UnpulledPage, UnpulledQuery,
+    UNPULLED_DAYS,
+};
 pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, LayerRow, ManifestView};
 pub use repository::{Attachment, ImageRow, Label, PlatformRow, RepositoryView};
 pub use retention::{

@@ -1,3 +1,4 @@
 //! Housekeeping: retention policies, garbage collection and storage insights.
 
+pub mod insights;
 pub mod retention;
