@@ -22,7 +22,7 @@ use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
 use crate::pages::on_demand::{
     AccessRoute, AuditRoute, DeliveryRoute, EventsRoute, ProfileRoute, RetentionPoliciesRoute, RetentionPolicyRoute,
-    SettingsRoute, WebhookRoute, WebhooksRoute,
+    SettingsRoute, StorageRoute, WebhookRoute, WebhooksRoute,
 };
 use crate::pages::{catalog::CatalogPage, login::LoginPage, not_found::NotFound, reference::ReferencePage};
 
@@ -85,6 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/housekeeping/retention") view={Lazy::<RetentionPoliciesRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/housekeeping/retention/:id") view={Lazy::<RetentionPolicyRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/housekeeping/storage") view={Lazy::<StorageRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

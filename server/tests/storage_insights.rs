@@ -469,3 +469,300 @@ async fn incremental_refresh_equals_rebuild_on_postgres() {
     };
     incremental_equals_rebuild(db).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The storage page against a real registry: pushes sharing layers, readers of one namespace,
+// a delete.
+
+use app::backend::registry::{RegistryAuth, RegistryClient};
+use app::model::{UnpulledPage, UNPULLED_DAYS};
+use std::collections::BTreeMap;
+use support::{call, ADMIN_PASSWORD};
+
+/// The blobs (digest → size) of a tag's image, as the registry has it.
+async fn registry_blobs(wharf: &Wharf, repository: &str, tag: &str) -> BTreeMap<String, i64> {
+    let client = RegistryClient::new(
+        wharf.registry_url().parse().unwrap(),
+        RegistryAuth::Credentials {
+            username: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+        },
+    );
+    let (_, _, bytes) = client
+        .get_manifest(&repository.parse().unwrap(), &tag.parse().unwrap())
+        .await
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    std::iter::once(&manifest["config"])
+        .chain(manifest["layers"].as_array().unwrap())
+        .map(|d| (d["digest"].as_str().unwrap().to_string(), d["size"].as_i64().unwrap()))
+        .collect()
+}
+
+async fn page_figures(wharf: &Wharf, client: &reqwest::Client) -> StorageInsights {
+    let (status, body) = call(wharf, client, "storage_insights", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+/// Waits until the figures the client sees satisfy `check`; returns them.
+async fn figures_until(
+    wharf: &Wharf,
+    client: &reqwest::Client,
+    what: &str,
+    check: impl Fn(&StorageInsights) -> bool,
+) -> StorageInsights {
+    let mut last = None;
+    for _ in 0..240 {
+        let figures = page_figures(wharf, client).await;
+        if check(&figures) {
+            return figures;
+        }
+        last = Some(figures);
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("{what}: never reached; last figures {last:?}\n{}", wharf.logs());
+}
+
+fn sum(blobs: &BTreeMap<String, i64>) -> i64 {
+    blobs.values().sum()
+}
+
+#[tokio::test]
+async fn the_storage_page_counts_shared_layers_once_per_reader() {
+    let wharf = Wharf::start().await;
+    let registry = wharf.registry_url();
+    let same_layers = ["--layers", "3", "--layer-size", "30000", "--seed", "5"];
+    push_image(
+        &registry,
+        "alpha/web",
+        "1",
+        &[&same_layers[..], &["--label", "app=web"]].concat(),
+        true,
+    );
+    push_image(
+        &registry,
+        "beta/api",
+        "1",
+        &[&same_layers[..], &["--label", "app=api"]].concat(),
+        true,
+    );
+    push_image(&registry, "beta/api", "2", &["--layers", "2", "--seed", "6"], true);
+    let web = registry_blobs(&wharf, "alpha/web", "1").await;
+    let api1 = registry_blobs(&wharf, "beta/api", "1").await;
+    let api2 = registry_blobs(&wharf, "beta/api", "2").await;
+    let shared: BTreeMap<String, i64> = web
+        .iter()
+        .filter(|(d, _)| api1.contains_key(*d))
+        .map(|(d, s)| (d.clone(), *s))
+        .collect();
+    assert_eq!(shared.len(), 3, "the three layers are the same, the configs differ");
+    let mut everything = web.clone();
+    everything.extend(api1.clone());
+    everything.extend(api2.clone());
+
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let all = figures_until(&wharf, &admin, "three pushes counted", |f| {
+        f.total_bytes == sum(&everything) && !f.computing
+    })
+    .await;
+    assert!(all.whole_registry);
+    assert_eq!(all.shared_bytes, sum(&shared), "shared layers shown as shared");
+    assert!(
+        all.total_bytes < sum(&web) + sum(&api1) + sum(&api2),
+        "and not counted twice"
+    );
+    assert_eq!(all.repositories, 2);
+    let today = all.days.last().unwrap();
+    assert_eq!(today.pushes, 3, "three tags pushed today");
+    assert_eq!(today.bytes, Some(sum(&everything)));
+
+    // The page itself: charts as SVG with their figures, without any script needed.
+    let (status, html) = wharf.page(&admin, "/housekeeping/storage").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "<svg",
+        "Storage per namespace",
+        "Largest repositories",
+        "alpha/web",
+        "Pushes per day",
+        "<title>",
+    ] {
+        assert!(html.contains(expected), "{expected} missing from the page");
+    }
+
+    // A reader of alpha/ sees alpha alone, its shared layers still marked shared.
+    let reader = support::user_with_role(&wharf, &admin, "alpha-reader", "Reader", "alpha/").await;
+    let alpha = page_figures(&wharf, &reader).await;
+    assert!(!alpha.whole_registry);
+    assert_eq!(
+        (alpha.total_bytes, alpha.shared_bytes, alpha.repositories),
+        (sum(&web), sum(&shared), 1)
+    );
+    assert_eq!(alpha.namespaces.len(), 1);
+    assert_eq!(alpha.namespaces[0].namespace, "alpha");
+    assert!(alpha.largest.iter().all(|r| r.repository == "alpha/web"));
+    let (_, html) = wharf.page(&reader, "/housekeeping/storage").await;
+    assert!(!html.contains("beta/api"), "another namespace leaks into the page");
+
+    // Deleting beta/api:1 takes its config away and leaves the layers to alpha/web alone.
+    let digest = support::repository(&wharf, &admin, "beta/api").await["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["tags"].as_array().unwrap().iter().any(|t| t == "1"))
+        .map(|i| i["digest"].as_str().unwrap().to_string())
+        .unwrap();
+    let (status, body) = call(
+        &wharf,
+        &admin,
+        "delete_image",
+        &[("repository", "beta/api"), ("digest", &digest), ("confirm", "1")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let after = figures_until(&wharf, &admin, "the delete counted", |f| {
+        f.shared_bytes == 0 && !f.computing
+    })
+    .await;
+    assert_eq!(after.total_bytes, sum(&web) + sum(&api2));
+
+    // Nothing is old enough to be a candidate; the dry run covers the whole registry.
+    let (status, body) = call(
+        &wharf,
+        &admin,
+        "unpulled_images",
+        &[("query[namespace]", ""), ("query[page]", "1")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let unpulled: UnpulledPage = serde_json::from_value(body).unwrap();
+    assert!(unpulled.images.is_empty());
+    assert_eq!((unpulled.scope.as_deref(), unpulled.days), (Some(""), UNPULLED_DAYS));
+    let (status, body) = call(
+        &wharf,
+        &reader,
+        "unpulled_images",
+        &[("query[namespace]", "../x"), ("query[page]", "1")],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        call(&wharf, &reqwest::Client::new(), "storage_insights", &[]).await.0,
+        401
+    );
+}
+
+async fn tag_at(db: &Db, repository: &str, tag: &str, manifest: &str, days_ago: i64) {
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::set_tag(
+        &mut conn,
+        repository,
+        tag,
+        manifest,
+        now_ms() - days_ago * 86_400_000,
+        false,
+    )
+    .await
+    .unwrap();
+}
+
+async fn pulled(db: &Db, repository: &str, manifest: &str, days_ago: i64) {
+    sqlx::query("INSERT INTO manifest_pulls (repository, digest, last_pulled_at, pull_count) VALUES ($1, $2, $3, 1)")
+        .bind(repository)
+        .bind(manifest)
+        .bind(now_ms() - days_ago * 86_400_000)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+}
+
+async fn unpulled_page(db: &Db, scopes: &[&str], namespace: &str, page: u32) -> UnpulledPage {
+    let visible = if scopes == [""] {
+        Visibility::All
+    } else {
+        Visibility::Only(scopes.iter().map(|s| Scope::parse(s).unwrap()).collect())
+    };
+    let query = app::model::UnpulledQuery {
+        namespace: namespace.into(),
+        page,
+    };
+    read::unpulled(db, &visible, &query, now_ms()).await.unwrap()
+}
+
+fn listed(page: &UnpulledPage) -> Vec<(String, String, i64, bool)> {
+    page.images
+        .iter()
+        .map(|i| {
+            (
+                i.repository.clone(),
+                i.tag.clone(),
+                i.other_tags,
+                i.last_pulled_at_ms.is_some(),
+            )
+        })
+        .collect()
+}
+
+async fn images_not_pulled_for_90_days(db: Db) {
+    let old = put_image(&db, "a/old", "old", &[("c-old", 1)]).await;
+    tag_at(&db, "a/old", "v1", &old, 200).await;
+    tag_at(&db, "a/old", "v1-alias", &old, 150).await;
+    let recently_pulled = put_image(&db, "a/pulled", "pulled", &[("c-pulled", 1)]).await;
+    tag_at(&db, "a/pulled", "v1", &recently_pulled, 200).await;
+    pulled(&db, "a/pulled", &recently_pulled, 10).await;
+    let stale = put_image(&db, "a/stale", "stale", &[("c-stale", 1)]).await;
+    tag_at(&db, "a/stale", "v1", &stale, 300).await;
+    pulled(&db, "a/stale", &stale, 100).await;
+    let fresh = put_image(&db, "a/fresh", "fresh", &[("c-fresh", 1)]).await;
+    tag_at(&db, "a/fresh", "v1", &fresh, 1).await;
+    let mixed = put_image(&db, "a/mixed", "mixed", &[("c-mixed", 1)]).await;
+    tag_at(&db, "a/mixed", "old", &mixed, 200).await;
+    tag_at(&db, "a/mixed", "new", &mixed, 1).await;
+    tag_at(&db, "a/old", &format!("sha256-{}.sig", &old[7..]), &old, 200).await;
+    let other = put_image(&db, "b/old", "b-old", &[("c-b", 1)]).await;
+    tag_at(&db, "b/old", "1", &other, 120).await;
+
+    let all = unpulled_page(&db, &[""], "", 1).await;
+    assert_eq!(
+        listed(&all),
+        [
+            ("a/stale".into(), "v1".into(), 0, true),
+            ("a/old".into(), "v1".into(), 1, false),
+            ("b/old".into(), "1".into(), 0, false),
+        ]
+    );
+    assert_eq!((all.scope.as_deref(), all.has_more), (Some(""), false));
+    let b = unpulled_page(&db, &[""], "b", 1).await;
+    assert_eq!(listed(&b).len(), 1);
+    assert_eq!(b.scope.as_deref(), Some("b/"));
+    let reader = unpulled_page(&db, &["a/"], "", 1).await;
+    assert!(reader.images.iter().all(|i| i.repository.starts_with("a/")));
+    assert_eq!((reader.images.len(), reader.scope.clone()), (2, None));
+    assert!(unpulled_page(&db, &["a/"], "b", 1).await.images.is_empty());
+
+    // Pages of 50.
+    for i in 0..52 {
+        let manifest = put_image(&db, "c/many", &format!("many-{i}"), &[(&format!("c-many-{i}"), 1)]).await;
+        tag_at(&db, "c/many", &format!("t{i:02}"), &manifest, 100).await;
+    }
+    let first = unpulled_page(&db, &[""], "", 1).await;
+    assert_eq!((first.images.len(), first.has_more), (50, true));
+    let second = unpulled_page(&db, &[""], "", 2).await;
+    assert_eq!((second.images.len(), second.has_more), (5, false));
+    assert_eq!(second.images.last().unwrap().repository, "c/many");
+}
+
+#[tokio::test]
+async fn images_not_pulled_are_listed_oldest_first() {
+    let (_dir, db) = sqlite().await;
+    images_not_pulled_for_90_days(db).await;
+}
+
+#[tokio::test]
+async fn images_not_pulled_are_listed_oldest_first_on_postgres() {
+    let Some(db) = support::postgres_database().await else {
+        return;
+    };
+    images_not_pulled_for_90_days(db).await;
+}

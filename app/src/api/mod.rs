@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog;
 pub mod events;
 pub mod images;
+pub mod insights;
 pub mod repository;
 pub mod retention;
 pub mod sso;

@@ -1,8 +1,10 @@
 //! Reusable view pieces.
 
+pub mod charts;
 pub mod confirm_form;
 pub mod copy_button;
 pub mod error_panel;
+pub mod housekeeping_tabs;
 pub mod live;
 pub mod nav;
 pub mod new_secret;

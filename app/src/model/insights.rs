@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A day in milliseconds (days are UTC days since the Unix epoch).
+pub const DAY_MS: i64 = 86_400_000;
+
 /// Images not pulled for this many days are listed as candidates for a retention policy.
 pub const UNPULLED_DAYS: i64 = 90;
 
@@ -81,6 +84,9 @@ pub struct UnpulledPage {
     pub has_more: bool,
     pub namespace: String,
     pub days: i64,
+    /// The retention scope these images are in, for a dry run (`team-a/`; `` for the registry);
+    /// `None` when the reader sees parts of several namespaces and chose none.
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

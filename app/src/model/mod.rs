@@ -24,7 +24,7 @@ pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, Reposi
 pub use error::AppError;
 pub use events::{EventRow, EventsPage, QuarantinedEvent};
 pub use insights::{
-    DayPoint, NamespaceStorage, RepositoryStorage, StorageInsights, UnpulledImage, UnpulledPage, UnpulledQuery,
+    DayPoint, NamespaceStorage, RepositoryStorage, StorageInsights, UnpulledImage, UnpulledPage, UnpulledQuery, DAY_MS,
     UNPULLED_DAYS,
 };
 pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, LayerRow, ManifestView};

@@ -15,6 +15,7 @@ use super::events::EventsPage;
 use super::profile::ProfilePage;
 use super::retention::{RetentionPoliciesPage, RetentionPolicyPage};
 use super::settings::SettingsPage;
+use super::storage::StoragePage;
 use super::webhook::WebhookPage;
 use super::webhooks::WebhooksPage;
 
@@ -47,6 +48,7 @@ on_demand! {
     RetentionPoliciesRoute => RetentionPoliciesPage,
     RetentionPolicyRoute => RetentionPolicyPage,
     SettingsRoute => SettingsPage,
+    StorageRoute => StoragePage,
     WebhookRoute => WebhookPage,
     WebhooksRoute => WebhooksPage,
 }

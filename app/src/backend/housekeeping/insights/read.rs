@@ -387,23 +387,34 @@ pub async fn unpulled(
     let offset = i64::from(page - 1) * i64::from(UNPULLED_PAGE_SIZE);
     let mut sql = Sql::new(&format!(
         "SELECT t.repository, t.digest, t.tag, t.pushed_at, m.total_size, p.last_pulled_at, \
-           (SELECT COUNT(*) FROM tags t3 WHERE t3.repository = t.repository AND t3.digest = t.digest) - 1 AS other_tags \
+           (SELECT COUNT(*) FROM tags t3 WHERE t3.repository = t.repository AND t3.digest = t.digest \
+             AND t3.attached_to IS NULL) - 1 AS other_tags \
          FROM tags t JOIN manifests m ON m.digest = t.digest \
          LEFT JOIN manifest_pulls p ON p.repository = t.repository AND p.digest = t.digest \
          WHERE t.pushed_at < {cutoff} AND t.attached_to IS NULL \
            AND (p.last_pulled_at IS NULL OR p.last_pulled_at < {cutoff}) \
            AND NOT EXISTS (SELECT 1 FROM tags t2 WHERE t2.repository = t.repository AND t2.digest = t.digest \
-             AND (t2.pushed_at >= {cutoff} OR t2.tag < t.tag))"
+             AND (t2.pushed_at >= {cutoff} OR (t2.tag < t.tag AND t2.attached_to IS NULL)))"
     ));
-    if let Seen::Only { scopes, .. } = seen(visible) {
-        sql.push(" AND ").repositories_in("t.repository", scopes);
-    }
+    let whole_registry = match seen(visible) {
+        Seen::All => true,
+        Seen::Only { scopes, .. } => {
+            sql.push(" AND ").repositories_in("t.repository", scopes);
+            false
+        }
+    };
     if !query.namespace.is_empty() {
         sql.push(" AND t.repository LIKE ")
             .bind(format!("{}/%", like_escape(&query.namespace)))
             .push(" ESCAPE '\\'");
     }
-    unpulled_page(db, sql, query, page, offset).await
+    let mut found = unpulled_page(db, sql, query, page, offset).await?;
+    found.scope = match query.namespace.as_str() {
+        "" if whole_registry => Some(String::new()),
+        "" => None,
+        namespace => Some(format!("{namespace}/")),
+    };
+    Ok(found)
 }
 
 async fn unpulled_page(
@@ -441,6 +452,7 @@ async fn unpulled_page(
         has_more,
         namespace: query.namespace.clone(),
         days: UNPULLED_DAYS,
+        scope: None,
     })
 }
 

@@ -21,7 +21,7 @@ use sqlx::{AnyConnection, Row};
 use crate::backend::db::{now_ms, Db, DbKind};
 use crate::backend::index::store::namespace_of;
 
-pub const DAY_MS: i64 = 86_400_000;
+pub use crate::model::DAY_MS;
 /// Dirty repositories refreshed per transaction.
 pub const REFRESH_BATCH: i64 = 200;
 /// One refresher at a time among replicas on one PostgreSQL ("WHARF" and 24).
