@@ -229,7 +229,7 @@ async fn insert_made_up_blobs(
             kind: BlobKind::Layer,
         },
     ];
-    blobs::store(&mut **tx, &record.digest, &rows).await.map_err(db_error)
+    blobs::store(tx, &record.digest, &rows).await.map_err(db_error)
 }
 
 /// An image (or a two-platform index with its two images) as the index would record it.
@@ -340,7 +340,7 @@ async fn seed_big_repository(
         cache(tx, &image.top.digest, &image.top.media_type, &image.top.bytes).await?;
         counts.cached_blobs += 1;
         let parsed = app::backend::index::parse::parse_manifest(&image.top.media_type, &image.top.bytes);
-        blobs::store(&mut **tx, &image.top.digest, &blobs::blobs_of(&parsed))
+        blobs::store(tx, &image.top.digest, &blobs::blobs_of(&parsed))
             .await
             .map_err(db_error)?;
         insert_manifest(tx, &record, BIG_REPOSITORY).await?;
