@@ -22,7 +22,7 @@ use crate::components::nav::Nav;
 use crate::model::{AppError, CurrentUser};
 use crate::pages::on_demand::{
     AccessRoute, AuditRoute, DeliveryRoute, EventsRoute, GcRoute, ProfileRoute, RetentionPoliciesRoute,
-    RetentionPolicyRoute, SettingsRoute, WebhookRoute, WebhooksRoute,
+    RetentionPolicyRoute, SettingsRoute, StorageRoute, WebhookRoute, WebhooksRoute,
 };
 use crate::pages::{catalog::CatalogPage, login::LoginPage, not_found::NotFound, reference::ReferencePage};
 
@@ -86,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/housekeeping/retention") view={Lazy::<RetentionPoliciesRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/housekeeping/retention/:id") view={Lazy::<RetentionPolicyRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/housekeeping/storage") view={Lazy::<StorageRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

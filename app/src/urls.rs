@@ -23,6 +23,29 @@ pub fn webhook(id: &str) -> String {
     format!("/webhooks/{}", percent_encode(id, false))
 }
 
+/// The storage insights page.
+pub const STORAGE: &str = "/housekeeping/storage";
+/// The retention policies page.
+pub const RETENTION: &str = "/housekeeping/retention";
+/// The garbage collection page.
+pub const GC: &str = "/housekeeping/gc";
+
+/// The storage page with the images not pulled listed for `namespace` (all: empty), at `page`.
+pub fn storage_unpulled(namespace: &str, page: u32) -> String {
+    let mut params = Vec::new();
+    if !namespace.is_empty() {
+        params.push(format!("namespace={}", percent_encode(namespace, false)));
+    }
+    if page > 1 {
+        params.push(format!("page={page}"));
+    }
+    if params.is_empty() {
+        format!("{STORAGE}#unpulled")
+    } else {
+        format!("{STORAGE}?{}#unpulled", params.join("&"))
+    }
+}
+
 /// A retention policy's page.
 pub fn retention_policy(id: &str) -> String {
     format!("/housekeeping/retention/{}", percent_encode(id, false))
@@ -73,5 +96,18 @@ mod tests {
         assert_eq!(tag("team/app", "v1.0"), "/r/team/app:v1.0");
         assert_eq!(gc(1, ""), "/housekeeping/gc");
         assert_eq!(gc(2, "a b"), "/housekeeping/gc?page=2&run=a%20b");
+        assert_eq!(
+            retention_new("team-a/api-*", Some(90)),
+            "/housekeeping/retention/new?scope=team-a%2Fapi-%2A&pulled_days=90"
+        );
+        assert_eq!(
+            retention_new("", Some(90)),
+            "/housekeeping/retention/new?scope=&pulled_days=90"
+        );
+        assert_eq!(storage_unpulled("", 1), "/housekeeping/storage#unpulled");
+        assert_eq!(
+            storage_unpulled("a b", 2),
+            "/housekeeping/storage?namespace=a%20b&page=2#unpulled"
+        );
     }
 }

@@ -99,6 +99,9 @@ export interface SyntheticImage {
   format?: "oci" | "docker";
   /** Config labels. */
   labels?: Record<string, string>;
+  /** Same seed and layer count: the same layers (images that share them). */
+  seed?: number;
+  layers?: number;
 }
 
 /**
@@ -124,6 +127,8 @@ export function pushSynthetic(repository: string, tag: string, image: SyntheticI
     "admin",
   ];
   for (const [key, value] of Object.entries(image.labels ?? {})) args.push("--label", `${key}=${value}`);
+  if (image.seed !== undefined) args.push("--seed", String(image.seed));
+  if (image.layers !== undefined) args.push("--layers", String(image.layers));
   // The password goes through the environment, not the command line.
   const out = runOutput(wharfBin, args, 60_000, { ...process.env, WHARF_PUSH_PASSWORD: password });
   const digest = out.match(/sha256:[0-9a-f]{64}/)?.[0];

@@ -321,6 +321,8 @@ fn start_workers(args: &ServeArgs, state: &AppState) {
     replicas::liveness::start(state.db.clone(), state.notifier.clone(), state.sync.stopping());
     worker::spawn(state.clone(), state.settings.reconcile_interval);
     app::backend::housekeeping::retention::runner::spawn(state.clone());
+    // Records the blobs of manifests indexed before, then keeps the storage figures up to date.
+    app::backend::housekeeping::insights::spawn(state.db.clone(), state.sync.stopping());
     let schedule = match &args.webhook_retry_delays {
         Some(delays) => delays.iter().map(|s| Duration::from_secs(*s)).collect(),
         None => STANDARD_SCHEDULE.to_vec(),

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod events;
 pub mod gc;
 pub mod images;
+pub mod insights;
 pub mod repository;
 pub mod retention;
 pub mod sso;

@@ -1,5 +1,6 @@
 //! Reusable view pieces.
 
+pub mod charts;
 pub mod confirm_form;
 pub mod copy_button;
 pub mod error_panel;

@@ -20,6 +20,7 @@ pub fn Nav() -> impl IntoView {
                         let user = auth.user.await.ok().flatten();
                         let can = |pick: fn(&CurrentUser) -> bool| user.as_ref().is_some_and(pick);
                         view! {
+                            {user.is_some().then(|| view! { <A href=crate::urls::STORAGE>"Housekeeping"</A> })}
                             {can(|u| u.manages_webhooks).then(|| view! { <A href="/webhooks">"Webhooks"</A> })}
                             {can(|u| u.manages_access).then(|| view! { <A href="/access">"Access"</A> })}
                             {can(|u| u.can_administer).then(|| view! { <A href="/audit">"Audit"</A> })}

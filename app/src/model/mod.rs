@@ -6,6 +6,7 @@ mod catalog;
 mod error;
 mod events;
 mod gc;
+mod insights;
 mod manifest;
 mod repository;
 mod retention;
@@ -24,6 +25,10 @@ pub use catalog::{CatalogPage, CatalogQuery, CatalogSort, NamespaceCount, Reposi
 pub use error::AppError;
 pub use events::{EventRow, EventsPage, QuarantinedEvent};
 pub use gc::{GcOverview, GcRunDetail, GcRunView, ProcedureStep};
+pub use insights::{
+    DayPoint, NamespaceStorage, RepositoryStorage, StorageInsights, UnpulledImage, UnpulledPage, UnpulledQuery, DAY_MS,
+    UNPULLED_DAYS,
+};
 pub use manifest::{DeleteOutcome, HistoryRow, ImageConfigView, ImageDetail, LayerRow, ManifestView};
 pub use repository::{Attachment, ImageRow, Label, PlatformRow, PullStats, RepositoryView};
 pub use retention::{

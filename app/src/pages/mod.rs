@@ -18,6 +18,7 @@ pub mod repository;
 pub mod repository_access;
 pub mod retention;
 pub mod settings;
+pub mod storage;
 pub mod webhook;
 pub mod webhook_form;
 pub mod webhooks;

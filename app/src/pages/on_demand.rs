@@ -16,6 +16,7 @@ use super::gc::GcPage;
 use super::profile::ProfilePage;
 use super::retention::{RetentionPoliciesPage, RetentionPolicyPage};
 use super::settings::SettingsPage;
+use super::storage::StoragePage;
 use super::webhook::WebhookPage;
 use super::webhooks::WebhooksPage;
 
@@ -49,6 +50,7 @@ on_demand! {
     RetentionPoliciesRoute => RetentionPoliciesPage,
     RetentionPolicyRoute => RetentionPolicyPage,
     SettingsRoute => SettingsPage,
+    StorageRoute => StoragePage,
     WebhookRoute => WebhookPage,
     WebhooksRoute => WebhooksPage,
 }

@@ -10,6 +10,7 @@ use crate::api::retention::{
     StartRetentionRun,
 };
 use crate::components::error_panel::ErrorPanel;
+use crate::components::housekeeping_tabs::HousekeepingTabs;
 use crate::components::live::use_live_housekeeping;
 use crate::format::{grouped, human_size, ms_to_display, short_digest};
 use crate::model::{RetentionItemView, RetentionPolicyDetail, RetentionPolicyView, RetentionRules, RetentionRunView};
@@ -21,6 +22,7 @@ pub fn RetentionPoliciesPage() -> impl IntoView {
     let overview = Resource::new(move || live.get(), |_| list_retention_policies());
     view! {
         <Title text="Retention"/>
+        <HousekeepingTabs/>
         <div class="table-head">
             <h1>"Retention policies"</h1>
             <a class="button primary" href=urls::retention_new("", None)>"New policy"</a>
@@ -128,6 +130,7 @@ pub fn RetentionPolicyPage() -> impl IntoView {
     });
     view! {
         <Title text="Retention policy"/>
+        <HousekeepingTabs/>
         <p class="breadcrumbs"><a href="/housekeeping/retention">"Retention policies"</a></p>
         <Transition fallback=|| view! { <p class="loading">"Loading the policy…"</p> }>
             {move || Suspend::new(async move {

@@ -29,6 +29,9 @@ pub struct LatencyArgs {
     requests: usize,
     #[arg(long)]
     out: PathBuf,
+    /// Only the cases whose name contains this text.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 /// One thing a user looks at: its page and the server function behind it.
@@ -82,7 +85,10 @@ pub async fn run(args: LatencyArgs) -> Result<(), String> {
     crate::http::wait_healthy(&args.url, Duration::from_secs(60)).await?;
     let session = Session::sign_in(&args.url, &args.password).await?;
     let mut results = Vec::new();
-    for case in cases(&seed)? {
+    let chosen = cases(&seed)?
+        .into_iter()
+        .filter(|c| args.only.as_ref().is_none_or(|only| c.name.contains(only.as_str())));
+    for case in chosen {
         check(&session, &case).await?;
         let (mut page_n, mut api_n) = (0, 1);
         let page = measure(args.requests, || {
@@ -263,6 +269,22 @@ fn cases(seed: &serde_json::Value) -> Result<Vec<Case>, String> {
             typing: false,
         },
         repository("repository with 10 tags".into(), &small, 1, "1.0."),
+        Case {
+            name: "storage insights (whole registry)".into(),
+            path: "/housekeeping/storage".into(),
+            endpoint: "storage_insights",
+            form: Vec::new(),
+            expect: "Storage per namespace".into(),
+            typing: false,
+        },
+        Case {
+            name: "storage: images not pulled for 90 days, page 2".into(),
+            path: "/housekeeping/storage?page=2".into(),
+            endpoint: "unpulled_images",
+            form: vec![("query[namespace]", String::new()), ("query[page]", "2".to_string())],
+            expect: "Images not pulled for 90 days".into(),
+            typing: false,
+        },
         Case {
             name: "manifest page (cached)".into(),
             path: format!("/r/{big}@{digest}"),

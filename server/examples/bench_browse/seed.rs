@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use app::backend::db::{now_ms, Db};
+use app::backend::housekeeping::insights;
+use app::backend::index::blobs::{self, BlobKind, ManifestBlob};
 use app::backend::index::store::{self, ManifestRecord};
 use app::backend::synthetic::{self, sha256_digest, Flavor, ImageSpec};
 use app::model::PlatformRow;
@@ -91,7 +93,17 @@ pub async fn run(args: SeedArgs) -> Result<(), String> {
         seed_generic_repository(&mut tx, &mut rng, &name, args.tags_per_repo, last_push, &mut counts).await?;
     }
     let big_digest = seed_big_repository(&mut tx, args.big_repo_tags, now, &mut counts).await?;
+    // Every image's blobs are recorded: nothing for the start-up backfill to do.
+    sqlx::query("UPDATE manifest_blobs_backfill SET done = 1")
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
+    // The storage figures, as the first start after the upgrade computes them.
+    let rebuild_started = Instant::now();
+    insights::refresh::rebuild(&db).await.map_err(db_error)?;
+    let storage_rebuild_seconds = rebuild_started.elapsed().as_secs_f64();
+    println!("computed the storage figures in {storage_rebuild_seconds:.1} s");
     if url.starts_with("postgres") {
         // What autovacuum does soon after such a load (statistics for the planner, the
         // visibility map), done now so that it does not run while the server is measured.
@@ -124,6 +136,7 @@ pub async fn run(args: SeedArgs) -> Result<(), String> {
             "search_wide": "team-01",
             "namespace": middle_namespace,
             "seconds": crate::stats::round(seconds),
+            "storage_rebuild_seconds": crate::stats::round(storage_rebuild_seconds),
             "database": if url.starts_with("postgres") { "postgres" } else { "sqlite" },
         }),
     )
@@ -161,9 +174,13 @@ async fn seed_generic_repository(
         let (record, children) = made_up_manifest(rng, name, &tag, pushed, multi);
         for child in &children {
             insert_manifest(tx, child, name).await?;
+            insert_made_up_blobs(tx, child, name).await?;
             counts.manifests += 1;
         }
         insert_manifest(tx, &record, name).await?;
+        if record.kind == "image" {
+            insert_made_up_blobs(tx, &record, name).await?;
+        }
         counts.manifests += 1;
         size_total += record.total_size;
         rows.push((tag, record.digest, pushed));
@@ -175,6 +192,44 @@ async fn seed_generic_repository(
     }
     counts.repositories += 1;
     Ok(())
+}
+
+/// Layers every made-up image holds (a base image the whole registry shares) and every image of
+/// a namespace holds, so the storage figures have shared blobs at both levels.
+const REGISTRY_BASE_BYTES: i64 = 28 << 20;
+const NAMESPACE_BASE_BYTES: i64 = 12 << 20;
+
+/// The `manifest_blobs` rows of a made-up image: its config, its own layer (its size), the
+/// namespace's base layer and the registry's.
+async fn insert_made_up_blobs(
+    tx: &mut Transaction<'static, Any>,
+    record: &ManifestRecord,
+    repository: &str,
+) -> Result<(), String> {
+    let namespace = store::namespace_of(repository);
+    let rows = [
+        ManifestBlob {
+            digest: record.config_digest.clone().unwrap_or_default(),
+            size: 1_500,
+            kind: BlobKind::Config,
+        },
+        ManifestBlob {
+            digest: sha256_digest(format!("layer {}", record.digest).as_bytes()),
+            size: record.total_size,
+            kind: BlobKind::Layer,
+        },
+        ManifestBlob {
+            digest: sha256_digest(format!("base layer of {namespace}").as_bytes()),
+            size: NAMESPACE_BASE_BYTES,
+            kind: BlobKind::Layer,
+        },
+        ManifestBlob {
+            digest: sha256_digest(b"base layer of the registry"),
+            size: REGISTRY_BASE_BYTES,
+            kind: BlobKind::Layer,
+        },
+    ];
+    blobs::store(tx, &record.digest, &rows).await.map_err(db_error)
 }
 
 /// An image (or a two-platform index with its two images) as the index would record it.
@@ -284,6 +339,10 @@ async fn seed_big_repository(
         }
         cache(tx, &image.top.digest, &image.top.media_type, &image.top.bytes).await?;
         counts.cached_blobs += 1;
+        let parsed = app::backend::index::parse::parse_manifest(&image.top.media_type, &image.top.bytes);
+        blobs::store(tx, &image.top.digest, &blobs::blobs_of(&parsed))
+            .await
+            .map_err(db_error)?;
         insert_manifest(tx, &record, BIG_REPOSITORY).await?;
         counts.manifests += 1;
         size_total += record.total_size;

@@ -3,4 +3,5 @@
 
 pub mod cron;
 pub mod gc;
+pub mod insights;
 pub mod retention;

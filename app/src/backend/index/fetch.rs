@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
+use super::blobs::{self, ManifestBlob};
 use super::parse::{parse_config, parse_manifest, ConfigSummary, ParsedManifest, Reference};
 use super::store::{self, ManifestRecord};
 
@@ -56,6 +57,8 @@ impl FetchError {
 pub struct Fetched {
     blobs: Vec<(String, String, String)>,
     manifests: Vec<ManifestRecord>,
+    /// The blobs of each new image manifest, recorded with it.
+    manifest_blobs: Vec<(String, Vec<ManifestBlob>)>,
     present: Vec<String>,
 }
 
@@ -67,6 +70,9 @@ impl Fetched {
         }
         for record in &self.manifests {
             store::put_manifest(conn, record).await?;
+        }
+        for (digest, blobs) in &self.manifest_blobs {
+            blobs::store(conn, digest, blobs).await?;
         }
         for digest in &self.present {
             store::add_repository_manifest(conn, repository, digest).await?;
@@ -311,6 +317,9 @@ async fn index_manifest_depth(
             annotations,
             subject,
         } => {
+            fetched
+                .manifest_blobs
+                .push((digest.to_string(), blobs::image_blobs(&config, &layers)));
             let summary = match details {
                 Details::Now => fetch_config(db, registry, repository, &config, fetched).await?.ok(),
                 Details::Later => {

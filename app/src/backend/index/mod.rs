@@ -2,6 +2,7 @@
 //! sizes, push times), kept in the database so every page is one quick query. The registry stays
 //! the source of truth: `sync` feeds this from events and reconcile.
 
+pub mod blobs;
 pub mod catalog_counts;
 pub mod detail;
 pub use fetch::FetchError;

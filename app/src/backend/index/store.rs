@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::parse::attachment_of;
 use crate::backend::db::now_ms;
+use crate::backend::housekeeping::insights;
 use crate::model::PlatformRow;
 
 /// A manifest as the index keeps it.
@@ -205,7 +206,7 @@ pub async fn remove_repository(conn: &mut AnyConnection, name: &str) -> Result<(
     ] {
         sqlx::query(sql).bind(name).execute(&mut *conn).await?;
     }
-    Ok(())
+    insights::mark_dirty(conn, name).await
 }
 
 /// The tags of a repository as the index has them: tag → digest.
@@ -297,7 +298,8 @@ pub async fn repository_names(conn: &mut AnyConnection) -> Result<Vec<String>, s
     rows.iter().map(|r| r.try_get("name")).collect()
 }
 
-/// Recomputes a repository's tag count, size and last push from its tags.
+/// Recomputes a repository's tag count, size and last push from its tags, and marks its storage
+/// figures for the storage refresher.
 pub async fn refresh_repository(conn: &mut AnyConnection, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE repositories SET \
@@ -312,7 +314,8 @@ pub async fn refresh_repository(conn: &mut AnyConnection, name: &str) -> Result<
     .bind(now_ms())
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    // Its storage figures follow, counted by the storage refresher.
+    insights::mark_dirty(conn, name).await
 }
 
 #[cfg(test)]

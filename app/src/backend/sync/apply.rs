@@ -289,6 +289,7 @@ pub async fn write(conn: &mut AnyConnection, plan: &Plan, repository: &str) -> R
             fetched.write(conn, repository).await?;
             if let Some(tag) = tag {
                 store::set_tag(conn, repository, tag, digest, *pushed_at, false).await?;
+                crate::backend::housekeeping::insights::count_push(conn, repository, *pushed_at).await?;
             }
             Ok(true)
         }
