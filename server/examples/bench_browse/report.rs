@@ -49,6 +49,8 @@ struct ServerSide {
     seed: Value,
     latency: Value,
     footprint: Value,
+    /// A retention dry run over the same index (`retention$SUFFIX.json`), when one was timed.
+    retention: Value,
     /// The commit this step was measured at again after the run, when those results were put
     /// in with the rest (`commit-rerun{suffix}`, written next to them); empty otherwise.
     commit: String,
@@ -78,6 +80,7 @@ impl Results {
                     seed: read(&format!("seed{suffix}.json")),
                     latency: read(&format!("latency{suffix}.json")),
                     footprint: read(&format!("footprint{suffix}.json")),
+                    retention: read(&format!("retention{suffix}.json")),
                     commit: std::fs::read_to_string(dir.join(format!("commit-rerun{suffix}")))
                         .map(|c| c.trim().to_string())
                         .unwrap_or_default(),
@@ -98,6 +101,7 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
     summary(&mut md, &results);
     for run in &results.servers {
         server_side(&mut md, run);
+        retention(&mut md, run);
     }
     browser(&mut md, &results);
     reconcile(&mut md, &results);
@@ -440,6 +444,29 @@ fn server_side(md: &mut String, run: &ServerSide) {
         );
     }
     let _ = writeln!(md);
+}
+
+/// Retention's dry run over the index of one server-side run (target: under 10 s at 1,000,000
+/// tags, with bounded memory).
+fn retention(md: &mut String, run: &ServerSide) {
+    let r = &run.retention;
+    let Some(seconds) = num(&r["seconds"]) else { return };
+    let _ = writeln!(
+        md,
+        "Retention dry run over this index (`bench_browse retention-dry-run`: a policy over the whole \
+         registry with every kind of rule, planned as the console's worker plans one, every decided \
+         image written down): {} images of {} repositories decided in **{seconds:.1} s** ({:.1} s \
+         reading the index and deciding, {:.1} s writing the plan; reading alone {:.1} s). Under 10 s? \
+         {}. The process's memory: {:.0} MiB before, {:.0} MiB at its peak.\n",
+        thousands(r["images"].as_u64().unwrap_or(0)),
+        thousands(r["repositories"].as_u64().unwrap_or(0)),
+        num(&r["reading_and_deciding_seconds"]).unwrap_or(0.0),
+        num(&r["writing_seconds"]).unwrap_or(0.0),
+        num(&r["reading_alone_seconds"]).unwrap_or(0.0),
+        yes_no(seconds < 10.0),
+        num(&r["rss_before_kib"]).unwrap_or(0.0) / 1024.0,
+        num(&r["rss_peak_kib"]).unwrap_or(0.0) / 1024.0,
+    );
 }
 
 fn browser(md: &mut String, r: &Results) {
