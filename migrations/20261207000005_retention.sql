@@ -46,6 +46,9 @@ CREATE TABLE retention_runs (
     images_failed BIGINT NOT NULL DEFAULT 0,
     images_skipped BIGINT NOT NULL DEFAULT 0,
     bytes_removed BIGINT NOT NULL DEFAULT 0,
+    -- Bytes of the blobs only the planned images hold (no other image in any repository): what
+    -- garbage collection gives back after the run.
+    bytes_freed BIGINT NOT NULL DEFAULT 0,
     bytes_deleted BIGINT NOT NULL DEFAULT 0,
     -- 1 when the plan had more to remove than the policy's cap.
     capped BIGINT NOT NULL DEFAULT 0,
@@ -79,3 +82,4 @@ CREATE TABLE retention_run_items (
     PRIMARY KEY (run_id, seq)
 );
 CREATE INDEX retention_run_items_state ON retention_run_items (run_id, state, seq);
+CREATE INDEX retention_run_items_image ON retention_run_items (run_id, digest, repository);

@@ -89,6 +89,34 @@ fn decisions(page: &RetentionItemsPage) -> Vec<(String, String, String)> {
     rows
 }
 
+/// The bytes of the distinct blobs (configs and layers) of these manifests.
+async fn distinct_blob_bytes(wharf: &Wharf, database_url: Option<&str>, digests: &[String]) -> i64 {
+    blobs_of(wharf, database_url, digests).await.values().sum()
+}
+
+/// The distinct blobs (configs and layers) of these manifests, with their sizes.
+async fn blobs_of(
+    wharf: &Wharf,
+    database_url: Option<&str>,
+    digests: &[String],
+) -> std::collections::BTreeMap<String, i64> {
+    let db = match database_url {
+        Some(url) => app::backend::db::Db::connect(url).await.unwrap(),
+        None => wharf.db().await,
+    };
+    let mut blobs = std::collections::BTreeMap::new();
+    for digest in digests {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT blob_digest, size FROM manifest_blobs WHERE manifest_digest = $1")
+                .bind(digest)
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+        blobs.extend(rows);
+    }
+    blobs
+}
+
 async fn indexed(wharf: &Wharf, client: &reqwest::Client, repository: &str, tags: usize) {
     let found = eventually(120, || async {
         support::indexed_tags(wharf, client, repository).await.len() >= tags
@@ -167,7 +195,15 @@ async fn dry_run_and_run(database_url: Option<String>) {
     let dry = run_policy(&wharf, &admin, &id, true).await;
     assert_eq!(dry.status, "done", "{dry:?}");
     assert_eq!((dry.images_removed, dry.images_deleted), (6, 0), "{dry:?}");
+    assert!(dry.bytes_removed > 0, "{dry:?}");
     let planned = items(&wharf, &admin, &dry.id, "removed").await;
+    // No kept image shares a blob with the removed ones: every distinct blob of theirs comes back.
+    let removed_digests: Vec<String> = planned.items.iter().map(|i| i.digest.clone()).collect();
+    let expected = distinct_blob_bytes(&wharf, database_url.as_deref(), &removed_digests).await;
+    assert!(
+        expected > 0 && dry.bytes_freed == expected,
+        "{dry:?}, expected {expected}"
+    );
     let signature_reason = format!("attached to removed image {}", &ci1[..19]);
     let expected_removed: Vec<(String, String, String)> = {
         let mut rows = vec![
@@ -536,4 +572,39 @@ async fn a_scheduled_policy_runs_when_its_time_comes_and_moves_to_the_next() {
         page.policy.next_run_at.unwrap() > app::backend::db::now_ms(),
         "moved on"
     );
+}
+
+#[tokio::test]
+async fn bytes_an_image_kept_elsewhere_holds_are_not_counted_as_freed() {
+    let wharf = Wharf::start().await;
+    let registry = wharf.registry_url();
+    // The same image (same content, same digest) in two repositories, and one of its own.
+    push_image(&registry, "shared/app", "old", &["--seed", "42"], true);
+    push_image(&registry, "kept/app", "copy", &["--seed", "42"], true);
+    push_image(&registry, "shared/app", "own", &["--seed", "43"], true);
+    let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    indexed(&wharf, &admin, "shared/app", 2).await;
+    indexed(&wharf, &admin, "kept/app", 1).await;
+    let (status, id) = save_policy(&wharf, &admin, &[("scope", "shared/"), ("keep_tags", "none")]).await;
+    assert_eq!(status, 200, "{id}");
+    let dry = run_policy(&wharf, &admin, id.as_str().unwrap(), true).await;
+    assert_eq!(dry.images_removed, 2, "{dry:?}");
+    let removed = items(&wharf, &admin, &dry.id, "removed").await;
+    // The copy has a config of its own (the generator records the repository) but the same
+    // layers: those stay; the removed images' other blobs come back.
+    let removed_digests: Vec<String> = removed.items.iter().map(|i| i.digest.clone()).collect();
+    let copy = digest_of(&wharf, "kept/app", "copy").await;
+    let kept = blobs_of(&wharf, None, &[copy]).await;
+    let expected: i64 = blobs_of(&wharf, None, &removed_digests)
+        .await
+        .iter()
+        .filter(|(blob, _)| !kept.contains_key(*blob))
+        .map(|(_, size)| size)
+        .sum();
+    assert!(!kept.is_empty() && expected > 0);
+    assert_eq!(
+        dry.bytes_freed, expected,
+        "blobs the kept copy holds are not freed: {dry:?}"
+    );
+    assert!(dry.bytes_removed > dry.bytes_freed, "{dry:?}");
 }

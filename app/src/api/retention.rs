@@ -102,6 +102,7 @@ mod server {
             images_failed: row.images_failed,
             images_skipped: row.images_skipped,
             bytes_removed: row.bytes_removed,
+            bytes_freed: row.bytes_freed,
             bytes_deleted: row.bytes_deleted,
             capped: row.capped == 1,
             error: row.last_error,

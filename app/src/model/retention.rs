@@ -166,7 +166,10 @@ pub struct RetentionRunView {
     pub images_failed: i64,
     /// Over the cap, or changed since planned.
     pub images_skipped: i64,
+    /// Compressed size of the planned images (a layer shared by two of them counted twice).
     pub bytes_removed: i64,
+    /// What garbage collection gives back after the run: the blobs only planned images hold.
+    pub bytes_freed: i64,
     pub bytes_deleted: i64,
     /// The plan had more to remove than the policy's cap.
     pub capped: bool,

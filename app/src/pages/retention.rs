@@ -197,18 +197,20 @@ fn RunPanel(run: RetentionRunView) -> impl IntoView {
     let status = run.status.clone();
     let counts = if run.dry_run {
         format!(
-            "Would remove {} images ({}), keep {}{}.",
+            "Would remove {} images ({}; {} freed after garbage collection), keep {}{}.",
             grouped(run.images_removed),
             human_size(run.bytes_removed),
+            human_size(run.bytes_freed),
             grouped(run.images_kept),
             skipped_text(&run)
         )
     } else {
         format!(
-            "Removed {} of {} images ({}), kept {}, failed {}{}.",
+            "Removed {} of {} images ({}; {} freed after garbage collection), kept {}, failed {}{}.",
             grouped(run.images_deleted),
             grouped(run.images_removed),
             human_size(run.bytes_deleted),
+            human_size(run.bytes_freed),
             grouped(run.images_kept),
             grouped(run.images_failed),
             skipped_text(&run)

@@ -91,6 +91,11 @@ pub async fn run(args: RetentionArgs) -> Result<(), String> {
         tx.commit().await.map_err(db_error)?;
         writing += phase.elapsed().as_secs_f64();
     }
+    let phase = Instant::now();
+    let mut conn = db.pool.acquire().await.map_err(db_error)?;
+    let freed = store::freed_bytes(&mut conn, &run_id).await.map_err(db_error)?;
+    drop(conn);
+    let freeing = phase.elapsed().as_secs_f64();
     let seconds = started.elapsed().as_secs_f64();
     let tally = cursor.tally;
     // Reading alone, for the split of the time.
@@ -118,6 +123,8 @@ pub async fn run(args: RetentionArgs) -> Result<(), String> {
             "seconds": seconds,
             "reading_and_deciding_seconds": deciding,
             "writing_seconds": writing,
+            "freed_bytes_seconds": freeing,
+            "freed_bytes": freed,
             "reading_alone_seconds": reading,
             "repositories": cursor.repositories_done,
             "images": items,

@@ -146,6 +146,17 @@ impl Job<'_> {
             tx.commit().await?;
             self.progress(policy);
         }
+        let mut conn = self.state.db.pool.acquire().await?;
+        let freed = store::freed_bytes(&mut conn, &self.id).await?;
+        drop(conn);
+        let mut tx = self.state.db.begin_write().await?;
+        self.renew(&mut tx).await?;
+        sqlx::query("UPDATE retention_runs SET bytes_freed = $2 WHERE id = $1")
+            .bind(&self.id)
+            .bind(freed)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -171,7 +182,7 @@ impl Job<'_> {
         sqlx::query(
             "UPDATE retention_runs SET status = 'planning', started_at = COALESCE(started_at, $2), \
              repositories_total = $3, repositories_done = 0, images_kept = 0, images_removed = 0, \
-             images_deleted = 0, images_failed = 0, images_skipped = 0, bytes_removed = 0, bytes_deleted = 0, \
+             images_deleted = 0, images_failed = 0, images_skipped = 0, bytes_removed = 0, bytes_freed = 0, bytes_deleted = 0, \
              capped = 0 WHERE id = $1",
         )
         .bind(&self.id)

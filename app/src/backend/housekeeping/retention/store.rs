@@ -180,6 +180,7 @@ pub struct RunRow {
     pub images_failed: i64,
     pub images_skipped: i64,
     pub bytes_removed: i64,
+    pub bytes_freed: i64,
     pub bytes_deleted: i64,
     pub capped: i64,
     pub last_error: Option<String>,
@@ -187,7 +188,7 @@ pub struct RunRow {
 
 const RUN_COLUMNS: &str = "id, policy_id, dry_run, trigger_kind, actor, status, requested_at, started_at, \
      finished_at, repositories_total, repositories_done, images_kept, images_removed, images_deleted, images_failed, \
-     images_skipped, bytes_removed, bytes_deleted, capped, last_error";
+     images_skipped, bytes_removed, bytes_freed, bytes_deleted, capped, last_error";
 
 pub async fn run(conn: &mut AnyConnection, id: &str) -> Result<Option<RunRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {RUN_COLUMNS} FROM retention_runs WHERE id = $1"))
@@ -316,6 +317,25 @@ pub async fn items(
     .bind(run_id)
     .bind(after_seq)
     .fetch_all(conn)
+    .await
+}
+
+/// The bytes a run's plan frees once garbage is collected: each blob (config or layer) of a
+/// planned image counted once, unless an image that stays (in any repository) holds it too.
+pub async fn freed_bytes(conn: &mut AnyConnection, run_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM ( \
+           SELECT mb.blob_digest, MAX(mb.size) AS size FROM retention_run_items i \
+           JOIN manifest_blobs mb ON mb.manifest_digest = i.digest \
+           WHERE i.run_id = $1 AND i.state = 'planned' GROUP BY mb.blob_digest \
+         ) b WHERE NOT EXISTS ( \
+           SELECT 1 FROM manifest_blobs other JOIN repository_manifests rm ON rm.digest = other.manifest_digest \
+           WHERE other.blob_digest = b.blob_digest AND NOT EXISTS ( \
+             SELECT 1 FROM retention_run_items p WHERE p.run_id = $1 AND p.digest = rm.digest \
+             AND p.repository = rm.repository AND p.state = 'planned'))",
+    )
+    .bind(run_id)
+    .fetch_one(conn)
     .await
 }
 
