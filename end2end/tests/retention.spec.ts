@@ -45,6 +45,20 @@ test("create a policy, see the dry run, run it, see the history", async ({ page 
   await expect(run.locator(".run-counts")).toContainText("Removed 2 of 2 images");
   await expect(page.locator("table.retention-runs tbody tr")).toHaveCount(2);
 
+  // The policy's page loaded as a whole (server-rendered, then hydrated) shows the same, and
+  // its tabs work in the hydrated app.
+  const policyUrl = page.url().split("?")[0];
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  await gotoLive(page, `${policyUrl}?show=kept`);
+  await expect(run.locator(".run-counts")).toContainText("Removed 2 of 2 images");
+  await expect(items.filter({ hasText: "v1.0" })).toContainText("tag matches v*");
+  await run.getByRole("link", { name: "Removed" }).click();
+  await expect(items.filter({ hasText: "build-1" })).toContainText("deleted");
+  expect(errors.filter((text) => /panicked|hydration/i.test(text))).toEqual([]);
+
   await eventually(page, `/r/${repository}`, async () => {
     await expect(imageRow(page, "build-3")).toBeVisible({ timeout: 1_000 });
     await expect(imageRow(page, "build-1")).toHaveCount(0);
