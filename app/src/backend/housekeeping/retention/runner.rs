@@ -345,8 +345,11 @@ impl Job<'_> {
         }
         tx.commit().await?;
         if let (1, Some(run)) = (done.rows_affected(), run) {
-            self.audit(&run).await;
-            let scope = self.load().await.map(|(_, p)| p.scope).unwrap_or_default();
+            // The policy once, for the audit entry and the live update (it may be gone).
+            let policy = self.load().await.ok().map(|(_, p)| p);
+            let name = policy.as_ref().map_or(run.policy_id.as_str(), |p| p.name.as_str());
+            self.audit(&run, name).await;
+            let scope = policy.map(|p| p.scope).unwrap_or_default();
             self.state
                 .notifier
                 .publish(Signal::Live(IndexUpdate::Housekeeping { scope }));
@@ -354,7 +357,7 @@ impl Job<'_> {
         Ok(())
     }
 
-    async fn audit(&self, run: &RunRow) {
+    async fn audit(&self, run: &RunRow, policy: &str) {
         let what = if run.dry_run == 1 { "dry run" } else { "run" };
         let detail = format!(
             "{what} {}: {} removed{}, {} kept, {} failed{}",
@@ -373,17 +376,12 @@ impl Job<'_> {
                 ""
             },
         );
-        let policy = self
-            .load()
-            .await
-            .map(|(_, p)| p.name)
-            .unwrap_or_else(|_| run.policy_id.clone());
         audit::record(
             &self.state.db,
             audit::Entry {
                 actor: &run.actor,
                 action: AuditAction::RetentionRun,
-                target: &policy,
+                target: policy,
                 detail: &detail,
                 address: None,
             },
