@@ -334,6 +334,9 @@ fn start_workers(args: &ServeArgs, state: &AppState) {
         state.templates.clone(),
         schedule,
     ));
+    if let Some(lanes) = state.intake.lanes() {
+        lanes.attach(dispatcher.clone());
+    }
     tokio::spawn(dispatcher.run(state.sync.stopping()));
     if state.gc.is_managed() {
         tokio::spawn(app::backend::housekeeping::gc::schedule::run_worker(state.clone()));

@@ -21,8 +21,8 @@ use support::{call, eventually, oci_layout, skopeo, temp_dir, user_with_role, we
 enum Answer {
     Ok,
     Fail,
-    /// 500 for the request with this number (counted from 0), 200 for the others.
-    FailRequest(usize),
+    /// 500 for the requests with these numbers (counted from 0), 200 for the others.
+    FailRequests(&'static [usize]),
     Redirect,
     Hang,
     /// 410 Gone: the receiver no longer exists.
@@ -75,10 +75,10 @@ impl Receiver {
                         let answer = *mode.lock().unwrap();
                         match answer {
                             Answer::Ok => (StatusCode::OK, "ok").into_response(),
-                            Answer::FailRequest(n) if n == number => {
+                            Answer::FailRequests(failing) if failing.contains(&number) => {
                                 (StatusCode::INTERNAL_SERVER_ERROR, "receiver broken").into_response()
                             }
-                            Answer::FailRequest(_) => (StatusCode::OK, "ok").into_response(),
+                            Answer::FailRequests(_) => (StatusCode::OK, "ok").into_response(),
                             Answer::Fail => (StatusCode::INTERNAL_SERVER_ERROR, "receiver broken").into_response(),
                             Answer::Redirect => Response::builder()
                                 .status(StatusCode::FOUND)
@@ -510,13 +510,15 @@ async fn pushes_reach_receivers_signed_in_their_formats_and_failures_are_retried
 
 /// The registry's own retry of an event already stored is not delivered twice, and the console
 /// killed outright during a burst loses no acknowledged event.
-/// An ordered webhook's deliveries go out as trains: when one fails, the ones behind it wait
-/// (given back without counting an attempt) and go after its retry, in order.
+/// An ordered webhook's deliveries go out in order: when one fails, the ones behind it wait
+/// (given back without counting an attempt) and go after its retry, in order. The first failure
+/// stops the lane the intake handed the envelope's deliveries to; the second, a train of the
+/// dispatcher that took them after the retry.
 #[tokio::test]
 async fn an_ordered_webhook_keeps_order_across_a_failure_in_a_train() {
     let wharf = start_console(&[]).await;
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
-    let receiver = Receiver::start(Answer::FailRequest(2)).await;
+    let receiver = Receiver::start(Answer::FailRequests(&[2, 6])).await;
     let hook = create_webhook(
         &wharf,
         &client,
@@ -533,7 +535,7 @@ async fn an_ordered_webhook_keeps_order_across_a_failure_in_a_train() {
     )
     .await;
     assert!(
-        eventually(100, || async { receiver.received().len() == 11 }).await,
+        eventually(100, || async { receiver.received().len() == 12 }).await,
         "{} requests\n{}",
         receiver.received().len(),
         wharf.logs()
@@ -549,16 +551,63 @@ async fn an_ordered_webhook_keeps_order_across_a_failure_in_a_train() {
                 .to_string()
         })
         .collect();
-    assert_eq!(ids, ["0", "1", "2", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    assert_eq!(ids, ["0", "1", "2", "2", "3", "4", "5", "5", "6", "7", "8", "9"]);
     let mut log = deliveries(&wharf, &client, &hook.id).await.deliveries;
     assert_eq!(log.len(), 10);
     // Delivery ids are time-ordered: in the order the events were queued.
     log.sort_by(|a, b| a.id.cmp(&b.id));
     for (i, delivery) in log.iter().enumerate() {
         assert_eq!(delivery.state, "delivered", "{delivery:?}");
-        // Only the failed one counts two attempts: the train behind it went back uncounted.
-        assert_eq!(delivery.attempts, if i == 2 { 2 } else { 1 }, "{i}: {delivery:?}");
+        // Only the failed ones count two attempts: those behind them went back uncounted.
+        let failed = i == 2 || i == 5;
+        assert_eq!(delivery.attempts, if failed { 2 } else { 1 }, "{i}: {delivery:?}");
     }
+}
+
+/// Envelopes that come while an ordered webhook's failed delivery waits for its retry go after
+/// it: the intake hands deliveries straight to the webhook's lane only while nothing else of the
+/// webhook is pending.
+#[tokio::test]
+async fn what_comes_while_a_delivery_waits_for_its_retry_goes_after_it() {
+    let wharf = start_console(&[]).await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let receiver = Receiver::start(Answer::FailRequests(&[2])).await;
+    create_webhook(
+        &wharf,
+        &client,
+        &[("name", "waiting"), ("url", &receiver.url), ("delete", "on")],
+    )
+    .await
+    .unwrap();
+    let envelope = |name: &str, from: u32| {
+        (0..5)
+            .map(|i| delete_event(&format!("{name}-{i}"), "waiting/app", from + i))
+            .collect()
+    };
+    notify(&wharf, envelope("a", 0)).await;
+    assert!(
+        eventually(100, || async { receiver.received().len() >= 3 }).await,
+        "{} requests\n{}",
+        receiver.received().len(),
+        wharf.logs()
+    );
+    // The third delivery failed; its retry is due in about a second.
+    notify(&wharf, envelope("b", 10)).await;
+    assert!(
+        eventually(100, || async { receiver.received().len() >= 11 }).await,
+        "{} requests\n{}",
+        receiver.received().len(),
+        wharf.logs()
+    );
+    let ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        ["a-0", "a-1", "a-2", "a-2", "a-3", "a-4", "b-0", "b-1", "b-2", "b-3", "b-4"]
+    );
 }
 
 /// Envelopes that keep coming while an ordered webhook's train is being sent join that train:

@@ -24,6 +24,7 @@ use super::notifier::{Notifier, Signal};
 use super::placeholders;
 use super::pulls::{ConsoleIdentity, PullRecorder};
 use super::webhooks::deliveries;
+use super::webhooks::lanes::Lanes;
 use super::webhooks::store::{self as webhook_store, Webhook};
 
 /// What one envelope did.
@@ -70,8 +71,8 @@ pub async fn receive(
         quarantined,
         received_at: now_ms(),
     };
-    let mut outcomes = store_together(db, &[envelope], context, None).await?;
-    Ok(outcomes.remove(0))
+    let mut stored = store_together(db, &[envelope], context, None, None).await?;
+    Ok(stored.outcomes.remove(0))
 }
 
 /// One envelope's writes, on the caller's transaction. `webhooks` are the active ones.
@@ -84,6 +85,7 @@ async fn receive_on(
         received_at,
     }: &Envelope<'_>,
     context: &IntakeContext<'_>,
+    queued: &mut Vec<deliveries::Queued>,
 ) -> Result<IntakeOutcome, sqlx::Error> {
     let received_at = *received_at;
     let mut outcome = IntakeOutcome {
@@ -104,8 +106,10 @@ async fn receive_on(
         let Some(event) = as_delivered(conn, event).await? else {
             continue;
         };
-        outcome.deliveries +=
+        let new =
             deliveries::enqueue_for_event(conn, webhooks, &event, context.registry_host, context.public_url).await?;
+        outcome.deliveries += new.len();
+        queued.extend(new);
     }
     Ok(outcome)
 }
@@ -117,6 +121,8 @@ pub struct Intake {
     jobs: mpsc::Sender<Job>,
     /// SQLite: envelopes are answered once journaled, and stored by the mover.
     journal: Option<Arc<Journal>>,
+    /// SQLite: the lanes the mover hands the deliveries it queues to.
+    lanes: Option<Arc<Lanes>>,
     /// Counts the pulls of manifests.
     pulls: PullRecorder,
 }
@@ -183,12 +189,14 @@ impl Intake {
         Intake {
             jobs,
             journal: None,
+            lanes: None,
             pulls,
         }
     }
 
     /// An intake that answers each envelope once `journal` holds it, and a mover task that
-    /// stores the journaled envelopes in `db` (the envelopes left from a previous run first).
+    /// stores the journaled envelopes in `db` (the envelopes left from a previous run first)
+    /// and hands the deliveries it queues to [`Intake::lanes`].
     pub fn start_journaled(
         db: Db,
         registry_host: String,
@@ -199,9 +207,23 @@ impl Intake {
     ) -> Intake {
         let journal = Arc::new(journal);
         let mut intake = Intake::start(db.clone(), registry_host.clone(), public_url.clone(), console);
-        tokio::spawn(move_journaled(journal.clone(), db, notifier, registry_host, public_url));
+        let lanes = Lanes::new();
+        tokio::spawn(move_journaled(
+            journal.clone(),
+            db,
+            notifier,
+            registry_host,
+            public_url,
+            lanes.clone(),
+        ));
         intake.journal = Some(journal);
+        intake.lanes = Some(lanes);
         intake
+    }
+
+    /// The lanes of a journaled intake: they send once the dispatcher is attached to them.
+    pub fn lanes(&self) -> Option<&Arc<Lanes>> {
+        self.lanes.as_ref()
     }
 
     /// Takes in one envelope (`body`, already split): its events journaled when there is a
@@ -276,10 +298,10 @@ async fn store_group(db: &Db, group: Vec<Job>, context: &IntakeContext<'_>) {
                 received_at,
             })
             .collect();
-        let stored = store_together(db, &envelopes, context, None).await;
+        let stored = store_together(db, &envelopes, context, None, None).await;
         tracing::debug!(envelopes = group.len(), elapsed = ?started.elapsed(), "notifications stored together");
-        if let Ok(outcomes) = stored {
-            for (job, outcome) in group.into_iter().zip(outcomes) {
+        if let Ok(stored) = stored {
+            for (job, outcome) in group.into_iter().zip(stored.outcomes) {
                 let _ = job.reply.send(Ok(outcome));
             }
             return;
@@ -298,6 +320,7 @@ async fn move_journaled(
     notifier: Arc<Notifier>,
     registry_host: String,
     public_url: String,
+    lanes: Arc<Lanes>,
 ) {
     let context = IntakeContext {
         registry_host: &registry_host,
@@ -336,7 +359,7 @@ async fn move_journaled(
             continue;
         }
         let started = std::time::Instant::now();
-        let moved = move_entries(&db, &entries, &context, &mut failures).await;
+        let moved = move_entries(&db, &entries, &context, &mut failures, Some(&lanes)).await;
         if let Some(stored) = moved.stored_through {
             at = stored;
         }
@@ -355,7 +378,8 @@ async fn move_journaled(
         if outcome.stored > 0 {
             notifier.publish(Signal::EventsStored);
         }
-        if outcome.deliveries > 0 {
+        // Deliveries handed to lanes need no claim.
+        if outcome.deliveries > moved.handed {
             notifier.publish(Signal::DeliveriesQueued);
         }
         if let Some(err) = moved.error {
@@ -379,6 +403,8 @@ struct Moved {
     /// How far the journal is now stored (recorded in the same transactions).
     stored_through: Option<Position>,
     error: Option<sqlx::Error>,
+    /// Deliveries handed to lanes.
+    handed: usize,
 }
 
 /// Stores `entries` in one transaction (or, if that fails, one by one, so that one envelope
@@ -388,6 +414,7 @@ async fn move_entries(
     entries: &[JournalEntry],
     context: &IntakeContext<'_>,
     failures: &mut Failures,
+    lanes: Option<&Arc<Lanes>>,
 ) -> Moved {
     let parsed: Vec<JournaledEnvelope<'_>> = entries
         .iter()
@@ -409,10 +436,12 @@ async fn move_entries(
         outcome: IntakeOutcome::default(),
         stored_through: None,
         error: None,
+        handed: 0,
     };
-    match store_together(db, &all, context, last).await {
-        Ok(outcomes) => {
-            outcomes.iter().for_each(|o| moved.outcome.add(o));
+    match store_together(db, &all, context, last, lanes).await {
+        Ok(stored) => {
+            stored.outcomes.iter().for_each(|o| moved.outcome.add(o));
+            moved.handed += stored.handed;
             moved.stored_through = last;
             return moved;
         }
@@ -422,8 +451,11 @@ async fn move_entries(
     }
     for item in &parsed {
         let end = item.0.end;
-        match store_together(db, &[envelope_of(item)], context, Some(end)).await {
-            Ok(outcomes) => moved.outcome.add(&outcomes[0]),
+        match store_together(db, &[envelope_of(item)], context, Some(end), lanes).await {
+            Ok(stored) => {
+                moved.outcome.add(&stored.outcomes[0]);
+                moved.handed += stored.handed;
+            }
             Err(err) => {
                 let failed = failures.entry(end.offset as i64).or_insert(0);
                 *failed += 1;
@@ -479,24 +511,43 @@ struct Envelope<'a> {
 }
 
 /// Envelopes stored in one transaction; their outcomes, in order. With `through`, the same
-/// transaction records that the intake journal is stored up to there.
+/// transaction records that the intake journal is stored up to there. With `lanes`, the
+/// deliveries it queues are claimed for their lanes where they may go at once, and handed over
+/// after the commit.
 async fn store_together(
     db: &Db,
     envelopes: &[Envelope<'_>],
     context: &IntakeContext<'_>,
     through: Option<Position>,
-) -> Result<Vec<IntakeOutcome>, sqlx::Error> {
+    lanes: Option<&Arc<Lanes>>,
+) -> Result<Stored, sqlx::Error> {
     let mut tx = db.begin_write_first().await?;
     let webhooks = webhook_store::active(&mut tx).await?;
     let mut outcomes = Vec::with_capacity(envelopes.len());
+    let mut queued = Vec::new();
     for envelope in envelopes {
-        outcomes.push(receive_on(&mut tx, &webhooks, envelope, context).await?);
+        outcomes.push(receive_on(&mut tx, &webhooks, envelope, context, &mut queued).await?);
     }
+    let handoffs = match lanes {
+        Some(lanes) => lanes.take(&mut tx, &webhooks, queued).await?,
+        None => Vec::new(),
+    };
     if let Some(position) = through {
         intake_journal::record(&mut tx, position).await?;
     }
     tx.commit().await?;
-    Ok(outcomes)
+    let handed = match lanes {
+        Some(lanes) => lanes.hand_over(handoffs),
+        None => 0,
+    };
+    Ok(Stored { outcomes, handed })
+}
+
+/// What [`store_together`] stored: each envelope's outcome, and how many of the deliveries it
+/// queued went to lanes.
+struct Stored {
+    outcomes: Vec<IntakeOutcome>,
+    handed: usize,
 }
 
 /// The event as webhooks see it: one delete per thing deleted, by whoever deleted it.

@@ -176,24 +176,35 @@ fn wharf_url(public_url: &str, repository: &str, tag: Option<&str>, digest: Opti
     format!("{}{path}", public_url.trim_end_matches('/'))
 }
 
+/// An event delivery just queued, as [`super::lanes`] may claim it.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub payload: String,
+    pub created_at: i64,
+}
+
 /// Queues one delivery per event and matching webhook, on the intake's transaction. `webhooks`
-/// are the active ones. An event already queued for a webhook is not queued again.
+/// are the active ones. An event already queued for a webhook is not queued again. Returns the
+/// deliveries queued.
 pub async fn enqueue_for_event(
     conn: &mut AnyConnection,
     webhooks: &[Webhook],
     event: &RegistryEvent,
     registry_host: &str,
     public_url: &str,
-) -> Result<usize, sqlx::Error> {
+) -> Result<Vec<Queued>, sqlx::Error> {
     let Some(action) = deliverable_action(event) else {
-        return Ok(0);
+        return Ok(Vec::new());
     };
     let untagged_manifest = action == EventAction::Push && event.target.tag.is_none();
     let actor = event.actor.as_ref().and_then(|a| a.name.as_deref());
     let payload =
         serde_json::to_string(&webhook_event(event, action, registry_host, public_url)).unwrap_or_else(|_| "{}".into());
     let now = now_ms();
-    let mut queued = 0;
+    let mut queued = Vec::new();
     for webhook in webhooks {
         if untagged_manifest && !webhook.platform_manifests {
             // The platform manifests of a multi-arch push: the tagged index stands for them.
@@ -202,32 +213,42 @@ pub async fn enqueue_for_event(
         if !webhook.wants(action, &event.target.repository, event.target.tag.as_deref(), actor) {
             continue;
         }
-        queued += insert(conn, &webhook.id, Some(&event.id), DeliveryKind::Event, &payload, now).await?;
+        let id = signing::new_message_id();
+        if insert(conn, &id, &webhook.id, &event.id, &payload, now).await? {
+            queued.push(Queued {
+                id,
+                webhook_id: webhook.id.clone(),
+                event_id: event.id.clone(),
+                payload: payload.clone(),
+                created_at: now,
+            });
+        }
     }
     Ok(queued)
 }
 
+/// Inserts an event delivery; `false` when the event was queued for the webhook before.
 async fn insert(
     conn: &mut AnyConnection,
+    id: &str,
     webhook_id: &str,
-    event_id: Option<&str>,
-    kind: DeliveryKind,
+    event_id: &str,
     payload: &str,
     now: i64,
-) -> Result<usize, sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, created_at, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (webhook_id, event_id) DO NOTHING",
     )
-    .bind(signing::new_message_id())
+    .bind(id)
     .bind(webhook_id)
     .bind(event_id)
-    .bind(kind.as_str())
+    .bind(DeliveryKind::Event.as_str())
     .bind(payload)
     .bind(now)
     .execute(conn)
     .await?;
-    Ok(done.rows_affected() as usize)
+    Ok(done.rows_affected() == 1)
 }
 
 /// Queues a ping or a test delivery of `event`; returns its id.

@@ -38,7 +38,7 @@ const SLACK_PACE: Duration = Duration::from_secs(1);
 /// A webhook whose deliveries failed this long with no success in between is disabled.
 const FAILING_FOR: Duration = Duration::from_secs(2 * 24 * 3600);
 /// A train stops when less than the next delivery's timeout and this is left of its lease.
-const LEASE_MARGIN: Duration = Duration::from_secs(5);
+pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// Deliveries an ordered webhook's train sends at most before they are recorded (it takes in
 /// what is queued behind it while it runs).
 const MAX_TRAIN: usize = 256;
@@ -242,7 +242,7 @@ impl Dispatcher {
     }
 
     /// Sends one claimed delivery. `None` when it cannot be sent at all (it is set aside).
-    async fn attempt(&self, delivery: &ClaimedDelivery) -> Result<Option<Attempted>, sqlx::Error> {
+    pub(super) async fn attempt(&self, delivery: &ClaimedDelivery) -> Result<Option<Attempted>, sqlx::Error> {
         let webhook = &delivery.webhook;
         let event = match self.payload(delivery).await? {
             Ok(event) => event,
@@ -407,7 +407,7 @@ impl Dispatcher {
     }
 
     /// Records the attempts of a train and their results in one transaction.
-    async fn record(&self, sent: &[(ClaimedDelivery, Attempted)]) -> Result<(), sqlx::Error> {
+    pub(super) async fn record(&self, sent: &[(ClaimedDelivery, Attempted)]) -> Result<(), sqlx::Error> {
         if sent.is_empty() {
             return Ok(());
         }
@@ -506,10 +506,10 @@ impl Dispatcher {
 }
 
 /// One attempt as made, to be recorded.
-struct Attempted {
+pub(super) struct Attempted {
     payload: String,
     record: AttemptRecord,
-    verdict: Verdict,
+    pub(super) verdict: Verdict,
 }
 
 /// How long to wait before the next attempt after `attempts` failed ones; `None`: dead.

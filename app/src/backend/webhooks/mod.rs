@@ -6,6 +6,7 @@
 //! - [`scope`]: which events a webhook receives;
 //! - [`deliveries`]: the delivery queue and the attempt log; [`log`]: what the pages read of it;
 //! - [`dispatcher`]: claims, renders, signs, sends, records;
+//! - [`lanes`]: on SQLite, what the intake queues is sent at once, without a claim;
 //! - [`event`], [`formats`], [`signing`]: what is sent, in which shape, signed how;
 //! - [`outbound`]: which addresses may be dialled.
 
@@ -13,6 +14,7 @@ pub mod deliveries;
 pub mod dispatcher;
 pub mod event;
 pub mod formats;
+pub mod lanes;
 pub mod log;
 pub mod outbound;
 pub mod scope;
