@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
@@ -61,9 +62,21 @@ pub async fn router(state: AppState, https: bool) -> Result<Router, StartupError
             security_headers::add,
         ))
         .layer(axum::middleware::from_fn(metrics_endpoint::track_request))
-        .layer(CompressionLayer::new());
+        .layer(
+            CompressionLayer::new().compress_when(
+                SizeAbove::new(COMPRESS_ABOVE)
+                    .and(NotForContentType::GRPC)
+                    .and(NotForContentType::IMAGES)
+                    .and(NotForContentType::SSE),
+            ),
+        );
     Ok(request_id::around(router).with_state(state))
 }
+
+/// Smaller responses go as they are (the default is 32 bytes): for the answer to a registry
+/// notification or a small server function result, setting up an encoder costs more than it
+/// saves, and the registry waits for each answer before it sends the next notification.
+const COMPRESS_ABOVE: u16 = 1024;
 
 /// The icon, built into the binary: browsers ask for `/favicon.ico` on every site whatever the
 /// page links, and a 404 there is an error in every browser's console.

@@ -224,9 +224,15 @@ impl Db {
                     if kind == DbKind::Sqlite {
                         // WAL with synchronous=NORMAL: commits do not wait for fsync (the database
                         // stays consistent; a power cut may lose the last commits, which the next
-                        // reconcile restores), so indexing thousands of tags stays fast.
-                        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
-                            .await?;
+                        // reconcile restores), so indexing thousands of tags stays fast. Pages are
+                        // read through a memory map: a connection drops its page cache whenever
+                        // another one wrote, which under a burst is every transaction, and then
+                        // reads every page again (copied by `read` without the map).
+                        conn.execute(
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; \
+                             PRAGMA foreign_keys=ON; PRAGMA mmap_size=1073741824;",
+                        )
+                        .await?;
                     }
                     Ok(())
                 })

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sqlx::AnyConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::deliveries::{self, ClaimedDelivery, Queued, INDEX_WAIT, LEASE, QUEUE};
 use super::dispatcher::{Attempted, Dispatcher, Verdict, LEASE_MARGIN};
@@ -43,6 +43,9 @@ use crate::model::IndexUpdate;
 
 /// Deliveries a lane holds at most (taken, not yet sent).
 pub const MAX_QUEUED: usize = 256;
+/// Attempts recorded in one transaction at most: the intake's next transaction waits for the
+/// one being written, so a long one would hold back every delivery behind it.
+const RECORD_AT_ONCE: usize = 16;
 /// How often a lane looks whether the index has read a push it waits for, besides when the
 /// index says it applied a batch.
 const INDEX_POLL: Duration = Duration::from_millis(100);
@@ -61,6 +64,8 @@ struct LaneState {
     /// Moves on with the token: deliveries handed over before a stop are given back, not sent.
     epoch: u64,
     queued: Arc<AtomicUsize>,
+    /// Told when a handoff comes (a delivery waiting for the index stops waiting then).
+    arrived: Arc<Notify>,
     sender: mpsc::UnboundedSender<Handoff>,
 }
 
@@ -134,6 +139,7 @@ impl Lanes {
                 if lane.sender.send(handoff).is_ok() {
                     handed += count;
                 }
+                lane.arrived.notify_one();
             }
         }
         handed
@@ -147,17 +153,19 @@ impl Lanes {
         let lane = lanes.entry(webhook_id.to_string()).or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
             let queued = Arc::new(AtomicUsize::new(0));
+            let arrived = Arc::new(Notify::new());
             tokio::spawn(run_lane(
                 self.clone(),
                 dispatcher.clone(),
                 webhook_id.to_string(),
-                queued.clone(),
+                (queued.clone(), arrived.clone()),
                 receiver,
             ));
             LaneState {
                 token: self.worker.token(),
                 epoch: 0,
                 queued,
+                arrived,
                 sender,
             }
         });
@@ -254,7 +262,7 @@ async fn run_lane(
     lanes: Arc<Lanes>,
     dispatcher: Arc<Dispatcher>,
     webhook_id: String,
-    queued: Arc<AtomicUsize>,
+    (queued, arrived): (Arc<AtomicUsize>, Arc<Notify>),
     mut handoffs: mpsc::UnboundedReceiver<Handoff>,
 ) {
     let (recorder, records) = mpsc::unbounded_channel();
@@ -263,7 +271,7 @@ async fn run_lane(
         let count = handoff.deliveries.len();
         if lanes.epoch(&webhook_id) != Some(handoff.epoch) {
             give_back(&dispatcher, &handoff.deliveries).await;
-        } else if let Some(unsent) = send_handoff(&dispatcher, handoff, &recorder).await {
+        } else if let Some(unsent) = send_handoff(&dispatcher, handoff, &recorder, (&queued, &arrived)).await {
             stop(&lanes, &dispatcher, &webhook_id, &recorder, unsent).await;
         }
         queued.fetch_sub(count, Ordering::AcqRel);
@@ -271,20 +279,25 @@ async fn run_lane(
 }
 
 /// Sends a handoff's deliveries one after another. `Some(unsent)` when it stopped: an attempt
-/// failed, the database failed, or the next one could outlast its lease.
+/// failed, the database failed, or the next one could outlast its lease. `queued`: what the
+/// lane holds, this handoff included.
 async fn send_handoff(
     dispatcher: &Dispatcher,
     handoff: Handoff,
     recorder: &mpsc::UnboundedSender<ToRecorder>,
+    (queued, arrived): (&AtomicUsize, &Notify),
 ) -> Option<Vec<ClaimedDelivery>> {
     let lease_ends = handoff.claimed_at + LEASE;
+    let count = handoff.deliveries.len();
     let mut rest = handoff.deliveries.into_iter();
     while let Some(delivery) = rest.next() {
         let time_left = lease_ends.saturating_duration_since(Instant::now());
         if time_left < delivery.webhook.timeout + LEASE_MARGIN {
             return Some(std::iter::once(delivery).chain(rest).collect());
         }
-        if let Err(err) = wait_for_index(dispatcher, &delivery).await {
+        let more_in_handoff = rest.len() > 0;
+        let waited_for = || more_in_handoff || queued.load(Ordering::Acquire) > count;
+        if let Err(err) = wait_for_index(dispatcher, &delivery, waited_for, arrived).await {
             tracing::warn!(error = %err, "cannot tell whether the index has read a push");
         }
         match dispatcher.attempt(&delivery).await {
@@ -332,8 +345,14 @@ async fn give_back(dispatcher: &Dispatcher, deliveries: &[ClaimedDelivery]) {
 
 /// A push delivered in a format that shows platforms waits for the index as the dispatcher's
 /// claim makes it wait ([`deliveries::wait_for_index_since`]): at most [`INDEX_WAIT`] after the
-/// event came, and not at all while the index is behind.
-async fn wait_for_index(dispatcher: &Dispatcher, delivery: &ClaimedDelivery) -> Result<(), sqlx::Error> {
+/// event came, and not at all while the index is behind. In a lane, it stops waiting as soon
+/// as deliveries are `waited_for` behind it (a burst): they would all wait with it.
+async fn wait_for_index(
+    dispatcher: &Dispatcher,
+    delivery: &ClaimedDelivery,
+    waited_for: impl Fn() -> bool,
+    arrived: &Notify,
+) -> Result<(), sqlx::Error> {
     if !delivery.webhook.format.shows_platforms() {
         return Ok(());
     }
@@ -343,7 +362,7 @@ async fn wait_for_index(dispatcher: &Dispatcher, delivery: &ClaimedDelivery) -> 
     // The index tells after each batch it applied.
     let mut applied = dispatcher.notifier.subscribe();
     let deadline = Instant::now() + INDEX_WAIT;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && !waited_for() {
         let row: Option<(String, i64, Option<i64>, Option<i64>)> =
             sqlx::query_as("SELECT action, received_at, indexed_at, dead_at FROM registry_events WHERE id = $1")
                 .bind(event_id)
@@ -360,13 +379,15 @@ async fn wait_for_index(dispatcher: &Dispatcher, delivery: &ClaimedDelivery) -> 
         }
         tokio::select! {
             _ = applied.wait_for(|s| *s == Signal::DeliveriesQueued) => {}
+            _ = arrived.notified() => {}
             _ = tokio::time::sleep(INDEX_POLL) => {}
         }
     }
     Ok(())
 }
 
-/// Records a lane's attempts behind it, as many at a time as have come, in one transaction.
+/// Records a lane's attempts behind it, as many at a time as have come (in transactions of at
+/// most [`RECORD_AT_ONCE`]).
 async fn record_behind(
     dispatcher: Arc<Dispatcher>,
     webhook_id: String,
@@ -383,8 +404,8 @@ async fn record_behind(
             }
             next = records.try_recv().ok();
         }
-        if !batch.is_empty() {
-            match dispatcher.record(&batch).await {
+        for part in batch.chunks(RECORD_AT_ONCE) {
+            match dispatcher.record(part).await {
                 Ok(()) => dispatcher.notifier.publish(Signal::Live(IndexUpdate::Delivery {
                     webhook_id: webhook_id.clone(),
                 })),
