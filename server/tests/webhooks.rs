@@ -113,6 +113,24 @@ impl Receiver {
     fn set(&self, answer: Answer) {
         *self.answer.lock().unwrap() = answer;
     }
+
+    /// Waits (bounded) until at least `count` requests came; fails with the console's log.
+    async fn expect_requests(&self, wharf: &Wharf, count: usize) {
+        assert!(
+            eventually(120, || async { self.received().len() >= count }).await,
+            "{} of {count} requests\n{}",
+            self.received().len(),
+            wharf.logs()
+        );
+    }
+
+    /// The `id` of the event in each request, in the order they came.
+    fn event_ids(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .map(|r| r.json()["id"].as_str().unwrap().to_string())
+            .collect()
+    }
 }
 
 async fn start_console(extra: &[&str]) -> Wharf {
@@ -585,27 +603,12 @@ async fn what_comes_while_a_delivery_waits_for_its_retry_goes_after_it() {
             .collect()
     };
     notify(&wharf, envelope("a", 0)).await;
-    assert!(
-        eventually(100, || async { receiver.received().len() >= 3 }).await,
-        "{} requests\n{}",
-        receiver.received().len(),
-        wharf.logs()
-    );
+    receiver.expect_requests(&wharf, 3).await;
     // The third delivery failed; its retry is due in about a second.
     notify(&wharf, envelope("b", 10)).await;
-    assert!(
-        eventually(100, || async { receiver.received().len() >= 11 }).await,
-        "{} requests\n{}",
-        receiver.received().len(),
-        wharf.logs()
-    );
-    let ids: Vec<String> = receiver
-        .received()
-        .iter()
-        .map(|r| r.json()["id"].as_str().unwrap().to_string())
-        .collect();
+    receiver.expect_requests(&wharf, 11).await;
     assert_eq!(
-        ids,
+        receiver.event_ids(),
         ["a-0", "a-1", "a-2", "a-2", "a-3", "a-4", "b-0", "b-1", "b-2", "b-3", "b-4"]
     );
 }
@@ -638,19 +641,9 @@ async fn an_ordered_train_takes_in_what_comes_while_it_runs_and_keeps_order() {
             .collect();
         notify(&wharf, events).await;
     }
-    assert!(
-        eventually(120, || async { receiver.received().len() >= 300 }).await,
-        "{} of 300\n{}",
-        receiver.received().len(),
-        wharf.logs()
-    );
-    let ids: Vec<String> = receiver
-        .received()
-        .iter()
-        .map(|r| r.json()["id"].as_str().unwrap().to_string())
-        .collect();
+    receiver.expect_requests(&wharf, 300).await;
     let expected: Vec<String> = (0..300).map(|n| format!("stream-{n:03}")).collect();
-    assert_eq!(ids, expected);
+    assert_eq!(receiver.event_ids(), expected);
 }
 
 /// A push's delivery in a format that shows no platforms (ACR) goes without waiting for the

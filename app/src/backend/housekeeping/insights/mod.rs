@@ -50,7 +50,7 @@ async fn run(db: Db, mut stopping: watch::Receiver<bool>) {
     }
 }
 
-/// One step of the refresher; `true` when there may be more to do at once.
+/// One step of the refresher; `true` when there is more to do at once.
 pub async fn step(db: &Db) -> Result<bool, sqlx::Error> {
     let mut conn = db.pool.acquire().await?;
     if !blobs::backfill_done(&mut conn).await? {
@@ -70,7 +70,10 @@ pub async fn step(db: &Db) -> Result<bool, sqlx::Error> {
     }
     drop(conn);
     refresh::snapshot_day(db, now_ms()).await?;
-    Ok(refresh::refresh_batch(db, refresh::REFRESH_BATCH).await? > 0)
+    // A batch that took every dirty repository caught up: what a burst of pushes marks
+    // meanwhile waits for the next look, and is refreshed once for many pushes.
+    let refreshed = refresh::refresh_batch(db, refresh::REFRESH_BATCH).await?;
+    Ok(refreshed as i64 >= refresh::REFRESH_BATCH)
 }
 
 /// Runs the refresher until nothing is dirty (tests, benchmarks); bounded by `max_steps`.

@@ -22,8 +22,9 @@ use crate::backend::db::{now_ms, Db, DbKind};
 use crate::backend::index::store::namespace_of;
 
 pub use crate::model::DAY_MS;
-/// Dirty repositories refreshed per transaction.
-pub const REFRESH_BATCH: i64 = 200;
+/// Dirty repositories refreshed per transaction: a short one, since the notification intake's
+/// next transaction waits for it (SQLite has one writer at a time).
+pub const REFRESH_BATCH: i64 = 16;
 /// One refresher at a time among replicas on one PostgreSQL ("WHARF" and 24).
 const REFRESH_LOCK_KEY: i64 = 0x5748_4152_4600_0024;
 
