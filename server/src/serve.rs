@@ -317,6 +317,7 @@ fn app_state(
 
 /// The sync worker (events, reconcile) and the webhook dispatcher, until shutdown.
 fn start_workers(args: &ServeArgs, state: &AppState) {
+    state.db.spawn_checkpoints(state.sync.stopping());
     replicas::signals::start(state);
     replicas::liveness::start(state.db.clone(), state.notifier.clone(), state.sync.stopping());
     worker::spawn(state.clone(), state.settings.reconcile_interval);

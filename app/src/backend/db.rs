@@ -230,7 +230,8 @@ impl Db {
                         // reads every page again (copied by `read` without the map).
                         conn.execute(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; \
-                             PRAGMA foreign_keys=ON; PRAGMA mmap_size=1073741824;",
+                             PRAGMA foreign_keys=ON; PRAGMA mmap_size=1073741824; \
+                             PRAGMA wal_autocheckpoint=100000;",
                         )
                         .await?;
                     }
@@ -281,10 +282,37 @@ impl Db {
         }
     }
 
+    /// SQLite: copies the write-ahead log back into the database file every
+    /// [`CHECKPOINT_EVERY`], until `stopping`. Left to SQLite, the checkpoint (with its `fsync`)
+    /// runs inside the commit that fills the log past its limit, while that transaction still
+    /// holds the one writer's turn: every write behind it, the notification intake's included,
+    /// waited for the disk. A passive checkpoint here lets writers go on meanwhile. (SQLite's own
+    /// checkpoint stays as a backstop, at 100,000 pages.)
+    pub fn spawn_checkpoints(&self, mut stopping: tokio::sync::watch::Receiver<bool>) {
+        if self.kind != DbKind::Sqlite {
+            return;
+        }
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+                    _ = stopping.changed() => return,
+                }
+                if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                    tracing::warn!(error = %err, "cannot checkpoint the database's write-ahead log");
+                }
+            }
+        });
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 }
+
+/// How often a serving console checkpoints SQLite's write-ahead log ([`Db::spawn_checkpoints`]).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Milliseconds since the Unix epoch: how every timestamp Wharf owns is stored.
 pub fn now_ms() -> i64 {

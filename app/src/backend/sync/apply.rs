@@ -73,9 +73,9 @@ pub enum Plan {
 /// Applies due events until none are left. Returns how many were finished (applied, or set
 /// aside); an error means the registry or the database is unavailable and the rest waits.
 ///
-/// Each claimed batch is fetched `concurrency` events at a time, then written in one
-/// transaction (in the order the events arrived), together with marking them applied; each
-/// changed repository's totals are refreshed once per batch. Once a batch is committed, the
+/// Each claimed batch is fetched `concurrency` events at a time, then written in transactions
+/// of [`WRITE_AT_ONCE`] events (in the order the events arrived), together with marking them
+/// applied; each changed repository's totals are refreshed once per transaction. Once a batch is committed, the
 /// webhook dispatcher is woken: the pushes' deliveries wait for the index.
 pub async fn apply_pending(
     db: &Db,
@@ -118,35 +118,54 @@ pub async fn apply_pending(
             continue;
         }
         let fetched_in = started.elapsed();
-        let mut tx = db.begin_write().await?;
-        let locked_in = started.elapsed();
-        let mut changed = Vec::new();
-        let mut kept = true;
-        for (event, plan) in &planned {
-            if write(&mut tx, plan, &event.repository).await? {
-                changed.push(event.repository.as_str());
+        for part in planned.chunks(WRITE_AT_ONCE) {
+            let Some(changed) = write_part(db, part, &claim.token).await? else {
+                // Another worker took them over after our lease ran out: its result stands.
+                break;
+            };
+            tracing::debug!(events = part.len(), ?claimed_in, ?fetched_in, elapsed = ?started.elapsed(), "registry events applied");
+            finished += part.len();
+            hub.index_applied();
+            for repository in changed {
+                hub.repository_changed(repository);
             }
-            // One claim, one lease: lost for one event, lost for all of them.
-            kept &= work::complete(&mut tx, &QUEUE, &event.id, &claim.token).await?;
-        }
-        if !kept {
-            // Another worker took them over after our lease ran out: its result stands.
-            tx.rollback().await?;
-            continue;
-        }
-        changed.sort_unstable();
-        changed.dedup();
-        for repository in &changed {
-            store::refresh_repository(&mut tx, repository).await?;
-        }
-        tx.commit().await?;
-        tracing::debug!(events = planned.len(), ?claimed_in, ?fetched_in, ?locked_in, elapsed = ?started.elapsed(), "registry events applied");
-        finished += planned.len();
-        hub.index_applied();
-        for repository in changed {
-            hub.repository_changed(repository);
         }
     }
+}
+
+/// Events written in one transaction at most: the notification intake's next transaction waits
+/// for the one being written (SQLite has one writer at a time).
+const WRITE_AT_ONCE: usize = 8;
+
+/// Writes `part` of a claimed batch in one transaction, marking its events applied, and
+/// refreshes the totals of the repositories it changed; returns them. `None` (nothing written)
+/// when the claim was lost.
+async fn write_part<'a>(
+    db: &Db,
+    part: &[(&'a PendingEvent, Plan)],
+    token: &str,
+) -> Result<Option<Vec<&'a str>>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let mut changed = Vec::new();
+    let mut kept = true;
+    for (event, plan) in part {
+        if write(&mut tx, plan, &event.repository).await? {
+            changed.push(event.repository.as_str());
+        }
+        // One claim, one lease: lost for one event, lost for all of them.
+        kept &= work::complete(&mut tx, &QUEUE, &event.id, token).await?;
+    }
+    if !kept {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    changed.sort_unstable();
+    changed.dedup();
+    for repository in &changed {
+        store::refresh_repository(&mut tx, repository).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(changed))
 }
 
 /// What became of a claimed event before the batch's writes.
