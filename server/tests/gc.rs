@@ -592,7 +592,7 @@ async fn manifest(db: &app::backend::db::Db, m: &str, size: i64, blobs: &[(&str,
     if let Some(repository) = repository {
         sql(
             db,
-            &format!("INSERT INTO repository_manifests VALUES ('{repository}', '{m}', 0)"),
+            &format!("INSERT INTO repository_manifests (repository, digest, first_seen_at) VALUES ('{repository}', '{m}', 0)"),
         )
         .await;
     }

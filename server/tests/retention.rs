@@ -388,6 +388,15 @@ async fn a_run_stops_at_its_cap_and_one_cut_short_resumes_from_its_plan() {
     .execute(&db.pool)
     .await
     .unwrap();
+    sqlx::query(
+        "INSERT INTO retention_run_packs (run_id, first_seq, last_seq, repository, kept, skipped, items) \
+         SELECT $1, first_seq, last_seq, repository, kept, skipped, items FROM retention_run_packs WHERE run_id = $2",
+    )
+    .bind(resumed)
+    .bind(&dry.id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
     drop(db);
     wharf.restart().await;
     let admin = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;

@@ -454,13 +454,26 @@ async fn insert_manifest(
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
-    sqlx::query("INSERT INTO repository_manifests (repository, digest, first_seen_at) VALUES ($1, $2, $3)")
-        .bind(repository)
-        .bind(&record.digest)
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+    // With the facts retention reads, as `store::add_repository_manifest` copies them.
+    let is_index = record.kind == "index";
+    sqlx::query(
+        "INSERT INTO repository_manifests (repository, digest, first_seen_at, kind, image_size, subject, \
+         index_platforms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(repository)
+    .bind(&record.digest)
+    .bind(now_ms())
+    .bind(&record.kind)
+    .bind(if is_index {
+        record.manifest_size
+    } else {
+        record.total_size
+    })
+    .bind(&record.subject)
+    .bind(is_index.then(|| to_json(&record.platforms)))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 

@@ -117,8 +117,22 @@ pub async fn put_manifest(conn: &mut AnyConnection, record: &ManifestRecord) -> 
     .bind(i64::from(record.details_pending))
     .execute(&mut *conn)
     .await?;
+    // Repositories that listed it before it was indexed get its facts now.
+    sqlx::query(&format!(
+        "UPDATE repository_manifests SET kind = m.kind, image_size = {IMAGE_SIZE}, subject = m.subject, \
+         index_platforms = {INDEX_PLATFORMS} FROM manifests m WHERE m.digest = $1 AND repository_manifests.digest = $1 AND repository_manifests.kind IS NULL"
+    ))
+    .bind(&record.digest)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
+
+/// The facts of a manifest (`m`) that `repository_manifests` keeps a copy of for retention
+/// (migration 20261207000040), so that planning a run reads them without a join: the bytes a
+/// plan counts (an index: its own manifest only) and an index's platforms.
+const IMAGE_SIZE: &str = "CASE WHEN m.kind = 'index' THEN m.manifest_size ELSE m.total_size END";
+const INDEX_PLATFORMS: &str = "CASE WHEN m.kind = 'index' THEN m.platforms END";
 
 pub async fn ensure_repository(conn: &mut AnyConnection, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -137,10 +151,14 @@ pub async fn add_repository_manifest(
     repository: &str,
     digest: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO repository_manifests (repository, digest, first_seen_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (repository, digest) DO NOTHING",
-    )
+    // The facts are copied from the manifest when it is indexed already (it always is when
+    // reconcile or an event brings it), else when it comes (`put_manifest`). `WHERE true`:
+    // SQLite's parser needs it between a join's `ON` and `ON CONFLICT`.
+    sqlx::query(&format!(
+        "INSERT INTO repository_manifests (repository, digest, first_seen_at, kind, image_size, subject, index_platforms) \
+         SELECT $1, $2, $3, m.kind, {IMAGE_SIZE}, m.subject, {INDEX_PLATFORMS} FROM (SELECT 1 AS one) AS here \
+         LEFT JOIN manifests m ON m.digest = $2 WHERE true ON CONFLICT (repository, digest) DO NOTHING"
+    ))
     .bind(repository)
     .bind(digest)
     .bind(now_ms())

@@ -5,15 +5,16 @@
 //! says exactly what a run will and will not delete.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use sqlx::AnyConnection;
 
-use super::decide::{decide, Policy};
+use super::decide::{decide, ImageFacts, Policy};
 use super::facts::{self, Image};
 use super::rules::{self, TagMatcher};
-use super::store::PolicyRow;
+use super::store::{self, PackedItemRef, PolicyRow};
 use crate::backend::access::Scope;
-use crate::backend::db::DbKind;
+use crate::backend::db::{Db, DbKind};
 use crate::model::{Reason, RetentionRules};
 
 /// Plans a policy a slice of repositories at a time: the dry run, the real run and the
@@ -24,14 +25,16 @@ pub struct PlanCursor {
     tags: TagMatcher,
     max_groups: i64,
     now: i64,
+    kind: DbKind,
     after: String,
     pub repositories_done: i64,
     pub tally: Tally,
 }
 
 impl PlanCursor {
-    /// For `policy` at time `now`; an error (in words) when its stored rules cannot be used.
-    pub fn new(policy: &PolicyRow, now: i64) -> Result<PlanCursor, String> {
+    /// For `policy` at time `now`, on a database of `kind`; an error (in words) when its stored
+    /// rules cannot be used.
+    pub fn new(policy: &PolicyRow, now: i64, kind: DbKind) -> Result<PlanCursor, String> {
         let rules = policy
             .rules()
             .ok_or_else(|| "the stored rules do not parse".to_string())?;
@@ -43,6 +46,7 @@ impl PlanCursor {
             tags,
             max_groups: policy.max_deletions,
             now,
+            kind,
             after: String::new(),
             repositories_done: 0,
             tally: Tally::default(),
@@ -60,7 +64,7 @@ impl PlanCursor {
             return Ok(None);
         };
         let names: Vec<String> = names.into_iter().filter(|n| self.scope.covers(n)).collect();
-        let images = facts::images(&mut *conn, &names).await?;
+        let images = facts::images(&mut *conn, self.kind, &names).await?;
         let policy = Policy {
             rules: &self.rules,
             tags: &self.tags,
@@ -79,6 +83,38 @@ impl PlanCursor {
         self.repositories_done += names.len() as i64;
         self.after = last;
         Ok(Some(items))
+    }
+}
+
+/// Plans every slice of `cursor`, handing each decided slice with the tally and repositories
+/// done after it to `write`, which runs as a task of its own while the next slice is read and
+/// decided: writing one slice and reading the next go on at the same time (on two connections,
+/// two cores), one slice written at a time, in order, so at most two slices are in memory.
+pub async fn plan_slices<E, W, F>(db: &Db, cursor: &mut PlanCursor, mut write: W) -> Result<(), E>
+where
+    E: From<sqlx::Error> + Send + 'static,
+    W: FnMut(Vec<Item>, Tally, i64) -> F,
+    F: Future<Output = Result<(), E>> + Send + 'static,
+{
+    let mut writing: Option<tokio::task::JoinHandle<Result<(), E>>> = None;
+    loop {
+        let next = async {
+            let mut conn = db.pool.acquire().await?;
+            cursor.next_slice(&mut conn).await
+        }
+        .await;
+        if let Some(written) = writing.take() {
+            // The write is awaited even when reading failed: nothing is left running.
+            written
+                .await
+                .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))?;
+        }
+        match next? {
+            Some(items) => {
+                writing = Some(tokio::spawn(write(items, cursor.tally, cursor.repositories_done)));
+            }
+            None => return Ok(()),
+        }
     }
 }
 
@@ -135,7 +171,7 @@ pub fn plan_repository(
     max_groups: i64,
     tally: &mut Tally,
 ) -> Vec<Item> {
-    let facts: Vec<_> = images.iter().map(|i| i.facts.clone()).collect();
+    let (facts, sizes): (Vec<ImageFacts>, Vec<i64>) = images.into_iter().map(|i| (i.facts, i.size)).unzip();
     let reasons = decide(policy, &facts, now);
     let by_digest: HashMap<&str, usize> = facts.iter().enumerate().map(|(i, f)| (f.digest.as_str(), i)).collect();
     let root = |mut i: usize| {
@@ -157,8 +193,14 @@ pub fn plan_repository(
         groups.entry(root(i)).or_default().push(i);
     }
     let mut roots: Vec<usize> = groups.keys().copied().collect();
-    roots.sort_by_key(|&r| (facts[r].pushed_at, facts[r].digest.clone()));
-    let mut slots: Vec<Option<(Image, Reason)>> = images.into_iter().zip(reasons).map(Some).collect();
+    roots.sort_by(|&a, &b| (facts[a].pushed_at, &facts[a].digest).cmp(&(facts[b].pushed_at, &facts[b].digest)));
+    let mut slots: Vec<Option<(Image, Reason)>> = facts
+        .into_iter()
+        .zip(sizes)
+        .map(|(facts, size)| Image { facts, size })
+        .zip(reasons)
+        .map(Some)
+        .collect();
     let mut items = Vec::with_capacity(slots.len());
     for r in roots {
         let mut members = groups.remove(&r).unwrap_or_default();
@@ -215,11 +257,21 @@ fn numbered(tally: &mut Tally, repository: &str, image: Image, reason: Reason, g
 
 /// Items per insert statement.
 const INSERT_ROWS: usize = 2_000;
+/// Items per pack at most, so that listing a page never unpacks a huge one.
+pub const PACK_ITEMS: usize = 200;
 
-/// Writes `items` of run `run_id`: a slice's items go as one JSON array per statement, which
-/// the database unpacks itself (a million-image plan is written in seconds, not minutes of
-/// binding twelve values per row).
+/// Writes `items` of run `run_id`. The images the run deletes are a row each, which the run
+/// marks as it goes: a slice's rows go as one JSON array per statement that the database unpacks
+/// itself (a statement per row, or twelve bound values per row, cost minutes for a million).
+/// Everything else (kept, over the cap) is final once decided, and goes packed: a repository's
+/// consecutive items in one row ([`store::insert_packs`]).
 pub async fn store(conn: &mut AnyConnection, kind: DbKind, run_id: &str, items: &[Item]) -> Result<(), sqlx::Error> {
+    let (acted_on, settled): (Vec<&Item>, Vec<&Item>) = items.iter().partition(|i| i.state == ItemState::Planned);
+    store_rows(conn, kind, run_id, &acted_on).await?;
+    store::insert_packs(conn, run_id, &packs(&settled)).await
+}
+
+async fn store_rows(conn: &mut AnyConnection, kind: DbKind, run_id: &str, items: &[&Item]) -> Result<(), sqlx::Error> {
     let sql = match kind {
         DbKind::Sqlite => {
             "INSERT INTO retention_run_items (run_id, seq, repository, digest, tags, pushed_at, last_pulled_at, \
@@ -236,11 +288,59 @@ pub async fn store(conn: &mut AnyConnection, kind: DbKind, run_id: &str, items: 
         }
     };
     for chunk in items.chunks(INSERT_ROWS) {
-        let rows: Vec<serde_json::Value> = chunk.iter().map(item_row).collect();
+        let rows: Vec<serde_json::Value> = chunk.iter().map(|item| item_row(item)).collect();
         let rows = serde_json::to_string(&rows).expect("items serialize");
         sqlx::query(sql).bind(run_id).bind(rows).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// `items` (in seq order) packed: consecutive items of one repository, [`PACK_ITEMS`] at most.
+fn packs(items: &[&Item]) -> Vec<store::NewPack> {
+    let mut packs = Vec::new();
+    let mut start = 0;
+    while start < items.len() {
+        let first = items[start];
+        let mut end = start + 1;
+        while end < items.len()
+            && end - start < PACK_ITEMS
+            && items[end].repository == first.repository
+            && items[end].seq == items[end - 1].seq + 1
+        {
+            end += 1;
+        }
+        packs.push(pack(&items[start..end]));
+        start = end;
+    }
+    packs
+}
+
+fn pack(items: &[&Item]) -> store::NewPack {
+    let kept = items.iter().filter(|i| i.state == ItemState::Kept).count() as i64;
+    let packed: Vec<PackedItemRef<'_>> = items.iter().map(|&item| item.into()).collect();
+    store::NewPack {
+        first_seq: items[0].seq,
+        last_seq: items[items.len() - 1].seq,
+        repository: items[0].repository.clone(),
+        kept,
+        skipped: items.len() as i64 - kept,
+        items: serde_json::to_string(&packed).expect("items serialize"),
+    }
+}
+
+impl<'a> From<&'a Item> for PackedItemRef<'a> {
+    fn from(item: &'a Item) -> PackedItemRef<'a> {
+        let facts = &item.image.facts;
+        PackedItemRef {
+            digest: &facts.digest,
+            tags: &facts.tags,
+            pushed_at: facts.pushed_at,
+            last_pulled_at: facts.last_pulled_at,
+            size_bytes: item.image.size,
+            reason: &item.reason,
+            grp: item.group,
+        }
+    }
 }
 
 /// One item as the insert unpacks it (the order of its columns).
@@ -259,4 +359,66 @@ fn item_row(item: &Item) -> serde_json::Value {
         item.group,
         item.state.as_str(),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(seq: i64, repository: &str, state: ItemState) -> Item {
+        Item {
+            seq,
+            repository: repository.into(),
+            image: Image {
+                facts: ImageFacts {
+                    digest: format!("sha256:{seq}"),
+                    tags: Vec::new(),
+                    pushed_at: 0,
+                    last_pulled_at: None,
+                    children: Vec::new(),
+                    subject: None,
+                },
+                size: seq,
+            },
+            reason: if state == ItemState::Kept {
+                Reason::Latest
+            } else {
+                Reason::NoKeepRule
+            },
+            group: 0,
+            state,
+        }
+    }
+
+    #[test]
+    fn packs_hold_consecutive_items_of_one_repository_and_no_more_than_their_bound() {
+        let mut items = vec![
+            item(1, "a", ItemState::Skipped),
+            item(2, "a", ItemState::Kept),
+            // A gap (a planned item, written as a row of its own).
+            item(4, "a", ItemState::Kept),
+            item(5, "b", ItemState::Kept),
+        ];
+        let big = PACK_ITEMS as i64 + 1;
+        items.extend((0..big).map(|i| item(6 + i, "c", ItemState::Kept)));
+        let refs: Vec<&Item> = items.iter().collect();
+        let packs = packs(&refs);
+        let shape: Vec<_> = packs
+            .iter()
+            .map(|p| (p.repository.as_str(), p.first_seq, p.last_seq, p.kept, p.skipped))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("a", 1, 2, 1, 1),
+                ("a", 4, 4, 1, 0),
+                ("b", 5, 5, 1, 0),
+                ("c", 6, 5 + PACK_ITEMS as i64, PACK_ITEMS as i64, 0),
+                ("c", 6 + PACK_ITEMS as i64, 6 + PACK_ITEMS as i64, 1, 0),
+            ]
+        );
+        let first: Vec<store::PackedItem> = serde_json::from_str(&packs[0].items).unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!((first[1].digest.as_str(), first[1].size_bytes), ("sha256:2", 2));
+    }
 }

@@ -130,22 +130,29 @@ impl Job<'_> {
     /// Decides every image in the policy's scope and writes the plan, a slice of repositories
     /// at a time.
     async fn plan(&self, policy: &PolicyRow) -> Result<(), RunError> {
-        let mut cursor = PlanCursor::new(policy, now_ms()).map_err(RunError::Rules)?;
+        let mut cursor = PlanCursor::new(policy, now_ms(), self.state.db.kind).map_err(RunError::Rules)?;
         let total = self.scope_size(cursor.scope()).await?;
         self.start_planning(total).await?;
-        loop {
-            let mut conn = self.state.db.pool.acquire().await?;
-            let Some(items) = cursor.next_slice(&mut conn).await? else {
-                break;
-            };
-            drop(conn);
-            let mut tx = self.state.db.begin_write().await?;
-            self.renew(&mut tx).await?;
-            plan::store(&mut tx, self.state.db.kind, &self.id, &items).await?;
-            record_tally(&mut tx, &self.id, &cursor.tally, cursor.repositories_done).await?;
-            tx.commit().await?;
-            self.progress(policy);
-        }
+        plan::plan_slices(&self.state.db, &mut cursor, |items, tally, done| {
+            let (state, id, token, scope) = (
+                self.state.clone(),
+                self.id.clone(),
+                self.token.clone(),
+                policy.scope.clone(),
+            );
+            async move {
+                let mut tx = state.db.begin_write().await?;
+                renew(&mut tx, &id, &token).await?;
+                plan::store(&mut tx, state.db.kind, &id, &items).await?;
+                record_tally(&mut tx, &id, &tally, done).await?;
+                tx.commit().await?;
+                state
+                    .notifier
+                    .publish(Signal::Live(IndexUpdate::Housekeeping { scope }));
+                Ok::<_, RunError>(())
+            }
+        })
+        .await?;
         let mut conn = self.state.db.pool.acquire().await?;
         let freed = store::freed_bytes(&mut conn, &self.id).await?;
         drop(conn);
@@ -175,10 +182,7 @@ impl Job<'_> {
     async fn start_planning(&self, total: i64) -> Result<(), RunError> {
         let mut tx = self.state.db.begin_write().await?;
         self.renew(&mut tx).await?;
-        sqlx::query("DELETE FROM retention_run_items WHERE run_id = $1")
-            .bind(&self.id)
-            .execute(&mut *tx)
-            .await?;
+        store::delete_plan(&mut tx, &self.id).await?;
         sqlx::query(
             "UPDATE retention_runs SET status = 'planning', started_at = COALESCE(started_at, $2), \
              repositories_total = $3, repositories_done = 0, images_kept = 0, images_removed = 0, \
@@ -303,17 +307,7 @@ impl Job<'_> {
     /// Extends the lease, in the transaction about to write; the run is lost when another
     /// worker holds it.
     async fn renew(&self, conn: &mut AnyConnection) -> Result<(), RunError> {
-        let done = sqlx::query("UPDATE retention_runs SET lease_until = $3 WHERE id = $1 AND claimed_by = $2")
-            .bind(&self.id)
-            .bind(&self.token)
-            .bind(now_ms() + LEASE.as_millis() as i64)
-            .execute(&mut *conn)
-            .await?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(RunError::Lost)
-        }
+        renew(conn, &self.id, &self.token).await
     }
 
     async fn count(&self, sql: &str) -> Result<i64, sqlx::Error> {
@@ -326,17 +320,18 @@ impl Job<'_> {
     /// Ends the run, frees the policy for the next, and records it in the audit log.
     async fn finish(&self, status: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
         let mut tx = self.state.db.begin_write().await?;
+        let skipped = store::skipped_count(&mut tx, &self.id).await?;
         let done = sqlx::query(
             "UPDATE retention_runs SET status = $3, finished_at = $4, last_error = $5, active_policy = NULL, \
              claimed_by = NULL, lease_until = NULL, \
-             images_skipped = (SELECT COUNT(*) FROM retention_run_items WHERE run_id = $1 AND state = 'skipped') \
-             WHERE id = $1 AND claimed_by = $2",
+             images_skipped = $6 WHERE id = $1 AND claimed_by = $2",
         )
         .bind(&self.id)
         .bind(&self.token)
         .bind(status)
         .bind(now_ms())
         .bind(error)
+        .bind(skipped)
         .execute(&mut *tx)
         .await?;
         let run = store::run(&mut tx, &self.id).await?;
@@ -393,6 +388,21 @@ impl Job<'_> {
         self.state.notifier.publish(Signal::Live(IndexUpdate::Housekeeping {
             scope: policy.scope.clone(),
         }));
+    }
+}
+
+/// Extends the lease of run `id` held with `token`, in the transaction about to write.
+async fn renew(conn: &mut AnyConnection, id: &str, token: &str) -> Result<(), RunError> {
+    let done = sqlx::query("UPDATE retention_runs SET lease_until = $3 WHERE id = $1 AND claimed_by = $2")
+        .bind(id)
+        .bind(token)
+        .bind(now_ms() + LEASE.as_millis() as i64)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(RunError::Lost)
     }
 }
 

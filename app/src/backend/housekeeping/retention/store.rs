@@ -145,10 +145,14 @@ pub async fn delete_policy(conn: &mut AnyConnection, id: &str) -> Result<bool, s
     if active_run(&mut *conn, id).await?.is_some() {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM retention_run_items WHERE run_id IN (SELECT id FROM retention_runs WHERE policy_id = $1)")
+    for table in PLAN_TABLES {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE run_id IN (SELECT id FROM retention_runs WHERE policy_id = $1)"
+        ))
         .bind(id)
         .execute(&mut *conn)
         .await?;
+    }
     sqlx::query("DELETE FROM retention_runs WHERE policy_id = $1")
         .bind(id)
         .execute(&mut *conn)
@@ -297,7 +301,8 @@ pub enum ItemFilter {
     Kept,
 }
 
-/// Items of `run_id` after `after_seq`, at most `limit`.
+/// Items of `run_id` after `after_seq`, at most `limit`, in seq order: the rows the run acts on
+/// and the packed ones together.
 pub async fn items(
     conn: &mut AnyConnection,
     run_id: &str,
@@ -310,14 +315,235 @@ pub async fn items(
         ItemFilter::Removed => " AND keep = 0",
         ItemFilter::Kept => " AND keep = 1",
     };
-    sqlx::query_as(&format!(
+    let mut items: Vec<ItemRow> = sqlx::query_as(&format!(
         "SELECT seq, repository, digest, tags, pushed_at, last_pulled_at, size_bytes, keep, reason, grp, state, error \
          FROM retention_run_items WHERE run_id = $1 AND seq > $2{condition} ORDER BY seq LIMIT {limit}"
     ))
     .bind(run_id)
     .bind(after_seq)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
+    .await?;
+    items.extend(packed_items(conn, run_id, filter, after_seq, limit).await?);
+    items.sort_by_key(|item| item.seq);
+    items.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(items)
+}
+
+/// Packs read per query while listing items.
+const PACKS_PER_READ: i64 = 16;
+
+/// The first `limit` packed items of `run_id` after `after_seq` that `filter` lets through.
+async fn packed_items(
+    conn: &mut AnyConnection,
+    run_id: &str,
+    filter: ItemFilter,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<ItemRow>, sqlx::Error> {
+    let condition = match filter {
+        ItemFilter::All => "",
+        ItemFilter::Removed => " AND skipped > 0",
+        ItemFilter::Kept => " AND kept > 0",
+    };
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let mut items = Vec::new();
+    let mut after_pack = after_seq;
+    // Every pack but the first one read holds an item that is let through, so this ends
+    // after limit / PACKS_PER_READ + 1 reads at most.
+    while items.len() < limit {
+        let packs: Vec<PackRow> = sqlx::query_as(&format!(
+            "SELECT first_seq, last_seq, repository, items FROM retention_run_packs \
+             WHERE run_id = $1 AND last_seq > $2{condition} ORDER BY last_seq LIMIT {PACKS_PER_READ}"
+        ))
+        .bind(run_id)
+        .bind(after_pack)
+        .fetch_all(&mut *conn)
+        .await?;
+        for pack in &packs {
+            let wanted = |item: &ItemRow| {
+                item.seq > after_seq
+                    && match filter {
+                        ItemFilter::All => true,
+                        ItemFilter::Removed => item.keep == 0,
+                        ItemFilter::Kept => item.keep == 1,
+                    }
+            };
+            items.extend(pack.unpack().into_iter().filter(wanted));
+        }
+        match packs.last() {
+            Some(last) if packs.len() as i64 == PACKS_PER_READ => after_pack = last.last_seq,
+            _ => break,
+        }
+    }
+    items.truncate(limit);
+    Ok(items)
+}
+
+/// The tables a run's plan is written to.
+const PLAN_TABLES: [&str; 2] = ["retention_run_items", "retention_run_packs"];
+
+/// One stored pack: consecutive decided images of one repository that nothing acts on (kept, or
+/// removals over the policy's cap), read back as items.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+struct PackRow {
+    first_seq: i64,
+    last_seq: i64,
+    repository: String,
+    items: String,
+}
+
+impl PackRow {
+    /// Its items as rows; a pack that does not parse (written by hand) has none.
+    fn unpack(&self) -> Vec<ItemRow> {
+        let items: Vec<PackedItem> = serde_json::from_str(&self.items).unwrap_or_default();
+        (self.first_seq..)
+            .zip(items)
+            .map(|(seq, item)| item.into_row(seq, &self.repository))
+            .collect()
+    }
+}
+
+/// How an item is kept in a pack's JSON: its own type, so that renaming a field elsewhere
+/// cannot change what is stored. Short keys, and no tags, pull time or group when there is
+/// none: a plan packs a million of them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct PackedItem {
+    #[serde(rename = "d")]
+    pub digest: String,
+    #[serde(rename = "t", default)]
+    pub tags: Vec<String>,
+    #[serde(rename = "p")]
+    pub pushed_at: i64,
+    #[serde(rename = "l", default)]
+    pub last_pulled_at: Option<i64>,
+    #[serde(rename = "s")]
+    pub size_bytes: i64,
+    #[serde(rename = "r")]
+    pub reason: Reason,
+    /// Its removal group; 0 when kept.
+    #[serde(rename = "g", default)]
+    pub grp: i64,
+}
+
+impl PackedItem {
+    /// The row it stands for: kept, or a removal over the cap (skipped).
+    fn into_row(self, seq: i64, repository: &str) -> ItemRow {
+        let keep = self.reason.keeps();
+        ItemRow {
+            seq,
+            repository: repository.to_string(),
+            digest: self.digest,
+            tags: serde_json::to_string(&self.tags).unwrap_or_else(|_| "[]".into()),
+            pushed_at: self.pushed_at,
+            last_pulled_at: self.last_pulled_at,
+            size_bytes: self.size_bytes,
+            keep: i64::from(keep),
+            reason: serde_json::to_string(&self.reason).unwrap_or_else(|_| "{}".into()),
+            grp: self.grp,
+            state: if keep { "kept" } else { "skipped" }.to_string(),
+            error: None,
+        }
+    }
+}
+
+/// [`PackedItem`] as it is written, from borrowed parts (a plan packs a million of them).
+#[derive(Debug, serde::Serialize)]
+pub struct PackedItemRef<'a> {
+    #[serde(rename = "d")]
+    pub digest: &'a str,
+    #[serde(rename = "t", skip_serializing_if = "<[String]>::is_empty")]
+    pub tags: &'a [String],
+    #[serde(rename = "p")]
+    pub pushed_at: i64,
+    #[serde(rename = "l", skip_serializing_if = "Option::is_none")]
+    pub last_pulled_at: Option<i64>,
+    #[serde(rename = "s")]
+    pub size_bytes: i64,
+    #[serde(rename = "r")]
+    pub reason: &'a Reason,
+    #[serde(rename = "g", skip_serializing_if = "is_zero")]
+    pub grp: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// A pack to write: `items` (JSON of [`PackedItem`]s) hold the seqs `first_seq..=last_seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPack {
+    pub first_seq: i64,
+    pub last_seq: i64,
+    pub repository: String,
+    pub kept: i64,
+    pub skipped: i64,
+    pub items: String,
+}
+
+/// Packs per insert statement (six values each, and the run). Few: SQLite finds a bound
+/// parameter's name by walking the list of them, so binding costs the square of their number
+/// (500 packs a statement spent a fifth of a dry run there).
+const PACKS_PER_INSERT: usize = 25;
+
+/// Writes the packs of run `run_id`, several per statement.
+pub async fn insert_packs(conn: &mut AnyConnection, run_id: &str, packs: &[NewPack]) -> Result<(), sqlx::Error> {
+    for chunk in packs.chunks(PACKS_PER_INSERT) {
+        // Placeholders numbered by hand: sqlx's QueryBuilder writes `?` for the Any driver.
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n = 2 + i * 6;
+                format!(
+                    "($1, ${}, ${}, ${}, ${}, ${}, ${})",
+                    n,
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO retention_run_packs (run_id, first_seq, last_seq, repository, kept, skipped, items) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(run_id);
+        for pack in chunk {
+            query = query
+                .bind(pack.first_seq)
+                .bind(pack.last_seq)
+                .bind(&pack.repository)
+                .bind(pack.kept)
+                .bind(pack.skipped)
+                .bind(&pack.items);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Removals over the cap in a run's plan: packed ones and rows skipped since.
+pub async fn skipped_count(conn: &mut AnyConnection, run_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT CAST((SELECT COUNT(*) FROM retention_run_items WHERE run_id = $1 AND state = 'skipped') + \
+         (SELECT COALESCE(SUM(skipped), 0) FROM retention_run_packs WHERE run_id = $1) AS BIGINT)",
+    )
+    .bind(run_id)
+    .fetch_one(conn)
     .await
+}
+
+/// Forgets a run's plan.
+pub async fn delete_plan(conn: &mut AnyConnection, run_id: &str) -> Result<u64, sqlx::Error> {
+    let mut removed = 0;
+    for table in PLAN_TABLES {
+        removed += sqlx::query(&format!("DELETE FROM {table} WHERE run_id = $1"))
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(removed)
 }
 
 /// The bytes a run's plan frees once garbage is collected: each blob (config or layer) of a
@@ -365,11 +591,76 @@ pub async fn prune_items(conn: &mut AnyConnection, policy_id: &str, keep: i64) -
     .collect::<Result<_, _>>()?;
     let mut removed = 0;
     for id in old {
-        removed += sqlx::query("DELETE FROM retention_run_items WHERE run_id = $1")
-            .bind(&id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+        removed += delete_plan(&mut *conn, &id).await?;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_item_reads_back_as_the_row_it_stands_for() {
+        let tags = vec!["v1".to_string(), "v1.0".to_string()];
+        let kept = Reason::TagPattern { pattern: "v*".into() };
+        let over_cap = Reason::NoKeepRule;
+        let written = [
+            PackedItemRef {
+                digest: "sha256:aa",
+                tags: &tags,
+                pushed_at: 5,
+                last_pulled_at: Some(7),
+                size_bytes: 100,
+                reason: &kept,
+                grp: 0,
+            },
+            PackedItemRef {
+                digest: "sha256:bb",
+                tags: &[],
+                pushed_at: 6,
+                last_pulled_at: None,
+                size_bytes: 200,
+                reason: &over_cap,
+                grp: 41,
+            },
+        ];
+        let pack = PackRow {
+            first_seq: 41,
+            last_seq: 42,
+            repository: "team/app".into(),
+            items: serde_json::to_string(&written).unwrap(),
+        };
+        let rows = pack.unpack();
+        assert_eq!(rows.len(), 2);
+        let (first, second) = (&rows[0], &rows[1]);
+        assert_eq!(
+            (first.seq, first.repository.as_str(), first.digest.as_str()),
+            (41, "team/app", "sha256:aa")
+        );
+        assert_eq!(first.tags(), tags);
+        assert_eq!(
+            (first.pushed_at, first.last_pulled_at, first.size_bytes),
+            (5, Some(7), 100)
+        );
+        assert_eq!((first.keep, first.state.as_str(), first.grp), (1, "kept", 0));
+        assert_eq!(first.reason(), Some(kept));
+        assert_eq!(
+            (second.seq, second.keep, second.state.as_str(), second.grp),
+            (42, 0, "skipped", 41)
+        );
+        assert_eq!((second.last_pulled_at, second.error.as_deref()), (None, None));
+        assert_eq!(second.reason(), Some(over_cap));
+    }
+
+    #[test]
+    fn a_pack_that_does_not_parse_has_no_items() {
+        let pack = PackRow {
+            first_seq: 1,
+            last_seq: 1,
+            repository: "team/app".into(),
+            items: "{not json".into(),
+        };
+        assert!(pack.unpack().is_empty());
+    }
 }
