@@ -218,14 +218,9 @@ async fn claim_for_lane(
     let taken = work::claim_ids(conn, &QUEUE, &ids, token, now + LEASE.as_millis() as i64, now).await?;
     if taken != ids.len() as u64 {
         // Not expected (the rows were inserted by this transaction); leave them to the dispatcher.
-        sqlx::query(
-            "UPDATE webhook_deliveries SET claimed_by = NULL, lease_until = NULL, attempts = attempts - 1 \
-             WHERE claimed_by = $1 AND id IN (SELECT value FROM json_each($2))",
-        )
-        .bind(token)
-        .bind(&ids_json)
-        .execute(&mut *conn)
-        .await?;
+        for id in &ids {
+            work::release_one(conn, &QUEUE, id, token).await?;
+        }
         return Ok(None);
     }
     let deliveries = list
