@@ -716,6 +716,34 @@ async fn only_formats_that_show_platforms_wait_for_the_index() {
     let body = generic.received()[0].json();
     assert_eq!(body["target"]["tag"], "v1");
     assert_eq!(body["platforms"], serde_json::json!([]), "{body}");
+    let wait = app::backend::webhooks::deliveries::INDEX_WAIT.as_millis() as i64;
+
+    // A few events more: the index is not behind as a whole, but the last one has more events
+    // before it than a lane waits behind, so none of them waits for the index.
+    let few = (0..4)
+        .map(|i| {
+            serde_json::json!({"id": format!("few-{i}"), "timestamp": "2026-12-06T10:00:01Z", "action": "push",
+            "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10,
+                "digest": format!("sha256:{:064x}", 50 + i), "repository": "waits/app", "tag": format!("f{i}")}})
+        })
+        .collect();
+    notify(&wharf, few).await;
+    assert!(
+        eventually(60, || async { generic.received().len() == 5 }).await,
+        "{}",
+        wharf.logs()
+    );
+    assert_eq!(
+        attempted_after_received(&db, "few-%").await.len(),
+        4,
+        "every delivery was attempted"
+    );
+    for (id, waited) in attempted_after_received(&db, "few-%").await {
+        assert!(
+            waited < wait,
+            "{id} waited {waited} ms for the index behind 3 other events"
+        );
+    }
 
     // More events waiting for the index than it claims at once: it is behind, and the
     // deliveries stop waiting for it (they go without platforms, well within the index wait).
@@ -729,30 +757,33 @@ async fn only_formats_that_show_platforms_wait_for_the_index() {
         .collect();
     notify(&wharf, events).await;
     assert!(
-        eventually(60, || async { generic.received().len() == 1 + behind as usize }).await,
+        eventually(60, || async { generic.received().len() == 5 + behind as usize }).await,
         "{}",
         wharf.logs()
     );
-    let waited: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT r.id, r.received_at, d.last_attempt_at FROM webhook_deliveries d \
-         JOIN registry_events r ON r.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
-         WHERE w.name = 'wharf' AND r.id LIKE 'behind-%'",
-    )
-    .fetch_all(&db.pool)
-    .await
-    .unwrap();
+    let waited = attempted_after_received(&db, "behind-%").await;
     assert_eq!(waited.len() as u64, behind);
-    let wait = app::backend::webhooks::deliveries::INDEX_WAIT.as_millis() as i64;
-    for (id, received_at, attempted_at) in waited {
-        assert!(
-            attempted_at - received_at < wait,
-            "{id} waited for the index while it was behind"
-        );
+    for (id, waited) in waited {
+        assert!(waited < wait, "{id} waited for the index while it was behind");
     }
     for request in generic.received().iter().skip(1) {
         let body = request.json();
         assert_eq!(body["platforms"], serde_json::json!([]), "{body}");
     }
+}
+
+/// The Wharf JSON deliveries of the events whose id is `LIKE pattern`: each event's id, and how
+/// long after it was received its delivery was attempted (milliseconds).
+async fn attempted_after_received(db: &app::backend::db::Db, pattern: &str) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT r.id, d.last_attempt_at - r.received_at FROM webhook_deliveries d \
+         JOIN registry_events r ON r.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id \
+         WHERE w.name = 'wharf' AND r.id LIKE $1 AND d.last_attempt_at IS NOT NULL",
+    )
+    .bind(pattern)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

@@ -61,6 +61,31 @@ impl SessionLock {
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
     _turn: Option<OwnedMutexGuard<()>>,
+    _held: Hold,
+}
+
+/// Where a write transaction began, and since when it holds the writer's turn: one that held it
+/// long is logged (`app::backend::db=debug`) when it ends.
+struct Hold {
+    began_at: &'static std::panic::Location<'static>,
+    /// How long it waited for the turn, and then for `BEGIN` (SQLite's lock, when a write
+    /// outside the turn holds it).
+    waited: Duration,
+    begun: Duration,
+    since: std::time::Instant,
+}
+
+/// A write transaction that holds SQLite's one writer's turn longer than this is logged at debug
+/// level, with where it began: every other write waits meanwhile.
+const LONG_HOLD: Duration = Duration::from_millis(20);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let held = self.since.elapsed();
+        if held >= LONG_HOLD || self.waited >= LONG_HOLD {
+            tracing::debug!(held = ?held, waited = ?self.waited, begun = ?self.begun, at = %self.began_at, "long write transaction");
+        }
+    }
 }
 
 impl WriteTx {
@@ -213,9 +238,12 @@ impl Db {
             url: redact_url(url),
             source,
         })?;
+        // SQLite: readers never wait for the writer (WAL), only for a free connection; under a
+        // burst the index's reads, the write being made, the checkpoint and the webhooks' reads
+        // all hold one at once.
         let pool = AnyPoolOptions::new()
             .max_connections(match kind {
-                DbKind::Sqlite => 4,
+                DbKind::Sqlite => 12,
                 DbKind::Postgres => 10,
             })
             .acquire_timeout(Duration::from_secs(5))
@@ -257,27 +285,57 @@ impl Db {
     /// transactions, then takes the database's write lock at once (`BEGIN IMMEDIATE`): a
     /// transaction that read first and then wanted to write while another writer committed
     /// would fail with "database is locked" instead of waiting.
-    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        let _in_line = match self.kind {
-            DbKind::Sqlite => Some(self.ordinary_writers.lock().await),
-            DbKind::Postgres => None,
-        };
-        self.begin_write_first().await
+    #[track_caller]
+    pub fn begin_write(&self) -> impl std::future::Future<Output = Result<WriteTx, sqlx::Error>> + Send + '_ {
+        let at = std::panic::Location::caller();
+        async move {
+            let asked = std::time::Instant::now();
+            let _in_line = match self.kind {
+                DbKind::Sqlite => Some(self.ordinary_writers.lock().await),
+                DbKind::Postgres => None,
+            };
+            self.begin_write_at(at, asked).await
+        }
     }
 
     /// [`Db::begin_write`] ahead of the ordinary write transactions waiting (SQLite: after the
     /// one writing and at most one waiting): for the notification intake, whose latency every
     /// webhook delivery waits for, and whose transactions are short.
-    pub async fn begin_write_first(&self) -> Result<WriteTx, sqlx::Error> {
+    #[track_caller]
+    pub fn begin_write_first(&self) -> impl std::future::Future<Output = Result<WriteTx, sqlx::Error>> + Send + '_ {
+        self.begin_write_at(std::panic::Location::caller(), std::time::Instant::now())
+    }
+
+    async fn begin_write_at(
+        &self,
+        began_at: &'static std::panic::Location<'static>,
+        asked: std::time::Instant,
+    ) -> Result<WriteTx, sqlx::Error> {
         match self.kind {
             DbKind::Sqlite => {
                 let turn = self.write_lock.clone().lock_owned().await;
+                let since = std::time::Instant::now();
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, _turn: Some(turn) })
+                Ok(WriteTx {
+                    tx,
+                    _turn: Some(turn),
+                    _held: Hold {
+                        began_at,
+                        waited: since - asked,
+                        begun: since.elapsed(),
+                        since,
+                    },
+                })
             }
             DbKind::Postgres => Ok(WriteTx {
                 tx: self.pool.begin().await?,
                 _turn: None,
+                _held: Hold {
+                    began_at,
+                    waited: asked.elapsed(),
+                    begun: Duration::ZERO,
+                    since: std::time::Instant::now(),
+                },
             }),
         }
     }
@@ -310,6 +368,11 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 }
+
+/// How long a background write transaction (the index, the storage refresher) goes on taking
+/// more work: on SQLite, the notification intake's next transaction waits for it. (One item is
+/// always taken, however long it takes.)
+pub const WRITE_BUDGET: Duration = Duration::from_millis(8);
 
 /// How often a serving console checkpoints SQLite's write-ahead log ([`Db::spawn_checkpoints`]).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);

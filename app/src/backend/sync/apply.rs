@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use sqlx::{AnyConnection, Row};
 
-use crate::backend::db::{now_ms, Db};
+use crate::backend::db::{now_ms, Db, WRITE_BUDGET};
 use crate::backend::index::fetch::{index_manifest, Details, FetchError, Fetched};
 use crate::backend::index::store;
 use crate::backend::registry::{RegistryClient, RegistryError};
@@ -118,13 +118,15 @@ pub async fn apply_pending(
             continue;
         }
         let fetched_in = started.elapsed();
-        for part in planned.chunks(WRITE_AT_ONCE) {
-            let Some(changed) = write_part(db, part, &claim.token).await? else {
+        let mut rest = planned.as_slice();
+        while !rest.is_empty() {
+            let Some((written, changed)) = write_part(db, rest, &claim.token).await? else {
                 // Another worker took them over after our lease ran out: its result stands.
                 break;
             };
-            tracing::debug!(events = part.len(), ?claimed_in, ?fetched_in, elapsed = ?started.elapsed(), "registry events applied");
-            finished += part.len();
+            tracing::debug!(events = written, ?claimed_in, ?fetched_in, elapsed = ?started.elapsed(), "registry events applied");
+            finished += written;
+            rest = &rest[written..];
             hub.index_applied();
             for repository in changed {
                 hub.repository_changed(repository);
@@ -133,27 +135,34 @@ pub async fn apply_pending(
     }
 }
 
-/// Events written in one transaction at most: the notification intake's next transaction waits
-/// for the one being written (SQLite has one writer at a time).
+/// Events written in one transaction at most (fewer once it has held the writer's turn for
+/// [`WRITE_BUDGET`]): the notification intake's next transaction waits for the one being written
+/// (SQLite has one writer at a time).
 const WRITE_AT_ONCE: usize = 8;
 
-/// Writes `part` of a claimed batch in one transaction, marking its events applied, and
-/// refreshes the totals of the repositories it changed; returns them. `None` (nothing written)
-/// when the claim was lost.
+/// Writes the first events of `planned` (a claimed batch) in one transaction, marking them
+/// applied, and refreshes the totals of the repositories they changed; returns how many it
+/// wrote and those repositories. `None` (nothing written) when the claim was lost.
 async fn write_part<'a>(
     db: &Db,
-    part: &[(&'a PendingEvent, Plan)],
+    planned: &[(&'a PendingEvent, Plan)],
     token: &str,
-) -> Result<Option<Vec<&'a str>>, sqlx::Error> {
+) -> Result<Option<(usize, Vec<&'a str>)>, sqlx::Error> {
     let mut tx = db.begin_write().await?;
+    let started = std::time::Instant::now();
     let mut changed = Vec::new();
     let mut kept = true;
-    for (event, plan) in part {
+    let mut written = 0;
+    for (event, plan) in planned.iter().take(WRITE_AT_ONCE) {
         if write(&mut tx, plan, &event.repository).await? {
             changed.push(event.repository.as_str());
         }
         // One claim, one lease: lost for one event, lost for all of them.
         kept &= work::complete(&mut tx, &QUEUE, &event.id, token).await?;
+        written += 1;
+        if started.elapsed() >= WRITE_BUDGET {
+            break;
+        }
     }
     if !kept {
         tx.rollback().await?;
@@ -165,7 +174,7 @@ async fn write_part<'a>(
         store::refresh_repository(&mut tx, repository).await?;
     }
     tx.commit().await?;
-    Ok(Some(changed))
+    Ok(Some((written, changed)))
 }
 
 /// What became of a claimed event before the batch's writes.

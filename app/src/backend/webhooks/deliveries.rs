@@ -412,6 +412,21 @@ pub async fn wait_for_index_since(db: &Db, now: i64) -> Result<i64, sqlx::Error>
     })
 }
 
+/// How many events the index has still to apply before the event `(received_at, id)` (it
+/// applies them in that order), counted up to `limit + 1`.
+pub async fn index_ahead(db: &Db, (received_at, id): (i64, &str), limit: i64) -> Result<i64, sqlx::Error> {
+    let (ahead,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM registry_events WHERE indexed_at IS NULL AND dead_at IS NULL \
+         AND (received_at < $1 OR (received_at = $1 AND id < $2)) LIMIT $3) w",
+    )
+    .bind(received_at)
+    .bind(id)
+    .bind(limit + 1)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(ahead)
+}
+
 /// Claims, under the head's token, the due deliveries right behind an ordered webhook's head
 /// (stopping at the first that may not go yet). No other claim takes them meanwhile: they are
 /// not the oldest pending delivery of their webhook while the head is pending.

@@ -46,6 +46,12 @@ pub const MAX_QUEUED: usize = 256;
 /// Attempts recorded in one transaction at most: the intake's next transaction waits for the
 /// one being written, so a long one would hold back every delivery behind it.
 const RECORD_AT_ONCE: usize = 16;
+/// A push's delivery in a lane waits for the index only while the index has at most this many
+/// events to apply before that push.
+const LANE_INDEX_AHEAD: i64 = 2;
+/// A delivery that took a lane this long (waiting for the index, then sent) is logged at debug
+/// level.
+const SLOW_STEP: Duration = Duration::from_millis(30);
 /// How often a lane looks whether the index has read a push it waits for, besides when the
 /// index says it applied a batch.
 const INDEX_POLL: Duration = Duration::from_millis(100);
@@ -292,10 +298,16 @@ async fn send_handoff(
         }
         let more_in_handoff = rest.len() > 0;
         let waited_for = || more_in_handoff || queued.load(Ordering::Acquire) > count;
+        let began = Instant::now();
         if let Err(err) = wait_for_index(dispatcher, &delivery, waited_for, arrived).await {
             tracing::warn!(error = %err, "cannot tell whether the index has read a push");
         }
-        match dispatcher.attempt(&delivery).await {
+        let waited = began.elapsed();
+        let result = dispatcher.attempt(&delivery).await;
+        if began.elapsed() >= SLOW_STEP {
+            tracing::debug!(?waited, attempt = ?(began.elapsed() - waited), "a lane's delivery took long");
+        }
+        match result {
             Ok(Some(attempted)) => {
                 let delivered = attempted.verdict == Verdict::Delivered;
                 let _ = recorder.send(ToRecorder::Attempt(Box::new((delivery, attempted))));
@@ -339,9 +351,11 @@ async fn give_back(dispatcher: &Dispatcher, deliveries: &[ClaimedDelivery]) {
 }
 
 /// A push delivered in a format that shows platforms waits for the index as the dispatcher's
-/// claim makes it wait ([`deliveries::wait_for_index_since`]): at most [`INDEX_WAIT`] after the
-/// event came, and not at all while the index is behind. In a lane, it stops waiting as soon
-/// as deliveries are `waited_for` behind it (a burst): they would all wait with it.
+/// claim makes it wait ([`deliveries::wait_for_index_since`]: at most [`INDEX_WAIT`] after the
+/// event came, and not at all while the index is behind), and in a lane only while the index
+/// has at most [`LANE_INDEX_AHEAD`] other events to apply before it: in a burst a wait would hold
+/// back every delivery of the lane for as long as the index needs for those. It stops waiting
+/// as soon as deliveries are `waited_for` behind it: they would all wait with it.
 async fn wait_for_index(
     dispatcher: &Dispatcher,
     delivery: &ClaimedDelivery,
@@ -369,7 +383,10 @@ async fn wait_for_index(
         if action != EventAction::Push.as_str() || indexed_at.is_some() || dead_at.is_some() {
             return Ok(());
         }
-        if received_at <= deliveries::wait_for_index_since(&dispatcher.db, now_ms()).await? {
+        if received_at <= deliveries::wait_for_index_since(&dispatcher.db, now_ms()).await?
+            || deliveries::index_ahead(&dispatcher.db, (received_at, event_id), LANE_INDEX_AHEAD).await?
+                > LANE_INDEX_AHEAD
+        {
             return Ok(());
         }
         tokio::select! {

@@ -72,8 +72,8 @@ pub async fn step(db: &Db) -> Result<bool, sqlx::Error> {
     refresh::snapshot_day(db, now_ms()).await?;
     // A batch that took every dirty repository caught up: what a burst of pushes marks
     // meanwhile waits for the next look, and is refreshed once for many pushes.
-    let refreshed = refresh::refresh_batch(db, refresh::REFRESH_BATCH).await?;
-    Ok(refreshed as i64 >= refresh::REFRESH_BATCH)
+    let (refreshed, left) = refresh::refresh_batch(db, refresh::REFRESH_BATCH).await?;
+    Ok(left || refreshed as i64 >= refresh::REFRESH_BATCH)
 }
 
 /// Runs the refresher until nothing is dirty (tests, benchmarks); bounded by `max_steps`.

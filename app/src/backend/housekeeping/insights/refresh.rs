@@ -18,12 +18,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{AnyConnection, Row};
 
-use crate::backend::db::{now_ms, Db, DbKind};
+use crate::backend::db::{now_ms, Db, DbKind, WRITE_BUDGET};
 use crate::backend::index::store::namespace_of;
 
 pub use crate::model::DAY_MS;
-/// Dirty repositories refreshed per transaction: a short one, since the notification intake's
-/// next transaction waits for it (SQLite has one writer at a time).
+/// Dirty repositories refreshed per transaction at most (fewer once it has held the writer's
+/// turn for [`WRITE_BUDGET`]): a short one, since the notification intake's next transaction
+/// waits for it (SQLite has one writer at a time).
 pub const REFRESH_BATCH: i64 = 16;
 /// One refresher at a time among replicas on one PostgreSQL ("WHARF" and 24).
 const REFRESH_LOCK_KEY: i64 = 0x5748_4152_4600_0024;
@@ -99,31 +100,41 @@ pub async fn is_built(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
     Ok(built.unwrap_or(0) != 0)
 }
 
-/// Refreshes up to `limit` dirty repositories in one transaction; returns how many.
-pub async fn refresh_batch(db: &Db, limit: i64) -> Result<usize, sqlx::Error> {
+/// Refreshes up to `limit` dirty repositories in one transaction, fewer once it has held the
+/// writer's turn for [`WRITE_BUDGET`]; returns how many, and whether it left some of those it
+/// read for the next batch.
+pub async fn refresh_batch(db: &Db, limit: i64) -> Result<(usize, bool), sqlx::Error> {
     // Most of the time nothing is dirty: found without taking the writer's turn.
     if sqlx::query("SELECT 1 FROM storage_dirty LIMIT 1")
         .fetch_optional(&db.pool)
         .await?
         .is_none()
     {
-        return Ok(0);
+        return Ok((0, false));
     }
     let mut tx = begin(db).await?;
+    let started = std::time::Instant::now();
     let dirty: Vec<(String, i64)> =
         sqlx::query_as("SELECT repository, marked_at FROM storage_dirty ORDER BY marked_at, repository LIMIT $1")
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
     if dirty.is_empty() {
-        return Ok(0);
+        return Ok((0, false));
     }
     let mut changes = Changes::default();
+    let mut done = 0;
     for (repository, _) in &dirty {
         refresh_repository_blobs(&mut tx, repository, &mut changes).await?;
+        done += 1;
+        if started.elapsed() >= WRITE_BUDGET {
+            break;
+        }
     }
+    let dirty_read = dirty.len();
+    let dirty = &dirty[..done];
     write_changes(&mut tx, &changes).await?;
-    for (repository, marked_at) in &dirty {
+    for (repository, marked_at) in dirty {
         // A mark made after this batch read it stays for the next one.
         sqlx::query("DELETE FROM storage_dirty WHERE repository = $1 AND marked_at <= $2")
             .bind(repository)
@@ -132,7 +143,7 @@ pub async fn refresh_batch(db: &Db, limit: i64) -> Result<usize, sqlx::Error> {
             .await?;
     }
     tx.commit().await?;
-    Ok(dirty.len())
+    Ok((done, done < dirty_read))
 }
 
 /// Recomputes the rows `changes` names and moves the totals by its differences.
