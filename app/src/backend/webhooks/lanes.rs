@@ -47,8 +47,8 @@ pub const MAX_QUEUED: usize = 256;
 /// one being written, so a long one would hold back every delivery behind it.
 const RECORD_AT_ONCE: usize = 16;
 /// A push's delivery in a lane waits for the index only while the index has at most this many
-/// events to apply before that push.
-const LANE_INDEX_AHEAD: i64 = 2;
+/// events to apply before that push: none, so it waits only for its own push to be read.
+const LANE_INDEX_AHEAD: i64 = 0;
 /// A delivery that took a lane this long (waiting for the index, then sent) is logged at debug
 /// level.
 const SLOW_STEP: Duration = Duration::from_millis(30);
