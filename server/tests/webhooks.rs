@@ -646,13 +646,8 @@ async fn an_ordered_train_takes_in_what_comes_while_it_runs_and_keeps_order() {
     assert_eq!(receiver.event_ids(), expected);
 }
 
-/// A push's delivery in a format that shows no platforms (ACR) goes without waiting for the
-/// index; one that shows them (Wharf JSON) waits for it, a few seconds at most, then goes
-/// without them; and once the index is behind (more events wait than it claims at once), no
-/// delivery waits for it.
-#[tokio::test]
-async fn only_formats_that_show_platforms_wait_for_the_index() {
-    // A registry that takes connections and never answers: the index cannot apply the push.
+/// A console whose registry takes connections and never answers: the index applies nothing.
+async fn start_with_a_silent_registry() -> Wharf {
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let silent_url = format!("http://{}", silent.local_addr().unwrap());
     tokio::spawn(async move {
@@ -661,14 +656,24 @@ async fn only_formats_that_show_platforms_wait_for_the_index() {
             held.push(socket);
         }
     });
-    let wharf = Wharf::start_with(support::Options {
+    Wharf::start_with(support::Options {
         registry_url: Some(silent_url),
         extra_args: ["--webhook-allow-network", "127.0.0.1/32", "--reconcile-interval", "0"]
             .map(String::from)
             .to_vec(),
         ..Default::default()
     })
-    .await;
+    .await
+}
+
+/// A push's delivery in a format that shows no platforms (ACR) goes without waiting for the
+/// index; one that shows them (Wharf JSON) waits for it, a few seconds at most, then goes
+/// without them; and once the index is behind (more events wait than it claims at once), no
+/// delivery waits for it.
+#[tokio::test]
+async fn only_formats_that_show_platforms_wait_for_the_index() {
+    // The index cannot apply the push.
+    let wharf = start_with_a_silent_registry().await;
     let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
     let (acr, generic) = (Receiver::start(Answer::Ok).await, Receiver::start(Answer::Ok).await);
     for (name, receiver, format) in [("acr", &acr, "acr"), ("wharf", &generic, "generic")] {
@@ -770,6 +775,89 @@ async fn only_formats_that_show_platforms_wait_for_the_index() {
         let body = request.json();
         assert_eq!(body["platforms"], serde_json::json!([]), "{body}");
     }
+}
+
+/// Deliveries sent one after another without waiting for the index (a burst) still list the
+/// platforms of the images the index has read: read once for all of them.
+#[tokio::test]
+async fn a_burst_lists_the_platforms_the_index_has_read() {
+    // The events stay unapplied; the images are known already.
+    let wharf = start_with_a_silent_registry().await;
+    let client = wharf.signed_in_client("admin", ADMIN_PASSWORD).await;
+    let receiver = Receiver::start(Answer::Ok).await;
+    create_webhook(
+        &wharf,
+        &client,
+        &[
+            ("name", "wharf"),
+            ("url", &receiver.url),
+            ("format", "generic"),
+            ("ordered", "on"),
+        ],
+    )
+    .await
+    .unwrap();
+    let db = wharf.db().await;
+    let digest = |i: u64| format!("sha256:{:064x}", 900 + i);
+    // Images 0 and 2 are indexed (2 with two platforms); 1 and 3 are not.
+    for (i, platforms) in [
+        (0, vec![("linux", "amd64", None)]),
+        (2, vec![("linux", "amd64", None), ("linux", "arm64", Some("v8"))]),
+    ] {
+        let rows: Vec<serde_json::Value> = platforms
+            .iter()
+            .map(|(os, arch, variant)| {
+                serde_json::json!({"os": os, "architecture": arch, "variant": variant, "digest": digest(50 + i), "size": 1})
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO manifests (digest, media_type, manifest_size, total_size, kind, platforms, layer_count, \
+             annotations, labels, indexed_at) VALUES ($1, 'application/vnd.oci.image.index.v1+json', 10, 0, 'index', $2, 0, '{}', '{}', 0)",
+        )
+        .bind(digest(i))
+        .bind(serde_json::Value::from(rows).to_string())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let events = (0..4)
+        .map(|i| {
+            serde_json::json!({"id": format!("burst-{i}"), "timestamp": "2026-12-06T10:00:01Z", "action": "push",
+            "target": {"mediaType": "application/vnd.oci.image.index.v1+json", "size": 10,
+                "digest": digest(i), "repository": "burst/app", "tag": format!("t{i}")}})
+        })
+        .collect();
+    notify(&wharf, events).await;
+    assert!(
+        eventually(60, || async { receiver.received().len() == 4 }).await,
+        "{}",
+        wharf.logs()
+    );
+    let wait = app::backend::webhooks::deliveries::INDEX_WAIT.as_millis() as i64;
+    for (id, waited) in attempted_after_received(&db, "burst-%").await {
+        assert!(waited < wait, "{id} waited {waited} ms for the index");
+    }
+    let listed: Vec<(String, Vec<String>)> = receiver
+        .received()
+        .iter()
+        .map(|request| {
+            let body = request.json();
+            let platforms = body["platforms"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no platforms list: {body}"))
+                .iter()
+                .map(|p| format!("{}/{}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap()))
+                .collect();
+            (body["target"]["tag"].as_str().unwrap().to_string(), platforms)
+        })
+        .collect();
+    let expected: Vec<(String, Vec<String>)> = vec![
+        ("t0".into(), vec!["linux/amd64".into()]),
+        ("t1".into(), vec![]),
+        ("t2".into(), vec!["linux/amd64".into(), "linux/arm64".into()]),
+        ("t3".into(), vec![]),
+    ];
+    assert_eq!(listed, expected);
 }
 
 /// The Wharf JSON deliveries of the events whose id is `LIKE pattern`: each event's id, and how

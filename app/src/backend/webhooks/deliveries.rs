@@ -412,15 +412,23 @@ pub async fn wait_for_index_since(db: &Db, now: i64) -> Result<i64, sqlx::Error>
     })
 }
 
-/// How many events the index has still to apply before the event `(received_at, id)` (it
-/// applies them in that order), counted up to `limit + 1`.
-pub async fn index_ahead(db: &Db, (received_at, id): (i64, &str), limit: i64) -> Result<i64, sqlx::Error> {
+/// How many events the index has still to apply before the event `(received_at, id)` of
+/// `repository` (it applies them in that order), counted up to `limit + 1`. Untagged pushes to
+/// the same repository do not count: they are the platform images of a multi-platform push,
+/// pushed just before their index.
+pub async fn index_ahead(
+    db: &Db,
+    (received_at, id, repository): (i64, &str, &str),
+    limit: i64,
+) -> Result<i64, sqlx::Error> {
     let (ahead,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM (SELECT 1 FROM registry_events WHERE indexed_at IS NULL AND dead_at IS NULL \
-         AND (received_at < $1 OR (received_at = $1 AND id < $2)) LIMIT $3) w",
+         AND (received_at < $1 OR (received_at = $1 AND id < $2)) \
+         AND NOT (repository = $3 AND action = 'push' AND (tag IS NULL OR tag = '')) LIMIT $4) w",
     )
     .bind(received_at)
     .bind(id)
+    .bind(repository)
     .bind(limit + 1)
     .fetch_one(&db.pool)
     .await?;

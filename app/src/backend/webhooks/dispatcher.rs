@@ -243,8 +243,18 @@ impl Dispatcher {
 
     /// Sends one claimed delivery. `None` when it cannot be sent at all (it is set aside).
     pub(super) async fn attempt(&self, delivery: &ClaimedDelivery) -> Result<Option<Attempted>, sqlx::Error> {
+        self.attempt_knowing(delivery, None).await
+    }
+
+    /// [`Dispatcher::attempt`], with the platforms of the pushed image when the caller read them
+    /// already (`Some`, empty when the index has not read the image).
+    pub(super) async fn attempt_knowing(
+        &self,
+        delivery: &ClaimedDelivery,
+        platforms: Option<Vec<Platform>>,
+    ) -> Result<Option<Attempted>, sqlx::Error> {
         let webhook = &delivery.webhook;
-        let event = match self.payload(delivery).await? {
+        let event = match self.payload(delivery, platforms).await? {
             Ok(event) => event,
             Err(reason) => return self.bury(delivery, &reason).await.map(|_| None),
         };
@@ -360,28 +370,26 @@ impl Dispatcher {
     /// knows (a push's platforms, for a format that shows them; a delete has none, as documented:
     /// what it deleted may already be gone from the index). `Err` inside when the stored payload
     /// is unreadable.
-    async fn payload(&self, delivery: &ClaimedDelivery) -> Result<Result<WebhookEvent, String>, sqlx::Error> {
+    async fn payload(
+        &self,
+        delivery: &ClaimedDelivery,
+        known: Option<Vec<Platform>>,
+    ) -> Result<Result<WebhookEvent, String>, sqlx::Error> {
         let mut event: WebhookEvent = match serde_json::from_str(&delivery.payload) {
             Ok(event) => event,
             Err(err) => return Ok(Err(format!("the stored event cannot be read: {err}"))),
         };
-        let shows_platforms = delivery.webhook.format.shows_platforms();
-        if shows_platforms && event.platforms.is_empty() && event.action == EventAction::Push {
-            if let Some(digest) = event.digest.clone() {
-                let mut conn = self.db.pool.acquire().await?;
-                if let Some(record) = crate::backend::index::store::manifest(&mut conn, &digest).await? {
-                    event.platforms = record
-                        .platforms
-                        .into_iter()
-                        .filter(|p| !p.os.is_empty())
-                        .map(|p| Platform {
-                            os: p.os,
-                            architecture: p.architecture,
-                            variant: p.variant,
-                        })
-                        .collect();
+        if let Some(digest) = platforms_wanted(delivery, &event) {
+            event.platforms = match known {
+                Some(platforms) => platforms,
+                None => {
+                    let mut conn = self.db.pool.acquire().await?;
+                    crate::backend::index::store::manifest(&mut conn, digest)
+                        .await?
+                        .map(|record| platforms_of(record.platforms))
+                        .unwrap_or_default()
                 }
-            }
+            };
         }
         Ok(Ok(event))
     }
@@ -587,6 +595,26 @@ fn describe(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The digest whose platforms `event` is to list, when delivered as `delivery`: a push, to a
+/// format that shows platforms, whose stored event lists none yet.
+pub(super) fn platforms_wanted<'a>(delivery: &ClaimedDelivery, event: &'a WebhookEvent) -> Option<&'a str> {
+    let wanted =
+        delivery.webhook.format.shows_platforms() && event.platforms.is_empty() && event.action == EventAction::Push;
+    event.digest.as_deref().filter(|_| wanted)
+}
+
+/// The platforms an indexed manifest lists, as deliveries show them (those with an OS).
+pub(super) fn platforms_of(rows: Vec<crate::model::PlatformRow>) -> Vec<Platform> {
+    rows.into_iter()
+        .filter(|p| !p.os.is_empty())
+        .map(|p| Platform {
+            os: p.os,
+            architecture: p.architecture,
+            variant: p.variant,
+        })
+        .collect()
 }
 
 #[cfg(test)]

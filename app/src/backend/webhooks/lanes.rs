@@ -33,13 +33,13 @@ use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::deliveries::{self, ClaimedDelivery, Queued, INDEX_WAIT, LEASE, QUEUE};
-use super::dispatcher::{Attempted, Dispatcher, Verdict, LEASE_MARGIN};
-use super::event::EventAction;
+use super::dispatcher::{platforms_of, platforms_wanted, Attempted, Dispatcher, Verdict, LEASE_MARGIN};
+use super::event::{EventAction, Platform, WebhookEvent};
 use super::store::Webhook;
 use crate::backend::db::now_ms;
 use crate::backend::notifier::Signal;
 use crate::backend::work::{self, WorkerId};
-use crate::model::IndexUpdate;
+use crate::model::{IndexUpdate, PlatformRow};
 
 /// Deliveries a lane holds at most (taken, not yet sent).
 pub const MAX_QUEUED: usize = 256;
@@ -47,7 +47,8 @@ pub const MAX_QUEUED: usize = 256;
 /// one being written, so a long one would hold back every delivery behind it.
 const RECORD_AT_ONCE: usize = 16;
 /// A push's delivery in a lane waits for the index only while the index has at most this many
-/// events to apply before that push: none, so it waits only for its own push to be read.
+/// events to apply before that push: none, so it waits only for its own push to be read (with
+/// its platform images, see [`deliveries::index_ahead`]).
 const LANE_INDEX_AHEAD: i64 = 0;
 /// A delivery that took a lane this long (waiting for the index, then sent) is logged at debug
 /// level.
@@ -290,6 +291,9 @@ async fn send_handoff(
 ) -> Option<Vec<ClaimedDelivery>> {
     let lease_ends = handoff.claimed_at + LEASE;
     let count = handoff.deliveries.len();
+    // The platforms of the pushed images, read for the whole handoff the first time a delivery
+    // goes without looking at the index itself.
+    let mut known: Option<HashMap<String, Vec<Platform>>> = None;
     let mut rest = handoff.deliveries.into_iter();
     while let Some(delivery) = rest.next() {
         let time_left = lease_ends.saturating_duration_since(Instant::now());
@@ -299,11 +303,25 @@ async fn send_handoff(
         let more_in_handoff = rest.len() > 0;
         let waited_for = || more_in_handoff || queued.load(Ordering::Acquire) > count;
         let began = Instant::now();
-        if let Err(err) = wait_for_index(dispatcher, &delivery, waited_for, arrived).await {
-            tracing::warn!(error = %err, "cannot tell whether the index has read a push");
-        }
+        let looked = wait_for_index(dispatcher, &delivery, waited_for, arrived)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot tell whether the index has read a push");
+                true
+            });
         let waited = began.elapsed();
-        let result = dispatcher.attempt(&delivery).await;
+        let platforms = match looked || !delivery.webhook.format.shows_platforms() {
+            // It may have been read meanwhile: the attempt reads its platforms (if any).
+            true => None,
+            false => {
+                let known = match &mut known {
+                    Some(known) => known,
+                    None => known.insert(read_platforms(dispatcher, &rest, &delivery).await),
+                };
+                delivery_digest(&delivery).map(|digest| known.remove(&digest).unwrap_or_default())
+            }
+        };
+        let result = dispatcher.attempt_knowing(&delivery, platforms).await;
         if began.elapsed() >= SLOW_STEP {
             tracing::debug!(?waited, attempt = ?(began.elapsed() - waited), "a lane's delivery took long");
         }
@@ -350,44 +368,97 @@ async fn give_back(dispatcher: &Dispatcher, deliveries: &[ClaimedDelivery]) {
     }
 }
 
+/// The digest of the image `delivery` is to list the platforms of (see [`platforms_wanted`]).
+fn delivery_digest(delivery: &ClaimedDelivery) -> Option<String> {
+    let event: WebhookEvent = serde_json::from_str(&delivery.payload).ok()?;
+    platforms_wanted(delivery, &event).map(str::to_string)
+}
+
+/// The platforms of the images that `first` and the deliveries after it are to list, as far as
+/// the index has read them, in one query. (A failure reads as none: the deliveries go without.)
+async fn read_platforms(
+    dispatcher: &Dispatcher,
+    rest: &std::vec::IntoIter<ClaimedDelivery>,
+    first: &ClaimedDelivery,
+) -> HashMap<String, Vec<Platform>> {
+    let digests: Vec<String> = std::iter::once(first)
+        .chain(rest.as_slice())
+        .filter_map(delivery_digest)
+        .collect();
+    if digests.is_empty() {
+        return HashMap::new();
+    }
+    let rows: Result<Vec<(String, String)>, sqlx::Error> =
+        sqlx::query_as("SELECT digest, platforms FROM manifests WHERE digest IN (SELECT value FROM json_each($1))")
+            .bind(serde_json::to_string(&digests).unwrap_or_else(|_| "[]".into()))
+            .fetch_all(&dispatcher.db.pool)
+            .await;
+    match rows {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|(digest, platforms)| {
+                let rows: Vec<PlatformRow> = serde_json::from_str(&platforms).unwrap_or_default();
+                (digest, platforms_of(rows))
+            })
+            .collect(),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the platforms of pushed images");
+            HashMap::new()
+        }
+    }
+}
+
 /// A push delivered in a format that shows platforms waits for the index as the dispatcher's
 /// claim makes it wait ([`deliveries::wait_for_index_since`]: at most [`INDEX_WAIT`] after the
 /// event came, and not at all while the index is behind), and in a lane only while the index
 /// has at most [`LANE_INDEX_AHEAD`] other events to apply before it: in a burst a wait would hold
 /// back every delivery of the lane for as long as the index needs for those. It stops waiting
-/// as soon as deliveries are `waited_for` behind it: they would all wait with it.
+/// as soon as deliveries are `waited_for` behind it: they would all wait with it. Returns
+/// whether it looked at the index (then the attempt reads the platforms itself).
 async fn wait_for_index(
     dispatcher: &Dispatcher,
     delivery: &ClaimedDelivery,
     waited_for: impl Fn() -> bool,
     arrived: &Notify,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     if !delivery.webhook.format.shows_platforms() {
-        return Ok(());
+        return Ok(false);
     }
     let Some(event_id) = &delivery.event_id else {
-        return Ok(());
+        return Ok(false);
     };
+    if waited_for() {
+        return Ok(false);
+    }
     // The index tells after each batch it applied.
     let mut applied = dispatcher.notifier.subscribe();
     let deadline = Instant::now() + INDEX_WAIT;
     while Instant::now() < deadline && !waited_for() {
-        let row: Option<(String, i64, Option<i64>, Option<i64>)> =
-            sqlx::query_as("SELECT action, received_at, indexed_at, dead_at FROM registry_events WHERE id = $1")
-                .bind(event_id)
-                .fetch_optional(&dispatcher.db.pool)
-                .await?;
-        let Some((action, received_at, indexed_at, dead_at)) = row else {
-            return Ok(());
+        let row: Option<EventState> = sqlx::query_as(
+            "SELECT action, repository, received_at, indexed_at, dead_at FROM registry_events WHERE id = $1",
+        )
+        .bind(event_id)
+        .fetch_optional(&dispatcher.db.pool)
+        .await?;
+        let Some(EventState {
+            action,
+            repository,
+            received_at,
+            indexed_at,
+            dead_at,
+        }) = row
+        else {
+            return Ok(false);
         };
         if action != EventAction::Push.as_str() || indexed_at.is_some() || dead_at.is_some() {
-            return Ok(());
+            return Ok(true);
         }
         if received_at <= deliveries::wait_for_index_since(&dispatcher.db, now_ms()).await?
-            || deliveries::index_ahead(&dispatcher.db, (received_at, event_id), LANE_INDEX_AHEAD).await?
+            || deliveries::index_ahead(&dispatcher.db, (received_at, event_id, &repository), LANE_INDEX_AHEAD).await?
                 > LANE_INDEX_AHEAD
         {
-            return Ok(());
+            // Not read yet, and not waited for.
+            return Ok(false);
         }
         tokio::select! {
             _ = applied.wait_for(|s| *s == Signal::DeliveriesQueued) => {}
@@ -395,7 +466,17 @@ async fn wait_for_index(
             _ = tokio::time::sleep(INDEX_POLL) => {}
         }
     }
-    Ok(())
+    Ok(true)
+}
+
+/// Where a delivery's event is, for [`wait_for_index`].
+#[derive(sqlx::FromRow)]
+struct EventState {
+    action: String,
+    repository: String,
+    received_at: i64,
+    indexed_at: Option<i64>,
+    dead_at: Option<i64>,
 }
 
 /// Records a lane's attempts behind it, as many at a time as have come (in transactions of at
