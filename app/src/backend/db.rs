@@ -4,6 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -25,8 +26,28 @@ pub struct Db {
     /// order) instead of polling SQLite's busy lock.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     /// Where ordinary write transactions queue before `write_lock`, so that at most one of them
-    /// waits there: one that goes first ([`Db::begin_write_first`]) waits for two at most.
+    /// waits there.
     ordinary_writers: Arc<tokio::sync::Mutex<()>>,
+    /// Transactions that go first ([`Db::begin_write_first`]) waiting for `write_lock` now: an
+    /// ordinary one that gets the turn meanwhile hands it on to them, once.
+    first_waiting: Arc<AtomicUsize>,
+}
+
+/// Counts a transaction that goes first among those waiting, until dropped (also when its wait
+/// is given up).
+struct WaitingFirst(Arc<AtomicUsize>);
+
+impl WaitingFirst {
+    fn new(count: &Arc<AtomicUsize>) -> WaitingFirst {
+        count.fetch_add(1, Ordering::AcqRel);
+        WaitingFirst(count.clone())
+    }
+}
+
+impl Drop for WaitingFirst {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The advisory lock key of [`Db::setup_lock`] ("WHARF" and 1).
@@ -278,6 +299,7 @@ impl Db {
             url: url.to_string(),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             ordinary_writers: Arc::new(tokio::sync::Mutex::new(())),
+            first_waiting: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -294,26 +316,45 @@ impl Db {
                 DbKind::Sqlite => Some(self.ordinary_writers.lock().await),
                 DbKind::Postgres => None,
             };
-            self.begin_write_at(at, asked).await
+            self.begin_write_at(at, asked, false).await
         }
     }
 
     /// [`Db::begin_write`] ahead of the ordinary write transactions waiting (SQLite: after the
-    /// one writing and at most one waiting): for the notification intake, whose latency every
-    /// webhook delivery waits for, and whose transactions are short.
+    /// one writing, and an ordinary one that got the turn meanwhile hands it on): for the
+    /// notification intake, whose latency every webhook delivery waits for, and whose
+    /// transactions are short.
     #[track_caller]
     pub fn begin_write_first(&self) -> impl std::future::Future<Output = Result<WriteTx, sqlx::Error>> + Send + '_ {
-        self.begin_write_at(std::panic::Location::caller(), std::time::Instant::now())
+        self.begin_write_at(std::panic::Location::caller(), std::time::Instant::now(), true)
     }
 
     async fn begin_write_at(
         &self,
         began_at: &'static std::panic::Location<'static>,
         asked: std::time::Instant,
+        first: bool,
     ) -> Result<WriteTx, sqlx::Error> {
         match self.kind {
             DbKind::Sqlite => {
-                let turn = self.write_lock.clone().lock_owned().await;
+                let turn = match first {
+                    true => {
+                        let _waiting = WaitingFirst::new(&self.first_waiting);
+                        self.write_lock.clone().lock_owned().await
+                    }
+                    false => {
+                        let turn = self.write_lock.clone().lock_owned().await;
+                        if self.first_waiting.load(Ordering::Acquire) == 0 {
+                            turn
+                        } else {
+                            // The lock is fair: released, it goes to the one queued behind
+                            // (one that goes first), and this one queues again after it. Once
+                            // only, so ordinary transactions are not starved under a stream.
+                            drop(turn);
+                            self.write_lock.clone().lock_owned().await
+                        }
+                    }
+                };
                 let since = std::time::Instant::now();
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(WriteTx {
@@ -380,4 +421,52 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Milliseconds since the Unix epoch: how every timestamp Wharf owns is stored.
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order in which transactions got the writer's turn.
+    type Order = Arc<std::sync::Mutex<Vec<&'static str>>>;
+
+    async fn write(db: Db, name: &'static str, first: bool, order: Order) {
+        let tx = match first {
+            true => db.begin_write_first().await,
+            false => db.begin_write().await,
+        }
+        .unwrap();
+        order.lock().unwrap().push(name);
+        tx.commit().await.unwrap();
+    }
+
+    /// Polls until `count` transactions wait for the turn (bounded).
+    async fn until_waiting(db: &Db, ordinary: bool, first: usize) {
+        for _ in 0..500 {
+            let ordinary_queued = db.ordinary_writers.try_lock().is_err();
+            if ordinary_queued == ordinary && db.first_waiting.load(Ordering::Acquire) == first {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("the transactions did not queue");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_goes_first_passes_the_ordinary_one_queued_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let order: Order = Arc::default();
+        let holding = db.begin_write().await.unwrap();
+        let ordinary = tokio::spawn(write(db.clone(), "ordinary", false, order.clone()));
+        until_waiting(&db, true, 0).await;
+        let first = tokio::spawn(write(db.clone(), "first", true, order.clone()));
+        until_waiting(&db, true, 1).await;
+        holding.commit().await.unwrap();
+        first.await.unwrap();
+        ordinary.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["first", "ordinary"]);
+    }
 }
