@@ -246,15 +246,15 @@ impl Dispatcher {
         self.attempt_knowing(delivery, None).await
     }
 
-    /// [`Dispatcher::attempt`], with the platforms of the pushed image when the caller read them
-    /// already (`Some`, empty when the index has not read the image).
+    /// [`Dispatcher::attempt`], with the platforms of the pushed images when the caller read them
+    /// already (`Some`: an image missing from it is one the index has not read).
     pub(super) async fn attempt_knowing(
         &self,
         delivery: &ClaimedDelivery,
-        platforms: Option<Vec<Platform>>,
+        known: Option<&KnownPlatforms>,
     ) -> Result<Option<Attempted>, sqlx::Error> {
         let webhook = &delivery.webhook;
-        let event = match self.payload(delivery, platforms).await? {
+        let event = match self.payload(delivery, known).await? {
             Ok(event) => event,
             Err(reason) => return self.bury(delivery, &reason).await.map(|_| None),
         };
@@ -373,7 +373,7 @@ impl Dispatcher {
     async fn payload(
         &self,
         delivery: &ClaimedDelivery,
-        known: Option<Vec<Platform>>,
+        known: Option<&KnownPlatforms>,
     ) -> Result<Result<WebhookEvent, String>, sqlx::Error> {
         let mut event: WebhookEvent = match serde_json::from_str(&delivery.payload) {
             Ok(event) => event,
@@ -381,7 +381,7 @@ impl Dispatcher {
         };
         if let Some(digest) = platforms_wanted(delivery, &event) {
             event.platforms = match known {
-                Some(platforms) => platforms,
+                Some(known) => known.get(digest).cloned().unwrap_or_default(),
                 None => {
                     let mut conn = self.db.pool.acquire().await?;
                     crate::backend::index::store::manifest(&mut conn, digest)
@@ -596,6 +596,9 @@ fn describe(err: &reqwest::Error) -> String {
     }
     text
 }
+
+/// The platforms of pushed images the index has read, by digest.
+pub(super) type KnownPlatforms = HashMap<String, Vec<Platform>>;
 
 /// The digest whose platforms `event` is to list, when delivered as `delivery`: a push, to a
 /// format that shows platforms, whose stored event lists none yet.

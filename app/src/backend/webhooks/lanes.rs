@@ -33,8 +33,8 @@ use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::deliveries::{self, ClaimedDelivery, Queued, INDEX_WAIT, LEASE, QUEUE};
-use super::dispatcher::{platforms_of, platforms_wanted, Attempted, Dispatcher, Verdict, LEASE_MARGIN};
-use super::event::{EventAction, Platform, WebhookEvent};
+use super::dispatcher::{platforms_of, platforms_wanted, Attempted, Dispatcher, KnownPlatforms, Verdict, LEASE_MARGIN};
+use super::event::{EventAction, WebhookEvent};
 use super::store::Webhook;
 use crate::backend::db::now_ms;
 use crate::backend::notifier::Signal;
@@ -293,7 +293,7 @@ async fn send_handoff(
     let count = handoff.deliveries.len();
     // The platforms of the pushed images, read for the whole handoff the first time a delivery
     // goes without looking at the index itself.
-    let mut known: Option<HashMap<String, Vec<Platform>>> = None;
+    let mut known: Option<KnownPlatforms> = None;
     let mut rest = handoff.deliveries.into_iter();
     while let Some(delivery) = rest.next() {
         let time_left = lease_ends.saturating_duration_since(Instant::now());
@@ -314,11 +314,10 @@ async fn send_handoff(
             // It may have been read meanwhile: the attempt reads its platforms (if any).
             true => None,
             false => {
-                let known = match &mut known {
-                    Some(known) => known,
-                    None => known.insert(read_platforms(dispatcher, &rest, &delivery).await),
-                };
-                delivery_digest(&delivery).map(|digest| known.remove(&digest).unwrap_or_default())
+                if known.is_none() {
+                    known = Some(read_platforms(dispatcher, &rest, &delivery).await);
+                }
+                known.as_ref()
             }
         };
         let result = dispatcher.attempt_knowing(&delivery, platforms).await;
@@ -380,7 +379,7 @@ async fn read_platforms(
     dispatcher: &Dispatcher,
     rest: &std::vec::IntoIter<ClaimedDelivery>,
     first: &ClaimedDelivery,
-) -> HashMap<String, Vec<Platform>> {
+) -> KnownPlatforms {
     let digests: Vec<String> = std::iter::once(first)
         .chain(rest.as_slice())
         .filter_map(delivery_digest)
